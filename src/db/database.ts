@@ -1,0 +1,39 @@
+import { MikroORM } from '@mikro-orm/core';
+import { type EntityManager } from '@mikro-orm/postgresql';
+import { type DatabaseConfig } from '../config.js';
+import { createOrmOptions, type OrmHooks } from './orm.config.js';
+
+/** An open database: the ORM, with migrations applied. */
+export interface Database {
+  orm: MikroORM;
+  kind: DatabaseConfig['kind'];
+  /** A fresh EntityManager for one unit of work (one request, one job). */
+  fork(): EntityManager;
+  /** Resolves when the database answers a trivial query; rejects otherwise. */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/**
+ * Connects to the configured database and applies pending migrations.
+ * Rejects when the database cannot be reached or a migration fails (nothing is half-applied:
+ * migrations run in one transaction).
+ */
+export async function openDatabase(database: DatabaseConfig, hooks: OrmHooks = {}): Promise<Database> {
+  const orm = await MikroORM.init(createOrmOptions(database, hooks));
+  try {
+    await orm.migrator.up();
+  } catch (error) {
+    await orm.close(true);
+    throw error;
+  }
+  return {
+    orm,
+    kind: database.kind,
+    fork: () => orm.em.fork() as EntityManager,
+    async ping() {
+      await (orm.em.fork() as EntityManager).getConnection().execute('select 1');
+    },
+    close: () => orm.close(true),
+  };
+}

@@ -1,0 +1,44 @@
+import { GraphQLError } from 'graphql';
+
+/** Every `extensions.code` the registry puts on an error. Clients may rely on these strings. */
+export enum ErrorCode {
+  BAD_USER_INPUT = 'BAD_USER_INPUT',
+  PAGE_SIZE_EXCEEDED = 'PAGE_SIZE_EXCEEDED',
+  INVALID_CURSOR = 'INVALID_CURSOR',
+  INVALID_MANUAL = 'INVALID_MANUAL',
+  UNSUPPORTED_UTCP_VERSION = 'UNSUPPORTED_UTCP_VERSION',
+  NOT_FOUND = 'NOT_FOUND',
+  CONFLICT = 'CONFLICT',
+  UNAUTHENTICATED = 'UNAUTHENTICATED',
+  FORBIDDEN = 'FORBIDDEN',
+  INTERNAL_SERVER_ERROR = 'INTERNAL_SERVER_ERROR',
+}
+
+/** An expected failure carrying a stable code; rendered to clients as a GraphQL error. */
+export class RegistryError extends GraphQLError {
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    details: Record<string, unknown> = {},
+  ) {
+    super(message, { extensions: { code, ...details } });
+    this.name = 'RegistryError';
+  }
+}
+
+/** One problem found while validating a document, located by a JSON path such as `$.tools[0].name`. */
+export interface ValidationProblem {
+  path: string;
+  message: string;
+}
+
+/** A document (a UTCP manual, for now) failed validation; carries every problem found. */
+export class ManualValidationError extends RegistryError {
+  constructor(
+    readonly problems: ValidationProblem[],
+    code: ErrorCode.INVALID_MANUAL | ErrorCode.UNSUPPORTED_UTCP_VERSION = ErrorCode.INVALID_MANUAL,
+  ) {
+    super(code, `Invalid UTCP manual: ${problems.map((p) => `${p.path}: ${p.message}`).join('; ')}`, { problems });
+    this.name = 'ManualValidationError';
+  }
+}

@@ -1,0 +1,77 @@
+import { type Opt, type Rel } from '@mikro-orm/core';
+import { Entity, Enum, Index, ManyToOne, Property, Trigger } from '@mikro-orm/decorators/legacy';
+import { BaseEntity } from '../../db/base.entity.js';
+import { Provider } from '../provider/provider.entity.js';
+
+export enum ToolStatus {
+  /** The current definition is approved and may be called. */
+  ACTIVE = 'active',
+  /** A changed definition awaits an admin's approval; the tool may not be called meanwhile. */
+  QUARANTINED = 'quarantined',
+}
+
+/**
+ * A tool of a provider, named `provider.tool`. Its `search_vector` column (weighted name, tags,
+ * description) is maintained by a database trigger and indexed with GIN; `name` has a trigram index.
+ */
+@Entity({ tableName: 'tool' })
+@Index({ properties: ['provider'] })
+@Index({ name: 'tool_tags_index', properties: ['tags'], type: 'gin' })
+@Index({ name: 'tool_search_vector_index', properties: ['searchVector'], type: 'gin' })
+@Index({
+  name: 'tool_name_trgm_index',
+  expression: 'create index "tool_name_trgm_index" on "tool" using gin ("name" gin_trgm_ops)',
+})
+@Trigger({
+  name: 'tool_search_vector',
+  timing: 'before',
+  events: ['insert', 'update'],
+  // Name and tags weigh A, description B; `weather.get_forecast` is indexed as its words.
+  body: `new.search_vector :=
+    setweight(to_tsvector('english', regexp_replace(new.name, '[._-]+', ' ', 'g')), 'A') ||
+    setweight(to_tsvector('english', array_to_string(new.tags, ' ')), 'A') ||
+    setweight(to_tsvector('english', coalesce(new.description, '')), 'B');
+  return new;`,
+})
+export class Tool extends BaseEntity {
+  @Property({ type: 'string', length: 300, unique: true })
+  name!: string;
+
+  @ManyToOne(() => Provider, { deleteRule: 'cascade' })
+  provider!: Rel<Provider>;
+
+  @Property({ type: 'text', default: '' })
+  description: Opt<string> = '';
+
+  @Property({ type: 'json', nullable: true })
+  inputs?: Record<string, unknown> | null;
+
+  @Property({ type: 'json', nullable: true })
+  outputs?: Record<string, unknown> | null;
+
+  @Property({ type: 'text[]', defaultRaw: "'{}'" })
+  tags: Opt<string[]> = [];
+
+  @Property({ type: 'integer', nullable: true })
+  averageResponseSize?: number | null;
+
+  @Property({ type: 'json' })
+  callTemplate!: Record<string, unknown>;
+
+  @Property({ type: 'boolean', default: true })
+  enabled: Opt<boolean> = true;
+
+  @Enum({ items: () => ToolStatus, default: ToolStatus.ACTIVE })
+  status: Opt<ToolStatus> = ToolStatus.ACTIVE;
+
+  /** sha-256 of name, description, schemas and call template of the current version. */
+  @Property({ type: 'string', length: 64 })
+  definitionHash!: string;
+
+  @Property({ type: 'integer', default: 1 })
+  version: Opt<number> = 1;
+
+  /** Maintained by the `tool_search_vector` trigger; never written by the application. */
+  @Property({ columnType: 'tsvector', type: 'unknown', nullable: true, lazy: true, hidden: true, persist: true })
+  searchVector?: unknown;
+}
