@@ -13,7 +13,7 @@ export interface Config {
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   database: DatabaseConfig;
   redisUrl?: string;
-  /** `bundled` loads the example manuals on an empty catalog; `none` starts empty. */
+  /** `bundled` imports the example manuals whose providers are missing; `none` starts empty. */
   seed: 'bundled' | 'none';
   /** Largest accepted HTTP request body, in bytes. */
   bodyLimitBytes: number;
@@ -44,7 +44,7 @@ const EnvSchema = z.object({
   DATABASE_POOL_MAX: z.coerce.number().int().min(1).max(200).default(10),
   REDIS_URL: redisUrl.optional(),
   REGISTRY_DATA_DIR: z.string().min(1).optional(),
-  REGISTRY_SEED: z.enum(['bundled', 'none']).default('bundled'),
+  REGISTRY_SEED: z.enum(['bundled', 'none']).optional(),
   REGISTRY_BODY_LIMIT_BYTES: z.coerce.number().int().min(1024).max(50 * 1024 * 1024).default(1024 * 1024),
   REGISTRY_SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).max(600_000).default(10_000),
   REGISTRY_INTROSPECTION: boolean.optional(),
@@ -83,7 +83,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       ? { kind: 'postgresql', url: e.DATABASE_URL, poolMax: e.DATABASE_POOL_MAX }
       : { kind: 'pglite', dataDir: e.REGISTRY_DATA_DIR },
     redisUrl: e.REDIS_URL,
-    seed: e.REGISTRY_SEED,
+    // The example catalog is for the embedded quick start; a PostgreSQL deployment opts in.
+    seed: e.REGISTRY_SEED ?? (e.DATABASE_URL ? 'none' : 'bundled'),
     bodyLimitBytes: e.REGISTRY_BODY_LIMIT_BYTES,
     shutdownGraceMs: e.REGISTRY_SHUTDOWN_GRACE_MS,
     introspection: e.REGISTRY_INTROSPECTION ?? e.NODE_ENV !== 'production',

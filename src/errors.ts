@@ -2,6 +2,9 @@ import { GraphQLError } from 'graphql';
 
 /** Every `extensions.code` the registry puts on an error. Clients may rely on these strings. */
 export enum ErrorCode {
+  /** The HTTP request itself is malformed (invalid JSON, wrong content type, bad method). */
+  BAD_REQUEST = 'BAD_REQUEST',
+  PAYLOAD_TOO_LARGE = 'PAYLOAD_TOO_LARGE',
   BAD_USER_INPUT = 'BAD_USER_INPUT',
   PAGE_SIZE_EXCEEDED = 'PAGE_SIZE_EXCEEDED',
   INVALID_CURSOR = 'INVALID_CURSOR',

@@ -1,4 +1,4 @@
-import { type Opt } from '@mikro-orm/core';
+import { BigIntType, type Opt } from '@mikro-orm/core';
 import { Entity, Enum, Index, PrimaryKey, Property, Trigger } from '@mikro-orm/decorators/legacy';
 
 export enum AuditOutcome {
@@ -22,8 +22,8 @@ export enum AuditOutcome {
 @Index({ properties: ['targetType', 'targetId'] })
 export class AuditEntry {
   /** Monotonic sequence: the chain's order. */
-  @PrimaryKey({ type: 'bigint', autoincrement: true })
-  seq!: string;
+  @PrimaryKey({ type: new BigIntType('string'), autoincrement: true })
+  seq!: Opt<string>;
 
   @Property({ type: 'datetime', defaultRaw: 'now()' })
   at: Opt<Date> = new Date();

@@ -1,0 +1,100 @@
+import { createHash } from 'node:crypto';
+import canonicalize from 'canonicalize';
+import { type EntityManager } from '@mikro-orm/postgresql';
+import { AuditEntry, AuditOutcome } from './audit-entry.entity.js';
+
+/** The `prevHash` of the first entry of the chain. */
+export const GENESIS_HASH = '0'.repeat(64);
+
+/** What a caller records; the service adds the time, sequence and chain hashes. */
+export interface AuditRecord {
+  actorId?: string | null;
+  action: string;
+  targetType: string;
+  targetId?: string | null;
+  outcome: AuditOutcome;
+  requestId?: string | null;
+  sourceIp?: string | null;
+  /** Must already be redacted: it is stored and hashed as given. */
+  details?: Record<string, unknown>;
+}
+
+/** Result of recomputing the chain: the first entry whose hashes do not match, if any. */
+export interface AuditVerification {
+  valid: boolean;
+  checked: number;
+  firstBrokenSeq: string | null;
+}
+
+function entryHash(prevHash: string, entry: Omit<AuditEntry, 'seq' | 'hash' | 'prevHash'>): string {
+  const body = canonicalize({
+    at: entry.at.toISOString(),
+    actorId: entry.actorId ?? null,
+    action: entry.action,
+    targetType: entry.targetType,
+    targetId: entry.targetId ?? null,
+    outcome: entry.outcome,
+    requestId: entry.requestId ?? null,
+    sourceIp: entry.sourceIp ?? null,
+    details: entry.details,
+  });
+  return createHash('sha256').update(prevHash).update(body ?? '').digest('hex');
+}
+
+/** Appends to and verifies the hash-chained audit log. Never updates or deletes. */
+export class AuditService {
+  constructor(private readonly em: EntityManager) {}
+
+  /**
+   * Appends an entry linked to the previous one. Must run inside the transaction of the change it
+   * records (so both commit or neither); a transaction-scoped advisory lock keeps the chain linear
+   * under concurrent writers. Throws when called outside a transaction.
+   */
+  async append(record: AuditRecord): Promise<AuditEntry> {
+    if (!this.em.isInTransaction()) throw new Error('AuditService.append must run inside a transaction');
+    await this.em.execute(`select pg_advisory_xact_lock(hashtext('audit_entry_chain'))`);
+    const [last] = await this.em.execute<{ hash: string }[]>(`select hash from audit_entry order by seq desc limit 1`);
+    const prevHash = last?.hash ?? GENESIS_HASH;
+    const entry = this.em.create(AuditEntry, {
+      at: new Date(),
+      actorId: record.actorId ?? null,
+      action: record.action,
+      targetType: record.targetType,
+      targetId: record.targetId ?? null,
+      outcome: record.outcome,
+      requestId: record.requestId ?? null,
+      sourceIp: record.sourceIp ?? null,
+      details: record.details ?? {},
+      prevHash,
+      hash: '',
+    });
+    entry.hash = entryHash(prevHash, entry);
+    await this.em.flush();
+    return entry;
+  }
+
+  /** Recomputes every hash in sequence order, streaming in batches; names the first broken link. */
+  async verify(batchSize = 1000): Promise<AuditVerification> {
+    let prevHash = GENESIS_HASH;
+    let checked = 0;
+    let afterSeq = '0';
+    for (;;) {
+      const batch = await this.em.find(
+        AuditEntry,
+        { seq: { $gt: afterSeq } },
+        { orderBy: { seq: 'asc' }, limit: batchSize, disableIdentityMap: true },
+      );
+      for (const entry of batch) {
+        if (entry.prevHash !== prevHash || entry.hash !== entryHash(prevHash, entry)) {
+          return { valid: false, checked, firstBrokenSeq: entry.seq };
+        }
+        prevHash = entry.hash;
+        checked += 1;
+      }
+      if (batch.length < batchSize) return { valid: true, checked, firstBrokenSeq: null };
+      afterSeq = batch.at(-1)!.seq;
+    }
+  }
+}
+
+export { AuditOutcome };

@@ -1,0 +1,1 @@
+export { Credential, CredentialAuthType } from './credential.entity.js';

@@ -1,0 +1,3 @@
+export { Execution, ExecutionMode, ExecutionStatus } from './execution.entity.js';
+export { ExecutionService } from './execution.service.js';
+export { ExecutionNode } from './execution.types.js';

@@ -1,0 +1,9 @@
+export {
+  Policy,
+  PolicyAction,
+  PolicyEffect,
+  type PolicyConditions,
+  type PolicyLimits,
+  type PolicyResources,
+  type PolicySubjects,
+} from './policy.entity.js';

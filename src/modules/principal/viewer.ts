@@ -1,0 +1,6 @@
+/** The authenticated caller of a request, as the services see it. */
+export interface Viewer {
+  principalId: string;
+  scopes: ReadonlySet<string>;
+  isAdmin: boolean;
+}

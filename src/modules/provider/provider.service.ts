@@ -1,0 +1,49 @@
+import DataLoader from 'dataloader';
+import { type EntityManager } from '@mikro-orm/postgresql';
+import { isUuid } from '../../common/ids.js';
+import { decodeCursor, encodeCursor, type Page, pageSize, toPage } from '../../common/pagination.js';
+import { Provider } from './provider.entity.js';
+
+export interface ProviderListArgs {
+  first?: number | null;
+  after?: string | null;
+}
+
+/** Reads providers; batches lookups by id so a page of tools loads its providers in one query. */
+export class ProviderService {
+  private readonly byId: DataLoader<string, Provider | null>;
+
+  constructor(private readonly em: EntityManager) {
+    this.byId = new DataLoader(async (ids) => {
+      const found = await this.em.find(Provider, { id: { $in: [...ids] } });
+      const index = new Map(found.map((p) => [p.id, p]));
+      return ids.map((id) => index.get(id) ?? null);
+    });
+  }
+
+  /** The provider with this id, batched with other lookups of the same request; null when absent. */
+  async load(id: string): Promise<Provider | null> {
+    return isUuid(id) ? this.byId.load(id) : null;
+  }
+
+  findByName(name: string): Promise<Provider | null> {
+    return this.em.findOne(Provider, { name });
+  }
+
+  /** One page of providers ordered by name. Throws PAGE_SIZE_EXCEEDED or INVALID_CURSOR. */
+  async list(args: ProviderListArgs): Promise<Page<Provider>> {
+    const size = pageSize(args.first);
+    const after = args.after ? decodeCursor<[string]>('providers', args.after, ['string'])[0] : undefined;
+    const rows = await this.em.find(Provider, after === undefined ? {} : { name: { $gt: after } }, {
+      orderBy: { name: 'asc' },
+      limit: size + 1,
+    });
+    return toPage(
+      rows,
+      size,
+      args.after,
+      (p) => encodeCursor('providers', [p.name]),
+      () => this.em.count(Provider),
+    );
+  }
+}

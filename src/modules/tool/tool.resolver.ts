@@ -1,0 +1,45 @@
+import { Arg, Ctx, FieldResolver, Int, Query, Resolver, Root } from 'type-graphql';
+import { type Page } from '../../common/pagination.js';
+import { type RegistryContext } from '../../context.js';
+import { ProviderNode } from '../provider/provider.types.js';
+import { CallTemplateType, type Provider } from '../provider/provider.entity.js';
+import { type Tool } from './tool.entity.js';
+import { ToolConnection, ToolFilter, ToolNode } from './tool.types.js';
+
+@Resolver(() => ToolNode)
+export class ToolResolver {
+  @Query(() => ToolNode, { nullable: true, description: 'The tool with this name (`provider.tool`), if any.' })
+  tool(@Arg('name') name: string, @Ctx() ctx: RegistryContext): Promise<Tool | null> {
+    return ctx.tools.findByName(name);
+  }
+
+  @Query(() => ToolConnection, { description: 'The catalog, a page at a time (at most 100 per page).' })
+  tools(
+    @Arg('first', () => Int, { nullable: true, defaultValue: 20 }) first: number,
+    @Arg('after', () => String, { nullable: true }) after: string | null,
+    @Arg('filter', () => ToolFilter, { nullable: true }) filter: ToolFilter | null,
+    @Ctx() ctx: RegistryContext,
+  ): Promise<Page<Tool>> {
+    return ctx.tools.list({ first, after, filter });
+  }
+
+  @FieldResolver(() => CallTemplateType, { description: 'The protocol the registry uses to call this tool.' })
+  callTemplateType(@Root() tool: Tool): CallTemplateType {
+    return tool.callTemplate.call_template_type as CallTemplateType;
+  }
+
+  @FieldResolver(() => ProviderNode)
+  async provider(@Root() tool: Tool, @Ctx() ctx: RegistryContext): Promise<Provider> {
+    const provider = await ctx.providers.load(tool.provider.id);
+    if (!provider) throw new Error(`Tool ${tool.id} refers to a missing provider`);
+    return provider;
+  }
+}
+
+@Resolver(() => ToolConnection)
+export class ToolConnectionResolver {
+  @FieldResolver(() => Int)
+  totalCount(@Root() page: Page<Tool>): Promise<number> {
+    return page.totalCount();
+  }
+}

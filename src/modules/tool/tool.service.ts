@@ -1,0 +1,245 @@
+import { type EntityManager } from '@mikro-orm/postgresql';
+import { isUuid } from '../../common/ids.js';
+import { decodeCursor, encodeCursor, type Page, pageSize, toPage } from '../../common/pagination.js';
+import { ErrorCode, RegistryError } from '../../errors.js';
+import { parseManual } from '../../utcp/manual.schema.js';
+import { AuditOutcome, AuditService } from '../audit/index.js';
+import { type CallTemplateType, Provider } from '../provider/provider.entity.js';
+import { definitionHash, type ToolDefinition, toolDefinition } from './tool.definition.js';
+import { ToolVersion, ToolVersionStatus } from './tool-version.entity.js';
+import { Tool } from './tool.entity.js';
+
+/** Criteria of a tool listing; every given one must hold. */
+export interface ToolListFilter {
+  search?: string | null;
+  tags?: string[] | null;
+  provider?: string | null;
+  callTemplateType?: CallTemplateType | null;
+  enabled?: boolean | null;
+}
+
+export interface ToolListArgs {
+  first?: number | null;
+  after?: string | null;
+  filter?: ToolListFilter | null;
+}
+
+/** What an import changed, by tool name. */
+export interface ManualImport {
+  provider: Provider;
+  created: string[];
+  updated: string[];
+  removed: string[];
+  unchanged: string[];
+}
+
+/** Who performs a change, for the audit log. */
+export interface Actor {
+  principalId?: string | null;
+  requestId?: string | null;
+  sourceIp?: string | null;
+}
+
+const PROVIDER_NAME = /^[A-Za-z0-9_]{1,128}$/;
+const MAX_SEARCH_LENGTH = 200;
+
+/** Reads the catalog and imports UTCP manuals into it. */
+export class ToolService {
+  private readonly columns: string;
+
+  constructor(private readonly em: EntityManager) {
+    this.columns = em
+      .getMetadata()
+      .get(Tool)
+      .props.filter((p) => p.persist !== false && !p.lazy && p.fieldNames?.length)
+      .flatMap((p) => p.fieldNames.map((f) => `t."${f}"`))
+      .join(', ');
+  }
+
+  /** The tool with this id, or null (also for ids that are not UUIDs). */
+  async findById(id: string): Promise<Tool | null> {
+    return isUuid(id) ? this.em.findOne(Tool, { id }) : null;
+  }
+
+  findByName(name: string): Promise<Tool | null> {
+    return this.em.findOne(Tool, { name });
+  }
+
+  /**
+   * One page of tools. Without `search`, ordered by name; with it, by relevance (name and tags
+   * weigh more than description, plus fuzzy similarity of the name), then name. Runs one query,
+   * plus one more only when the total count is asked for.
+   * Throws PAGE_SIZE_EXCEEDED, INVALID_CURSOR or BAD_USER_INPUT for bad arguments.
+   */
+  async list(args: ToolListArgs): Promise<Page<Tool>> {
+    const size = pageSize(args.first);
+    const filter = args.filter ?? {};
+    const where: string[] = [];
+    const params: unknown[] = [];
+    const search = filter.search?.trim() ?? '';
+    if (search.length > MAX_SEARCH_LENGTH) {
+      throw new RegistryError(ErrorCode.BAD_USER_INPUT, `\`search\` may be at most ${MAX_SEARCH_LENGTH} characters`, {
+        argument: 'filter.search',
+      });
+    }
+    if (filter.tags?.length) {
+      where.push(`t.tags @> ?::text[]`);
+      params.push(filter.tags);
+    }
+    if (filter.provider) {
+      where.push(`t.provider_id = (select p.id from provider p where p.name = ?)`);
+      params.push(filter.provider);
+    }
+    if (filter.callTemplateType) {
+      where.push(`t.call_template->>'call_template_type' = ?`);
+      params.push(filter.callTemplateType);
+    }
+    if (filter.enabled !== undefined && filter.enabled !== null) {
+      where.push(`t.enabled = ?`);
+      params.push(filter.enabled);
+    }
+
+    let from = 'tool t';
+    let rank = '';
+    const fromParams: unknown[] = [];
+    const rankParams: unknown[] = [];
+    if (search) {
+      from = `tool t cross join websearch_to_tsquery('english', ?) q`;
+      fromParams.push(search);
+      where.push(`(t.search_vector @@ q or ? <% t.name)`);
+      params.push(search);
+      rank = `(ts_rank('{0.1, 0.2, 0.4, 1.0}', t.search_vector, q) + word_similarity(?, t.name))::float8`;
+      rankParams.push(search);
+    }
+    const total = async (): Promise<number> => {
+      const sql = `select count(*)::int as count from ${from}${where.length ? ` where ${where.join(' and ')}` : ''}`;
+      const [row] = await this.em.execute<{ count: number }[]>(sql, [...fromParams, ...params]);
+      return row?.count ?? 0;
+    };
+
+    const pageWhere = [...where];
+    const pageParams = [...params];
+    if (args.after) {
+      if (search) {
+        const [afterRank, afterName] = decodeCursor<[number, string]>('tools.search', args.after, ['number', 'string']);
+        pageWhere.push(`(${rank} < ? or (${rank} = ? and t.name > ?))`);
+        pageParams.push(search, afterRank, search, afterRank, afterName);
+      } else {
+        const [afterName] = decodeCursor<[string]>('tools', args.after, ['string']);
+        pageWhere.push(`t.name > ?`);
+        pageParams.push(afterName);
+      }
+    }
+    const sql = [
+      `select ${this.columns}${rank ? `, ${rank} as "rank"` : ''}`,
+      `from ${from}`,
+      pageWhere.length ? `where ${pageWhere.join(' and ')}` : '',
+      rank ? `order by "rank" desc, t.name asc` : `order by t.name asc`,
+      `limit ?`,
+    ].join(' ');
+    // Placeholders in the order they appear: select (rank), from (query), where.
+    const rows = await this.em.execute<Record<string, unknown>[]>(sql, [
+      ...rankParams,
+      ...fromParams,
+      ...pageParams,
+      size + 1,
+    ]);
+    const ranks = new Map<Tool, number>();
+    const tools = rows.map(({ rank: score, ...columns }) => {
+      const tool = this.em.map(Tool, columns);
+      if (typeof score === 'number') ranks.set(tool, score);
+      return tool;
+    });
+    const cursorOf = search
+      ? (tool: Tool) => encodeCursor('tools.search', [ranks.get(tool) ?? 0, tool.name])
+      : (tool: Tool) => encodeCursor('tools', [tool.name]);
+    return toPage(tools, size, args.after, cursorOf, total);
+  }
+
+  /**
+   * Stores the tools of a UTCP 1.x manual under `providerName` (created when missing, with
+   * `manualCallTemplate` describing where the manual comes from): new tools are added, changed
+   * ones get a new approved version, tools no longer listed are removed. All of it, with its audit
+   * entry, commits in one transaction or not at all.
+   * Throws INVALID_MANUAL / UNSUPPORTED_UTCP_VERSION (with JSON paths) or BAD_USER_INPUT.
+   */
+  async importManual(
+    providerName: string,
+    manualInput: unknown,
+    manualCallTemplate: Record<string, unknown> & { call_template_type: CallTemplateType },
+    actor: Actor = {},
+  ): Promise<ManualImport> {
+    if (!PROVIDER_NAME.test(providerName)) {
+      throw new RegistryError(ErrorCode.BAD_USER_INPUT, 'A provider name is 1 to 128 letters, digits or `_`', {
+        argument: 'providerName',
+      });
+    }
+    const manual = parseManual(manualInput);
+    const definitions = manual.tools.map((tool) => toolDefinition(providerName, tool));
+    return this.em.transactional(async (em) => {
+      let provider = await em.findOne(Provider, { name: providerName });
+      if (!provider) {
+        provider = em.create(Provider, {
+          name: providerName,
+          callTemplateType: manualCallTemplate.call_template_type,
+          callTemplate: { ...manualCallTemplate, name: providerName },
+          owner: actor.principalId ?? null,
+        });
+      }
+      provider.lastDiscoveredAt = new Date();
+      provider.lastError = null;
+      const existing = new Map((await em.find(Tool, { provider })).map((t) => [t.name, t]));
+      const result: ManualImport = { provider, created: [], updated: [], removed: [], unchanged: [] };
+      for (const definition of definitions) {
+        const hash = definitionHash(definition);
+        const tool = existing.get(definition.name);
+        existing.delete(definition.name);
+        if (!tool) {
+          const created = em.create(Tool, { ...definition, provider, definitionHash: hash, version: 1 });
+          this.recordVersion(em, created, definition);
+          result.created.push(definition.name);
+        } else if (tool.definitionHash !== hash || tool.tags.join('\0') !== definition.tags.join('\0')) {
+          const changed = tool.definitionHash !== hash;
+          em.assign(tool, { ...definition, definitionHash: hash, version: changed ? tool.version + 1 : tool.version });
+          if (changed) this.recordVersion(em, tool, definition);
+          result.updated.push(definition.name);
+        } else {
+          result.unchanged.push(definition.name);
+        }
+      }
+      for (const stale of existing.values()) {
+        em.remove(stale);
+        result.removed.push(stale.name);
+      }
+      await em.flush();
+      await new AuditService(em).append({
+        actorId: actor.principalId,
+        action: 'catalog.importManual',
+        targetType: 'provider',
+        targetId: provider.id,
+        outcome: AuditOutcome.SUCCESS,
+        requestId: actor.requestId,
+        sourceIp: actor.sourceIp,
+        details: {
+          provider: providerName,
+          manualVersion: manual.manual_version,
+          created: result.created,
+          updated: result.updated,
+          removed: result.removed,
+        },
+      });
+      return result;
+    });
+  }
+
+  private recordVersion(em: EntityManager, tool: Tool, definition: ToolDefinition): void {
+    em.create(ToolVersion, {
+      tool,
+      version: tool.version,
+      definitionHash: tool.definitionHash,
+      definition: { ...definition },
+      status: ToolVersionStatus.APPROVED,
+      decidedAt: new Date(),
+    });
+  }
+}

@@ -1,0 +1,9 @@
+import { mkdir, writeFile } from 'node:fs/promises';
+import 'reflect-metadata';
+import { buildRegistrySchema, printRegistrySchema } from './schema.js';
+
+/** `npm run schema`: writes the subgraph SDL to `schema/schema.graphql`. */
+const { schema } = await buildRegistrySchema();
+await mkdir('schema', { recursive: true });
+await writeFile('schema/schema.graphql', printRegistrySchema(schema));
+process.stdout.write('Wrote schema/schema.graphql\n');

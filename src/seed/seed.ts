@@ -1,0 +1,30 @@
+import { type Logger } from 'pino';
+import { type Database } from '../db/database.js';
+import { CallTemplateType, ProviderService } from '../modules/provider/index.js';
+import { ToolService } from '../modules/tool/index.js';
+import currency from './manuals/currency.json' with { type: 'json' };
+import shell from './manuals/shell.json' with { type: 'json' };
+import weather from './manuals/weather.json' with { type: 'json' };
+
+/** The example manuals shipped with the registry, by provider name. */
+export const BUNDLED_MANUALS: { provider: string; file: string; manual: unknown }[] = [
+  { provider: 'weather', file: 'weather.json', manual: weather },
+  { provider: 'currency', file: 'currency.json', manual: currency },
+  { provider: 'shell', file: 'shell.json', manual: shell },
+];
+
+/**
+ * Imports each bundled manual whose provider does not exist yet, so a restart never overwrites
+ * what an operator changed. Throws if a bundled manual is invalid (a build defect).
+ */
+export async function seedCatalog(db: Database, logger: Logger): Promise<void> {
+  for (const { provider, file, manual } of BUNDLED_MANUALS) {
+    const em = db.fork();
+    if (await new ProviderService(em).findByName(provider)) continue;
+    const result = await new ToolService(em).importManual(provider, manual, {
+      call_template_type: CallTemplateType.FILE,
+      file_path: `bundled/${file}`,
+    });
+    logger.info({ provider, tools: result.created }, 'seeded example provider');
+  }
+}
