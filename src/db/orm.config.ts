@@ -4,9 +4,13 @@ import { ReflectMetadataProvider } from '@mikro-orm/decorators/legacy';
 import { Migrator } from '@mikro-orm/migrations';
 import { PgliteDriver } from '@mikro-orm/pglite';
 import { PostgreSqlDriver } from '@mikro-orm/postgresql';
+import { CompiledQuery, type DatabaseConnection } from 'kysely';
 import { type DatabaseConfig } from '../config.js';
 import { entities } from './entities.js';
 import { migrations } from './migrations/index.js';
+
+/** How close a search word must be to a word of a tool's name to match it (pg_trgm `<%`). */
+export const WORD_SIMILARITY_THRESHOLD = 0.5;
 
 /** Hooks for callers that observe the ORM (tests count queries with `onQuery`). */
 export interface OrmHooks {
@@ -24,6 +28,12 @@ export function createOrmOptions(database: DatabaseConfig, hooks: OrmHooks = {})
     extensions: [Migrator],
     discovery: { warnWhenNoEntities: true },
     forceUtcTimezone: true,
+    // Fuzzy name search (`<%`) tolerates a typo in a short word at 0.5; the default 0.6 does not.
+    onCreateConnection: async (connection) => {
+      await (connection as DatabaseConnection).executeQuery(
+        CompiledQuery.raw(`set pg_trgm.word_similarity_threshold = ${WORD_SIMILARITY_THRESHOLD}`),
+      );
+    },
     allowGlobalContext: false,
     migrations: {
       migrationsList: migrations,

@@ -83,7 +83,8 @@ export class ToolService {
       });
     }
     if (filter.tags?.length) {
-      where.push(`t.tags @> ?::text[]`);
+      // The ORM expands an array parameter into a list, so it is wrapped in array[...].
+      where.push(`t.tags @> array[?]::text[]`);
       params.push(filter.tags);
     }
     if (filter.provider) {
