@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { ApolloServer, type ApolloServerPlugin } from '@apollo/server';
 import { unwrapResolverError } from '@apollo/server/errors';
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
-import { fastifyApolloDrainPlugin, fastifyApolloHandler } from '@as-integrations/fastify';
+import { fastifyApolloHandler } from '@as-integrations/fastify';
 import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyRequest } from 'fastify';
 import { type GraphQLFormattedError } from 'graphql';
 import { type Config } from './config.js';
@@ -103,8 +103,17 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
     return503OnClosing: true,
   });
 
+  // Once shutdown begins, responses to requests still in flight close their connection, so
+  // keep-alive sockets do not hold the process open until the grace period runs out.
+  let closing = false;
+  app.addHook('preClose', async () => {
+    closing = true;
+  });
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id);
+  });
+  app.addHook('onSend', async (request, reply) => {
+    if (closing) reply.header('connection', 'close');
   });
 
   app.setErrorHandler((error: FastifyError, request, reply) => {
@@ -139,13 +148,17 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
     includeStacktraceInErrorResponses: false,
     logger,
     formatError,
+    // Shutdown belongs to main: Fastify drains in-flight requests, then Apollo stops (onClose).
+    stopOnTerminationSignals: false,
     plugins: [
-      fastifyApolloDrainPlugin(app),
       errorLogging(logger),
       ...(config.nodeEnv === 'production' ? [ApolloServerPluginLandingPageDisabled()] : []),
     ],
   });
   await apollo.start();
+  app.addHook('onClose', async () => {
+    await apollo.stop();
+  });
 
   app.route({
     url: '/graphql',

@@ -9,8 +9,8 @@ export interface Database {
   kind: DatabaseConfig['kind'];
   /** A fresh EntityManager for one unit of work (one request, one job). */
   fork(): EntityManager;
-  /** Resolves when the database answers a trivial query; rejects otherwise. */
-  ping(): Promise<void>;
+  /** Resolves when the database answers a trivial query in time; rejects otherwise. */
+  ping(timeoutMs?: number): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -31,8 +31,16 @@ export async function openDatabase(database: DatabaseConfig, hooks: OrmHooks = {
     orm,
     kind: database.kind,
     fork: () => orm.em.fork() as EntityManager,
-    async ping() {
-      await (orm.em.fork() as EntityManager).getConnection().execute('select 1');
+    async ping(timeoutMs = 2000) {
+      let timer: NodeJS.Timeout | undefined;
+      const timeout = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`database did not answer within ${timeoutMs} ms`)), timeoutMs);
+      });
+      try {
+        await Promise.race([(orm.em.fork() as EntityManager).getConnection().execute('select 1'), timeout]);
+      } finally {
+        clearTimeout(timer);
+      }
     },
     close: () => orm.close(true),
   };

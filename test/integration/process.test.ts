@@ -1,0 +1,123 @@
+import { request } from 'node:http';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { run, spawnRegistry } from '../helpers/process.js';
+
+const MAIN = 'dist/src/main.js';
+
+async function graphql<T>(url: string, query: string): Promise<T> {
+  const response = await fetch(`${url}/graphql`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ query }),
+  });
+  expect(response.status).toBe(200);
+  return ((await response.json()) as { data: T }).data;
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+describe('the registry process', () => {
+  const dirs: string[] = [];
+  afterAll(async () => {
+    await Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true })));
+  });
+
+  it('starts with `npm start` on the embedded database and serves the seeded catalog', { timeout: 180_000 }, async () => {
+    const registry = await spawnRegistry('npm', ['start'], {}, 170_000);
+    try {
+      const data = await graphql<{ tools: { edges: { node: { name: string; description: string; tags: string[] } }[] } }>(
+        registry.url,
+        '{ tools(first: 5) { edges { node { name description tags } } } }',
+      );
+      expect(data.tools.edges).toHaveLength(5);
+      expect(data.tools.edges[0]!.node).toMatchObject({ name: 'currency.convert', tags: ['finance', 'currency'] });
+    } finally {
+      process.kill(-registry.child.pid!, 'SIGTERM');
+      await registry.exited;
+    }
+  });
+
+  it('finishes a request in flight on SIGTERM, refuses new connections, then exits cleanly', async () => {
+    const registry = await spawnRegistry(process.execPath, [MAIN]);
+    const { port } = new URL(registry.url);
+    const body = JSON.stringify({ query: '{ tools(first: 2) { edges { node { name } } } }' });
+    const half = Math.floor(body.length / 2);
+
+    // A client that sends half its body, then the rest only after the server was told to stop.
+    let sent!: () => void;
+    const headersSent = new Promise<void>((resolve) => (sent = resolve));
+    const response = new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const req = request(
+        { host: '127.0.0.1', port, path: '/graphql', method: 'POST', headers: { 'content-type': 'application/json', 'content-length': body.length } },
+        (res) => {
+          let text = '';
+          res.on('data', (c: Buffer) => (text += c.toString()));
+          res.on('end', () => resolve({ status: res.statusCode!, body: text }));
+        },
+      );
+      req.on('error', reject);
+      req.write(body.slice(0, half), () => sent());
+      void headersSent.then(async () => {
+        await sleep(300);
+        registry.child.kill('SIGTERM');
+        await sleep(500);
+        req.end(body.slice(half));
+      });
+    });
+
+    await headersSent;
+    await sleep(600);
+    // The listener is closed while the slow request is still open.
+    await expect(fetch(`${registry.url}/healthz`)).rejects.toThrow();
+    const answer = await response;
+    expect(answer.status).toBe(200);
+    expect(JSON.parse(answer.body)).toEqual({
+      data: { tools: { edges: [{ node: { name: 'currency.convert' } }, { node: { name: 'currency.latest_rates' } }] } },
+    });
+    expect(await registry.exited).toBe(0);
+    expect(registry.output()).toContain('"msg":"stopped"');
+  });
+
+  it('keeps its data in REGISTRY_DATA_DIR across restarts, migrating and seeding only once', async () => {
+    const dataDir = await mkdtemp(join(tmpdir(), 'registry-data-'));
+    dirs.push(dataDir);
+    const count = async (url: string) =>
+      (await graphql<{ tools: { totalCount: number } }>(url, '{ tools { totalCount } }')).tools.totalCount;
+
+    const first = await spawnRegistry(process.execPath, [MAIN], { REGISTRY_DATA_DIR: dataDir });
+    const seeded = await count(first.url);
+    first.child.kill('SIGTERM');
+    expect(await first.exited).toBe(0);
+
+    const second = await spawnRegistry(process.execPath, [MAIN], { REGISTRY_DATA_DIR: dataDir });
+    expect(await count(second.url)).toBe(seeded);
+    expect(second.output()).not.toContain('seeded example provider');
+    second.child.kill('SIGTERM');
+    expect(await second.exited).toBe(0);
+  });
+
+  it('starts with an empty catalog when REGISTRY_SEED=none', async () => {
+    const registry = await spawnRegistry(process.execPath, [MAIN], { REGISTRY_SEED: 'none' });
+    expect((await graphql<{ tools: { totalCount: number } }>(registry.url, '{ tools { totalCount } }')).tools.totalCount).toBe(0);
+    registry.child.kill('SIGTERM');
+    expect(await registry.exited).toBe(0);
+  });
+
+  it('refuses to start on an invalid environment, naming every problem', async () => {
+    const result = await run(process.execPath, [MAIN], { PORT: 'x', DATABASE_URL: 'mysql://db', LOG_LEVEL: 'chatty' });
+    expect(result.code).toBe(1);
+    for (const name of ['PORT', 'DATABASE_URL', 'LOG_LEVEL']) expect(result.output).toContain(name);
+  });
+
+  it('exits with an error when PostgreSQL cannot be reached, without printing the password', async () => {
+    const result = await run(process.execPath, [MAIN], {
+      DATABASE_URL: 'postgres://registry:hunter2-secret@127.0.0.1:1/registry',
+    });
+    expect(result.code).toBe(1);
+    expect(result.output).toContain('failed to start');
+    expect(result.output).not.toContain('hunter2-secret');
+  });
+});
