@@ -1,3 +1,5 @@
+import { CallTemplateType } from '../../src/modules/provider/index.js';
+
 /** A UTCP 1.1 tool for a manual; any field can be overridden. */
 export function manualTool(overrides: Record<string, unknown> = {}): Record<string, unknown> {
   return {
@@ -17,4 +19,4 @@ export function manual(tools: Record<string, unknown>[] = [manualTool()], overri
 }
 
 /** The template a test import names as the manual's origin. */
-export const INLINE_MANUAL = { call_template_type: 'text' as const };
+export const INLINE_MANUAL = { call_template_type: CallTemplateType.TEXT };

@@ -6,6 +6,7 @@ import { createLogger } from '../../src/logger.js';
 import { buildRegistrySchema } from '../../src/schema.js';
 import { seedCatalog } from '../../src/seed/seed.js';
 import { createTestDatabase } from './database.js';
+import { operation } from './operations.js';
 
 /** A GraphQL response as the registry sends it. */
 export interface GraphQLResponse<T> {
@@ -28,6 +29,11 @@ export interface TestRegistry {
     variables?: Record<string, unknown>,
     headers?: Record<string, string>,
   ): Promise<GraphQLResponse<T>>;
+  /** Runs a named operation of test/operations; its types come from test/generated/graphql.ts. */
+  op<TData, TVariables extends Record<string, unknown> = Record<string, never>>(
+    name: string,
+    variables?: TVariables,
+  ): Promise<GraphQLResponse<TData>>;
   close(): Promise<void>;
 }
 
@@ -49,21 +55,23 @@ export async function startRegistry(options: StartOptions = {}): Promise<TestReg
   await app.listen({ host: '127.0.0.1', port: 0 });
   const { port } = app.server.address() as AddressInfo;
   const url = `http://127.0.0.1:${port}`;
+  async function graphql<T>(query: string, variables?: Record<string, unknown>, headers: Record<string, string> = {}) {
+    const response = await fetch(`${url}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...headers },
+      body: JSON.stringify({ query, variables }),
+    });
+    const body = (await response.json()) as Omit<GraphQLResponse<T>, 'status' | 'headers'>;
+    return { ...body, status: response.status, headers: response.headers };
+  }
   return {
     url,
     db,
     config,
     queries,
     resetQueryLog: () => queries.splice(0, queries.length),
-    async graphql<T>(query: string, variables?: Record<string, unknown>, headers: Record<string, string> = {}) {
-      const response = await fetch(`${url}/graphql`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', ...headers },
-        body: JSON.stringify({ query, variables }),
-      });
-      const body = (await response.json()) as Omit<GraphQLResponse<T>, 'status' | 'headers'>;
-      return { ...body, status: response.status, headers: response.headers };
-    },
+    graphql,
+    op: (name, variables) => graphql(operation(name), variables),
     async close() {
       await app.close();
       await db.close();

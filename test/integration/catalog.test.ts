@@ -2,27 +2,22 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ToolService } from '../../src/modules/tool/index.js';
 import { INLINE_MANUAL, manual, manualTool } from '../helpers/factories.js';
 import { startRegistry, type TestRegistry } from '../helpers/registry.js';
-
-interface ToolsPage {
-  tools: {
-    totalCount?: number;
-    edges: { cursor: string; node: { name: string; tags: string[]; provider?: { name: string } } }[];
-    pageInfo: { hasNextPage: boolean; endCursor: string | null };
-  };
-}
-
-const TOOLS = `query Tools($first: Int, $after: String, $filter: ToolFilter) {
-  tools(first: $first, after: $after, filter: $filter) {
-    totalCount
-    edges { cursor node { name tags provider { name } } }
-    pageInfo { hasNextPage endCursor }
-  }
-}`;
+import type {
+  ProviderByIdQuery,
+  ProviderByIdQueryVariables,
+  ProvidersQuery,
+  ProvidersQueryVariables,
+  ToolByNameQuery,
+  ToolByNameQueryVariables,
+  ToolFilter,
+  ToolsQuery,
+  ToolsQueryVariables,
+} from '../generated/graphql.js';
 
 let registry: TestRegistry;
 
-async function names(filter: Record<string, unknown>, first = 100): Promise<string[]> {
-  const res = await registry.graphql<ToolsPage>(TOOLS, { first, filter });
+async function names(filter: ToolFilter, first = 100): Promise<string[]> {
+  const res = await registry.op<ToolsQuery, ToolsQueryVariables>('Tools', { first, filter });
   expect(res.errors).toBeUndefined();
   return res.data!.tools.edges.map((e) => e.node.name);
 }
@@ -45,7 +40,7 @@ afterAll(() => registry?.close());
 
 describe('the tool catalog', () => {
   it('lists the seeded example tools with their providers', async () => {
-    const res = await registry.graphql<ToolsPage>('{ tools(first: 5) { edges { node { name description tags } } } }');
+    const res = await registry.graphql<ToolsQuery>('{ tools(first: 5) { edges { node { name description tags } } } }');
     expect(res.status).toBe(200);
     expect(res.data!.tools.edges).toHaveLength(5);
     expect(res.data!.tools.edges.map((e) => e.node.name)).toContain('currency.convert');
@@ -58,7 +53,7 @@ describe('the tool catalog', () => {
     let after: string | null = null;
     let total = 0;
     for (let page = 0; page < 20; page += 1) {
-      const res: Awaited<ReturnType<typeof registry.graphql<ToolsPage>>> = await registry.graphql<ToolsPage>(TOOLS, { first: 2, after });
+      const res: Awaited<ReturnType<typeof registry.op<ToolsQuery>>> = await registry.op<ToolsQuery, ToolsQueryVariables>('Tools', { first: 2, after });
       expect(res.errors).toBeUndefined();
       const { edges, pageInfo, totalCount } = res.data!.tools;
       total = totalCount!;
@@ -76,24 +71,24 @@ describe('the tool catalog', () => {
   it('refuses more than 100 tools per page with a coded error, also through variables', async () => {
     const literal = await registry.graphql('{ tools(first: 101) { edges { node { name } } } }');
     expect(literal.errors?.[0]?.extensions?.code).toBe('PAGE_SIZE_EXCEEDED');
-    const variable = await registry.graphql(TOOLS, { first: 1000 });
+    const variable = await registry.op<ToolsQuery, ToolsQueryVariables>('Tools', { first: 1000 });
     expect(variable.errors?.[0]?.extensions).toMatchObject({ code: 'PAGE_SIZE_EXCEEDED', maximum: 100 });
-    const negative = await registry.graphql(TOOLS, { first: -1 });
+    const negative = await registry.op<ToolsQuery, ToolsQueryVariables>('Tools', { first: -1 });
     expect(negative.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
     const providers = await registry.graphql('{ providers(first: 101) { edges { node { name } } } }');
     expect(providers.errors?.[0]?.extensions?.code).toBe('PAGE_SIZE_EXCEEDED');
   });
 
   it('refuses forged cursors and cursors of another listing', async () => {
-    const forged = await registry.graphql(TOOLS, { after: 'bm90LWEtY3Vyc29y' });
+    const forged = await registry.op<ToolsQuery, ToolsQueryVariables>('Tools', { after: 'bm90LWEtY3Vyc29y' });
     expect(forged.errors?.[0]?.extensions?.code).toBe('INVALID_CURSOR');
     const providers = await registry.graphql<{ providers: { pageInfo: { endCursor: string } } }>(
       '{ providers(first: 1) { pageInfo { endCursor } } }',
     );
-    const foreign = await registry.graphql(TOOLS, { after: providers.data!.providers.pageInfo.endCursor });
+    const foreign = await registry.op<ToolsQuery, ToolsQueryVariables>('Tools', { after: providers.data!.providers.pageInfo.endCursor });
     expect(foreign.errors?.[0]?.extensions?.code).toBe('INVALID_CURSOR');
     const searchCursor = Buffer.from(JSON.stringify(['tools.search', 'NaN', 'x'])).toString('base64url');
-    const wrongShape = await registry.graphql(TOOLS, { after: searchCursor, filter: { search: 'star' } });
+    const wrongShape = await registry.op<ToolsQuery, ToolsQueryVariables>('Tools', { after: searchCursor, filter: { search: 'star' } });
     expect(wrongShape.errors?.[0]?.extensions?.code).toBe('INVALID_CURSOR');
   });
 
@@ -113,7 +108,7 @@ describe('the tool catalog', () => {
     const paged: string[] = [];
     let after: string | null = null;
     for (let i = 0; i < all.length + 1; i += 1) {
-      const res: Awaited<ReturnType<typeof registry.graphql<ToolsPage>>> = await registry.graphql<ToolsPage>(TOOLS, {
+      const res: Awaited<ReturnType<typeof registry.op<ToolsQuery>>> = await registry.op<ToolsQuery, ToolsQueryVariables>('Tools', {
         first: 1,
         after,
         filter: { search: 'currency' },
@@ -132,39 +127,33 @@ describe('the tool catalog', () => {
     expect(await names({ provider: 'shell', tags: ['echo'], enabled: true })).toEqual(['shell.echo']);
     expect(await names({ enabled: false })).toEqual([]);
     expect(await names({ provider: 'nobody' })).toEqual([]);
-    const res = await registry.graphql<ToolsPage>(TOOLS, { filter: { tags: ['diagnostics'] } });
+    const res = await registry.op<ToolsQuery, ToolsQueryVariables>('Tools', { filter: { tags: ['diagnostics'] } });
     expect(res.data!.tools.totalCount).toBe(2);
   });
 
   it('rejects a search longer than 200 characters', async () => {
-    const res = await registry.graphql(TOOLS, { filter: { search: 'x'.repeat(201) } });
+    const res = await registry.op<ToolsQuery, ToolsQueryVariables>('Tools', { filter: { search: 'x'.repeat(201) } });
     expect(res.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
   });
 
   it('finds one tool by name, and providers by id with their tools', async () => {
-    const one = await registry.graphql<{ tool: { name: string; callTemplateType: string; inputs: unknown; version: number; status: string; provider: { id: string; name: string } } | null }>(
-      '{ tool(name: "shell.echo") { name callTemplateType inputs version status provider { id name } } }',
-    );
+    const one = await registry.op<ToolByNameQuery, ToolByNameQueryVariables>('ToolByName', { name: 'shell.echo' });
     expect(one.data!.tool).toMatchObject({ name: 'shell.echo', callTemplateType: 'CLI', version: 1, status: 'ACTIVE' });
     expect(one.data!.tool!.inputs).toMatchObject({ required: ['message'] });
-    const missing = await registry.graphql<{ tool: null }>('{ tool(name: "shell.nope") { name } }');
+    const missing = await registry.op<ToolByNameQuery, ToolByNameQueryVariables>('ToolByName', { name: 'shell.nope' });
     expect(missing.data!.tool).toBeNull();
 
     const providerId = one.data!.tool!.provider.id;
-    const provider = await registry.graphql<{ provider: { name: string; status: string; callTemplateType: string; tools: { edges: { node: { name: string } }[] } } }>(
-      `{ provider(id: "${providerId}") { name status callTemplateType tools(first: 10) { edges { node { name } } } } }`,
-    );
+    const provider = await registry.op<ProviderByIdQuery, ProviderByIdQueryVariables>('ProviderById', { id: providerId, first: 10 });
     expect(provider.data!.provider).toMatchObject({ name: 'shell', status: 'ACTIVE', callTemplateType: 'FILE' });
-    expect(provider.data!.provider.tools.edges.map((e) => e.node.name)).toEqual(['shell.current_time', 'shell.echo']);
-    const notAnId = await registry.graphql<{ provider: null }>('{ provider(id: "not-a-uuid") { name } }');
+    expect(provider.data!.provider!.tools.edges.map((e) => e.node.name)).toEqual(['shell.current_time', 'shell.echo']);
+    const notAnId = await registry.op<ProviderByIdQuery, ProviderByIdQueryVariables>('ProviderById', { id: 'not-a-uuid' });
     expect(notAnId.errors).toBeUndefined();
     expect(notAnId.data!.provider).toBeNull();
   });
 
   it('lists providers in name order with a total count', async () => {
-    const res = await registry.graphql<{ providers: { totalCount: number; edges: { node: { name: string } }[] } }>(
-      '{ providers(first: 10) { totalCount edges { node { name } } } }',
-    );
+    const res = await registry.op<ProvidersQuery, ProvidersQueryVariables>('Providers', { first: 10 });
     expect(res.data!.providers.edges.map((e) => e.node.name)).toEqual(['currency', 'library', 'shell', 'weather']);
     expect(res.data!.providers.totalCount).toBe(4);
   });

@@ -1,0 +1,225 @@
+export type Maybe<T> = T | null;
+export type InputMaybe<T> = Maybe<T>;
+/** All built-in and custom scalars, mapped to their actual values */
+export type Scalars = {
+  ID: { input: string; output: string; }
+  String: { input: string; output: string; }
+  Boolean: { input: boolean; output: boolean; }
+  Int: { input: number; output: number; }
+  Float: { input: number; output: number; }
+  /** A date-time string at UTC, such as 2007-12-03T10:15:30Z, compliant with the `date-time` format outlined in section 5.6 of the RFC 3339 profile of the ISO 8601 standard for representation of dates and times using the Gregorian calendar.This scalar is serialized to a string in ISO 8601 format and parsed from a string in ISO 8601 format. */
+  DateTimeISO: { input: string; output: string; }
+  /** The `JSON` scalar type represents JSON values as specified by [ECMA-404](http://www.ecma-international.org/publications/files/ECMA-ST/ECMA-404.pdf). */
+  JSON: { input: unknown; output: unknown; }
+  _Any: { input: unknown; output: unknown; }
+  federation__FieldSet: { input: string; output: string; }
+  federation__Policy: { input: string; output: string; }
+  federation__Scope: { input: string; output: string; }
+  link__Import: { input: unknown; output: unknown; }
+};
+
+/** UTCP 1.1 call template types. */
+export type CallTemplateType =
+  | 'CLI'
+  | 'FILE'
+  | 'GRAPHQL'
+  | 'HTTP'
+  | 'MCP'
+  | 'SSE'
+  | 'STREAMABLE_HTTP'
+  | 'TEXT'
+  | 'WEBSOCKET';
+
+/** One call of a tool through the registry. */
+export type Execution = {
+  /** Arguments of the call, with secret values redacted. */
+  arguments: Scalars['JSON']['output'];
+  createdAt: Scalars['DateTimeISO']['output'];
+  durationMs?: Maybe<Scalars['Int']['output']>;
+  error?: Maybe<ExecutionError>;
+  finishedAt?: Maybe<Scalars['DateTimeISO']['output']>;
+  id: Scalars['ID']['output'];
+  mode: ExecutionMode;
+  /** Whether the result matched the tool's output schema. */
+  outputValid?: Maybe<Scalars['Boolean']['output']>;
+  result?: Maybe<Scalars['JSON']['output']>;
+  startedAt?: Maybe<Scalars['DateTimeISO']['output']>;
+  status: ExecutionStatus;
+  /** Name of the tool at the time of the call. */
+  toolName: Scalars['String']['output'];
+};
+
+export type ExecutionError = {
+  code: Scalars['String']['output'];
+  message: Scalars['String']['output'];
+};
+
+export type ExecutionMode =
+  | 'ASYNC'
+  | 'SYNC';
+
+export type ExecutionStatus =
+  | 'CANCELLED'
+  | 'DENIED'
+  | 'FAILED'
+  | 'QUEUED'
+  | 'RUNNING'
+  | 'SUCCEEDED'
+  | 'TIMED_OUT';
+
+export type PageInfo = {
+  endCursor?: Maybe<Scalars['String']['output']>;
+  hasNextPage: Scalars['Boolean']['output'];
+  hasPreviousPage: Scalars['Boolean']['output'];
+  startCursor?: Maybe<Scalars['String']['output']>;
+};
+
+/** A source of tools: a UTCP manual, OpenAPI document or MCP server. */
+export type Provider = {
+  callTemplateType: CallTemplateType;
+  createdAt: Scalars['DateTimeISO']['output'];
+  id: Scalars['ID']['output'];
+  lastDiscoveredAt?: Maybe<Scalars['DateTimeISO']['output']>;
+  /** Why the last discovery failed, when it did. */
+  lastError?: Maybe<Scalars['String']['output']>;
+  /** Unique name; prefixes the names of its tools. */
+  name: Scalars['String']['output'];
+  status: ProviderStatus;
+  /** This provider's tools. */
+  tools: ToolConnection;
+  updatedAt: Scalars['DateTimeISO']['output'];
+};
+
+
+/** A source of tools: a UTCP manual, OpenAPI document or MCP server. */
+export type ProviderToolsArgs = {
+  after?: InputMaybe<Scalars['String']['input']>;
+  filter?: InputMaybe<ToolFilter>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+};
+
+export type ProviderConnection = {
+  edges: Array<ProviderEdge>;
+  pageInfo: PageInfo;
+  /** Number of items matching the listing, across all pages. */
+  totalCount: Scalars['Int']['output'];
+};
+
+export type ProviderEdge = {
+  /** Opaque cursor of this edge, for `after`. */
+  cursor: Scalars['String']['output'];
+  node: Provider;
+};
+
+export type ProviderStatus =
+  | 'ACTIVE'
+  | 'DISABLED'
+  | 'ERROR';
+
+export type Query = {
+  _entities: Array<Maybe<_Entity>>;
+  _service: _Service;
+  provider?: Maybe<Provider>;
+  /** Providers ordered by name, a page at a time. */
+  providers: ProviderConnection;
+  /** The tool with this name (`provider.tool`), if any. */
+  tool?: Maybe<Tool>;
+  /** The catalog, a page at a time (at most 100 per page). */
+  tools: ToolConnection;
+};
+
+
+export type Query_EntitiesArgs = {
+  representations: Array<Scalars['_Any']['input']>;
+};
+
+
+export type QueryProviderArgs = {
+  id: Scalars['ID']['input'];
+};
+
+
+export type QueryProvidersArgs = {
+  after?: InputMaybe<Scalars['String']['input']>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+};
+
+
+export type QueryToolArgs = {
+  name: Scalars['String']['input'];
+};
+
+
+export type QueryToolsArgs = {
+  after?: InputMaybe<Scalars['String']['input']>;
+  filter?: InputMaybe<ToolFilter>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+};
+
+/** A tool an agent can call, named `provider.tool`. */
+export type Tool = {
+  /** Typical size of a response, in bytes, as the provider states it. */
+  averageResponseSize?: Maybe<Scalars['Int']['output']>;
+  /** The protocol the registry uses to call this tool. */
+  callTemplateType: CallTemplateType;
+  createdAt: Scalars['DateTimeISO']['output'];
+  /** sha-256 of the name, description, schemas and call template of this version. */
+  definitionHash: Scalars['String']['output'];
+  description: Scalars['String']['output'];
+  enabled: Scalars['Boolean']['output'];
+  id: Scalars['ID']['output'];
+  /** JSON Schema of the arguments. */
+  inputs?: Maybe<Scalars['JSON']['output']>;
+  /** Unique name: `provider.tool`. */
+  name: Scalars['String']['output'];
+  /** JSON Schema of the result. */
+  outputs?: Maybe<Scalars['JSON']['output']>;
+  provider: Provider;
+  status: ToolStatus;
+  tags: Array<Scalars['String']['output']>;
+  updatedAt: Scalars['DateTimeISO']['output'];
+  /** Increases each time the definition changes. */
+  version: Scalars['Int']['output'];
+};
+
+export type ToolConnection = {
+  edges: Array<ToolEdge>;
+  pageInfo: PageInfo;
+  /** Number of items matching the listing, across all pages. */
+  totalCount: Scalars['Int']['output'];
+};
+
+export type ToolEdge = {
+  /** Opaque cursor of this edge, for `after`. */
+  cursor: Scalars['String']['output'];
+  node: Tool;
+};
+
+/** Narrows a tool listing; all given criteria must hold. */
+export type ToolFilter = {
+  callTemplateType?: InputMaybe<CallTemplateType>;
+  enabled?: InputMaybe<Scalars['Boolean']['input']>;
+  /** Name of the provider. */
+  provider?: InputMaybe<Scalars['String']['input']>;
+  /** Full-text search over name, tags and description, ranked by relevance. */
+  search?: InputMaybe<Scalars['String']['input']>;
+  /** Tools carrying every one of these tags. */
+  tags?: InputMaybe<Array<Scalars['String']['input']>>;
+};
+
+/** Whether a tool may be called or awaits approval. */
+export type ToolStatus =
+  | 'ACTIVE'
+  | 'QUARANTINED';
+
+export type _Entity = Execution | Provider | Tool;
+
+export type _Service = {
+  sdl?: Maybe<Scalars['String']['output']>;
+};
+
+export type Link__Purpose =
+  /** `EXECUTION` features provide metadata necessary for operation execution. */
+  | 'EXECUTION'
+  /** `SECURITY` features provide metadata necessary to securely resolve fields. */
+  | 'SECURITY';
