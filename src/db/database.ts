@@ -15,6 +15,23 @@ export interface Database {
 }
 
 /**
+ * Applies pending migrations. On PostgreSQL they run in one transaction that first takes an
+ * advisory lock, so replicas starting together migrate one after the other instead of racing.
+ * PGlite belongs to one process and has one connection, which that transaction would hold while
+ * the migrator needs it too.
+ */
+async function migrate(orm: MikroORM, kind: DatabaseConfig['kind']): Promise<void> {
+  if (kind === 'pglite') {
+    await orm.migrator.up();
+    return;
+  }
+  await (orm.em.fork() as EntityManager).transactional(async (em) => {
+    await em.execute(`select pg_advisory_xact_lock(hashtext('tool_registry_migrations'))`);
+    await orm.migrator.up({ transaction: em.getTransactionContext() });
+  });
+}
+
+/**
  * Connects to the configured database and applies pending migrations.
  * Rejects when the database cannot be reached or a migration fails (nothing is half-applied:
  * migrations run in one transaction).
@@ -22,7 +39,7 @@ export interface Database {
 export async function openDatabase(database: DatabaseConfig, hooks: OrmHooks = {}): Promise<Database> {
   const orm = await MikroORM.init(createOrmOptions(database, hooks));
   try {
-    await orm.migrator.up();
+    await migrate(orm, database.kind);
   } catch (error) {
     await orm.close(true);
     throw error;
