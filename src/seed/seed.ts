@@ -1,3 +1,4 @@
+import { UniqueConstraintViolationException } from '@mikro-orm/core';
 import { type Logger } from 'pino';
 import { type Database } from '../db/database.js';
 import { CallTemplateType, ProviderService } from '../modules/provider/index.js';
@@ -15,16 +16,23 @@ export const BUNDLED_MANUALS: { provider: string; file: string; manual: unknown 
 
 /**
  * Imports each bundled manual whose provider does not exist yet, so a restart never overwrites
- * what an operator changed. Throws if a bundled manual is invalid (a build defect).
+ * what an operator changed, and replicas starting together seed each provider once.
+ * Throws if a bundled manual is invalid (a build defect).
  */
 export async function seedCatalog(db: Database, logger: Logger): Promise<void> {
   for (const { provider, file, manual } of BUNDLED_MANUALS) {
     const em = db.fork();
     if (await new ProviderService(em).findByName(provider)) continue;
-    const result = await new ToolService(em).importManual(provider, manual, {
-      call_template_type: CallTemplateType.FILE,
-      file_path: `bundled/${file}`,
-    });
-    logger.info({ provider, tools: result.created }, 'seeded example provider');
+    try {
+      const result = await new ToolService(em).importManual(provider, manual, {
+        call_template_type: CallTemplateType.FILE,
+        file_path: `bundled/${file}`,
+      });
+      logger.info({ provider, tools: result.created }, 'seeded example provider');
+    } catch (error) {
+      // Another replica starting at the same moment seeded this provider first.
+      if (error instanceof UniqueConstraintViolationException) continue;
+      throw error;
+    }
   }
 }
