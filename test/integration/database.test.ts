@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { openDatabase } from '../../src/db/database.js';
 import { createLogger } from '../../src/logger.js';
+import { AuditEntry, AuditOutcome, AuditService } from '../../src/modules/audit/index.js';
 import { Provider } from '../../src/modules/provider/index.js';
 import { BUNDLED_MANUALS, seedCatalog } from '../../src/seed/seed.js';
 import { createTestDatabase } from '../helpers/database.js';
@@ -43,6 +44,47 @@ describe('seeding the example catalog', () => {
       await seedCatalog(db, logger);
       const providers = await db.fork().find(Provider, {}, { orderBy: { name: 'asc' } });
       expect(providers.map((p) => p.name)).toEqual(BUNDLED_MANUALS.map((m) => m.provider).sort());
+    } finally {
+      await db.close();
+      await testDb.drop();
+    }
+  });
+});
+
+describe('the audit chain', () => {
+  it('names the first entry whose content was changed behind its back', async () => {
+    const testDb = await createTestDatabase();
+    const db = await openDatabase(testDb.config);
+    try {
+      const em = db.fork();
+      await em.transactional(async (tx) => {
+        const audit = new AuditService(tx);
+        for (const action of ['first', 'second', 'third']) {
+          await audit.append({ action, targetType: 'test', outcome: AuditOutcome.SUCCESS, details: { action } });
+        }
+      });
+      const entries = await db.fork().find(AuditEntry, {}, { orderBy: { seq: 'asc' } });
+      expect(entries[1]!.prevHash).toBe(entries[0]!.hash);
+      expect(await new AuditService(db.fork()).verify(2)).toEqual({ valid: true, checked: 3, firstBrokenSeq: null });
+
+      // Only someone who can switch the append-only trigger off can do this; verify still notices.
+      await em.execute('alter table audit_entry disable trigger audit_entry_append_only');
+      await em.execute(`update audit_entry set details = '{"action":"forged"}' where seq = ?`, [entries[1]!.seq]);
+      await em.execute('alter table audit_entry enable trigger audit_entry_append_only');
+      expect(await new AuditService(db.fork()).verify(2)).toEqual({ valid: false, checked: 1, firstBrokenSeq: entries[1]!.seq });
+    } finally {
+      await db.close();
+      await testDb.drop();
+    }
+  });
+
+  it('refuses to append outside a transaction', async () => {
+    const testDb = await createTestDatabase();
+    const db = await openDatabase(testDb.config);
+    try {
+      await expect(
+        new AuditService(db.fork()).append({ action: 'x', targetType: 'test', outcome: AuditOutcome.SUCCESS }),
+      ).rejects.toThrow(/inside a transaction/);
     } finally {
       await db.close();
       await testDb.drop();

@@ -26,18 +26,23 @@ export interface AuditVerification {
   firstBrokenSeq: string | null;
 }
 
-function entryHash(prevHash: string, entry: Omit<AuditEntry, 'seq' | 'hash' | 'prevHash'>): string {
-  const body = canonicalize({
-    at: entry.at.toISOString(),
-    actorId: entry.actorId ?? null,
-    action: entry.action,
-    targetType: entry.targetType,
-    targetId: entry.targetId ?? null,
-    outcome: entry.outcome,
-    requestId: entry.requestId ?? null,
-    sourceIp: entry.sourceIp ?? null,
-    details: entry.details,
-  });
+/** The recorded fields, in the form they are stored and hashed. */
+function normalize(record: AuditRecord) {
+  return {
+    actorId: record.actorId ?? null,
+    action: record.action,
+    targetType: record.targetType,
+    targetId: record.targetId ?? null,
+    outcome: record.outcome,
+    requestId: record.requestId ?? null,
+    sourceIp: record.sourceIp ?? null,
+    details: record.details ?? {},
+  };
+}
+
+/** sha-256 over the previous hash and the canonical JSON (RFC 8785) of the entry's content. */
+function entryHash(prevHash: string, at: Date, record: AuditRecord): string {
+  const body = canonicalize({ at: at.toISOString(), ...normalize(record) });
   return createHash('sha256').update(prevHash).update(body ?? '').digest('hex');
 }
 
@@ -55,20 +60,8 @@ export class AuditService {
     await this.em.execute(`select pg_advisory_xact_lock(hashtext('audit_entry_chain'))`);
     const [last] = await this.em.execute<{ hash: string }[]>(`select hash from audit_entry order by seq desc limit 1`);
     const prevHash = last?.hash ?? GENESIS_HASH;
-    const entry = this.em.create(AuditEntry, {
-      at: new Date(),
-      actorId: record.actorId ?? null,
-      action: record.action,
-      targetType: record.targetType,
-      targetId: record.targetId ?? null,
-      outcome: record.outcome,
-      requestId: record.requestId ?? null,
-      sourceIp: record.sourceIp ?? null,
-      details: record.details ?? {},
-      prevHash,
-      hash: '',
-    });
-    entry.hash = entryHash(prevHash, entry);
+    const at = new Date();
+    const entry = this.em.create(AuditEntry, { ...normalize(record), at, prevHash, hash: entryHash(prevHash, at, record) });
     await this.em.flush();
     return entry;
   }
@@ -85,7 +78,7 @@ export class AuditService {
         { orderBy: { seq: 'asc' }, limit: batchSize, disableIdentityMap: true },
       );
       for (const entry of batch) {
-        if (entry.prevHash !== prevHash || entry.hash !== entryHash(prevHash, entry)) {
+        if (entry.prevHash !== prevHash || entry.hash !== entryHash(prevHash, entry.at, entry)) {
           return { valid: false, checked, firstBrokenSeq: entry.seq };
         }
         prevHash = entry.hash;
