@@ -17,6 +17,10 @@ import { type Database } from './db/database.js';
 import { ErrorCode, RegistryError } from './errors.js';
 import { type Logger } from './logger.js';
 import { type RegistrySchema } from './schema.js';
+import { type Security } from './security/index.js';
+import { AuthenticationError } from './security/authenticate.js';
+import { oauthRoutes } from './security/oauth.routes.js';
+import { type EntityManager } from '@mikro-orm/postgresql';
 
 /** What the app is built from; it opens nothing itself. */
 export interface AppDependencies {
@@ -24,6 +28,7 @@ export interface AppDependencies {
   db: Database;
   logger: Logger;
   schema: RegistrySchema;
+  security: Security;
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,100}$/;
@@ -51,6 +56,29 @@ export function formatError(formatted: GraphQLFormattedError, error: unknown): G
     locations: formatted.locations,
     path: formatted.path,
     extensions: { code: ErrorCode.INTERNAL_SERVER_ERROR },
+  };
+}
+
+/** Tells the caller what the operation cost and what is left of the hourly budget. */
+function costReporting(): ApolloServerPlugin<RegistryContext> {
+  return {
+    async requestDidStart() {
+      return {
+        async willSendResponse({ contextValue, response }) {
+          const { budget } = contextValue;
+          if (!budget || response.body.kind !== 'single') return;
+          response.body.singleResult.extensions = {
+            ...response.body.singleResult.extensions,
+            cost: {
+              requested: contextValue.queryCost ?? 1,
+              limit: budget.limit,
+              remaining: budget.remaining,
+              resetAt: budget.resetAt.toISOString(),
+            },
+          };
+        },
+      };
+    },
   };
 }
 
@@ -95,7 +123,7 @@ function requestError(error: FastifyError): ReturnType<typeof httpError> {
  * answers). Never listens itself; `close()` drains in-flight requests and stops Apollo.
  */
 export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> {
-  const { config, db, logger, schema } = deps;
+  const { config, db, logger, schema, security } = deps;
   const app = Fastify({
     loggerInstance: logger as FastifyBaseLogger,
     bodyLimit: config.bodyLimitBytes,
@@ -144,6 +172,30 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
     }
   });
 
+  await oauthRoutes(app, {
+    db,
+    tokens: security.tokens,
+    keys: security.keys,
+    refreshTokenTtlSeconds: config.auth.refreshTokenTtlSeconds,
+  });
+
+  const contextDeps = { db, budgets: security.budgets, defaultBudgetPerHour: config.limits.costBudgetPerHour, logger };
+
+  /** The request's viewer; a refused token is audited and answered with 401. */
+  const authenticate = async (request: FastifyRequest, em: EntityManager) => {
+    try {
+      return await security.authenticator.authenticate(request.headers.authorization, em);
+    } catch (error) {
+      if (error instanceof AuthenticationError) {
+        await createContext(contextDeps, { requestId: request.id, sourceIp: request.ip, viewer: null }).recordDenial(
+          '(authentication)',
+          error.message,
+        );
+      }
+      throw error;
+    }
+  };
+
   const apollo = new ApolloServer<RegistryContext>({
     schema: schema.schema,
     introspection: config.introspection,
@@ -158,6 +210,7 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
     stopOnTerminationSignals: false,
     plugins: [
       errorLogging(logger),
+      costReporting(),
       ...(config.nodeEnv === 'production' ? [ApolloServerPluginLandingPageDisabled()] : []),
     ],
   });
@@ -170,7 +223,11 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
     url: '/graphql',
     method: ['GET', 'POST', 'OPTIONS'],
     handler: fastifyApolloHandler(apollo, {
-      context: async (request: FastifyRequest) => createContext(db, { requestId: request.id, sourceIp: request.ip }),
+      context: async (request: FastifyRequest) => {
+        const em = db.fork();
+        const viewer = await authenticate(request, em);
+        return createContext(contextDeps, { requestId: request.id, sourceIp: request.ip, viewer, em });
+      },
     }),
   });
 

@@ -1,9 +1,33 @@
+import { join } from 'node:path';
 import { z } from 'zod';
 
 /** Where the registry keeps its data: embedded PGlite, or a PostgreSQL server. */
 export type DatabaseConfig =
   | { kind: 'pglite'; dataDir?: string }
   | { kind: 'postgresql'; url: string; poolMax: number };
+
+/** How the registry authenticates callers. */
+export interface AuthConfig {
+  /** `iss` of the registry's own access tokens. */
+  issuer: string;
+  accessTokenTtlSeconds: number;
+  refreshTokenTtlSeconds: number;
+  /** JSON array of private JWKs (first signs); generated (and kept in the data directory) when unset in embedded mode. */
+  signingKeys?: string;
+  bootstrap?: { clientId: string; clientSecret: string };
+  oidc?: { issuer: string; jwksUrl: string; audience?: string; scopeClaim: string };
+}
+
+/** Limits on what one GraphQL request may ask for. */
+export interface LimitsConfig {
+  maxDepth: number;
+  maxCost: number;
+  maxAliases: number;
+  maxDirectives: number;
+  maxTokens: number;
+  /** Query-cost points per principal per hour, unless the principal has its own budget. */
+  costBudgetPerHour: number;
+}
 
 /** The registry's whole configuration, parsed once from the environment by {@link loadConfig}. */
 export interface Config {
@@ -21,6 +45,12 @@ export interface Config {
   shutdownGraceMs: number;
   /** Serve introspection queries (on by default outside production). */
   introspection: boolean;
+  /** Embedded mode's data directory (database, generated keys); undefined in memory or on PostgreSQL. */
+  dataDir?: string;
+  auth: AuthConfig;
+  limits: LimitsConfig;
+  /** base64 of the 32-byte credential master key; generated (and kept in the data directory) when unset in embedded mode. */
+  masterKey?: string;
 }
 
 const boolean = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1');
@@ -48,6 +78,23 @@ const EnvSchema = z.object({
   REGISTRY_BODY_LIMIT_BYTES: z.coerce.number().int().min(1024).max(50 * 1024 * 1024).default(1024 * 1024),
   REGISTRY_SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).max(600_000).default(10_000),
   REGISTRY_INTROSPECTION: boolean.optional(),
+  REGISTRY_TOKEN_ISSUER: z.string().min(1).default('urn:tool-registry'),
+  REGISTRY_ACCESS_TOKEN_TTL_SECONDS: z.coerce.number().int().min(30).max(86_400).default(900),
+  REGISTRY_REFRESH_TOKEN_TTL_SECONDS: z.coerce.number().int().min(60).max(365 * 86_400).default(30 * 86_400),
+  REGISTRY_SIGNING_KEYS: z.string().min(2).optional(),
+  REGISTRY_MASTER_KEY: z.string().min(40).optional(),
+  REGISTRY_BOOTSTRAP_CLIENT_ID: z.string().regex(/^[A-Za-z0-9._:-]{3,128}$/, 'must be 3 to 128 letters, digits or ._:-').optional(),
+  REGISTRY_BOOTSTRAP_CLIENT_SECRET: z.string().min(24, 'must be at least 24 characters').max(256).optional(),
+  OIDC_ISSUER: z.string().min(1).optional(),
+  OIDC_JWKS_URL: z.string().url().optional(),
+  OIDC_AUDIENCE: z.string().min(1).optional(),
+  OIDC_SCOPE_CLAIM: z.string().min(1).default('scope'),
+  REGISTRY_MAX_DEPTH: z.coerce.number().int().min(1).max(100).default(10),
+  REGISTRY_MAX_COST: z.coerce.number().int().min(1).max(10_000_000).default(5000),
+  REGISTRY_MAX_ALIASES: z.coerce.number().int().min(0).max(1000).default(15),
+  REGISTRY_MAX_DIRECTIVES: z.coerce.number().int().min(0).max(1000).default(5),
+  REGISTRY_MAX_TOKENS: z.coerce.number().int().min(10).max(1_000_000).default(2000),
+  REGISTRY_COST_BUDGET_PER_HOUR: z.coerce.number().int().min(1).max(1_000_000_000).default(10_000),
 });
 
 /** Raised when the environment does not describe a valid configuration; lists every problem. */
@@ -69,8 +116,24 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const problems: string[] = parsed.success
     ? []
     : parsed.error.issues.map((issue) => `${issue.path.join('.') || '(environment)'}: ${issue.message}`);
-  if (parsed.success && parsed.data.DATABASE_URL && parsed.data.REGISTRY_DATA_DIR) {
-    problems.push('REGISTRY_DATA_DIR: only applies to the embedded database; unset it or DATABASE_URL');
+  if (parsed.success) {
+    const e = parsed.data;
+    if (e.DATABASE_URL && e.REGISTRY_DATA_DIR) {
+      problems.push('REGISTRY_DATA_DIR: only applies to the embedded database; unset it or DATABASE_URL');
+    }
+    // Replicas on a shared database must share their keys, so a server deployment brings its own.
+    if (e.DATABASE_URL && !e.REGISTRY_SIGNING_KEYS) {
+      problems.push('REGISTRY_SIGNING_KEYS: required with DATABASE_URL (generate one with `npm run keys:generate`)');
+    }
+    if (e.DATABASE_URL && !e.REGISTRY_MASTER_KEY) {
+      problems.push('REGISTRY_MASTER_KEY: required with DATABASE_URL (generate one with `npm run keys:generate`)');
+    }
+    if (Boolean(e.REGISTRY_BOOTSTRAP_CLIENT_ID) !== Boolean(e.REGISTRY_BOOTSTRAP_CLIENT_SECRET)) {
+      problems.push('REGISTRY_BOOTSTRAP_CLIENT_ID and REGISTRY_BOOTSTRAP_CLIENT_SECRET: set both or neither');
+    }
+    if (Boolean(e.OIDC_ISSUER) !== Boolean(e.OIDC_JWKS_URL)) {
+      problems.push('OIDC_ISSUER and OIDC_JWKS_URL: set both or neither');
+    }
   }
   if (!parsed.success || problems.length > 0) throw new ConfigError(problems);
   const e = parsed.data;
@@ -81,12 +144,36 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     logLevel: e.LOG_LEVEL,
     database: e.DATABASE_URL
       ? { kind: 'postgresql', url: e.DATABASE_URL, poolMax: e.DATABASE_POOL_MAX }
-      : { kind: 'pglite', dataDir: e.REGISTRY_DATA_DIR },
+      : { kind: 'pglite', dataDir: e.REGISTRY_DATA_DIR && join(e.REGISTRY_DATA_DIR, 'pglite') },
+    dataDir: e.REGISTRY_DATA_DIR,
     redisUrl: e.REDIS_URL,
     // The example catalog is for the embedded quick start; a PostgreSQL deployment opts in.
     seed: e.REGISTRY_SEED ?? (e.DATABASE_URL ? 'none' : 'bundled'),
     bodyLimitBytes: e.REGISTRY_BODY_LIMIT_BYTES,
     shutdownGraceMs: e.REGISTRY_SHUTDOWN_GRACE_MS,
     introspection: e.REGISTRY_INTROSPECTION ?? e.NODE_ENV !== 'production',
+    masterKey: e.REGISTRY_MASTER_KEY,
+    auth: {
+      issuer: e.REGISTRY_TOKEN_ISSUER,
+      accessTokenTtlSeconds: e.REGISTRY_ACCESS_TOKEN_TTL_SECONDS,
+      refreshTokenTtlSeconds: e.REGISTRY_REFRESH_TOKEN_TTL_SECONDS,
+      signingKeys: e.REGISTRY_SIGNING_KEYS,
+      bootstrap:
+        e.REGISTRY_BOOTSTRAP_CLIENT_ID && e.REGISTRY_BOOTSTRAP_CLIENT_SECRET
+          ? { clientId: e.REGISTRY_BOOTSTRAP_CLIENT_ID, clientSecret: e.REGISTRY_BOOTSTRAP_CLIENT_SECRET }
+          : undefined,
+      oidc:
+        e.OIDC_ISSUER && e.OIDC_JWKS_URL
+          ? { issuer: e.OIDC_ISSUER, jwksUrl: e.OIDC_JWKS_URL, audience: e.OIDC_AUDIENCE, scopeClaim: e.OIDC_SCOPE_CLAIM }
+          : undefined,
+    },
+    limits: {
+      maxDepth: e.REGISTRY_MAX_DEPTH,
+      maxCost: e.REGISTRY_MAX_COST,
+      maxAliases: e.REGISTRY_MAX_ALIASES,
+      maxDirectives: e.REGISTRY_MAX_DIRECTIVES,
+      maxTokens: e.REGISTRY_MAX_TOKENS,
+      costBudgetPerHour: e.REGISTRY_COST_BUDGET_PER_HOUR,
+    },
   };
 }

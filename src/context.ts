@@ -1,9 +1,22 @@
 import { type EntityManager } from '@mikro-orm/postgresql';
 import { type Database } from './db/database.js';
+import { ErrorCode, RegistryError } from './errors.js';
+import { type Logger } from './logger.js';
+import { AuditOutcome, AuditService } from './modules/audit/index.js';
 import { ExecutionService } from './modules/execution/index.js';
-import { type Viewer } from './modules/principal/index.js';
+import { PrincipalService, type Viewer } from './modules/principal/index.js';
 import { ProviderService } from './modules/provider/index.js';
 import { ToolService } from './modules/tool/index.js';
+import { type BudgetState, type CostBudgets } from './security/budgets.js';
+
+/** What every request's context is built from. */
+export interface ContextDependencies {
+  db: Database;
+  budgets: CostBudgets;
+  /** Query-cost points per hour for principals without their own budget. */
+  defaultBudgetPerHour: number;
+  logger: Logger;
+}
 
 /** Everything a resolver may use for one request. */
 export interface RegistryContext {
@@ -16,18 +29,84 @@ export interface RegistryContext {
   tools: ToolService;
   providers: ProviderService;
   executions: ExecutionService;
+  principals: PrincipalService;
+  audit: AuditService;
+  /** The operation's cost, set by the query-limits plugin once the operation is known. */
+  queryCost?: number;
+  /** The caller's budget after this operation was charged. */
+  budget?: BudgetState;
+  /** Charges the operation's cost to the caller once; a RATE_LIMITED error when it is spent. */
+  chargeBudget(): Promise<true | RegistryError>;
+  /** Appends one `authorization.denied` audit entry per refused field (own transaction). */
+  recordDenial(field: string, code: string): Promise<void>;
+  /** `{ principalId, requestId, sourceIp }` for services that audit. */
+  actor: { principalId: string | null; requestId: string; sourceIp: string };
 }
 
 /** Builds the context of one request around a fresh EntityManager fork. */
-export function createContext(db: Database, request: { requestId: string; sourceIp: string; viewer?: Viewer | null }): RegistryContext {
-  const em = db.fork();
-  return {
+export function createContext(
+  deps: ContextDependencies,
+  request: { requestId: string; sourceIp: string; viewer: Viewer | null; em?: EntityManager },
+): RegistryContext {
+  const em = request.em ?? deps.db.fork();
+  const denied = new Set<string>();
+  let charge: Promise<true | RegistryError> | undefined;
+  const actor = { principalId: request.viewer?.principalId ?? null, requestId: request.requestId, sourceIp: request.sourceIp };
+
+  const recordDenial = async (field: string, code: string): Promise<void> => {
+    if (denied.has(field)) return;
+    denied.add(field);
+    try {
+      await deps.db.fork().transactional((tx) =>
+        new AuditService(tx).append({
+          ...actor,
+          actorId: actor.principalId,
+          action: 'authorization.denied',
+          targetType: 'field',
+          targetId: field,
+          outcome: AuditOutcome.DENIED,
+          details: { code },
+        }),
+      );
+    } catch (error) {
+      // The refusal stands either way; a missing audit entry must be visible in the logs.
+      deps.logger.error({ err: error, requestId: request.requestId, field }, 'could not audit a denial');
+    }
+  };
+
+  const context: RegistryContext = {
     requestId: request.requestId,
     sourceIp: request.sourceIp,
-    viewer: request.viewer ?? null,
+    viewer: request.viewer,
     em,
     tools: new ToolService(em),
     providers: new ProviderService(em),
     executions: new ExecutionService(em),
+    principals: new PrincipalService(em),
+    audit: new AuditService(em),
+    actor,
+    recordDenial,
+    chargeBudget() {
+      charge ??= (async () => {
+        const viewer = context.viewer;
+        if (!viewer) return new RegistryError(ErrorCode.UNAUTHENTICATED, 'Authentication required: send a bearer token');
+        const state = await deps.budgets.charge(
+          viewer.principalId,
+          context.queryCost ?? 1,
+          viewer.costBudgetPerHour ?? deps.defaultBudgetPerHour,
+        );
+        context.budget = state;
+        if (state.allowed) return true;
+        await recordDenial('(operation)', ErrorCode.RATE_LIMITED);
+        return new RegistryError(ErrorCode.RATE_LIMITED, `The hourly query budget of ${state.limit} points is spent`, {
+          limit: state.limit,
+          cost: context.queryCost ?? 1,
+          remaining: state.remaining,
+          resetAt: state.resetAt.toISOString(),
+        });
+      })();
+      return charge;
+    },
   };
+  return context;
 }

@@ -1,8 +1,10 @@
 import 'reflect-metadata';
 import { buildApp } from './app.js';
 import { type Config, ConfigError, loadConfig } from './config.js';
-import { openDatabase } from './db/database.js';
-import { createLogger } from './logger.js';
+import { type Database, openDatabase } from './db/database.js';
+import { createAdmin, ensureBootstrapAdmin, hasAdmin } from './modules/principal/index.js';
+import { createSecurity } from './security/index.js';
+import { createLogger, type Logger } from './logger.js';
 import { buildRegistrySchema } from './schema.js';
 import { seedCatalog } from './seed/seed.js';
 
@@ -18,13 +20,45 @@ function readConfig(): Config {
   }
 }
 
+/**
+ * Bootstrap credentials from the environment win; otherwise the embedded registry's first start
+ * creates an admin and prints its credentials once. A server deployment without an admin is told
+ * how to create one. There is never a default password.
+ */
+async function ensureAdmin(config: Config, db: Database, logger: Logger): Promise<void> {
+  const em = db.fork();
+  if (config.auth.bootstrap) {
+    const admin = await ensureBootstrapAdmin(em, config.auth.bootstrap);
+    logger.info({ principalId: admin.id, clientId: admin.clientId }, 'bootstrap admin ready');
+    return;
+  }
+  if (await hasAdmin(em)) return;
+  if (config.database.kind === 'postgresql') {
+    logger.warn('no admin principal yet: create one with `npm run admin:create`');
+    return;
+  }
+  const { principal, clientSecret } = await createAdmin(em);
+  process.stdout.write(
+    [
+      '',
+      'An admin principal was created. Its secret is shown only this once:',
+      `  client_id:     ${principal.clientId}`,
+      `  client_secret: ${clientSecret}`,
+      'Get a token: curl -s -u "$CLIENT_ID:$CLIENT_SECRET" -d grant_type=client_credentials http://HOST:PORT/oauth/token',
+      '',
+    ].join('\n'),
+  );
+}
+
 /** Starts the registry: config, database and migrations, seed, HTTP; drains on SIGTERM/SIGINT. */
 async function main(): Promise<void> {
   const config = readConfig();
   const logger = createLogger(config.logLevel);
   const db = await openDatabase(config.database);
   if (config.seed === 'bundled') await seedCatalog(db, logger);
-  const app = await buildApp({ config, db, logger, schema: await buildRegistrySchema() });
+  await ensureAdmin(config, db, logger);
+  const security = await createSecurity(config, logger);
+  const app = await buildApp({ config, db, logger, security, schema: await buildRegistrySchema() });
   const address = await app.listen({ host: config.host, port: config.port });
   logger.info({ database: config.database.kind }, `Tool Registry ready at ${address}/graphql`);
 
@@ -38,6 +72,7 @@ async function main(): Promise<void> {
     deadline.unref();
     try {
       await app.close();
+      await security.close();
       await db.close();
       logger.info('stopped');
     } catch (error) {

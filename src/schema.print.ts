@@ -3,7 +3,7 @@ import 'reflect-metadata';
 import { buildRegistrySchema, printRegistrySchema } from './schema.js';
 
 /** `npm run schema`: writes the subgraph SDL to `schema/schema.graphql`. */
-const { schema } = await buildRegistrySchema();
+const { unguarded } = await buildRegistrySchema();
 await mkdir('schema', { recursive: true });
-await writeFile('schema/schema.graphql', printRegistrySchema(schema));
+await writeFile('schema/schema.graphql', printRegistrySchema(unguarded));
 process.stdout.write('Wrote schema/schema.graphql\n');

@@ -18,6 +18,58 @@ export type Scalars = {
   link__Import: { input: unknown; output: unknown; }
 };
 
+export type AuditEntry = {
+  action: Scalars['String']['output'];
+  /** Principal id; null for the registry itself. */
+  actorId?: Maybe<Scalars['String']['output']>;
+  at: Scalars['DateTimeISO']['output'];
+  details: Scalars['JSON']['output'];
+  hash: Scalars['String']['output'];
+  outcome: AuditOutcome;
+  prevHash: Scalars['String']['output'];
+  requestId?: Maybe<Scalars['String']['output']>;
+  /** Sequence number: the order of the chain. */
+  seq: Scalars['ID']['output'];
+  sourceIp?: Maybe<Scalars['String']['output']>;
+  targetId?: Maybe<Scalars['String']['output']>;
+  targetType: Scalars['String']['output'];
+};
+
+export type AuditEntryConnection = {
+  edges: Array<AuditEntryEdge>;
+  pageInfo: PageInfo;
+  /** Number of items matching the listing, across all pages. */
+  totalCount: Scalars['Int']['output'];
+};
+
+export type AuditEntryEdge = {
+  /** Opaque cursor of this edge, for `after`. */
+  cursor: Scalars['String']['output'];
+  node: AuditEntry;
+};
+
+/** Narrows the audit log; all given criteria must hold. */
+export type AuditLogFilter = {
+  action?: InputMaybe<Scalars['String']['input']>;
+  actorId?: InputMaybe<Scalars['String']['input']>;
+  outcome?: InputMaybe<AuditOutcome>;
+  targetId?: InputMaybe<Scalars['String']['input']>;
+  targetType?: InputMaybe<Scalars['String']['input']>;
+};
+
+export type AuditOutcome =
+  | 'DENIED'
+  | 'FAILURE'
+  | 'SUCCESS';
+
+export type AuditVerification = {
+  /** Entries checked before the first broken one (or all). */
+  checked: Scalars['Int']['output'];
+  /** Sequence number of the first entry whose hashes do not match. */
+  firstBrokenSeq?: Maybe<Scalars['ID']['output']>;
+  valid: Scalars['Boolean']['output'];
+};
+
 /** UTCP 1.1 call template types. */
 export type CallTemplateType =
   | 'CLI'
@@ -29,6 +81,14 @@ export type CallTemplateType =
   | 'STREAMABLE_HTTP'
   | 'TEXT'
   | 'WEBSOCKET';
+
+export type CreatePrincipalInput = {
+  kind: PrincipalKind;
+  name: Scalars['String']['input'];
+  /** viewer, agent, publisher, policy_admin, admin */
+  roles?: InputMaybe<Array<Scalars['String']['input']>>;
+  scopes?: InputMaybe<Array<Scalars['String']['input']>>;
+};
 
 /** One call of a tool through the registry. */
 export type Execution = {
@@ -67,12 +127,77 @@ export type ExecutionStatus =
   | 'SUCCEEDED'
   | 'TIMED_OUT';
 
+export type Me = {
+  principal: Principal;
+  /** Scopes of this request: the token’s, within what the principal holds. */
+  scopes: Array<Scalars['String']['output']>;
+};
+
+export type Mutation = {
+  /** Creates a principal with client credentials (admin). */
+  createPrincipal: PrincipalSecretPayload;
+  /** Revokes all of a principal's tokens at once: an admin for anyone, others for themselves. */
+  revokeTokens: RevokeTokensPayload;
+  /** Replaces a principal's client secret (admin). */
+  rotatePrincipalSecret: PrincipalSecretPayload;
+};
+
+
+export type MutationCreatePrincipalArgs = {
+  input: CreatePrincipalInput;
+};
+
+
+export type MutationRevokeTokensArgs = {
+  input: PrincipalIdInput;
+};
+
+
+export type MutationRotatePrincipalSecretArgs = {
+  input: PrincipalIdInput;
+};
+
 export type PageInfo = {
   endCursor?: Maybe<Scalars['String']['output']>;
   hasNextPage: Scalars['Boolean']['output'];
   hasPreviousPage: Scalars['Boolean']['output'];
   startCursor?: Maybe<Scalars['String']['output']>;
 };
+
+export type Principal = {
+  /** OAuth 2 client id for the client-credentials grant. */
+  clientId?: Maybe<Scalars['String']['output']>;
+  /** Query-cost points per hour; null means the registry's default. */
+  costBudgetPerHour?: Maybe<Scalars['Int']['output']>;
+  createdAt: Scalars['DateTimeISO']['output'];
+  id: Scalars['ID']['output'];
+  kind: PrincipalKind;
+  name: Scalars['String']['output'];
+  roles: Array<Scalars['String']['output']>;
+  /** Scopes granted directly, besides those of the roles. */
+  scopes: Array<Scalars['String']['output']>;
+  status: PrincipalStatus;
+};
+
+export type PrincipalIdInput = {
+  principalId: Scalars['ID']['input'];
+};
+
+export type PrincipalKind =
+  | 'AGENT'
+  | 'SERVICE'
+  | 'USER';
+
+export type PrincipalSecretPayload = {
+  /** Shown once; store it now. Only its hash is kept. */
+  clientSecret?: Maybe<Scalars['String']['output']>;
+  principal?: Maybe<Principal>;
+  userErrors: Array<UserError>;
+};
+
+export type PrincipalStatus =
+  | 'ACTIVE'
+  | 'DISABLED';
 
 /** A source of tools: a UTCP manual, OpenAPI document or MCP server. */
 export type Provider = {
@@ -119,6 +244,10 @@ export type ProviderStatus =
 export type Query = {
   _entities: Array<Maybe<_Entity>>;
   _service: _Service;
+  /** The audit log, newest first (audit:read). */
+  auditLog: AuditEntryConnection;
+  /** The caller. */
+  me: Me;
   provider?: Maybe<Provider>;
   /** Providers ordered by name, a page at a time. */
   providers: ProviderConnection;
@@ -126,11 +255,20 @@ export type Query = {
   tool?: Maybe<Tool>;
   /** The catalog, a page at a time (at most 100 per page). */
   tools: ToolConnection;
+  /** Recomputes the hash chain and names the first broken entry (admin). */
+  verifyAuditLog: AuditVerification;
 };
 
 
 export type Query_EntitiesArgs = {
   representations: Array<Scalars['_Any']['input']>;
+};
+
+
+export type QueryAuditLogArgs = {
+  after?: InputMaybe<Scalars['String']['input']>;
+  filter?: InputMaybe<AuditLogFilter>;
+  first?: InputMaybe<Scalars['Int']['input']>;
 };
 
 
@@ -154,6 +292,13 @@ export type QueryToolsArgs = {
   after?: InputMaybe<Scalars['String']['input']>;
   filter?: InputMaybe<ToolFilter>;
   first?: InputMaybe<Scalars['Int']['input']>;
+};
+
+export type RevokeTokensPayload = {
+  principal?: Maybe<Principal>;
+  /** Tokens issued up to this instant no longer work. */
+  revokedAt?: Maybe<Scalars['DateTimeISO']['output']>;
+  userErrors: Array<UserError>;
 };
 
 /** A tool an agent can call, named `provider.tool`. */
@@ -211,6 +356,14 @@ export type ToolFilter = {
 export type ToolStatus =
   | 'ACTIVE'
   | 'QUARANTINED';
+
+export type UserError = {
+  /** Stable code (ErrorCode). */
+  code: Scalars['String']['output'];
+  /** Path of the input field at fault, when there is one. */
+  field: Array<Scalars['String']['output']>;
+  message: Scalars['String']['output'];
+};
 
 export type _Entity = Execution | Provider | Tool;
 

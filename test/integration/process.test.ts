@@ -1,20 +1,35 @@
+import { randomBytes } from 'node:crypto';
 import { request } from 'node:http';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { generateSigningJwk } from '../../src/security/signing-keys.js';
 import { run, spawnRegistry } from '../helpers/process.js';
 
 const MAIN = 'dist/src/main.js';
+const ADMIN = { REGISTRY_BOOTSTRAP_CLIENT_ID: 'ops-admin', REGISTRY_BOOTSTRAP_CLIENT_SECRET: 'ops-admin-secret-0123456789abcdef' };
 
-async function graphql<T>(url: string, query: string): Promise<T> {
-  const response = await fetch(`${url}/graphql`, {
+async function tokenFor(url: string, clientId: string, clientSecret: string): Promise<string> {
+  const response = await fetch(`${url}/oauth/token`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ query }),
+    headers: { authorization: `Basic ${Buffer.from(`${clientId}:${clientSecret}`).toString('base64')}` },
+    body: new URLSearchParams({ grant_type: 'client_credentials' }),
   });
   expect(response.status).toBe(200);
-  return ((await response.json()) as { data: T }).data;
+  return ((await response.json()) as { access_token: string }).access_token;
+}
+
+async function graphql<T>(url: string, query: string, token: string): Promise<T> {
+  const response = await fetch(`${url}/graphql`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+    body: JSON.stringify({ query }),
+  });
+  const body = (await response.json()) as { data: T; errors?: unknown };
+  expect(body.errors).toBeUndefined();
+  expect(response.status).toBe(200);
+  return body.data;
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -25,12 +40,23 @@ describe('the registry process', () => {
     await Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true })));
   });
 
-  it('starts with `npm start` on the embedded database and serves the seeded catalog', { timeout: 180_000 }, async () => {
+  it('starts with `npm start` on the embedded database, prints an admin credential once, and serves the seeded catalog', { timeout: 180_000 }, async () => {
     const registry = await spawnRegistry('npm', ['start'], {}, 170_000);
     try {
+      const clientId = /client_id: +(\S+)/.exec(registry.output())?.[1];
+      const clientSecret = /client_secret: +(\S+)/.exec(registry.output())?.[1];
+      expect(clientId).toBeDefined();
+      const anonymous = await fetch(`${registry.url}/graphql`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ query: '{ tools(first: 5) { edges { node { name } } } }' }),
+      });
+      expect(((await anonymous.json()) as { errors: { extensions: { code: string } }[] }).errors[0]!.extensions.code).toBe('UNAUTHENTICATED');
+      const token = await tokenFor(registry.url, clientId!, clientSecret!);
       const data = await graphql<{ tools: { edges: { node: { name: string; description: string; tags: string[] } }[] } }>(
         registry.url,
         '{ tools(first: 5) { edges { node { name description tags } } } }',
+        token,
       );
       expect(data.tools.edges).toHaveLength(5);
       expect(data.tools.edges[0]!.node).toMatchObject({ name: 'currency.convert', tags: ['finance', 'currency'] });
@@ -41,7 +67,8 @@ describe('the registry process', () => {
   });
 
   it('finishes a request in flight on SIGTERM, refuses new connections, then exits cleanly', async () => {
-    const registry = await spawnRegistry(process.execPath, [MAIN]);
+    const registry = await spawnRegistry(process.execPath, [MAIN], ADMIN);
+    const token = await tokenFor(registry.url, ADMIN.REGISTRY_BOOTSTRAP_CLIENT_ID, ADMIN.REGISTRY_BOOTSTRAP_CLIENT_SECRET);
     const { port } = new URL(registry.url);
     const body = JSON.stringify({ query: '{ tools(first: 2) { edges { node { name } } } }' });
     const half = Math.floor(body.length / 2);
@@ -51,7 +78,13 @@ describe('the registry process', () => {
     const headersSent = new Promise<void>((resolve) => (sent = resolve));
     const response = new Promise<{ status: number; body: string }>((resolve, reject) => {
       const req = request(
-        { host: '127.0.0.1', port, path: '/graphql', method: 'POST', headers: { 'content-type': 'application/json', 'content-length': body.length } },
+        {
+          host: '127.0.0.1',
+          port,
+          path: '/graphql',
+          method: 'POST',
+          headers: { 'content-type': 'application/json', 'content-length': body.length, authorization: `Bearer ${token}` },
+        },
         (res) => {
           let text = '';
           res.on('data', (c: Buffer) => (text += c.toString()));
@@ -81,27 +114,33 @@ describe('the registry process', () => {
     expect(registry.output()).toContain('"msg":"stopped"');
   });
 
-  it('keeps its data in REGISTRY_DATA_DIR across restarts, migrating and seeding only once', async () => {
+  it('keeps its data, admin and signing key in REGISTRY_DATA_DIR across restarts, migrating and seeding only once', async () => {
     const dataDir = await mkdtemp(join(tmpdir(), 'registry-data-'));
     dirs.push(dataDir);
-    const count = async (url: string) =>
-      (await graphql<{ tools: { totalCount: number } }>(url, '{ tools { totalCount } }')).tools.totalCount;
+    const count = async (url: string, token: string) =>
+      (await graphql<{ tools: { totalCount: number } }>(url, '{ tools { totalCount } }', token)).tools.totalCount;
 
     const first = await spawnRegistry(process.execPath, [MAIN], { REGISTRY_DATA_DIR: dataDir });
-    const seeded = await count(first.url);
+    const clientId = /client_id: +(\S+)/.exec(first.output())![1]!;
+    const clientSecret = /client_secret: +(\S+)/.exec(first.output())![1]!;
+    const token = await tokenFor(first.url, clientId, clientSecret);
+    const seeded = await count(first.url, token);
     first.child.kill('SIGTERM');
     expect(await first.exited).toBe(0);
 
     const second = await spawnRegistry(process.execPath, [MAIN], { REGISTRY_DATA_DIR: dataDir });
-    expect(await count(second.url)).toBe(seeded);
+    // The token of the first run still verifies: the signing key was kept, and so was the admin.
+    expect(await count(second.url, token)).toBe(seeded);
     expect(second.output()).not.toContain('seeded example provider');
+    expect(second.output()).not.toContain('client_secret');
     second.child.kill('SIGTERM');
     expect(await second.exited).toBe(0);
   });
 
   it('starts with an empty catalog when REGISTRY_SEED=none', async () => {
-    const registry = await spawnRegistry(process.execPath, [MAIN], { REGISTRY_SEED: 'none' });
-    expect((await graphql<{ tools: { totalCount: number } }>(registry.url, '{ tools { totalCount } }')).tools.totalCount).toBe(0);
+    const registry = await spawnRegistry(process.execPath, [MAIN], { REGISTRY_SEED: 'none', ...ADMIN });
+    const token = await tokenFor(registry.url, ADMIN.REGISTRY_BOOTSTRAP_CLIENT_ID, ADMIN.REGISTRY_BOOTSTRAP_CLIENT_SECRET);
+    expect((await graphql<{ tools: { totalCount: number } }>(registry.url, '{ tools { totalCount } }', token)).tools.totalCount).toBe(0);
     registry.child.kill('SIGTERM');
     expect(await registry.exited).toBe(0);
   });
@@ -115,6 +154,8 @@ describe('the registry process', () => {
   it('exits with an error when PostgreSQL cannot be reached, without printing the password', async () => {
     const result = await run(process.execPath, [MAIN], {
       DATABASE_URL: 'postgres://registry:hunter2-secret@127.0.0.1:1/registry',
+      REGISTRY_SIGNING_KEYS: JSON.stringify([await generateSigningJwk()]),
+      REGISTRY_MASTER_KEY: randomBytes(32).toString('base64'),
     });
     expect(result.code).toBe(1);
     expect(result.output).toContain('failed to start');

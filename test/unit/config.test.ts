@@ -14,18 +14,39 @@ describe('loadConfig', () => {
     });
   });
 
+  const SERVER_KEYS = { REGISTRY_SIGNING_KEYS: '[{"kty":"OKP"}]', REGISTRY_MASTER_KEY: 'a'.repeat(44) };
+
   it('uses PostgreSQL when DATABASE_URL is set, and then seeds nothing unless asked', () => {
-    const config = loadConfig({ DATABASE_URL: 'postgres://u@db:5432/registry', DATABASE_POOL_MAX: '4' });
+    const config = loadConfig({ DATABASE_URL: 'postgres://u@db:5432/registry', DATABASE_POOL_MAX: '4', ...SERVER_KEYS });
     expect(config.database).toEqual({ kind: 'postgresql', url: 'postgres://u@db:5432/registry', poolMax: 4 });
     expect(config.seed).toBe('none');
-    expect(loadConfig({ DATABASE_URL: 'postgres://u@db/r', REGISTRY_SEED: 'bundled' }).seed).toBe('bundled');
+    expect(loadConfig({ DATABASE_URL: 'postgres://u@db/r', REGISTRY_SEED: 'bundled', ...SERVER_KEYS }).seed).toBe('bundled');
+  });
+
+  it('requires shared signing and master keys with PostgreSQL, where replicas share the data', () => {
+    expect(() => loadConfig({ DATABASE_URL: 'postgres://u@db/r' })).toThrow(/REGISTRY_SIGNING_KEYS[\s\S]*REGISTRY_MASTER_KEY/);
+  });
+
+  it('takes bootstrap credentials and an OIDC issuer only as complete pairs', () => {
+    expect(() => loadConfig({ REGISTRY_BOOTSTRAP_CLIENT_ID: 'ops' })).toThrow(/set both or neither/);
+    expect(() => loadConfig({ OIDC_ISSUER: 'https://idp.test' })).toThrow(/set both or neither/);
+    expect(() => loadConfig({ REGISTRY_BOOTSTRAP_CLIENT_ID: 'ops', REGISTRY_BOOTSTRAP_CLIENT_SECRET: 'short' })).toThrow(
+      /at least 24/,
+    );
+    const config = loadConfig({ OIDC_ISSUER: 'https://idp.test', OIDC_JWKS_URL: 'https://idp.test/jwks', OIDC_SCOPE_CLAIM: 'scp' });
+    expect(config.auth.oidc).toEqual({ issuer: 'https://idp.test', jwksUrl: 'https://idp.test/jwks', audience: undefined, scopeClaim: 'scp' });
+  });
+
+  it('has the documented defaults for tokens and query limits', () => {
+    const config = loadConfig({});
+    expect(config.auth).toMatchObject({ accessTokenTtlSeconds: 900, refreshTokenTtlSeconds: 2_592_000 });
+    expect(config.limits).toEqual({ maxDepth: 10, maxCost: 5000, maxAliases: 15, maxDirectives: 5, maxTokens: 2000, costBudgetPerHour: 10_000 });
   });
 
   it('keeps the embedded database in REGISTRY_DATA_DIR when given', () => {
-    expect(loadConfig({ REGISTRY_DATA_DIR: '/var/lib/registry' }).database).toEqual({
-      kind: 'pglite',
-      dataDir: '/var/lib/registry',
-    });
+    const config = loadConfig({ REGISTRY_DATA_DIR: '/var/lib/registry' });
+    expect(config.database).toEqual({ kind: 'pglite', dataDir: '/var/lib/registry/pglite' });
+    expect(config.dataDir).toBe('/var/lib/registry');
   });
 
   it('turns introspection off in production unless explicitly enabled', () => {

@@ -1,8 +1,10 @@
+import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { composeSupergraph } from '../../scripts/compose-supergraph.js';
 import { loadConfig } from '../../src/config.js';
+import { generateSigningJwk } from '../../src/security/signing-keys.js';
 
 interface ComposeFile {
   services: Record<string, { environment?: Record<string, string>; volumes?: string[]; deploy?: { replicas?: number }; command?: string[] }>;
@@ -12,9 +14,11 @@ async function compose(): Promise<ComposeFile> {
   return parseYaml(await readFile('docker-compose.yml', 'utf8')) as ComposeFile;
 }
 
-/** Replaces `${VAR:?message}` and `${VAR:-default}` as Compose would, with `value` for required ones. */
-function interpolate(text: string, value: string): string {
-  return text.replace(/\$\{[A-Z_]+:\?[^}]*\}/g, value).replace(/\$\{[A-Z_]+:-([^}]*)\}/g, '$1');
+/** Replaces `${VAR:?message}` and `${VAR:-default}` as Compose would, taking required values from `values`. */
+function interpolate(text: string, values: Record<string, string>): string {
+  return text
+    .replace(/\$\{([A-Z_]+):\?[^}]*\}/g, (_m, name: string) => values[name] ?? 'secret')
+    .replace(/\$\{[A-Z_]+:-([^}]*)\}/g, '$1');
 }
 
 describe('the deployment files', () => {
@@ -25,8 +29,12 @@ describe('the deployment files', () => {
   });
 
   it('configure the registry replicas with an environment the config module accepts', async () => {
+    const values = {
+      REGISTRY_SIGNING_KEYS: JSON.stringify([await generateSigningJwk()]),
+      REGISTRY_MASTER_KEY: randomBytes(32).toString('base64'),
+    };
     const env = Object.fromEntries(
-      Object.entries((await compose()).services.registry!.environment!).map(([k, v]) => [k, interpolate(String(v), 'secret')]),
+      Object.entries((await compose()).services.registry!.environment!).map(([k, v]) => [k, interpolate(String(v), values)]),
     );
     const config = loadConfig(env);
     expect(config.database).toMatchObject({ kind: 'postgresql', url: expect.stringContaining('@postgres:5432/') });

@@ -1,6 +1,10 @@
 import { createHash } from 'node:crypto';
 import canonicalize from 'canonicalize';
+import { type FilterQuery } from '@mikro-orm/core';
 import { type EntityManager } from '@mikro-orm/postgresql';
+import { decodeCursor, encodeCursor, type Page, pageSize, toPage } from '../../common/pagination.js';
+import { isUuid } from '../../common/ids.js';
+import { ErrorCode, RegistryError } from '../../errors.js';
 import { AuditEntry, AuditOutcome } from './audit-entry.entity.js';
 
 /** The `prevHash` of the first entry of the chain. */
@@ -17,6 +21,15 @@ export interface AuditRecord {
   sourceIp?: string | null;
   /** Must already be redacted: it is stored and hashed as given. */
   details?: Record<string, unknown>;
+}
+
+/** Criteria of an audit-log listing. */
+export interface AuditLogFilterInput {
+  action?: string | null;
+  actorId?: string | null;
+  targetType?: string | null;
+  targetId?: string | null;
+  outcome?: AuditOutcome | null;
 }
 
 /** Result of recomputing the chain: the first entry whose hashes do not match, if any. */
@@ -64,6 +77,26 @@ export class AuditService {
     const entry = this.em.create(AuditEntry, { ...normalize(record), at, prevHash, hash: entryHash(prevHash, at, record) });
     await this.em.flush();
     return entry;
+  }
+
+  /** The log newest first, a page at a time. Throws PAGE_SIZE_EXCEEDED or INVALID_CURSOR. */
+  async list(args: { first?: number | null; after?: string | null; filter?: AuditLogFilterInput | null }): Promise<Page<AuditEntry>> {
+    const size = pageSize(args.first);
+    const where: FilterQuery<AuditEntry> = {};
+    const filter = args.filter ?? {};
+    if (filter.action) where.action = filter.action;
+    if (filter.actorId) where.actorId = isUuid(filter.actorId) ? filter.actorId : null;
+    if (filter.targetType) where.targetType = filter.targetType;
+    if (filter.targetId) where.targetId = filter.targetId;
+    if (filter.outcome) where.outcome = filter.outcome;
+    const total = () => this.em.count(AuditEntry, where);
+    if (args.after) {
+      const [seq] = decodeCursor<[string]>('audit', args.after, ['string']);
+      if (!/^\d{1,19}$/.test(seq)) throw new RegistryError(ErrorCode.INVALID_CURSOR, 'The cursor is not valid for this listing');
+      where.seq = { $lt: seq };
+    }
+    const rows = await this.em.find(AuditEntry, where, { orderBy: { seq: 'desc' }, limit: size + 1 });
+    return toPage(rows, size, args.after, (e) => encodeCursor('audit', [e.seq]), total);
   }
 
   /** Recomputes every hash in sequence order, streaming in batches; names the first broken link. */

@@ -40,6 +40,10 @@ export class Principal extends BaseEntity {
   @Enum({ items: () => PrincipalStatus, default: PrincipalStatus.ACTIVE })
   status: Opt<PrincipalStatus> = PrincipalStatus.ACTIVE;
 
+  /** Query-cost points per hour; null means the registry's default. */
+  @Property({ type: 'integer', nullable: true })
+  costBudgetPerHour?: number | null;
+
   /** Access tokens issued before this instant are rejected (set by `revokeTokens`). */
   @Property({ type: 'datetime', nullable: true })
   tokensRevokedBefore?: Date | null;

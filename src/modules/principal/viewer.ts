@@ -3,4 +3,6 @@ export interface Viewer {
   principalId: string;
   scopes: ReadonlySet<string>;
   isAdmin: boolean;
+  /** Query-cost points per hour; null for the registry's default. */
+  costBudgetPerHour: number | null;
 }

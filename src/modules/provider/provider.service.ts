@@ -1,6 +1,8 @@
 import DataLoader from 'dataloader';
 import { type EntityManager } from '@mikro-orm/postgresql';
 import { isUuid } from '../../common/ids.js';
+import { Scope } from '../../security/scopes.js';
+import { type Viewer } from '../principal/viewer.js';
 import { decodeCursor, encodeCursor, type Page, pageSize, toPage } from '../../common/pagination.js';
 import { Provider } from './provider.entity.js';
 
@@ -24,6 +26,11 @@ export class ProviderService {
   /** The provider with this id, batched with other lookups of the same request; null when absent. */
   async load(id: string): Promise<Provider | null> {
     return isUuid(id) ? this.byId.load(id) : null;
+  }
+
+  /** The provider with this id when `viewer` may read the catalog (federation `_entities`), else null. */
+  async loadVisible(id: string, viewer: Viewer | null): Promise<Provider | null> {
+    return viewer?.scopes.has(Scope.TOOLS_READ) ? this.load(id) : null;
   }
 
   findByName(name: string): Promise<Provider | null> {

@@ -4,3 +4,4 @@ export { ToolService, type Actor, type ManualImport, type ToolListArgs, type Too
 export { ToolConnectionResolver, ToolResolver } from './tool.resolver.js';
 export { ToolConnection, ToolFilter, ToolNode } from './tool.types.js';
 export { definitionHash, toolDefinition, type ToolDefinition } from './tool.definition.js';
+export { toolRules } from './tool.rules.js';

@@ -1,5 +1,7 @@
 import { type EntityManager } from '@mikro-orm/postgresql';
 import { isUuid } from '../../common/ids.js';
+import { Scope } from '../../security/scopes.js';
+import { type Viewer } from '../principal/viewer.js';
 import { decodeCursor, encodeCursor, type Page, pageSize, toPage } from '../../common/pagination.js';
 import { ErrorCode, RegistryError } from '../../errors.js';
 import { parseManual } from '../../utcp/manual.schema.js';
@@ -59,6 +61,14 @@ export class ToolService {
   /** The tool with this id, or null (also for ids that are not UUIDs). */
   async findById(id: string): Promise<Tool | null> {
     return isUuid(id) ? this.em.findOne(Tool, { id }) : null;
+  }
+
+  /**
+   * The tool with this id when `viewer` may read the catalog (federation `_entities`), else null
+   * without saying whether it exists.
+   */
+  async findVisibleById(id: string, viewer: Viewer | null): Promise<Tool | null> {
+    return viewer?.scopes.has(Scope.TOOLS_READ) ? this.findById(id) : null;
   }
 
   findByName(name: string): Promise<Tool | null> {

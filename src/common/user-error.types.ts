@@ -1,0 +1,14 @@
+import { Field, ObjectType } from 'type-graphql';
+
+/** An expected problem with a mutation's input, reported in its payload. */
+@ObjectType('UserError')
+export class UserError {
+  @Field(() => [String], { description: 'Path of the input field at fault, when there is one.' })
+  field!: string[];
+
+  @Field()
+  message!: string;
+
+  @Field({ description: 'Stable code (ErrorCode).' })
+  code!: string;
+}

@@ -1,0 +1,42 @@
+import { Arg, Ctx, Mutation, Query, Resolver } from 'type-graphql';
+import { withUserErrors } from '../../common/user-errors.js';
+import { type RegistryContext } from '../../context.js';
+import { ErrorCode, RegistryError } from '../../errors.js';
+import {
+  CreatePrincipalInput,
+  MeNode,
+  PrincipalIdInput,
+  PrincipalSecretPayload,
+  RevokeTokensPayload,
+} from './principal.types.js';
+
+@Resolver()
+export class PrincipalResolver {
+  @Query(() => MeNode, { description: 'The caller.' })
+  async me(@Ctx() ctx: RegistryContext): Promise<MeNode> {
+    const principal = ctx.viewer && (await ctx.principals.findById(ctx.viewer.principalId));
+    if (!principal) throw new RegistryError(ErrorCode.UNAUTHENTICATED, 'Authentication required: send a bearer token');
+    return { principal, scopes: [...ctx.viewer!.scopes].sort() };
+  }
+
+  @Mutation(() => PrincipalSecretPayload, { description: 'Creates a principal with client credentials (admin).' })
+  createPrincipal(@Arg('input') input: CreatePrincipalInput, @Ctx() ctx: RegistryContext) {
+    return withUserErrors(() => ctx.principals.create(input, ctx.actor));
+  }
+
+  @Mutation(() => PrincipalSecretPayload, { description: "Replaces a principal's client secret (admin)." })
+  rotatePrincipalSecret(@Arg('input') input: PrincipalIdInput, @Ctx() ctx: RegistryContext) {
+    return withUserErrors(() => ctx.principals.rotateSecret(input.principalId, ctx.actor));
+  }
+
+  @Mutation(() => RevokeTokensPayload, {
+    description: "Revokes all of a principal's tokens at once: an admin for anyone, others for themselves.",
+  })
+  revokeTokens(@Arg('input') input: PrincipalIdInput, @Ctx() ctx: RegistryContext) {
+    const viewer = ctx.viewer!;
+    if (!viewer.isAdmin && viewer.principalId !== input.principalId) {
+      throw new RegistryError(ErrorCode.FORBIDDEN, "Only an admin may revoke another principal's tokens");
+    }
+    return withUserErrors(() => ctx.principals.revokeTokens(input.principalId, ctx.actor));
+  }
+}

@@ -1,0 +1,18 @@
+import { authenticated, requireScope } from '../../security/rules.js';
+import { Scope } from '../../security/scopes.js';
+import { allow } from '../../security/shield.js';
+
+/** Anyone signed in may ask who they are and revoke their own tokens; the rest is for admins. */
+export const principalRules = {
+  Query: { me: authenticated },
+  Mutation: {
+    createPrincipal: requireScope(Scope.ADMIN),
+    rotatePrincipalSecret: requireScope(Scope.ADMIN),
+    revokeTokens: authenticated,
+  },
+  Me: allow,
+  Principal: allow,
+  PrincipalSecretPayload: allow,
+  RevokeTokensPayload: allow,
+  UserError: allow,
+};

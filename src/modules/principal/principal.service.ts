@@ -1,0 +1,155 @@
+import { type EntityManager } from '@mikro-orm/postgresql';
+import { isUuid } from '../../common/ids.js';
+import { ErrorCode, RegistryError } from '../../errors.js';
+import { effectiveScopes, isScope, ROLES, Scope } from '../../security/scopes.js';
+import { AuditOutcome, AuditService } from '../audit/index.js';
+import { type Actor } from '../tool/index.js';
+import { hashSecret, newClientId, newClientSecret, verifySecret } from './client-secrets.js';
+import { Principal, PrincipalKind, PrincipalStatus } from './principal.entity.js';
+import { RefreshToken } from './refresh-token.entity.js';
+import { type Viewer } from './viewer.js';
+
+export interface CreatePrincipalInput {
+  name: string;
+  kind: PrincipalKind;
+  roles?: string[];
+  scopes?: string[];
+  /** Explicit credentials (bootstrap); generated when omitted. */
+  clientId?: string;
+  clientSecret?: string;
+}
+
+/** A principal with the client secret that was just set; the secret is shown to its owner once. */
+export interface PrincipalWithSecret {
+  principal: Principal;
+  clientSecret: string;
+}
+
+/** The viewer a principal acts as, given the scopes its token carries. */
+export function viewerOf(principal: Principal, tokenScopes?: readonly string[]): Viewer {
+  const granted = effectiveScopes(principal.roles, principal.scopes);
+  const scopes = tokenScopes ? granted.filter((s) => tokenScopes.includes(s)) : granted;
+  return {
+    principalId: principal.id,
+    scopes: new Set(scopes),
+    isAdmin: scopes.includes(Scope.ADMIN),
+    costBudgetPerHour: principal.costBudgetPerHour ?? null,
+  };
+}
+
+/** Manages principals, their client credentials and the revocation of their tokens. */
+export class PrincipalService {
+  constructor(private readonly em: EntityManager) {}
+
+  async findById(id: string): Promise<Principal | null> {
+    return isUuid(id) ? this.em.findOne(Principal, { id }) : null;
+  }
+
+  /**
+   * Creates a principal with client credentials and audits it. Throws BAD_USER_INPUT for unknown
+   * roles or scopes, CONFLICT for a client id in use.
+   */
+  async create(input: CreatePrincipalInput, actor: Actor = {}): Promise<PrincipalWithSecret> {
+    const roles = [...new Set(input.roles ?? [])];
+    const scopes = [...new Set(input.scopes ?? [])];
+    const unknownRoles = roles.filter((r) => !ROLES.includes(r));
+    const unknownScopes = scopes.filter((s) => !isScope(s));
+    if (unknownRoles.length || unknownScopes.length) {
+      throw new RegistryError(ErrorCode.BAD_USER_INPUT, `Unknown roles or scopes: ${[...unknownRoles, ...unknownScopes].join(', ')}`, {
+        roles: ROLES,
+      });
+    }
+    const name = input.name.trim();
+    if (!name || name.length > 200) throw new RegistryError(ErrorCode.BAD_USER_INPUT, 'A name is 1 to 200 characters', { field: 'name' });
+    const clientId = input.clientId ?? newClientId();
+    const clientSecret = input.clientSecret ?? newClientSecret();
+    const secretHash = await hashSecret(clientSecret);
+    return this.em.transactional(async (em) => {
+      if (await em.count(Principal, { clientId })) {
+        throw new RegistryError(ErrorCode.CONFLICT, 'That client id is already in use', { field: 'clientId' });
+      }
+      const principal = em.create(Principal, { name, kind: input.kind, roles, scopes, clientId, secretHash });
+      await em.flush();
+      await new AuditService(em).append({
+        ...auditActor(actor),
+        action: 'principal.create',
+        targetType: 'principal',
+        targetId: principal.id,
+        outcome: AuditOutcome.SUCCESS,
+        details: { name, kind: input.kind, roles, scopes, clientId },
+      });
+      return { principal, clientSecret };
+    });
+  }
+
+  /**
+   * The active principal whose client credentials these are, or null (also for wrong secrets and
+   * disabled principals, in the same time).
+   */
+  async authenticateClient(clientId: string, clientSecret: string): Promise<Principal | null> {
+    const principal = clientId.length <= 128 ? await this.em.findOne(Principal, { clientId }) : null;
+    const valid = await verifySecret(principal?.secretHash, clientSecret);
+    return valid && principal?.status === PrincipalStatus.ACTIVE ? principal : null;
+  }
+
+  /** Replaces a principal's client secret (the old one stops working at once). Throws NOT_FOUND. */
+  async rotateSecret(principalId: string, actor: Actor = {}): Promise<PrincipalWithSecret> {
+    const clientSecret = newClientSecret();
+    const secretHash = await hashSecret(clientSecret);
+    return this.em.transactional(async (em) => {
+      const principal = await this.require(em, principalId);
+      principal.secretHash = secretHash;
+      principal.clientId ??= newClientId();
+      await em.flush();
+      await new AuditService(em).append({
+        ...auditActor(actor),
+        action: 'principal.rotateSecret',
+        targetType: 'principal',
+        targetId: principal.id,
+        outcome: AuditOutcome.SUCCESS,
+      });
+      return { principal, clientSecret };
+    });
+  }
+
+  /**
+   * Revokes every token of a principal, effective immediately on every replica: access tokens
+   * issued up to now are refused, refresh tokens are revoked. Throws NOT_FOUND.
+   */
+  async revokeTokens(principalId: string, actor: Actor = {}): Promise<{ principal: Principal; revokedAt: Date }> {
+    return this.em.transactional(async (em) => {
+      const principal = await this.require(em, principalId);
+      const revokedAt = new Date();
+      principal.tokensRevokedBefore = revokedAt;
+      const refreshTokens = await em.nativeUpdate(RefreshToken, { principal, revokedAt: null }, { revokedAt });
+      await em.flush();
+      await new AuditService(em).append({
+        ...auditActor(actor),
+        action: 'token.revoke',
+        targetType: 'principal',
+        targetId: principal.id,
+        outcome: AuditOutcome.SUCCESS,
+        details: { refreshTokens },
+      });
+      return { principal, revokedAt };
+    });
+  }
+
+  /** Whether an access token issued at `issuedAt` for this principal may still be used. */
+  static accepts(principal: Principal, issuedAt: Date): boolean {
+    if (principal.status !== PrincipalStatus.ACTIVE) return false;
+    // `iat` has whole seconds: a token from the second of the revocation is refused too (fail safe).
+    return !principal.tokensRevokedBefore || issuedAt.getTime() > principal.tokensRevokedBefore.getTime();
+  }
+
+  private async require(em: EntityManager, id: string): Promise<Principal> {
+    const principal = isUuid(id) ? await em.findOne(Principal, { id }) : null;
+    if (!principal) throw new RegistryError(ErrorCode.NOT_FOUND, 'No such principal', { field: 'principalId' });
+    return principal;
+  }
+}
+
+/** The audit fields of an actor. */
+export function auditActor(actor: Actor) {
+  return { actorId: actor.principalId ?? null, requestId: actor.requestId ?? null, sourceIp: actor.sourceIp ?? null };
+}

@@ -1,0 +1,93 @@
+import { Field, ID, InputType, Int, ObjectType, registerEnumType } from 'type-graphql';
+import { UserError } from '../../common/user-error.types.js';
+import { PrincipalKind, PrincipalStatus } from './principal.entity.js';
+
+registerEnumType(PrincipalKind, { name: 'PrincipalKind' });
+registerEnumType(PrincipalStatus, { name: 'PrincipalStatus' });
+
+/** An agent, user or service known to the registry. */
+@ObjectType('Principal')
+export class PrincipalNode {
+  @Field(() => ID)
+  id!: string;
+
+  @Field()
+  name!: string;
+
+  @Field(() => PrincipalKind)
+  kind!: PrincipalKind;
+
+  @Field(() => [String])
+  roles!: string[];
+
+  @Field(() => [String], { description: 'Scopes granted directly, besides those of the roles.' })
+  scopes!: string[];
+
+  @Field(() => String, { nullable: true, description: 'OAuth 2 client id for the client-credentials grant.' })
+  clientId?: string | null;
+
+  @Field(() => PrincipalStatus)
+  status!: PrincipalStatus;
+
+  @Field(() => Int, { nullable: true, description: "Query-cost points per hour; null means the registry's default." })
+  costBudgetPerHour?: number | null;
+
+  @Field()
+  createdAt!: Date;
+}
+
+/** The caller, with the scopes this request actually carries. */
+@ObjectType('Me')
+export class MeNode {
+  @Field(() => PrincipalNode)
+  principal!: PrincipalNode;
+
+  @Field(() => [String], { description: 'Scopes of this request: the token’s, within what the principal holds.' })
+  scopes!: string[];
+}
+
+@InputType()
+export class CreatePrincipalInput {
+  @Field()
+  name!: string;
+
+  @Field(() => PrincipalKind)
+  kind!: PrincipalKind;
+
+  @Field(() => [String], { nullable: true, description: 'viewer, agent, publisher, policy_admin, admin' })
+  roles?: string[];
+
+  @Field(() => [String], { nullable: true })
+  scopes?: string[];
+}
+
+@InputType()
+export class PrincipalIdInput {
+  @Field(() => ID)
+  principalId!: string;
+}
+
+/** A principal and its new client secret, shown this once. */
+@ObjectType()
+export class PrincipalSecretPayload {
+  @Field(() => PrincipalNode, { nullable: true })
+  principal?: PrincipalNode | null;
+
+  @Field(() => String, { nullable: true, description: 'Shown once; store it now. Only its hash is kept.' })
+  clientSecret?: string | null;
+
+  @Field(() => [UserError])
+  userErrors!: UserError[];
+}
+
+@ObjectType()
+export class RevokeTokensPayload {
+  @Field(() => PrincipalNode, { nullable: true })
+  principal?: PrincipalNode | null;
+
+  @Field(() => Date, { nullable: true, description: 'Tokens issued up to this instant no longer work.' })
+  revokedAt?: Date | null;
+
+  @Field(() => [UserError])
+  userErrors!: UserError[];
+}

@@ -1,0 +1,77 @@
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { type EntityManager } from '@mikro-orm/postgresql';
+import { AuditOutcome, AuditService } from '../audit/index.js';
+import { type Actor } from '../tool/index.js';
+import { Principal, PrincipalStatus } from './principal.entity.js';
+import { auditActor } from './principal.service.js';
+import { RefreshToken } from './refresh-token.entity.js';
+
+function digest(token: string): string {
+  return createHash('sha256').update(token).digest('hex');
+}
+
+/** The outcome of presenting a refresh token. */
+export type RefreshResult =
+  | { ok: true; principal: Principal; refreshToken: string }
+  | { ok: false; reason: 'unknown' | 'expired' | 'reused' | 'revoked' };
+
+/**
+ * Opaque refresh tokens, stored as sha-256 digests, rotated on every use. Presenting a token that
+ * was already used revokes its whole family (the token was stolen, or the client is confused).
+ */
+export class RefreshTokenService {
+  constructor(
+    private readonly em: EntityManager,
+    private readonly ttlSeconds: number,
+  ) {}
+
+  /** A new token starting a family (or continuing `family` after `parent`); persisted on flush. */
+  issue(em: EntityManager, principal: Principal, family?: { familyId: string; parent: RefreshToken }): string {
+    const token = `rt_${randomBytes(32).toString('base64url')}`;
+    em.create(RefreshToken, {
+      principal,
+      tokenHash: digest(token),
+      familyId: family?.familyId ?? randomUUID(),
+      parent: family?.parent ?? null,
+      expiresAt: new Date(Date.now() + this.ttlSeconds * 1000),
+    });
+    return token;
+  }
+
+  /**
+   * Exchanges a refresh token for a new one of the same family. Exactly one of concurrent
+   * exchanges of the same token wins; the others count as reuse. Every outcome is audited.
+   */
+  async rotate(presented: string, actor: Actor = {}): Promise<RefreshResult> {
+    return this.em.transactional(async (em) => {
+      const audit = new AuditService(em);
+      const stored = await em.findOne(RefreshToken, { tokenHash: digest(presented) }, { populate: ['principal'] });
+      if (!stored) return { ok: false, reason: 'unknown' };
+      const record = (action: string, outcome: AuditOutcome, details: Record<string, unknown> = {}) =>
+        audit.append({
+          ...auditActor({ ...actor, principalId: stored.principal.id }),
+          action,
+          targetType: 'refresh_token_family',
+          targetId: stored.familyId,
+          outcome,
+          details,
+        });
+      const now = new Date();
+      // Claim the token atomically: only one exchange can move it from unused to used.
+      const claimed = await em.nativeUpdate(RefreshToken, { id: stored.id, usedAt: null, revokedAt: null }, { usedAt: now });
+      if (claimed === 0) {
+        const revoked = await em.nativeUpdate(RefreshToken, { familyId: stored.familyId, revokedAt: null }, { revokedAt: now });
+        await record('token.refresh.reuse', AuditOutcome.DENIED, { revokedTokens: revoked });
+        return { ok: false, reason: stored.revokedAt && !stored.usedAt ? 'revoked' : 'reused' };
+      }
+      if (stored.expiresAt.getTime() <= now.getTime() || stored.principal.status !== PrincipalStatus.ACTIVE) {
+        await record('token.refresh', AuditOutcome.DENIED, { reason: 'expired or principal disabled' });
+        return { ok: false, reason: 'expired' };
+      }
+      const refreshToken = this.issue(em, stored.principal, { familyId: stored.familyId, parent: stored });
+      await em.flush();
+      await record('token.refresh', AuditOutcome.SUCCESS);
+      return { ok: true, principal: stored.principal, refreshToken };
+    });
+  }
+}

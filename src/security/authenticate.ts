@@ -1,0 +1,71 @@
+import { createHash } from 'node:crypto';
+import { type EntityManager } from '@mikro-orm/postgresql';
+import { ErrorCode, RegistryError } from '../errors.js';
+import { Principal, PrincipalKind, type Viewer } from '../modules/principal/index.js';
+import { PrincipalService, viewerOf } from '../modules/principal/index.js';
+import { type AccessTokens, InvalidTokenError } from './access-tokens.js';
+import { isScope, Scope } from './scopes.js';
+
+/** An authentication failure: HTTP 401 with UNAUTHENTICATED, never echoing the token. */
+export class AuthenticationError extends RegistryError {
+  constructor(message: string) {
+    super(ErrorCode.UNAUTHENTICATED, message, { http: { status: 401, headers: new Map([['www-authenticate', 'Bearer']]) } });
+  }
+}
+
+/** The principal id an external (OIDC) subject is known by: stable, short, not reversible. */
+function externalClientId(issuer: string, subject: string): string {
+  return `oidc:${createHash('sha256').update(`${issuer}\n${subject}`).digest('hex').slice(0, 40)}`;
+}
+
+/** Turns an `Authorization` header into the request's viewer. */
+export class Authenticator {
+  constructor(private readonly tokens: AccessTokens) {}
+
+  /**
+   * Null without a header; the viewer of a valid bearer token otherwise. Throws
+   * {@link AuthenticationError} for a malformed header, a bad or expired token, or a token whose
+   * principal is disabled or whose tokens were revoked.
+   */
+  async authenticate(header: string | undefined, em: EntityManager): Promise<Viewer | null> {
+    if (header === undefined || header === '') return null;
+    const match = /^Bearer ([A-Za-z0-9._~+/-]+=*)$/i.exec(header);
+    if (!match) throw new AuthenticationError('The Authorization header must be "Bearer <token>"');
+    let claims;
+    try {
+      claims = await this.tokens.verify(match[1]!);
+    } catch (error) {
+      if (error instanceof InvalidTokenError) throw new AuthenticationError(error.message);
+      throw error;
+    }
+    if (claims.externalIssuer) return this.external(em, claims.externalIssuer, claims.subject, claims.scopes, claims.issuedAt);
+    const principal = await new PrincipalService(em).findById(claims.subject);
+    if (!principal || !PrincipalService.accepts(principal, claims.issuedAt)) {
+      throw new AuthenticationError('The access token was revoked');
+    }
+    return viewerOf(principal, claims.scopes);
+  }
+
+  /** A principal for an external subject, created on first sight; scopes come from the token. */
+  private async external(em: EntityManager, issuer: string, subject: string, scopes: string[], issuedAt: Date): Promise<Viewer> {
+    const clientId = externalClientId(issuer, subject);
+    let principal = await em.findOne(Principal, { clientId });
+    if (!principal) {
+      // Two first requests may race; the unique client id keeps one row.
+      await em.upsert(
+        Principal,
+        { name: subject.slice(0, 200), kind: PrincipalKind.USER, clientId },
+        { onConflictFields: ['clientId'], onConflictAction: 'ignore' },
+      );
+      principal = await em.findOneOrFail(Principal, { clientId });
+    }
+    if (!PrincipalService.accepts(principal, issuedAt)) throw new AuthenticationError('The access token was revoked');
+    const granted = scopes.filter(isScope);
+    return {
+      principalId: principal.id,
+      scopes: new Set(granted),
+      isAdmin: granted.includes(Scope.ADMIN),
+      costBudgetPerHour: principal.costBudgetPerHour ?? null,
+    };
+  }
+}

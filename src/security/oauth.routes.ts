@@ -1,0 +1,123 @@
+import formbody from '@fastify/formbody';
+import { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import { type Database } from '../db/database.js';
+import { AuditOutcome, AuditService } from '../modules/audit/index.js';
+import { type Principal, PrincipalService, RefreshTokenService, viewerOf } from '../modules/principal/index.js';
+import { type AccessTokens } from './access-tokens.js';
+import { type SigningKeyRing } from './signing-keys.js';
+
+export interface OAuthDependencies {
+  db: Database;
+  tokens: AccessTokens;
+  keys: SigningKeyRing;
+  refreshTokenTtlSeconds: number;
+}
+
+type OAuthErrorCode = 'invalid_request' | 'invalid_client' | 'invalid_grant' | 'unauthorized_client' | 'unsupported_grant_type' | 'invalid_scope';
+
+/** An RFC 6749 §5.2 error response. */
+function oauthError(reply: FastifyReply, error: OAuthErrorCode, description: string, basicAuth = false) {
+  const status = error === 'invalid_client' ? 401 : 400;
+  if (status === 401) reply.header('www-authenticate', basicAuth ? 'Basic realm="tool-registry"' : 'Bearer');
+  return reply.status(status).send({ error, error_description: description });
+}
+
+/** Client credentials from HTTP Basic (RFC 6749 §2.3.1, form-encoded parts) or the body. */
+function clientCredentials(request: FastifyRequest, body: Record<string, unknown>) {
+  const header = request.headers.authorization;
+  if (header?.toLowerCase().startsWith('basic ')) {
+    const decoded = Buffer.from(header.slice(6).trim(), 'base64').toString('utf8');
+    const colon = decoded.indexOf(':');
+    if (colon < 0) return { basic: true };
+    try {
+      return {
+        basic: true,
+        clientId: decodeURIComponent(decoded.slice(0, colon).replace(/\+/g, ' ')),
+        clientSecret: decodeURIComponent(decoded.slice(colon + 1).replace(/\+/g, ' ')),
+      };
+    } catch {
+      return { basic: true };
+    }
+  }
+  const clientId = typeof body.client_id === 'string' ? body.client_id : undefined;
+  const clientSecret = typeof body.client_secret === 'string' ? body.client_secret : undefined;
+  return { basic: false, clientId, clientSecret };
+}
+
+/**
+ * `POST /oauth/token` (RFC 6749 `client_credentials` and `refresh_token` grants) and
+ * `GET /.well-known/jwks.json`. Every issuance, refusal, refresh and reuse is audited.
+ */
+export async function oauthRoutes(app: FastifyInstance, deps: OAuthDependencies): Promise<void> {
+  // Form bodies are parsed for this route only; /graphql keeps refusing them (CSRF prevention).
+  await app.register(async (scope) => {
+    await scope.register(formbody, { bodyLimit: 16 * 1024 });
+    scope.post('/oauth/token', { bodyLimit: 16 * 1024 }, async (request, reply) => {
+      reply.header('cache-control', 'no-store').header('pragma', 'no-cache');
+      const body = (request.body && typeof request.body === 'object' ? request.body : {}) as Record<string, unknown>;
+      const client = clientCredentials(request, body);
+      const grantType = body.grant_type;
+      const em = deps.db.fork();
+      const principals = new PrincipalService(em);
+      const actor = { requestId: request.id, sourceIp: request.ip };
+      const audit = (action: string, outcome: AuditOutcome, principalId: string | null, details: Record<string, unknown>) =>
+        em.fork().transactional((tx) =>
+          new AuditService(tx).append({ ...actor, actorId: principalId, action, targetType: 'oauth_client', targetId: client.clientId?.slice(0, 128) ?? null, outcome, details }),
+        );
+
+      if (grantType !== 'client_credentials' && grantType !== 'refresh_token') {
+        return oauthError(reply, typeof grantType === 'string' ? 'unsupported_grant_type' : 'invalid_request', 'grant_type must be client_credentials or refresh_token');
+      }
+      if (!client.clientId || !client.clientSecret) {
+        return oauthError(reply, 'invalid_client', 'Client authentication is required', client.basic);
+      }
+      const principal = await principals.authenticateClient(client.clientId, client.clientSecret);
+      if (!principal) {
+        await audit('token.issue', AuditOutcome.DENIED, null, { grantType, reason: 'invalid_client' });
+        return oauthError(reply, 'invalid_client', 'Unknown client or wrong secret', client.basic);
+      }
+
+      let subject: Principal = principal;
+      let refreshToken: string;
+      const refreshTokens = new RefreshTokenService(em, deps.refreshTokenTtlSeconds);
+      if (grantType === 'refresh_token') {
+        if (typeof body.refresh_token !== 'string' || body.refresh_token.length > 200) {
+          return oauthError(reply, 'invalid_request', 'refresh_token is required');
+        }
+        const result = await refreshTokens.rotate(body.refresh_token, { ...actor, principalId: principal.id });
+        if (!result.ok || result.principal.id !== principal.id) {
+          return oauthError(reply, 'invalid_grant', 'The refresh token is invalid, expired, revoked or was already used');
+        }
+        subject = result.principal;
+        refreshToken = result.refreshToken;
+      } else {
+        refreshToken = await em.transactional(async (tx) => {
+          const token = refreshTokens.issue(tx, tx.merge(principal));
+          await tx.flush();
+          return token;
+        });
+      }
+
+      const granted = [...viewerOf(subject).scopes];
+      const requested = typeof body.scope === 'string' ? body.scope.split(' ').filter(Boolean) : granted;
+      const outside = requested.filter((s) => !granted.includes(s as never));
+      if (outside.length > 0) {
+        await audit('token.issue', AuditOutcome.DENIED, subject.id, { grantType, reason: 'invalid_scope', requested });
+        return oauthError(reply, 'invalid_scope', `Not granted to this client: ${outside.join(' ')}`);
+      }
+      const { token, expiresIn } = await deps.tokens.issue(subject.id, requested);
+      await audit('token.issue', AuditOutcome.SUCCESS, subject.id, { grantType, scope: requested });
+      return reply.send({
+        access_token: token,
+        token_type: 'Bearer',
+        expires_in: expiresIn,
+        refresh_token: refreshToken,
+        scope: requested.join(' '),
+      });
+    });
+  });
+
+  app.get('/.well-known/jwks.json', async (_request, reply) =>
+    reply.header('cache-control', 'public, max-age=300').send(deps.keys.jwks),
+  );
+}
