@@ -19,6 +19,7 @@ import { type Logger } from './logger.js';
 import { type RegistrySchema } from './schema.js';
 import { type Security } from './security/index.js';
 import { AuthenticationError } from './security/authenticate.js';
+import { limitParseOptions, limitValidationRules, queryLimitsPlugin } from './security/limits.js';
 import { oauthRoutes } from './security/oauth.routes.js';
 import { type EntityManager } from '@mikro-orm/postgresql';
 
@@ -65,7 +66,7 @@ function costReporting(): ApolloServerPlugin<RegistryContext> {
     async requestDidStart() {
       return {
         async willSendResponse({ contextValue, response }) {
-          const { budget } = contextValue;
+          const { budget } = contextValue.usage;
           if (!budget || response.body.kind !== 'single') return;
           response.body.singleResult.extensions = {
             ...response.body.singleResult.extensions,
@@ -85,6 +86,9 @@ function costReporting(): ApolloServerPlugin<RegistryContext> {
 /** Logs every unexpected error with its request id; the client only sees the masked message. */
 function errorLogging(logger: Logger): ApolloServerPlugin<RegistryContext> {
   return {
+    async contextCreationDidFail({ error }) {
+      if (!(error instanceof RegistryError)) logger.error({ err: error }, 'could not build the request context');
+    },
     async requestDidStart() {
       return {
         async didEncounterErrors({ contextValue, errors }) {
@@ -203,12 +207,15 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
     allowBatchedHttpRequests: false,
     csrfPrevention: true,
     maxRecursiveSelections: true,
+    validationRules: limitValidationRules(config.limits),
+    parseOptions: limitParseOptions(config.limits),
     includeStacktraceInErrorResponses: false,
     logger,
     formatError,
     // Shutdown belongs to main: Fastify drains in-flight requests, then Apollo stops (onClose).
     stopOnTerminationSignals: false,
     plugins: [
+      queryLimitsPlugin(schema.schema, config.limits),
       errorLogging(logger),
       costReporting(),
       ...(config.nodeEnv === 'production' ? [ApolloServerPluginLandingPageDisabled()] : []),

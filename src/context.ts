@@ -33,10 +33,13 @@ export interface RegistryContext {
   audit: AuditService;
   /** The operation's cost, set by the query-limits plugin once the operation is known. */
   queryCost?: number;
-  /** The caller's budget after this operation was charged. */
-  budget?: BudgetState;
-  /** Charges the operation's cost to the caller once; a RATE_LIMITED error when it is spent. */
-  chargeBudget(): Promise<true | RegistryError>;
+  /**
+   * State shared by every copy of this context (Apollo copies the context object per operation):
+   * the caller's budget after this operation was charged.
+   */
+  usage: { budget?: BudgetState };
+  /** Charges `cost` to the caller once per request; a RATE_LIMITED error when the budget is spent. */
+  chargeBudget(cost: number): Promise<true | RegistryError>;
   /** Appends one `authorization.denied` audit entry per refused field (own transaction). */
   recordDenial(field: string, code: string): Promise<void>;
   /** `{ principalId, requestId, sourceIp }` for services that audit. */
@@ -74,7 +77,8 @@ export function createContext(
     }
   };
 
-  const context: RegistryContext = {
+  const usage: RegistryContext['usage'] = {};
+  return {
     requestId: request.requestId,
     sourceIp: request.sourceIp,
     viewer: request.viewer,
@@ -85,22 +89,19 @@ export function createContext(
     principals: new PrincipalService(em),
     audit: new AuditService(em),
     actor,
+    usage,
     recordDenial,
-    chargeBudget() {
+    chargeBudget(cost: number) {
       charge ??= (async () => {
-        const viewer = context.viewer;
+        const { viewer } = request;
         if (!viewer) return new RegistryError(ErrorCode.UNAUTHENTICATED, 'Authentication required: send a bearer token');
-        const state = await deps.budgets.charge(
-          viewer.principalId,
-          context.queryCost ?? 1,
-          viewer.costBudgetPerHour ?? deps.defaultBudgetPerHour,
-        );
-        context.budget = state;
+        const state = await deps.budgets.charge(viewer.principalId, cost, viewer.costBudgetPerHour ?? deps.defaultBudgetPerHour);
+        usage.budget = state;
         if (state.allowed) return true;
         await recordDenial('(operation)', ErrorCode.RATE_LIMITED);
         return new RegistryError(ErrorCode.RATE_LIMITED, `The hourly query budget of ${state.limit} points is spent`, {
           limit: state.limit,
-          cost: context.queryCost ?? 1,
+          cost,
           remaining: state.remaining,
           resetAt: state.resetAt.toISOString(),
         });
@@ -108,5 +109,4 @@ export function createContext(
       return charge;
     },
   };
-  return context;
 }

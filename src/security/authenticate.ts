@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { type EntityManager } from '@mikro-orm/postgresql';
 import { ErrorCode, RegistryError } from '../errors.js';
 import { Principal, PrincipalKind, type Viewer } from '../modules/principal/index.js';
@@ -54,7 +54,7 @@ export class Authenticator {
       // Two first requests may race; the unique client id keeps one row.
       await em.upsert(
         Principal,
-        { name: subject.slice(0, 200), kind: PrincipalKind.USER, clientId },
+        { id: randomUUID(), name: subject.slice(0, 200), kind: PrincipalKind.USER, clientId },
         { onConflictFields: ['clientId'], onConflictAction: 'ignore' },
       );
       principal = await em.findOneOrFail(Principal, { clientId });

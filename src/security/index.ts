@@ -1,6 +1,7 @@
 import { Redis } from 'ioredis';
 import { type Config } from '../config.js';
 import { type Logger } from '../logger.js';
+import { CredentialVault, loadOrCreateMasterKey, type MasterKey, parseMasterKey } from '../modules/credential/index.js';
 import { AccessTokens } from './access-tokens.js';
 import { Authenticator } from './authenticate.js';
 import { CostBudgets } from './budgets.js';
@@ -9,6 +10,8 @@ import { loadOrCreateSigningKeys, parseSigningKeys, type SigningKeyRing } from '
 /** The security services a running registry shares across requests. */
 export interface Security {
   keys: SigningKeyRing;
+  /** Encrypts provider credentials under the master key. */
+  vault: CredentialVault;
   tokens: AccessTokens;
   authenticator: Authenticator;
   budgets: CostBudgets;
@@ -33,6 +36,21 @@ export async function createSecurity(config: Config, logger: Logger): Promise<Se
       );
     }
   }
+  let masterKey: MasterKey;
+  if (config.masterKey) {
+    masterKey = parseMasterKey(config.masterKey);
+  } else {
+    const loaded = await loadOrCreateMasterKey(config.dataDir);
+    masterKey = loaded.key;
+    if (loaded.created) {
+      logger.warn(
+        { keyId: masterKey.id, path: loaded.path },
+        loaded.path
+          ? 'generated a credential master key in the data directory; back it up, or set REGISTRY_MASTER_KEY'
+          : 'generated an in-memory credential master key: stored credentials end with the process',
+      );
+    }
+  }
   const tokens = new AccessTokens(keys, {
     issuer: config.auth.issuer,
     ttlSeconds: config.auth.accessTokenTtlSeconds,
@@ -44,6 +62,7 @@ export async function createSecurity(config: Config, logger: Logger): Promise<Se
   redis?.on('error', (error: Error) => logger.warn({ err: { message: error.message } }, 'redis unavailable'));
   return {
     keys,
+    vault: new CredentialVault(masterKey),
     tokens,
     authenticator: new Authenticator(tokens),
     budgets: new CostBudgets(redis),

@@ -12,7 +12,7 @@ async function refuse(ctx: RegistryContext, info: GraphQLResolveInfo, error: Reg
 
 /** Charges the operation's cost once per request; RATE_LIMITED when the hourly budget is spent. */
 const withinBudget = rule('budget', { cache: 'contextual' })(async (_p: unknown, _a: unknown, ctx: RegistryContext) =>
-  ctx.chargeBudget(),
+  ctx.chargeBudget(ctx.queryCost ?? 1),
 );
 
 const cache = new Map<Scope, ShieldRule>();
@@ -46,7 +46,9 @@ export const authenticated: ShieldRule = chain(
     async (_parent: unknown, _args: unknown, ctx: RegistryContext, info: GraphQLResolveInfo) =>
       ctx.viewer ? true : refuse(ctx, info, new RegistryError(ErrorCode.UNAUTHENTICATED, 'Authentication required: send a bearer token')),
   ),
-  rule('budget:authenticated', { cache: 'contextual' })(async (_p: unknown, _a: unknown, ctx: RegistryContext) => ctx.chargeBudget()),
+  rule('budget:authenticated', { cache: 'contextual' })(async (_p: unknown, _a: unknown, ctx: RegistryContext) =>
+    ctx.chargeBudget(ctx.queryCost ?? 1),
+  ),
 );
 
 

@@ -75,6 +75,8 @@ export interface TestRegistry {
 
 export interface StartOptions {
   seed?: boolean;
+  /** Receives every log line (JSON) the registry writes. */
+  logStream?: NodeJS.WritableStream;
   /** Extra environment for {@link loadConfig}, e.g. `NODE_ENV`. */
   env?: Record<string, string>;
 }
@@ -83,13 +85,19 @@ export interface StartOptions {
 export async function startRegistry(options: StartOptions = {}): Promise<TestRegistry> {
   const testDb = await createTestDatabase();
   const config = {
-    ...loadConfig({ PORT: '0', LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent', ...options.env }),
+    // A generous budget: tests that are about budgets set a principal's own.
+    ...loadConfig({
+      PORT: '0',
+      LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
+      REGISTRY_COST_BUDGET_PER_HOUR: '100000000',
+      ...options.env,
+    }),
     database: testDb.config,
     redisUrl: process.env.TEST_REDIS_URL,
   };
   const queries: string[] = [];
   const db = await openDatabase(testDb.config, { onQuery: (sql) => queries.push(sql) });
-  const logger = createLogger(config.logLevel);
+  const logger = createLogger(config.logLevel, options.logStream);
   if (options.seed) await seedCatalog(db, logger);
   await ensureBootstrapAdmin(db.fork(), BOOTSTRAP);
   const security = await createSecurity(config, logger);

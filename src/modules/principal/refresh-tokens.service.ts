@@ -60,9 +60,13 @@ export class RefreshTokenService {
       // Claim the token atomically: only one exchange can move it from unused to used.
       const claimed = await em.nativeUpdate(RefreshToken, { id: stored.id, usedAt: null, revokedAt: null }, { usedAt: now });
       if (claimed === 0) {
+        if (stored.revokedAt && !stored.usedAt) {
+          await record('token.refresh', AuditOutcome.DENIED, { reason: 'revoked' });
+          return { ok: false, reason: 'revoked' };
+        }
         const revoked = await em.nativeUpdate(RefreshToken, { familyId: stored.familyId, revokedAt: null }, { revokedAt: now });
         await record('token.refresh.reuse', AuditOutcome.DENIED, { revokedTokens: revoked });
-        return { ok: false, reason: stored.revokedAt && !stored.usedAt ? 'revoked' : 'reused' };
+        return { ok: false, reason: 'reused' };
       }
       if (stored.expiresAt.getTime() <= now.getTime() || stored.principal.status !== PrincipalStatus.ACTIVE) {
         await record('token.refresh', AuditOutcome.DENIED, { reason: 'expired or principal disabled' });

@@ -1,0 +1,125 @@
+import {
+  type GraphQLArgument,
+  type GraphQLField,
+  type GraphQLInputType,
+  type GraphQLObjectType,
+  getNamedType,
+  isEnumType,
+  isInputObjectType,
+  isListType,
+  isNonNullType,
+  isObjectType,
+  isScalarType,
+  isUnionType,
+} from 'graphql';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildRegistrySchema } from '../../src/schema.js';
+import { authenticated } from '../../src/security/rules.js';
+import { composeRuleTree, ruleFor } from '../../src/security/rule-tree.js';
+import { Scope } from '../../src/security/scopes.js';
+import { allow } from '../../src/security/shield.js';
+import { startRegistry, type TestRegistry } from '../helpers/registry.js';
+
+const { unguarded } = await buildRegistrySchema();
+const tree = composeRuleTree();
+const rootTypes = [unguarded.getQueryType(), unguarded.getMutationType()].filter((t): t is GraphQLObjectType => Boolean(t));
+const rootFields = rootTypes.flatMap((type) => Object.values(type.getFields()).map((field) => ({ type, field })));
+
+/** What the rule tree says a root field needs: nothing, a caller, or a scope. */
+function requirement(type: string, field: string): 'public' | 'authenticated' | Scope {
+  const rule = ruleFor(tree, type, field);
+  if (rule === allow) return 'public';
+  if (rule === authenticated) return 'authenticated';
+  const first = (rule as unknown as { getRules(): { name: string }[] }).getRules()[0]!;
+  const scope = /^scope:(.+)$/.exec(first.name)?.[1];
+  if (!scope) throw new Error(`Unrecognised rule on ${type}.${field}`);
+  return scope as Scope;
+}
+
+/** A literal of `type` that passes GraphQL validation (the resolver may still refuse it). */
+function literal(type: GraphQLInputType): string {
+  if (isNonNullType(type)) return literal(type.ofType);
+  if (isListType(type)) return `[${literal(type.ofType)}]`;
+  if (isEnumType(type)) return type.getValues()[0]!.name;
+  if (isInputObjectType(type)) {
+    const fields = Object.values(type.getFields()).filter((f) => isNonNullType(f.type));
+    return `{ ${fields.map((f) => `${f.name}: ${literal(f.type)}`).join(', ')} }`;
+  }
+  if (isScalarType(type)) {
+    switch (type.name) {
+      case 'Int':
+        return '1';
+      case 'Boolean':
+        return 'true';
+      case '_Any':
+        return '{ __typename: "Tool", id: "00000000-0000-4000-8000-000000000000" }';
+      default:
+        return '"00000000-0000-4000-8000-000000000000"';
+    }
+  }
+  throw new Error(`No literal for ${String(type)}`);
+}
+
+/** The smallest valid operation that reaches `field`. */
+function operationFor(type: GraphQLObjectType, field: GraphQLField<unknown, unknown>): string {
+  const args = field.args.filter((a: GraphQLArgument) => isNonNullType(a.type));
+  const argText = args.length ? `(${args.map((a) => `${a.name}: ${literal(a.type)}`).join(', ')})` : '';
+  const named = getNamedType(field.type);
+  const selection = isObjectType(named) || isUnionType(named) ? ' { __typename }' : '';
+  const keyword = type === unguarded.getMutationType() ? 'mutation' : 'query';
+  return `${keyword} { ${field.name}${argText}${selection} }`;
+}
+
+let registry: TestRegistry;
+const tokens = new Map<string, string>();
+
+beforeAll(async () => {
+  registry = await startRegistry();
+  tokens.set('none', await registry.login({}));
+  for (const scope of Object.values(Scope)) tokens.set(scope, await registry.login({ scopes: [scope] }));
+});
+afterAll(() => registry?.close());
+
+const codes = (res: { errors?: { extensions?: { code?: string } }[] }) => (res.errors ?? []).map((e) => e.extensions?.code);
+
+describe('the rule tree', () => {
+  it('has an explicit rule for every root field', () => {
+    const missing = rootFields.filter(({ type, field }) => ruleFor(tree, type.name, field.name) === undefined);
+    expect(missing.map(({ type, field }) => `${type.name}.${field.name}`)).toEqual([]);
+    expect(rootFields.length).toBeGreaterThan(10);
+  });
+
+  it('leaves only _service public', () => {
+    const open = rootFields.filter(({ type, field }) => requirement(type.name, field.name) === 'public');
+    expect(open.map(({ field }) => field.name)).toEqual(['_service']);
+  });
+
+  it('denies fields of types it does not name (the fallback is deny, not allow)', () => {
+    expect(ruleFor(tree, 'SomeNewType', 'secret')).toBeUndefined();
+  });
+});
+
+describe.each(rootFields.map(({ type, field }) => ({ name: `${type.name}.${field.name}`, type, field })))('$name', ({ type, field }) => {
+  const needs = requirement(type.name, field.name);
+  const operation = operationFor(type, field);
+
+  it(`is refused without a token${needs === 'public' ? ' (except: public)' : ''}`, async () => {
+    const res = await registry.graphql(operation, undefined, { authorization: '' });
+    if (needs === 'public') expect(codes(res)).not.toContain('UNAUTHENTICATED');
+    else expect(codes(res)).toContain('UNAUTHENTICATED');
+  });
+
+  it('is refused to every token that lacks what the rule tree names, and reached with it', async () => {
+    for (const [held, token] of tokens) {
+      if (!token) continue;
+      const res = await registry.graphql(operation, undefined, { authorization: `Bearer ${token}` });
+      // Past an `authenticated` rule the resolver may still refuse someone else's data (FORBIDDEN).
+      const refusedBy = needs === 'authenticated' ? ['UNAUTHENTICATED'] : ['UNAUTHENTICATED', 'FORBIDDEN'];
+      const reached = !codes(res).some((c) => refusedBy.includes(c!));
+      const allowed = needs === 'public' || needs === 'authenticated' || held === needs || held === Scope.ADMIN;
+      // An admin-scoped token is not an admin principal: resolvers may still refuse other principals' data.
+      if (held === Scope.ADMIN && !reached) continue;
+      expect(reached, `${held} → ${JSON.stringify(res.errors?.[0])}`).toBe(allowed);
+    }
+  });
+});
