@@ -1,4 +1,5 @@
-import { type ClassType, Field, Int, ObjectType } from 'type-graphql';
+import { type ClassType, Field, FieldResolver, Int, ObjectType, Resolver, Root } from 'type-graphql';
+import { type Page } from './pagination.js';
 
 /** Relay page information. */
 @ObjectType()
@@ -17,8 +18,8 @@ export class PageInfo {
 }
 
 /**
- * Builds the Relay `<Name>Edge` and `<Name>Connection` types for a node type.
- * `totalCount` is resolved by the domain's connection resolver, and only when asked for.
+ * Builds the Relay `<Name>Edge` and `<Name>Connection` types for a node type, and the resolver
+ * (register it with the schema) that counts the listing only when `totalCount` is asked for.
  */
 export function connectionTypes<T extends object>(nodeType: ClassType<T>, name: string) {
   @ObjectType(`${name}Edge`)
@@ -42,5 +43,13 @@ export function connectionTypes<T extends object>(nodeType: ClassType<T>, name: 
     totalCount!: number;
   }
 
-  return { Edge, Connection };
+  @Resolver(() => Connection)
+  class ConnectionResolver {
+    @FieldResolver(() => Int)
+    totalCount(@Root() page: Page<T>): Promise<number> {
+      return page.totalCount();
+    }
+  }
+
+  return { Edge, Connection, ConnectionResolver };
 }

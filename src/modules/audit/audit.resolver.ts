@@ -1,4 +1,4 @@
-import { Arg, Ctx, FieldResolver, Int, Query, Resolver, Root } from 'type-graphql';
+import { Arg, Ctx, Int, Query, Resolver } from 'type-graphql';
 import { type Page } from '../../common/pagination.js';
 import { type RegistryContext } from '../../context.js';
 import { type AuditEntry } from './audit-entry.entity.js';
@@ -20,13 +20,5 @@ export class AuditResolver {
   @Query(() => AuditVerificationNode, { description: 'Recomputes the hash chain and names the first broken entry (admin).' })
   verifyAuditLog(@Ctx() ctx: RegistryContext): Promise<AuditVerification> {
     return ctx.audit.verify();
-  }
-}
-
-@Resolver(() => AuditEntryConnection)
-export class AuditEntryConnectionResolver {
-  @FieldResolver(() => Int)
-  totalCount(@Root() page: Page<AuditEntry>): Promise<number> {
-    return page.totalCount();
   }
 }

@@ -45,7 +45,11 @@ export class AuditEntryNode {
   hash!: string;
 }
 
-export const { Edge: AuditEntryEdge, Connection: AuditEntryConnection } = connectionTypes(AuditEntryNode, 'AuditEntry');
+export const {
+  Edge: AuditEntryEdge,
+  Connection: AuditEntryConnection,
+  ConnectionResolver: AuditEntryConnectionResolver,
+} = connectionTypes(AuditEntryNode, 'AuditEntry');
 
 @InputType({ description: 'Narrows the audit log; all given criteria must hold.' })
 export class AuditLogFilter {

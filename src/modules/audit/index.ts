@@ -6,5 +6,6 @@ export {
   type AuditRecord,
   type AuditVerification,
 } from './audit.service.js';
-export { AuditEntryConnectionResolver, AuditResolver } from './audit.resolver.js';
+export { AuditResolver } from './audit.resolver.js';
+export { AuditEntryConnectionResolver } from './audit.types.js';
 export { auditRules } from './audit.rules.js';

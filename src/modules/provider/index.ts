@@ -1,5 +1,5 @@
 export { CallTemplateType, Provider, ProviderStatus } from './provider.entity.js';
 export { ProviderService, type ProviderListArgs } from './provider.service.js';
-export { ProviderConnectionResolver, ProviderResolver } from './provider.resolver.js';
-export { ProviderConnection, ProviderNode } from './provider.types.js';
+export { ProviderResolver } from './provider.resolver.js';
+export { ProviderConnection, ProviderConnectionResolver, ProviderNode } from './provider.types.js';
 export { providerRules } from './provider.rules.js';

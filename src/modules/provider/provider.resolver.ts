@@ -33,11 +33,3 @@ export class ProviderResolver {
     return ctx.tools.list({ first, after, filter: { ...filter, provider: provider.name } });
   }
 }
-
-@Resolver(() => ProviderConnection)
-export class ProviderConnectionResolver {
-  @FieldResolver(() => Int)
-  totalCount(@Root() page: Page<Provider>): Promise<number> {
-    return page.totalCount();
-  }
-}

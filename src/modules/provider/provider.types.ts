@@ -34,4 +34,8 @@ export class ProviderNode {
   updatedAt!: Date;
 }
 
-export const { Edge: ProviderEdge, Connection: ProviderConnection } = connectionTypes(ProviderNode, 'Provider');
+export const {
+  Edge: ProviderEdge,
+  Connection: ProviderConnection,
+  ConnectionResolver: ProviderConnectionResolver,
+} = connectionTypes(ProviderNode, 'Provider');

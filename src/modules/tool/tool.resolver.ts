@@ -35,11 +35,3 @@ export class ToolResolver {
     return provider;
   }
 }
-
-@Resolver(() => ToolConnection)
-export class ToolConnectionResolver {
-  @FieldResolver(() => Int)
-  totalCount(@Root() page: Page<Tool>): Promise<number> {
-    return page.totalCount();
-  }
-}

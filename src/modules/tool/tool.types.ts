@@ -50,7 +50,11 @@ export class ToolNode {
   updatedAt!: Date;
 }
 
-export const { Edge: ToolEdge, Connection: ToolConnection } = connectionTypes(ToolNode, 'Tool');
+export const {
+  Edge: ToolEdge,
+  Connection: ToolConnection,
+  ConnectionResolver: ToolConnectionResolver,
+} = connectionTypes(ToolNode, 'Tool');
 
 @InputType({ description: 'Narrows a tool listing; all given criteria must hold.' })
 export class ToolFilter {
