@@ -51,6 +51,8 @@ export interface Config {
   limits: LimitsConfig;
   /** base64 of the 32-byte credential master key; generated (and kept in the data directory) when unset in embedded mode. */
   masterKey?: string;
+  /** Earlier master keys that still decrypt, while `npm run vault:rotate` re-encrypts under the current one. */
+  previousMasterKeys: string[];
 }
 
 const boolean = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1');
@@ -83,6 +85,7 @@ const EnvSchema = z.object({
   REGISTRY_REFRESH_TOKEN_TTL_SECONDS: z.coerce.number().int().min(60).max(365 * 86_400).default(30 * 86_400),
   REGISTRY_SIGNING_KEYS: z.string().min(2).optional(),
   REGISTRY_MASTER_KEY: z.string().min(40).optional(),
+  REGISTRY_PREVIOUS_MASTER_KEYS: z.string().min(40).optional(),
   REGISTRY_BOOTSTRAP_CLIENT_ID: z.string().regex(/^[A-Za-z0-9._:-]{3,128}$/, 'must be 3 to 128 letters, digits or ._:-').optional(),
   REGISTRY_BOOTSTRAP_CLIENT_SECRET: z.string().min(24, 'must be at least 24 characters').max(256).optional(),
   OIDC_ISSUER: z.string().min(1).optional(),
@@ -131,6 +134,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     if (Boolean(e.REGISTRY_BOOTSTRAP_CLIENT_ID) !== Boolean(e.REGISTRY_BOOTSTRAP_CLIENT_SECRET)) {
       problems.push('REGISTRY_BOOTSTRAP_CLIENT_ID and REGISTRY_BOOTSTRAP_CLIENT_SECRET: set both or neither');
     }
+    if (e.REGISTRY_PREVIOUS_MASTER_KEYS && !e.REGISTRY_MASTER_KEY) {
+      problems.push('REGISTRY_PREVIOUS_MASTER_KEYS: only with REGISTRY_MASTER_KEY (the key to rotate to)');
+    }
     if (Boolean(e.OIDC_ISSUER) !== Boolean(e.OIDC_JWKS_URL)) {
       problems.push('OIDC_ISSUER and OIDC_JWKS_URL: set both or neither');
     }
@@ -153,6 +159,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     shutdownGraceMs: e.REGISTRY_SHUTDOWN_GRACE_MS,
     introspection: e.REGISTRY_INTROSPECTION ?? e.NODE_ENV !== 'production',
     masterKey: e.REGISTRY_MASTER_KEY,
+    previousMasterKeys: e.REGISTRY_PREVIOUS_MASTER_KEYS?.split(',').map((k) => k.trim()).filter(Boolean) ?? [],
     auth: {
       issuer: e.REGISTRY_TOKEN_ISSUER,
       accessTokenTtlSeconds: e.REGISTRY_ACCESS_TOKEN_TTL_SECONDS,

@@ -62,7 +62,7 @@ export async function createSecurity(config: Config, logger: Logger): Promise<Se
   redis?.on('error', (error: Error) => logger.warn({ err: { message: error.message } }, 'redis unavailable'));
   return {
     keys,
-    vault: new CredentialVault(masterKey),
+    vault: new CredentialVault(masterKey, config.previousMasterKeys.map(parseMasterKey)),
     tokens,
     authenticator: new Authenticator(tokens),
     budgets: new CostBudgets(redis),

@@ -1,0 +1,47 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { rotateMasterKey } from '../../src/cli/rotate-master-key.js';
+import { type Config, loadConfig } from '../../src/config.js';
+import { openDatabase } from '../../src/db/database.js';
+import { CredentialAuthType, CredentialService, CredentialVault, parseMasterKey } from '../../src/modules/credential/index.js';
+import { ToolService } from '../../src/modules/tool/index.js';
+import { createTestDatabase } from '../helpers/database.js';
+import { INLINE_MANUAL, manual } from '../helpers/factories.js';
+
+describe('npm run vault:rotate', () => {
+  it('re-encrypts stored credentials under the new master key named in the environment', async () => {
+    const oldKey = randomBytes(32).toString('base64');
+    const newKey = randomBytes(32).toString('base64');
+    // A database that outlives one connection: PostgreSQL, or an embedded one on disk.
+    const testDb = await createTestDatabase();
+    const dataDir = testDb.config.kind === 'pglite' ? await mkdtemp(join(tmpdir(), 'vault-')) : undefined;
+    const env = { REGISTRY_MASTER_KEY: newKey, REGISTRY_PREVIOUS_MASTER_KEYS: oldKey, LOG_LEVEL: 'silent', ...(dataDir ? { REGISTRY_DATA_DIR: dataDir } : {}) };
+    const config: Config = { ...loadConfig(env), ...(dataDir ? {} : { database: testDb.config }) };
+    try {
+      let db = await openDatabase(config.database);
+      const { provider } = await new ToolService(db.fork()).importManual('vaulted', manual(), INLINE_MANUAL);
+      const before = new CredentialService(db.fork(), new CredentialVault(parseMasterKey(oldKey)));
+      await before.set({ providerId: provider.id, reference: 'API', authType: CredentialAuthType.API_KEY, secret: { api_key: 's3cret' } });
+      await db.close();
+
+      expect(await rotateMasterKey(config)).toBe(1);
+      expect(await rotateMasterKey(config)).toBe(0);
+
+      db = await openDatabase(config.database);
+      const onlyNew = new CredentialService(db.fork(), new CredentialVault(parseMasterKey(newKey)));
+      const rotated = await onlyNew.findByReference(provider.id, 'API');
+      expect(onlyNew.reveal(rotated!)).toEqual({ api_key: 's3cret' });
+      await db.close();
+    } finally {
+      await testDb.drop();
+      if (dataDir) await rm(dataDir, { recursive: true, force: true });
+    }
+  });
+
+  it('refuses previous keys without the key to rotate to', () => {
+    expect(() => loadConfig({ REGISTRY_PREVIOUS_MASTER_KEYS: randomBytes(32).toString('base64') })).toThrow(/REGISTRY_PREVIOUS_MASTER_KEYS/);
+  });
+});
