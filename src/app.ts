@@ -1,8 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { ApolloServer, type ApolloServerPlugin } from '@apollo/server';
-import { unwrapResolverError } from '@apollo/server/errors';
-import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { fastifyApolloHandler } from '@as-integrations/fastify';
+import { type EntityManager } from '@mikro-orm/postgresql';
 import Fastify, {
   type FastifyBaseLogger,
   type FastifyError,
@@ -10,18 +8,16 @@ import Fastify, {
   type FastifyRequest,
   LogController,
 } from 'fastify';
-import { type GraphQLFormattedError } from 'graphql';
 import { type Config } from './config.js';
-import { createContext, type RegistryContext } from './context.js';
+import { createApollo } from './apollo.js';
+import { createContext } from './context.js';
 import { type Database } from './db/database.js';
-import { ErrorCode, RegistryError } from './errors.js';
+import { ErrorCode } from './errors.js';
 import { type Logger } from './logger.js';
 import { type RegistrySchema } from './schema.js';
 import { type Security } from './security/index.js';
 import { AuthenticationError } from './security/authenticate.js';
-import { limitParseOptions, limitValidationRules, queryLimitsPlugin } from './security/limits.js';
 import { oauthRoutes } from './security/oauth.routes.js';
-import { type EntityManager } from '@mikro-orm/postgresql';
 
 /** What the app is built from; it opens nothing itself. */
 export interface AppDependencies {
@@ -33,76 +29,6 @@ export interface AppDependencies {
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,100}$/;
-
-/** Codes Apollo and graphql-js put on client errors; anything else is masked as internal. */
-const CLIENT_ERROR_CODES = new Set<string>([
-  ...Object.values(ErrorCode).filter((c) => c !== ErrorCode.INTERNAL_SERVER_ERROR),
-  'GRAPHQL_PARSE_FAILED',
-  'GRAPHQL_VALIDATION_FAILED',
-  'OPERATION_RESOLUTION_FAILURE',
-  'PERSISTED_QUERY_NOT_FOUND',
-  'PERSISTED_QUERY_NOT_SUPPORTED',
-]);
-
-/** Keeps expected errors as they are and replaces anything unexpected by a generic, coded message. */
-export function formatError(formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError {
-  const original = unwrapResolverError(error);
-  const code = formatted.extensions?.code;
-  if (original instanceof RegistryError || (typeof code === 'string' && CLIENT_ERROR_CODES.has(code))) {
-    const { stacktrace: _omit, ...extensions } = formatted.extensions ?? {};
-    return { ...formatted, extensions };
-  }
-  return {
-    message: 'Internal server error',
-    locations: formatted.locations,
-    path: formatted.path,
-    extensions: { code: ErrorCode.INTERNAL_SERVER_ERROR },
-  };
-}
-
-/** Tells the caller what the operation cost and what is left of the hourly budget. */
-function costReporting(): ApolloServerPlugin<RegistryContext> {
-  return {
-    async requestDidStart() {
-      return {
-        async willSendResponse({ contextValue, response }) {
-          const { budget } = contextValue.usage;
-          if (!budget || response.body.kind !== 'single') return;
-          response.body.singleResult.extensions = {
-            ...response.body.singleResult.extensions,
-            cost: {
-              requested: contextValue.queryCost ?? 1,
-              limit: budget.limit,
-              remaining: budget.remaining,
-              resetAt: budget.resetAt.toISOString(),
-            },
-          };
-        },
-      };
-    },
-  };
-}
-
-/** Logs every unexpected error with its request id; the client only sees the masked message. */
-function errorLogging(logger: Logger): ApolloServerPlugin<RegistryContext> {
-  return {
-    async contextCreationDidFail({ error }) {
-      if (!(error instanceof RegistryError)) logger.error({ err: error }, 'could not build the request context');
-    },
-    async requestDidStart() {
-      return {
-        async didEncounterErrors({ contextValue, errors }) {
-          for (const error of errors) {
-            const original = unwrapResolverError(error);
-            const code = error.extensions?.code;
-            if (original instanceof RegistryError || (typeof code === 'string' && CLIENT_ERROR_CODES.has(code))) continue;
-            logger.error({ requestId: contextValue.requestId, err: original, path: error.path }, 'unexpected error');
-          }
-        },
-      };
-    },
-  };
-}
 
 function httpError(statusCode: number, code: ErrorCode, message: string) {
   return { statusCode, body: { errors: [{ message, extensions: { code } }] } };
@@ -200,27 +126,7 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
     }
   };
 
-  const apollo = new ApolloServer<RegistryContext>({
-    schema: schema.schema,
-    introspection: config.introspection,
-    hideSchemaDetailsFromClientErrors: true,
-    allowBatchedHttpRequests: false,
-    csrfPrevention: true,
-    maxRecursiveSelections: true,
-    validationRules: limitValidationRules(config.limits),
-    parseOptions: limitParseOptions(config.limits),
-    includeStacktraceInErrorResponses: false,
-    logger,
-    formatError,
-    // Shutdown belongs to main: Fastify drains in-flight requests, then Apollo stops (onClose).
-    stopOnTerminationSignals: false,
-    plugins: [
-      queryLimitsPlugin(schema.schema, config.limits),
-      errorLogging(logger),
-      costReporting(),
-      ...(config.nodeEnv === 'production' ? [ApolloServerPluginLandingPageDisabled()] : []),
-    ],
-  });
+  const apollo = createApollo(schema, config, logger);
   await apollo.start();
   app.addHook('onClose', async () => {
     await apollo.stop();
