@@ -20,7 +20,7 @@ import { Scope } from '../../src/security/scopes.js';
 import { allow } from '../../src/security/shield.js';
 import { startRegistry, type TestRegistry } from '../helpers/registry.js';
 
-const { unguarded } = await buildRegistrySchema();
+const { schema: guarded, unguarded } = await buildRegistrySchema();
 const tree = composeRuleTree();
 const rootTypes = [unguarded.getQueryType(), unguarded.getMutationType()].filter((t): t is GraphQLObjectType => Boolean(t));
 const rootFields = rootTypes.flatMap((type) => Object.values(type.getFields()).map((field) => ({ type, field })));
@@ -92,6 +92,17 @@ describe('the rule tree', () => {
   it('leaves only _service public', () => {
     const open = rootFields.filter(({ type, field }) => requirement(type.name, field.name) === 'public');
     expect(open.map(({ field }) => field.name)).toEqual(['_service']);
+  });
+
+  it('wraps no field whose rule is a plain allow, and every other field', () => {
+    for (const [name, type] of Object.entries(guarded.getTypeMap())) {
+      if (!isObjectType(type) || name.startsWith('__')) continue;
+      const plain = unguarded.getType(name) as GraphQLObjectType;
+      for (const [fieldName, field] of Object.entries(type.getFields())) {
+        const wrapped = field.resolve !== plain.getFields()[fieldName]!.resolve;
+        expect(wrapped, `${name}.${fieldName}`).toBe(ruleFor(tree, name, fieldName) !== allow);
+      }
+    }
   });
 
   it('denies fields of types it does not name (the fallback is deny, not allow)', () => {
