@@ -84,8 +84,8 @@ export async function oauthRoutes(app: FastifyInstance, deps: OAuthDependencies)
         if (typeof body.refresh_token !== 'string' || body.refresh_token.length > 200) {
           return oauthError(reply, 'invalid_request', 'refresh_token is required');
         }
-        const result = await refreshTokens.rotate(body.refresh_token, { ...actor, principalId: principal.id });
-        if (!result.ok || result.principal.id !== principal.id) {
+        const result = await refreshTokens.rotate(body.refresh_token, principal.id, { ...actor, principalId: principal.id });
+        if (!result.ok) {
           return oauthError(reply, 'invalid_grant', 'The refresh token is invalid, expired, revoked or was already used');
         }
         subject = result.principal;

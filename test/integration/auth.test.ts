@@ -97,12 +97,15 @@ describe('the OAuth token endpoint', () => {
     expect(results.map((r) => r.status).sort()).toEqual([200, 400]);
   });
 
-  it("refuses another client's refresh token", async () => {
+  it("refuses another client's refresh token without spending it", async () => {
     const owner = await registry.createClient({ roles: ['viewer'] });
     const other = await registry.createClient({ roles: ['viewer'] });
     const { refresh_token } = await registry.tokenFor(owner);
     const res = await registry.oauth({ grant_type: 'refresh_token', refresh_token, client_id: other.clientId, client_secret: other.clientSecret });
     expect(res).toMatchObject({ status: 400, body: { error: 'invalid_grant' } });
+    // The attempt did not burn the owner's token.
+    const owners = await registry.oauth({ grant_type: 'refresh_token', refresh_token, client_id: owner.clientId, client_secret: owner.clientSecret });
+    expect(owners.status).toBe(200);
   });
 });
 

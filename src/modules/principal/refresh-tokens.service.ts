@@ -39,14 +39,15 @@ export class RefreshTokenService {
   }
 
   /**
-   * Exchanges a refresh token for a new one of the same family. Exactly one of concurrent
-   * exchanges of the same token wins; the others count as reuse. Every outcome is audited.
+   * Exchanges a refresh token of `principalId` (the authenticated client) for a new one of the same
+   * family. Another principal's token is treated as unknown and left untouched. Exactly one of
+   * concurrent exchanges of the same token wins; the others count as reuse. Outcomes are audited.
    */
-  async rotate(presented: string, actor: Actor = {}): Promise<RefreshResult> {
+  async rotate(presented: string, principalId: string, actor: Actor = {}): Promise<RefreshResult> {
     return this.em.transactional(async (em) => {
       const audit = new AuditService(em);
       const stored = await em.findOne(RefreshToken, { tokenHash: digest(presented) }, { populate: ['principal'] });
-      if (!stored) return { ok: false, reason: 'unknown' };
+      if (!stored || stored.principal.id !== principalId) return { ok: false, reason: 'unknown' };
       const record = (action: string, outcome: AuditOutcome, details: Record<string, unknown> = {}) =>
         audit.append({
           ...auditActor({ ...actor, principalId: stored.principal.id }),
