@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import { z } from 'zod';
+import { parseEgressAllowList } from './security/egress-policy.js';
 
 /** Where the registry keeps its data: embedded PGlite, or a PostgreSQL server. */
 export type DatabaseConfig =
@@ -16,6 +17,20 @@ export interface AuthConfig {
   signingKeys?: string;
   bootstrap?: { clientId: string; clientSecret: string };
   oidc?: { issuer: string; jwksUrl: string; audience?: string; scopeClaim: string };
+}
+
+/** How the registry reaches providers to discover their tools. */
+export interface DiscoveryConfig {
+  /** Hosts and CIDRs that may be reached although private or loopback (`REGISTRY_EGRESS_ALLOW`). */
+  egressAllow?: string;
+  /** Executables the `cli` and stdio `mcp` types may run. */
+  cliAllow: string[];
+  /** The only directory the `file` type may read; unset means `file` is refused. */
+  fileRoot?: string;
+  timeoutMs: number;
+  maxBytes: number;
+  /** Seconds between automatic refreshes of a provider; 0 turns them off. */
+  refreshIntervalSeconds: number;
 }
 
 /** Limits on what one GraphQL request may ask for. */
@@ -49,6 +64,7 @@ export interface Config {
   dataDir?: string;
   auth: AuthConfig;
   limits: LimitsConfig;
+  discovery: DiscoveryConfig;
   /** base64 of the 32-byte credential master key; generated (and kept in the data directory) when unset in embedded mode. */
   masterKey?: string;
   /** Earlier master keys that still decrypt, while `npm run vault:rotate` re-encrypts under the current one. */
@@ -97,6 +113,12 @@ const EnvSchema = z.object({
   REGISTRY_MAX_ALIASES: z.coerce.number().int().min(0).max(1000).default(15),
   REGISTRY_MAX_DIRECTIVES: z.coerce.number().int().min(0).max(1000).default(5),
   REGISTRY_MAX_TOKENS: z.coerce.number().int().min(10).max(1_000_000).default(2000),
+  REGISTRY_EGRESS_ALLOW: z.string().optional(),
+  REGISTRY_CLI_ALLOW: z.string().optional(),
+  REGISTRY_FILE_ROOT: z.string().min(1).optional(),
+  REGISTRY_DISCOVERY_TIMEOUT_MS: z.coerce.number().int().min(100).max(300_000).default(10_000),
+  REGISTRY_DISCOVERY_MAX_BYTES: z.coerce.number().int().min(1024).max(100 * 1024 * 1024).default(5 * 1024 * 1024),
+  REGISTRY_REFRESH_INTERVAL_SECONDS: z.coerce.number().int().min(0).max(30 * 86_400).default(3600),
   REGISTRY_COST_BUDGET_PER_HOUR: z.coerce.number().int().min(1).max(1_000_000_000).default(10_000),
 });
 
@@ -133,6 +155,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     }
     if (Boolean(e.REGISTRY_BOOTSTRAP_CLIENT_ID) !== Boolean(e.REGISTRY_BOOTSTRAP_CLIENT_SECRET)) {
       problems.push('REGISTRY_BOOTSTRAP_CLIENT_ID and REGISTRY_BOOTSTRAP_CLIENT_SECRET: set both or neither');
+    }
+    try {
+      parseEgressAllowList(e.REGISTRY_EGRESS_ALLOW);
+    } catch (error) {
+      problems.push(`REGISTRY_EGRESS_ALLOW: ${(error as Error).message}`);
     }
     if (e.REGISTRY_PREVIOUS_MASTER_KEYS && !e.REGISTRY_MASTER_KEY) {
       problems.push('REGISTRY_PREVIOUS_MASTER_KEYS: only with REGISTRY_MASTER_KEY (the key to rotate to)');
@@ -173,6 +200,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
         e.OIDC_ISSUER && e.OIDC_JWKS_URL
           ? { issuer: e.OIDC_ISSUER, jwksUrl: e.OIDC_JWKS_URL, audience: e.OIDC_AUDIENCE, scopeClaim: e.OIDC_SCOPE_CLAIM }
           : undefined,
+    },
+    discovery: {
+      egressAllow: e.REGISTRY_EGRESS_ALLOW,
+      cliAllow: e.REGISTRY_CLI_ALLOW?.split(',').map((c) => c.trim()).filter(Boolean) ?? [],
+      fileRoot: e.REGISTRY_FILE_ROOT,
+      timeoutMs: e.REGISTRY_DISCOVERY_TIMEOUT_MS,
+      maxBytes: e.REGISTRY_DISCOVERY_MAX_BYTES,
+      refreshIntervalSeconds: e.REGISTRY_REFRESH_INTERVAL_SECONDS,
     },
     limits: {
       maxDepth: e.REGISTRY_MAX_DEPTH,

@@ -21,6 +21,13 @@ export enum ErrorCode {
   TOO_MANY_ALIASES = 'TOO_MANY_ALIASES',
   TOO_MANY_DIRECTIVES = 'TOO_MANY_DIRECTIVES',
   TOO_MANY_TOKENS = 'TOO_MANY_TOKENS',
+  /** An outbound URL was refused: bad scheme, credentials in the URL, or a private address not allow-listed. */
+  EGRESS_DENIED = 'EGRESS_DENIED',
+  UPSTREAM_TIMEOUT = 'UPSTREAM_TIMEOUT',
+  UPSTREAM_TOO_LARGE = 'UPSTREAM_TOO_LARGE',
+  UPSTREAM_UNAVAILABLE = 'UPSTREAM_UNAVAILABLE',
+  /** A provider's manual could not be discovered: unreachable, refused, too large, or not a manual. */
+  DISCOVERY_FAILED = 'DISCOVERY_FAILED',
   INTERNAL_SERVER_ERROR = 'INTERNAL_SERVER_ERROR',
 }
 

@@ -8,10 +8,10 @@ import shell from './manuals/shell.json' with { type: 'json' };
 import weather from './manuals/weather.json' with { type: 'json' };
 
 /** The example manuals shipped with the registry, by provider name. */
-export const BUNDLED_MANUALS: { provider: string; file: string; manual: unknown }[] = [
-  { provider: 'weather', file: 'weather.json', manual: weather },
-  { provider: 'currency', file: 'currency.json', manual: currency },
-  { provider: 'shell', file: 'shell.json', manual: shell },
+export const BUNDLED_MANUALS: { provider: string; manual: unknown }[] = [
+  { provider: 'weather', manual: weather },
+  { provider: 'currency', manual: currency },
+  { provider: 'shell', manual: shell },
 ];
 
 /**
@@ -20,13 +20,14 @@ export const BUNDLED_MANUALS: { provider: string; file: string; manual: unknown 
  * Throws if a bundled manual is invalid (a build defect).
  */
 export async function seedCatalog(db: Database, logger: Logger): Promise<void> {
-  for (const { provider, file, manual } of BUNDLED_MANUALS) {
+  for (const { provider, manual } of BUNDLED_MANUALS) {
     const em = db.fork();
     if (await new ProviderService(em).findByName(provider)) continue;
     try {
+      // Inline content: a refresh rediscovers exactly the bundled manual.
       const result = await new ToolService(em).importManual(provider, manual, {
-        call_template_type: CallTemplateType.FILE,
-        file_path: `bundled/${file}`,
+        call_template_type: CallTemplateType.TEXT,
+        content: JSON.stringify(manual),
       });
       logger.info({ provider, tools: result.created }, 'seeded example provider');
     } catch (error) {

@@ -27,6 +27,8 @@ export type ToolFilter = {
   provider?: string | null | undefined;
   /** Full-text search over name, tags and description, ranked by relevance. */
   search?: string | null | undefined;
+  /** Tools in any of these states; by default all but REMOVED. */
+  status?: Array<ToolStatus> | null | undefined;
   /** Tools carrying every one of these tags. */
   tags?: Array<string> | null | undefined;
 };
@@ -34,7 +36,8 @@ export type ToolFilter = {
 /** Whether a tool may be called or awaits approval. */
 export type ToolStatus =
   | 'ACTIVE'
-  | 'QUARANTINED';
+  | 'QUARANTINED'
+  | 'REMOVED';
 
 export type ToolsQueryVariables = Exact<{
   first?: number | null | undefined;

@@ -348,6 +348,8 @@ export type ToolFilter = {
   provider?: InputMaybe<Scalars['String']['input']>;
   /** Full-text search over name, tags and description, ranked by relevance. */
   search?: InputMaybe<Scalars['String']['input']>;
+  /** Tools in any of these states; by default all but REMOVED. */
+  status?: InputMaybe<Array<ToolStatus>>;
   /** Tools carrying every one of these tags. */
   tags?: InputMaybe<Array<Scalars['String']['input']>>;
 };
@@ -355,7 +357,8 @@ export type ToolFilter = {
 /** Whether a tool may be called or awaits approval. */
 export type ToolStatus =
   | 'ACTIVE'
-  | 'QUARANTINED';
+  | 'QUARANTINED'
+  | 'REMOVED';
 
 export type UserError = {
   /** Stable code (ErrorCode). */

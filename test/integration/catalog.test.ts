@@ -145,7 +145,7 @@ describe('the tool catalog', () => {
 
     const providerId = one.data!.tool!.provider.id;
     const provider = await registry.op<ProviderByIdQuery, ProviderByIdQueryVariables>('ProviderById', { id: providerId, first: 10 });
-    expect(provider.data!.provider).toMatchObject({ name: 'shell', status: 'ACTIVE', callTemplateType: 'FILE' });
+    expect(provider.data!.provider).toMatchObject({ name: 'shell', status: 'ACTIVE', callTemplateType: 'TEXT' });
     expect(provider.data!.provider!.tools.edges.map((e) => e.node.name)).toEqual(['shell.current_time', 'shell.echo']);
     const notAnId = await registry.op<ProviderByIdQuery, ProviderByIdQueryVariables>('ProviderById', { id: 'not-a-uuid' });
     expect(notAnId.errors).toBeUndefined();

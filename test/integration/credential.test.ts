@@ -77,7 +77,7 @@ describe('storing credentials', () => {
     const loaded = await service(vault).findByReference(provider.id, 'WEATHER_KEY');
     expect(loaded).not.toBeNull();
     expect(service(vault).reveal(loaded!)).toEqual({ api_key: API_KEY });
-    expect(loaded!.settings).toEqual({ var_name: 'X-Weather-Key', location: 'query' });
+    expect(loaded!.settings).toEqual({ var_name: 'X-Weather-Key', location: 'query', hint: `••••${API_KEY.slice(-4)}` });
   });
 
   it('keeps no plaintext in the row, the redacted view or the audit log', async () => {
@@ -109,6 +109,7 @@ describe('storing credentials', () => {
       rotatedAt: null,
       expiresAt: null,
       secret: { username: '[set]', password: '[set]' },
+      hint: PASSWORD.length >= 16 ? `••••${PASSWORD.slice(-4)}` : '••••',
     });
     expect(JSON.stringify(view)).not.toContain(PASSWORD);
     expect(JSON.stringify(credential)).not.toContain(credential.ciphertext);
@@ -173,7 +174,7 @@ describe('storing credentials', () => {
       authType: CredentialAuthType.API_KEY,
       secret: { api_key: API_KEY },
     });
-    expect(first.settings).toEqual({ var_name: 'X-Api-Key', location: 'header' });
+    expect(first.settings).toEqual({ var_name: 'X-Api-Key', location: 'header', hint: `••••${API_KEY.slice(-4)}` });
     const second = await service(vault).set(
       {
         providerId: provider.id,
@@ -191,7 +192,11 @@ describe('storing credentials', () => {
     expect(rows).toHaveLength(1);
     const [row] = rows;
     expect(row!.authType).toBe(CredentialAuthType.OAUTH2);
-    expect(row!.settings).toEqual({ token_url: 'https://auth.example.com/oauth/token', scope: 'forecast:read' });
+    expect(row!.settings).toEqual({
+      token_url: 'https://auth.example.com/oauth/token',
+      scope: 'forecast:read',
+      hint: CLIENT_SECRET.length >= 16 ? `••••${CLIENT_SECRET.slice(-4)}` : '••••',
+    });
     expect(row!.rotatedAt).toBeInstanceOf(Date);
     expect(row!.expiresAt?.toISOString()).toBe(expiresAt.toISOString());
     expect(service(vault).reveal(row!)).toEqual({ client_id: 'weather-app', client_secret: CLIENT_SECRET });

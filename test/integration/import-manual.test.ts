@@ -106,7 +106,10 @@ describe('importing a UTCP manual', () => {
       [1, original!.definitionHash],
       [2, changed!.definitionHash],
     ]);
-    expect(await service().findByName('evolving.c')).toBeNull();
+    // Vanished tools stay, with their history, out of the default listing and not callable.
+    expect((await service().findByName('evolving.c'))!.status).toBe('removed');
+    const listed = await service().list({ first: 100, filter: { provider: 'evolving' } });
+    expect(listed.edges.map((e) => e.node.name)).toEqual(['evolving.a', 'evolving.b']);
   });
 
   it('leaves the catalog as it was when a manual is refused', async () => {

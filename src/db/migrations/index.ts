@@ -2,8 +2,10 @@
 import { type MigrationObject } from '@mikro-orm/core';
 import { Migration20261122101217_init as M0 } from './Migration20261122101217_init.js';
 import { Migration20261122103548_principal_cost_budget as M1 } from './Migration20261122103548_principal_cost_budget.js';
+import { Migration20261122111236_tool_status_removed as M2 } from './Migration20261122111236_tool_status_removed.js';
 
 export const migrations: MigrationObject[] = [
   { name: 'Migration20261122101217_init', class: M0 },
   { name: 'Migration20261122103548_principal_cost_budget', class: M1 },
+  { name: 'Migration20261122111236_tool_status_removed', class: M2 },
 ];

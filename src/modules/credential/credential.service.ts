@@ -31,6 +31,18 @@ export interface CredentialView {
   rotatedAt: Date | null;
   expiresAt: Date | null;
   secret: Record<string, '[set]'>;
+  /** The main secret's last 4 characters behind bullets, when it is long enough to spare them. */
+  hint: string;
+}
+
+/** Settings key of the masked hint, computed when the secret is set (the view never decrypts). */
+const HINT = 'hint';
+
+/** `••••abcd` for a secret of 16 characters or more, `••••` otherwise. */
+function hintOf(authType: CredentialAuthType, secret: Record<string, string>): string {
+  const main = SHAPES[authType].secret.at(-1)!;
+  const value = secret[main] ?? '';
+  return value.length >= 16 ? `••••${value.slice(-4)}` : '••••';
 }
 
 type Setting = (value: unknown) => string | null;
@@ -168,6 +180,7 @@ export class CredentialService {
     }
     const secret = validSecret(input.authType, input.secret);
     const settings = validSettings(input.authType, input.settings);
+    const stored = { ...settings, [HINT]: hintOf(input.authType, secret) };
     const expiresAt = input.expiresAt ?? null;
     if (expiresAt !== null && !(expiresAt instanceof Date && Number.isFinite(expiresAt.getTime()))) {
       throw badInput('expiresAt', '`expiresAt` must be a valid date');
@@ -184,7 +197,7 @@ export class CredentialService {
       const replaced = credential !== null;
       if (credential) {
         credential.authType = input.authType;
-        credential.settings = settings;
+        credential.settings = stored;
         credential.ciphertext = sealed.ciphertext;
         credential.keyId = sealed.keyId;
         credential.expiresAt = expiresAt;
@@ -194,7 +207,7 @@ export class CredentialService {
           provider,
           reference: input.reference,
           authType: input.authType,
-          settings,
+          settings: stored,
           ciphertext: sealed.ciphertext,
           keyId: sealed.keyId,
           expiresAt,
@@ -220,14 +233,16 @@ export class CredentialService {
     return this.vault.decrypt(credential.ciphertext, credential.keyId);
   }
 
-  /** What the API may show: no secret, only which secret fields are set. Does not decrypt. */
+  /** What the API may show: no secret, only which secret fields are set and a masked hint. Does not decrypt. */
   redacted(credential: Credential): CredentialView {
+    const { [HINT]: hint, ...settings } = credential.settings;
     return {
       id: credential.id,
       providerId: credential.provider.id,
       reference: credential.reference,
       authType: credential.authType,
-      settings: { ...credential.settings },
+      settings,
+      hint: typeof hint === 'string' ? hint : '••••',
       keyId: credential.keyId,
       createdAt: credential.createdAt,
       rotatedAt: credential.rotatedAt ?? null,

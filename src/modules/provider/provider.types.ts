@@ -1,4 +1,6 @@
-import { Directive, Field, ID, ObjectType, registerEnumType } from 'type-graphql';
+import { GraphQLJSON } from 'graphql-scalars';
+import { Directive, Field, ID, InputType, ObjectType, registerEnumType } from 'type-graphql';
+import { UserError } from '../../common/user-error.types.js';
 import { connectionTypes } from '../../common/connection.types.js';
 import { CallTemplateType, ProviderStatus } from './provider.entity.js';
 
@@ -39,3 +41,82 @@ export const {
   Connection: ProviderConnection,
   ConnectionResolver: ProviderConnectionResolver,
 } = connectionTypes(ProviderNode, 'Provider');
+
+/** What a provider's stored credential shows: never the secret. */
+@ObjectType('ProviderCredential')
+export class ProviderCredentialNode {
+  @Field()
+  reference!: string;
+
+  @Field()
+  authType!: string;
+
+  @Field(() => String, { nullable: true, description: 'api_key: the header, query parameter or cookie name.' })
+  varName?: string | null;
+
+  @Field(() => String, { nullable: true, description: 'api_key: header, query or cookie.' })
+  location?: string | null;
+
+  @Field({ description: 'The secret’s last 4 characters behind bullets, when it is long enough.' })
+  hint!: string;
+
+  @Field()
+  createdAt!: Date;
+
+  @Field(() => Date, { nullable: true })
+  rotatedAt?: Date | null;
+}
+
+@InputType({ description: 'A UTCP 1.1 manual call template under a new provider name.' })
+export class RegisterProviderInput {
+  @Field({ description: 'Letters, digits and `_`; prefixes the names of its tools.' })
+  name!: string;
+
+  @Field(() => GraphQLJSON, {
+    description: 'The call template (`call_template_type`, `url`, …). Literal secrets in `auth` are moved into the vault.',
+  })
+  callTemplate!: Record<string, unknown>;
+}
+
+@InputType()
+export class ProviderIdInput {
+  @Field(() => ID)
+  id!: string;
+}
+
+/** A registration's or refresh's outcome. */
+@ObjectType()
+export class ProviderChangePayload {
+  @Field(() => ProviderNode, { nullable: true })
+  provider?: ProviderNode | null;
+
+  @Field(() => [String], { description: 'Tools added.' })
+  created!: string[];
+
+  @Field(() => [String], { description: 'Tools whose change was applied (additive, or first discovery).' })
+  updated!: string[];
+
+  @Field(() => [String], { description: 'Tools whose change waits for approval; not callable until then.' })
+  quarantined!: string[];
+
+  @Field(() => [String], { description: 'Tools the provider no longer lists.' })
+  removed!: string[];
+
+  @Field(() => [String])
+  restored!: string[];
+
+  @Field(() => [String], { description: 'Migrations, skipped operations, variables nobody provided.' })
+  warnings!: string[];
+
+  @Field(() => [UserError])
+  userErrors!: UserError[];
+}
+
+@ObjectType()
+export class ProviderPayload {
+  @Field(() => ProviderNode, { nullable: true })
+  provider?: ProviderNode | null;
+
+  @Field(() => [UserError])
+  userErrors!: UserError[];
+}

@@ -8,6 +8,8 @@ export enum ToolStatus {
   ACTIVE = 'active',
   /** A changed definition awaits an admin's approval; the tool may not be called meanwhile. */
   QUARANTINED = 'quarantined',
+  /** The provider no longer lists it (or was removed); kept with its history, not callable. */
+  REMOVED = 'removed',
 }
 
 /**

@@ -7,9 +7,9 @@ import { ErrorCode, RegistryError } from '../../errors.js';
 import { parseManual } from '../../utcp/manual.schema.js';
 import { AuditOutcome, AuditService } from '../audit/index.js';
 import { type CallTemplateType, Provider } from '../provider/provider.entity.js';
-import { definitionHash, type ToolDefinition, toolDefinition } from './tool.definition.js';
-import { ToolVersion, ToolVersionStatus } from './tool-version.entity.js';
-import { Tool } from './tool.entity.js';
+import { toolDefinition } from './tool.definition.js';
+import { type SyncResult, syncTools } from './tool.sync.js';
+import { Tool, ToolStatus } from './tool.entity.js';
 
 /** Criteria of a tool listing; every given one must hold. */
 export interface ToolListFilter {
@@ -18,6 +18,8 @@ export interface ToolListFilter {
   provider?: string | null;
   callTemplateType?: CallTemplateType | null;
   enabled?: boolean | null;
+  /** Tools in any of these states; by default all but those removed upstream. */
+  status?: ToolStatus[] | null;
 }
 
 export interface ToolListArgs {
@@ -27,12 +29,8 @@ export interface ToolListArgs {
 }
 
 /** What an import changed, by tool name. */
-export interface ManualImport {
+export interface ManualImport extends SyncResult {
   provider: Provider;
-  created: string[];
-  updated: string[];
-  removed: string[];
-  unchanged: string[];
 }
 
 /** Who performs a change, for the audit log. */
@@ -109,6 +107,12 @@ export class ToolService {
       where.push(`t.enabled = ?`);
       params.push(filter.enabled);
     }
+    if (filter.status?.length) {
+      where.push(`t.status in (?)`);
+      params.push(filter.status);
+    } else {
+      where.push(`t.status <> '${ToolStatus.REMOVED}'`);
+    }
 
     let from = 'tool t';
     let rank = '';
@@ -170,8 +174,8 @@ export class ToolService {
   /**
    * Stores the tools of a UTCP 1.x manual under `providerName` (created when missing, with
    * `manualCallTemplate` describing where the manual comes from): new tools are added, changed
-   * ones get a new approved version, tools no longer listed are removed. All of it, with its audit
-   * entry, commits in one transaction or not at all.
+   * ones get a new approved version, tools no longer listed are marked removed. All of it, with
+   * its audit entry, commits in one transaction or not at all.
    * Throws INVALID_MANUAL / UNSUPPORTED_UTCP_VERSION (with JSON paths) or BAD_USER_INPUT.
    */
   async importManual(
@@ -199,30 +203,9 @@ export class ToolService {
       }
       provider.lastDiscoveredAt = new Date();
       provider.lastError = null;
-      const existing = new Map((await em.find(Tool, { provider })).map((t) => [t.name, t]));
-      const result: ManualImport = { provider, created: [], updated: [], removed: [], unchanged: [] };
-      for (const definition of definitions) {
-        const hash = definitionHash(definition);
-        const tool = existing.get(definition.name);
-        existing.delete(definition.name);
-        if (!tool) {
-          const created = em.create(Tool, { ...definition, provider, definitionHash: hash, version: 1 });
-          this.recordVersion(em, created, definition);
-          result.created.push(definition.name);
-        } else if (tool.definitionHash !== hash || tool.tags.join('\0') !== definition.tags.join('\0')) {
-          const changed = tool.definitionHash !== hash;
-          em.assign(tool, { ...definition, definitionHash: hash, version: changed ? tool.version + 1 : tool.version });
-          if (changed) this.recordVersion(em, tool, definition);
-          result.updated.push(definition.name);
-        } else {
-          result.unchanged.push(definition.name);
-        }
-      }
-      for (const stale of existing.values()) {
-        em.remove(stale);
-        result.removed.push(stale.name);
-      }
       await em.flush();
+      // Imports come from the operator (seed, tests): changes apply at once, nothing is quarantined.
+      const sync = await syncTools(em, provider, definitions, { quarantineChanges: false });
       await new AuditService(em).append({
         actorId: actor.principalId,
         action: 'catalog.importManual',
@@ -234,23 +217,12 @@ export class ToolService {
         details: {
           provider: providerName,
           manualVersion: manual.manual_version,
-          created: result.created,
-          updated: result.updated,
-          removed: result.removed,
+          created: sync.created,
+          updated: sync.updated,
+          removed: sync.removed,
         },
       });
-      return result;
-    });
-  }
-
-  private recordVersion(em: EntityManager, tool: Tool, definition: ToolDefinition): void {
-    em.create(ToolVersion, {
-      tool,
-      version: tool.version,
-      definitionHash: tool.definitionHash,
-      definition: { ...definition },
-      status: ToolVersionStatus.APPROVED,
-      decidedAt: new Date(),
+      return { provider, ...sync };
     });
   }
 }

@@ -3,6 +3,8 @@ import { Directive, Field, ID, InputType, Int, ObjectType, registerEnumType } fr
 import { connectionTypes } from '../../common/connection.types.js';
 import { CallTemplateType } from '../provider/provider.entity.js';
 import { ToolStatus } from './tool.entity.js';
+import { ToolVersionStatus } from './tool-version.entity.js';
+import { UserError } from '../../common/user-error.types.js';
 
 registerEnumType(ToolStatus, { name: 'ToolStatus', description: 'Whether a tool may be called or awaits approval.' });
 
@@ -50,6 +52,57 @@ export class ToolNode {
   updatedAt!: Date;
 }
 
+registerEnumType(ToolVersionStatus, { name: 'ToolVersionStatus' });
+
+/** One definition a tool has had, approved, pending approval or superseded. */
+@ObjectType('ToolVersion')
+export class ToolVersionNode {
+  @Field(() => Int)
+  version!: number;
+
+  @Field()
+  definitionHash!: string;
+
+  @Field(() => ToolVersionStatus)
+  status!: ToolVersionStatus;
+
+  @Field(() => GraphQLJSON, { description: 'description, inputs, outputs, tags and call template of this version.' })
+  definition!: Record<string, unknown>;
+
+  @Field()
+  createdAt!: Date;
+
+  @Field(() => Date, { nullable: true })
+  decidedAt?: Date | null;
+}
+
+@InputType()
+export class ApproveToolVersionInput {
+  @Field(() => ID)
+  toolId!: string;
+
+  @Field(() => Int)
+  version!: number;
+}
+
+@InputType()
+export class SetToolEnabledInput {
+  @Field(() => ID)
+  toolId!: string;
+
+  @Field()
+  enabled!: boolean;
+}
+
+@ObjectType()
+export class ToolPayload {
+  @Field(() => ToolNode, { nullable: true })
+  tool?: ToolNode | null;
+
+  @Field(() => [UserError])
+  userErrors!: UserError[];
+}
+
 export const {
   Edge: ToolEdge,
   Connection: ToolConnection,
@@ -72,4 +125,7 @@ export class ToolFilter {
 
   @Field({ nullable: true })
   enabled?: boolean;
+
+  @Field(() => [ToolStatus], { nullable: true, description: 'Tools in any of these states; by default all but REMOVED.' })
+  status?: ToolStatus[];
 }

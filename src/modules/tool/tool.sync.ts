@@ -1,0 +1,122 @@
+import { type EntityManager } from '@mikro-orm/postgresql';
+import { type Provider } from '../provider/provider.entity.js';
+import { definitionHash, definitionOf, isAdditiveChange, type ToolDefinition } from './tool.definition.js';
+import { ToolVersion, ToolVersionStatus } from './tool-version.entity.js';
+import { Tool, ToolStatus } from './tool.entity.js';
+
+/** What a sync changed, by tool name. */
+export interface SyncResult {
+  created: string[];
+  /** Changed and applied at once (additive changes, or when changes are not quarantined). */
+  updated: string[];
+  /** Changed, waiting for an admin's approval; still callable? no: quarantined tools are not. */
+  quarantined: string[];
+  /** No longer listed by the provider: kept, with their history, but not callable. */
+  removed: string[];
+  /** Listed again after having been removed, or back to their approved definition. */
+  restored: string[];
+  unchanged: string[];
+}
+
+export interface SyncOptions {
+  /** Hold back non-additive changes for approval (rug-pull protection). */
+  quarantineChanges: boolean;
+}
+
+/**
+ * Brings a provider's tools in line with `definitions` inside the caller's transaction: adds new
+ * tools, versions changed ones (applied, or quarantined with a pending version), marks vanished
+ * ones removed, and restores those that come back. Flushes; never commits.
+ */
+export async function syncTools(
+  em: EntityManager,
+  provider: Provider,
+  definitions: ToolDefinition[],
+  options: SyncOptions,
+): Promise<SyncResult> {
+  const result: SyncResult = { created: [], updated: [], quarantined: [], removed: [], restored: [], unchanged: [] };
+  const tools = await em.find(Tool, { provider });
+  const existing = new Map(tools.map((t) => [t.name, t]));
+  const versions = tools.length ? await em.find(ToolVersion, { tool: { $in: tools } }) : [];
+  const versionsOf = (tool: Tool) => versions.filter((v) => v.tool === tool);
+  const nextVersion = (tool: Tool) => Math.max(tool.version, ...versionsOf(tool).map((v) => v.version)) + 1;
+  const rejectPending = (tool: Tool) => {
+    for (const pending of versionsOf(tool).filter((v) => v.status === ToolVersionStatus.PENDING)) {
+      pending.status = ToolVersionStatus.REJECTED;
+      pending.decidedAt = new Date();
+    }
+  };
+  const record = (tool: Tool, definition: ToolDefinition, hash: string, version: number, status: ToolVersionStatus) => {
+    const row = em.create(ToolVersion, {
+      tool,
+      version,
+      definitionHash: hash,
+      definition: { ...definition },
+      status,
+      decidedAt: status === ToolVersionStatus.PENDING ? null : new Date(),
+    });
+    versions.push(row);
+  };
+
+  for (const definition of definitions) {
+    const hash = definitionHash(definition);
+    const tool = existing.get(definition.name);
+    existing.delete(definition.name);
+    if (!tool) {
+      const created = em.create(Tool, { ...definition, provider, definitionHash: hash, version: 1 });
+      record(created, definition, hash, 1, ToolVersionStatus.APPROVED);
+      result.created.push(definition.name);
+      continue;
+    }
+    if (tool.definitionHash === hash) {
+      const tagsChanged = tool.tags.join('\0') !== definition.tags.join('\0');
+      if (tagsChanged) tool.tags = definition.tags;
+      if (tool.status !== ToolStatus.ACTIVE) {
+        rejectPending(tool);
+        tool.status = ToolStatus.ACTIVE;
+        result.restored.push(definition.name);
+      } else {
+        (tagsChanged ? result.updated : result.unchanged).push(definition.name);
+      }
+      continue;
+    }
+    const pending = versionsOf(tool).find((v) => v.status === ToolVersionStatus.PENDING);
+    if (pending?.definitionHash === hash) {
+      result.unchanged.push(definition.name);
+      continue;
+    }
+    rejectPending(tool);
+    const version = nextVersion(tool);
+    if (!options.quarantineChanges || isAdditiveChange(definitionOf(tool), definition)) {
+      em.assign(tool, { ...definition, definitionHash: hash, version, status: ToolStatus.ACTIVE });
+      record(tool, definition, hash, version, ToolVersionStatus.APPROVED);
+      result.updated.push(definition.name);
+    } else {
+      record(tool, definition, hash, version, ToolVersionStatus.PENDING);
+      tool.status = ToolStatus.QUARANTINED;
+      result.quarantined.push(definition.name);
+    }
+  }
+  for (const vanished of existing.values()) {
+    if (vanished.status === ToolStatus.REMOVED) continue;
+    rejectPending(vanished);
+    vanished.status = ToolStatus.REMOVED;
+    result.removed.push(vanished.name);
+  }
+  await em.flush();
+  return result;
+}
+
+/**
+ * Applies a tool's pending version: its definition becomes the tool's, the tool is callable
+ * again. Returns null when the tool has no pending version with that number.
+ */
+export async function approvePendingVersion(em: EntityManager, tool: Tool, version: number, decidedBy: string | null): Promise<ToolVersion | null> {
+  const pending = await em.findOne(ToolVersion, { tool, version, status: ToolVersionStatus.PENDING });
+  if (!pending) return null;
+  const definition = pending.definition as unknown as ToolDefinition;
+  em.assign(tool, { ...definition, definitionHash: pending.definitionHash, version: pending.version, status: ToolStatus.ACTIVE });
+  em.assign(pending, { status: ToolVersionStatus.APPROVED, decidedAt: new Date(), decidedBy });
+  await em.flush();
+  return pending;
+}

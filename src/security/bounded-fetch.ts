@@ -1,0 +1,246 @@
+import { lookup as dnsLookup } from 'node:dns/promises';
+import type { LookupFunction } from 'node:net';
+import {
+  Agent,
+  buildConnector,
+  fetch as undiciFetch,
+  Headers as UndiciHeaders,
+  type HeadersInit as UndiciHeadersInit,
+  type RequestInit as UndiciRequestInit,
+  type Response as UndiciResponse,
+} from 'undici';
+import { ErrorCode, RegistryError } from '../errors.js';
+import {
+  assertEgressAllowed,
+  assertResolvedAllowed,
+  deniedAddressReason,
+  EgressDeniedError,
+  type EgressLookup,
+  type EgressPolicy,
+  urlHost,
+} from './egress-policy.js';
+
+/** Redirects followed before giving up. */
+export const MAX_REDIRECTS = 5;
+
+/** Options of {@link boundedFetch}: a fetch `RequestInit` plus the limits and the egress policy. */
+export interface BoundedFetchInit extends RequestInit {
+  /** Total time for every hop, including reading the body, in milliseconds. */
+  timeoutMs: number;
+  /** Largest accepted (decoded) response body, in bytes. */
+  maxBytes: number;
+  policy: EgressPolicy;
+  /** Resolver for both the pre-check and the connect-time check; defaults to `dns.lookup`. */
+  lookup?: EgressLookup;
+}
+
+/** A fully read response. `url` is the URL of the last hop. */
+export interface BoundedResponse {
+  status: number;
+  headers: Headers;
+  body: Buffer;
+  url: string;
+}
+
+const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
+/** Headers kept on a cross-origin redirect: a tool's credentials may sit in any other header. */
+const CROSS_ORIGIN_SAFE_HEADERS = new Set(['accept', 'accept-encoding', 'accept-language', 'user-agent', 'content-type', 'content-language']);
+const BODY_HEADERS = ['content-type', 'content-length', 'content-encoding', 'content-language', 'content-location'];
+
+/**
+ * fetch with the egress guard applied before every hop and again at connect time (so DNS rebinding
+ * between check and connect cannot slip through), a total timeout, a response-size cap (the body is
+ * streamed and the connection dropped past the cap) and redirects followed manually (at most
+ * {@link MAX_REDIRECTS}, each hop re-checked; headers other than a safe few are dropped across origins).
+ * Throws coded RegistryErrors: EGRESS_DENIED, UPSTREAM_TIMEOUT, UPSTREAM_TOO_LARGE, UPSTREAM_UNAVAILABLE;
+ * an abort through `init.signal` rejects with that signal's reason.
+ */
+export async function boundedFetch(url: string, init: BoundedFetchInit): Promise<BoundedResponse> {
+  const { timeoutMs, maxBytes, policy, lookup = dnsLookup, signal: callerSignal, redirect = 'follow', ...request } = init;
+  const deadline = new AbortController();
+  const timer = setTimeout(() => deadline.abort(), timeoutMs);
+  const signal = callerSignal ? AbortSignal.any([callerSignal, deadline.signal]) : deadline.signal;
+  const agent = new Agent({ connect: guardedConnector(policy, lookup) });
+  let host: string | undefined;
+  try {
+    let current: URL | string = url;
+    let method = (request.method ?? 'GET').toUpperCase();
+    let body = request.body;
+    const headers = new UndiciHeaders(request.headers as UndiciHeadersInit | undefined);
+    for (let redirects = 0; ; redirects++) {
+      await untilAborted(assertEgressAllowed(current, policy, { lookup }), signal);
+      const target: URL = typeof current === 'string' ? new URL(current) : current;
+      host = urlHost(target);
+      const response = await undiciFetch(target, {
+        ...(request as UndiciRequestInit),
+        method,
+        headers,
+        body: body as UndiciRequestInit['body'],
+        redirect: 'manual',
+        signal,
+        dispatcher: agent,
+      });
+      const location = response.headers.get('location');
+      if (redirect === 'manual' || !REDIRECT_STATUSES.has(response.status) || location === null) {
+        return { status: response.status, headers: new Headers([...response.headers]), body: await readCapped(response, maxBytes, host), url: target.href };
+      }
+      await response.body?.cancel().catch(() => {});
+      if (redirect === 'error') throw new RegistryError(ErrorCode.UPSTREAM_UNAVAILABLE, `"${host}" answered with a redirect`, { host });
+      if (redirects >= MAX_REDIRECTS) {
+        throw new RegistryError(ErrorCode.UPSTREAM_UNAVAILABLE, `Too many redirects from "${host}" (more than ${MAX_REDIRECTS})`, { host });
+      }
+      let next: URL;
+      try {
+        next = new URL(location, target);
+      } catch {
+        throw new RegistryError(ErrorCode.UPSTREAM_UNAVAILABLE, `"${host}" redirected to an invalid URL`, { host });
+      }
+      // The fetch standard's method rewriting: 303 always, 301/302 for POST, become a bodiless GET.
+      if ((response.status === 303 && method !== 'HEAD') || ((response.status === 301 || response.status === 302) && method === 'POST')) {
+        method = 'GET';
+        body = undefined;
+        for (const name of BODY_HEADERS) headers.delete(name);
+      } else if (body != null && !isReplayable(body)) {
+        throw new RegistryError(ErrorCode.UPSTREAM_UNAVAILABLE, `"${host}" redirected a request whose streamed body cannot be sent again`, { host });
+      }
+      if (next.origin !== target.origin) {
+        for (const name of [...headers.keys()]) if (!CROSS_ORIGIN_SAFE_HEADERS.has(name)) headers.delete(name);
+      }
+      current = next;
+    }
+  } catch (error) {
+    throw translateError(error, { host, timedOut: deadline.signal.aborted, callerSignal, timeoutMs });
+  } finally {
+    clearTimeout(timer);
+    await agent.destroy().catch(() => {});
+  }
+}
+
+/**
+ * An undici connector that refuses denied addresses at connect time: its `lookup` re-resolves the host
+ * and checks every answer before the socket connects, and the connected socket's peer address is
+ * checked once more (IP-literal hosts skip `lookup`; they were checked before the request).
+ */
+function guardedConnector(policy: EgressPolicy, lookup: EgressLookup): buildConnector.connector {
+  const connect = buildConnector({ lookup: guardedLookup(policy, lookup) });
+  return (options, callback) => {
+    connect(options, (error, socket) => {
+      if (error) {
+        callback(error, null);
+        return;
+      }
+      const host = options.hostname.replace(/^\[|\]$/g, '').replace(/\.$/, '').toLowerCase();
+      const address = socket.remoteAddress;
+      try {
+        if (address === undefined) throw new EgressDeniedError(host, 'the connection has no peer address');
+        assertResolvedAllowed(host, [address], policy);
+      } catch (denied) {
+        socket.destroy();
+        callback(denied as Error, null);
+        return;
+      }
+      callback(null, socket);
+    });
+  };
+}
+
+/** A `net.connect` lookup that resolves with `lookup` and fails with EgressDeniedError on a denied answer. */
+function guardedLookup(policy: EgressPolicy, lookup: EgressLookup): LookupFunction {
+  return (hostname, options, callback) => {
+    const host = hostname.replace(/\.$/, '').toLowerCase();
+    lookup(hostname, { all: true, family: options.family, hints: options.hints }).then(
+      (answers) => {
+        try {
+          if (answers.length === 0) throw Object.assign(new Error(`getaddrinfo ENOTFOUND ${hostname}`), { code: 'ENOTFOUND' });
+          assertResolvedAllowed(host, answers.map((answer) => answer.address), policy);
+        } catch (error) {
+          callback(error as NodeJS.ErrnoException, '');
+          return;
+        }
+        const [first] = answers;
+        if (options.all) callback(null, answers);
+        else callback(null, first!.address, first!.family);
+      },
+      (error: NodeJS.ErrnoException) => callback(error, ''),
+    );
+  };
+}
+
+/** Reads the body into memory, refusing (and dropping the connection) once it passes `maxBytes`. */
+async function readCapped(response: UndiciResponse, maxBytes: number, host: string): Promise<Buffer> {
+  const tooLarge = () =>
+    new RegistryError(ErrorCode.UPSTREAM_TOO_LARGE, `Response from "${host}" exceeds ${maxBytes} bytes`, { host, maxBytes });
+  const declared = Number(response.headers.get('content-length') ?? Number.NaN);
+  if (Number.isFinite(declared) && declared > maxBytes) {
+    await response.body?.cancel().catch(() => {});
+    throw tooLarge();
+  }
+  if (!response.body) return Buffer.alloc(0);
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  // Leaving the loop early cancels the stream, which aborts the underlying request.
+  for await (const chunk of response.body) {
+    total += chunk.byteLength;
+    if (total > maxBytes) throw tooLarge();
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks, total);
+}
+
+function translateError(
+  error: unknown,
+  context: { host: string | undefined; timedOut: boolean; callerSignal: AbortSignal | null | undefined; timeoutMs: number },
+): unknown {
+  const { host, timedOut, callerSignal, timeoutMs } = context;
+  if (error instanceof RegistryError) return error;
+  if (timedOut) {
+    return new RegistryError(ErrorCode.UPSTREAM_TIMEOUT, `Request to "${host ?? 'upstream'}" timed out after ${timeoutMs} ms`, { host, timeoutMs });
+  }
+  if (callerSignal?.aborted) return callerSignal.reason;
+  const denied = findCause(error, (cause): cause is EgressDeniedError => cause instanceof EgressDeniedError);
+  if (denied) return denied;
+  const code = findCause(error, (cause): cause is NodeJS.ErrnoException => typeof (cause as NodeJS.ErrnoException).code === 'string')?.code;
+  return new RegistryError(ErrorCode.UPSTREAM_UNAVAILABLE, `Request to "${host ?? 'upstream'}" failed${code ? ` (${code})` : ''}`, { host });
+}
+
+/** Searches an error's `cause` chain (and AggregateError members, as happy-eyeballs connects raise). */
+function findCause<T>(error: unknown, match: (cause: unknown) => cause is T, depth = 0): T | undefined {
+  if (error == null || typeof error !== 'object' || depth > 8) return undefined;
+  if (match(error)) return error;
+  const nested = error instanceof AggregateError ? [...error.errors, error.cause] : [(error as { cause?: unknown }).cause];
+  for (const cause of nested) {
+    const found = findCause(cause, match, depth + 1);
+    if (found) return found;
+  }
+  return undefined;
+}
+
+function isReplayable(body: unknown): boolean {
+  return (
+    typeof body === 'string' ||
+    body instanceof ArrayBuffer ||
+    ArrayBuffer.isView(body) ||
+    body instanceof URLSearchParams ||
+    body instanceof Blob ||
+    body instanceof FormData
+  );
+}
+
+/** Rejects with the signal's reason once it aborts, so a hanging DNS lookup cannot outlive the deadline. */
+function untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(value);
+      },
+      (error: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(error);
+      },
+    );
+  });
+}

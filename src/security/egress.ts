@@ -1,0 +1,11 @@
+/** The outbound-request guard: the egress policy (SSRF checks) and the bounded fetch built on it. */
+export {
+  assertEgressAllowed,
+  assertResolvedAllowed,
+  deniedAddressReason,
+  EgressDeniedError,
+  type EgressLookup,
+  type EgressPolicy,
+  parseEgressAllowList,
+} from './egress-policy.js';
+export { boundedFetch, type BoundedFetchInit, type BoundedResponse, MAX_REDIRECTS } from './bounded-fetch.js';

@@ -1,0 +1,270 @@
+import type { LookupAddress } from 'node:dns';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterEach, describe, expect, it } from 'vitest';
+import { ErrorCode, RegistryError } from '../../src/errors.js';
+import { boundedFetch, type BoundedFetchInit, EgressDeniedError, type EgressLookup, type EgressPolicy } from '../../src/security/egress.js';
+
+const NONE: EgressPolicy = { allowHosts: [], allowCidrs: [] };
+const LOOPBACK: EgressPolicy = { allowHosts: [], allowCidrs: ['127.0.0.1/32'] };
+
+interface TestServer {
+  origin: string;
+  port: number;
+  /** Every request received, in order. */
+  requests: IncomingMessage[];
+  /** TCP connections accepted, including those closed before a request was sent. */
+  connections: () => number;
+}
+
+const servers: Server[] = [];
+
+afterEach(async () => {
+  await Promise.all(
+    servers.splice(0).map(
+      (server) =>
+        new Promise<void>((resolve) => {
+          server.closeAllConnections();
+          server.close(() => resolve());
+        }),
+    ),
+  );
+});
+
+/** An HTTP server on 127.0.0.1, closed after each test. */
+async function startServer(handler: (req: IncomingMessage, res: ServerResponse) => unknown): Promise<TestServer> {
+  const requests: IncomingMessage[] = [];
+  const server = createServer((req, res) => {
+    requests.push(req);
+    void handler(req, res);
+  });
+  let connections = 0;
+  server.on('connection', () => connections++);
+  servers.push(server);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return { origin: `http://127.0.0.1:${port}`, port, requests, connections: () => connections };
+}
+
+/** A resolver answering each host from a list of answers, one per call; the last answer repeats. */
+function scriptedLookup(script: Record<string, string[]>): EgressLookup & { calls: string[] } {
+  const calls: string[] = [];
+  const lookup = async (hostname: string): Promise<LookupAddress[]> => {
+    calls.push(hostname);
+    const answers = script[hostname];
+    if (!answers) throw Object.assign(new Error(`getaddrinfo ENOTFOUND ${hostname}`), { code: 'ENOTFOUND' });
+    const address = answers[Math.min(calls.filter((h) => h === hostname).length, answers.length) - 1]!;
+    return [{ address, family: address.includes(':') ? 6 : 4 }];
+  };
+  return Object.assign(lookup as unknown as EgressLookup, { calls });
+}
+
+async function failure(url: string, init: BoundedFetchInit): Promise<RegistryError> {
+  const error = await boundedFetch(url, init).then(
+    () => undefined,
+    (thrown: unknown) => thrown,
+  );
+  expect(error).toBeInstanceOf(RegistryError);
+  return error as RegistryError;
+}
+
+/** Writes `chunk` until the client goes away or `limit` bytes are out, respecting backpressure. */
+async function streamUntilClosed(res: ServerResponse, chunk: Buffer, limit: number): Promise<{ written: number; closed: boolean }> {
+  let closed = false;
+  const whenClosed = new Promise<void>((resolve) => res.once('close', resolve)).then(() => {
+    closed = true;
+  });
+  let written = 0;
+  while (!closed && written < limit) {
+    written += chunk.length;
+    if (!res.write(chunk)) await Promise.race([new Promise((resolve) => res.once('drain', resolve)), whenClosed]);
+  }
+  if (!closed) res.end();
+  return { written, closed };
+}
+
+describe('boundedFetch', () => {
+  it('refuses a loopback server unless its address is allow-listed, and then returns the whole response', async () => {
+    const server = await startServer((_req, res) => {
+      res.setHeader('content-type', 'application/json');
+      res.end('{"ok":true}');
+    });
+    const denied = await failure(`${server.origin}/tool?token=abc`, { timeoutMs: 2000, maxBytes: 1024, policy: NONE });
+    expect(denied).toBeInstanceOf(EgressDeniedError);
+    expect(denied.message).toBe('Outbound request to "127.0.0.1" denied: the address is in a non-public range (loopback) that is not allow-listed');
+    expect(server.connections()).toBe(0);
+
+    const response = await boundedFetch(`${server.origin}/tool?x=1`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{"a":1}',
+      timeoutMs: 2000,
+      maxBytes: 1024,
+      policy: LOOPBACK,
+    });
+    expect(response.status).toBe(200);
+    expect(response.headers.get('content-type')).toBe('application/json');
+    expect(response.body.toString()).toBe('{"ok":true}');
+    expect(response.url).toBe(`${server.origin}/tool?x=1`);
+    expect(server.requests.map((req) => `${req.method} ${req.url}`)).toEqual(['POST /tool?x=1']);
+  });
+
+  it('checks again at connect time, so a host that rebinds to loopback after the check is refused', async () => {
+    const server = await startServer((_req, res) => res.end('internal'));
+    // First answer (the pre-check) is public; the connect-time lookup gets loopback.
+    const lookup = scriptedLookup({ 'rebind.test': ['93.184.215.14', '127.0.0.1'] });
+    const error = await failure(`http://rebind.test:${server.port}/`, { timeoutMs: 2000, maxBytes: 1024, policy: NONE, lookup });
+    expect(error).toBeInstanceOf(EgressDeniedError);
+    expect(error.message).toContain('"rebind.test" denied: it resolves to an address in a non-public range (loopback)');
+    expect(lookup.calls).toEqual(['rebind.test', 'rebind.test']);
+    // Refused inside the connect-time lookup: not even a TCP connection was opened.
+    await sleep(50);
+    expect(server.connections()).toBe(0);
+  });
+
+  it('connects through the checked resolver to an allow-listed host name', async () => {
+    const server = await startServer((req, res) => res.end(`hello ${req.headers.host}`));
+    const lookup = scriptedLookup({ 'tools.internal.test': ['127.0.0.1'] });
+    const policy: EgressPolicy = { allowHosts: ['*.internal.test'], allowCidrs: [] };
+    const response = await boundedFetch(`http://tools.internal.test:${server.port}/`, { timeoutMs: 2000, maxBytes: 1024, policy, lookup });
+    expect(response.body.toString()).toBe(`hello tools.internal.test:${server.port}`);
+    expect(lookup.calls).toEqual(['tools.internal.test', 'tools.internal.test']);
+  });
+
+  it('gives up on a server that never answers once the timeout passes', async () => {
+    const server = await startServer(() => {});
+    const started = performance.now();
+    const error = await failure(`${server.origin}/slow`, { timeoutMs: 200, maxBytes: 1024, policy: LOOPBACK });
+    expect(error.code).toBe(ErrorCode.UPSTREAM_TIMEOUT);
+    expect(error.message).toBe('Request to "127.0.0.1" timed out after 200 ms');
+    expect(performance.now() - started).toBeLessThan(2000);
+  });
+
+  it('applies the timeout to the whole response, so a trickling body cannot hold the call open', async () => {
+    let outcome: Promise<{ written: number; closed: boolean }> | undefined;
+    const server = await startServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      outcome = (async () => {
+        let written = 0;
+        let closed = false;
+        res.once('close', () => (closed = true));
+        for (let i = 0; i < 100 && !closed; i++) {
+          res.write('x');
+          written++;
+          await sleep(100);
+        }
+        if (!closed) res.end();
+        return { written, closed };
+      })();
+    });
+    const started = performance.now();
+    const error = await failure(`${server.origin}/trickle`, { timeoutMs: 500, maxBytes: 1024, policy: LOOPBACK });
+    const elapsed = performance.now() - started;
+    expect(error.code).toBe(ErrorCode.UPSTREAM_TIMEOUT);
+    expect(elapsed).toBeGreaterThanOrEqual(450);
+    expect(elapsed).toBeLessThan(2000);
+    const { written, closed } = await outcome!;
+    expect(closed).toBe(true);
+    expect(written).toBeLessThan(20);
+  });
+
+  it('drops the connection once a streamed body passes the size cap, without reading the rest', async () => {
+    const total = 64 * 1024 * 1024;
+    let outcome: Promise<{ written: number; closed: boolean }> | undefined;
+    const server = await startServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/octet-stream' });
+      outcome = streamUntilClosed(res, Buffer.alloc(16 * 1024, 1), total);
+    });
+    const error = await failure(`${server.origin}/big`, { timeoutMs: 10_000, maxBytes: 100_000, policy: LOOPBACK });
+    expect(error.code).toBe(ErrorCode.UPSTREAM_TOO_LARGE);
+    expect(error.message).toBe('Response from "127.0.0.1" exceeds 100000 bytes');
+    const { written, closed } = await outcome!;
+    expect(closed).toBe(true);
+    expect(written).toBeLessThan(total / 4);
+  });
+
+  it('refuses a declared Content-Length over the cap before reading any body', async () => {
+    let outcome: Promise<{ written: number; closed: boolean }> | undefined;
+    const server = await startServer((_req, res) => {
+      res.writeHead(200, { 'content-length': String(50 * 1024 * 1024) });
+      outcome = streamUntilClosed(res, Buffer.alloc(16 * 1024, 1), 50 * 1024 * 1024);
+    });
+    const error = await failure(`${server.origin}/big`, { timeoutMs: 10_000, maxBytes: 1024, policy: LOOPBACK });
+    expect(error.code).toBe(ErrorCode.UPSTREAM_TOO_LARGE);
+    expect((await outcome!).closed).toBe(true);
+  });
+
+  it('re-checks every redirect, refusing one to an address that is not allow-listed', async () => {
+    const lookup = scriptedLookup({ 'db.internal.test': ['10.0.0.5'] });
+    const server = await startServer((req, res) => {
+      const target = req.url === '/metadata' ? 'http://169.254.169.254/latest/meta-data/iam/' : 'http://db.internal.test/';
+      res.writeHead(302, { location: target }).end();
+    });
+    const metadata = await failure(`${server.origin}/metadata`, { timeoutMs: 2000, maxBytes: 1024, policy: LOOPBACK, lookup });
+    expect(metadata).toBeInstanceOf(EgressDeniedError);
+    expect(metadata.message).toBe('Outbound request to "169.254.169.254" denied: the address is in a non-public range (linkLocal) that is not allow-listed');
+    const internal = await failure(`${server.origin}/dns`, { timeoutMs: 2000, maxBytes: 1024, policy: LOOPBACK, lookup });
+    expect(internal).toBeInstanceOf(EgressDeniedError);
+    expect(internal.message).toContain('"db.internal.test" denied');
+    expect(server.requests).toHaveLength(2);
+  });
+
+  it('follows at most five redirects', async () => {
+    const server = await startServer((req, res) => {
+      const remaining = Number(req.url!.split('/')[2]);
+      if (remaining === 0) res.end('arrived');
+      else res.writeHead(remaining % 2 ? 301 : 307, { location: `/hops/${remaining - 1}` }).end();
+    });
+    const five = await boundedFetch(`${server.origin}/hops/5`, { timeoutMs: 2000, maxBytes: 1024, policy: LOOPBACK });
+    expect(five.body.toString()).toBe('arrived');
+    expect(five.url).toBe(`${server.origin}/hops/0`);
+    expect(server.requests).toHaveLength(6);
+
+    server.requests.length = 0;
+    const six = await failure(`${server.origin}/hops/6`, { timeoutMs: 2000, maxBytes: 1024, policy: LOOPBACK });
+    expect(six.code).toBe(ErrorCode.UPSTREAM_UNAVAILABLE);
+    expect(six.message).toBe('Too many redirects from "127.0.0.1" (more than 5)');
+    expect(server.requests).toHaveLength(6);
+  });
+
+  it('keeps credentials on a same-origin redirect and drops them on a cross-origin one', async () => {
+    const other = await startServer((_req, res) => res.end('other'));
+    const server = await startServer((req, res) => {
+      if (req.url === '/same') res.writeHead(302, { location: '/landing' }).end();
+      else if (req.url === '/cross') res.writeHead(307, { location: `${other.origin}/landing` }).end();
+      else res.end('landing');
+    });
+    const headers = { authorization: 'Bearer s3cret', 'x-api-key': 'k3y', accept: 'text/plain' };
+    await boundedFetch(`${server.origin}/same`, { headers, timeoutMs: 2000, maxBytes: 1024, policy: LOOPBACK });
+    expect(server.requests[1]!.headers).toMatchObject(headers);
+    const response = await boundedFetch(`${server.origin}/cross`, { headers, timeoutMs: 2000, maxBytes: 1024, policy: LOOPBACK });
+    expect(response.body.toString()).toBe('other');
+    expect(other.requests[0]!.headers.accept).toBe('text/plain');
+    expect(other.requests[0]!.headers.authorization).toBeUndefined();
+    expect(other.requests[0]!.headers['x-api-key']).toBeUndefined();
+  });
+
+  it('turns a POST into a bodiless GET on 303, as fetch does', async () => {
+    const bodies: string[] = [];
+    const server = await startServer(async (req, res) => {
+      let body = '';
+      for await (const chunk of req) body += String(chunk);
+      bodies.push(`${req.method} ${req.url} ${body}`);
+      if (req.url === '/submit') res.writeHead(303, { location: '/result' }).end();
+      else res.end('done');
+    });
+    const response = await boundedFetch(`${server.origin}/submit`, { method: 'POST', body: 'a=1', timeoutMs: 2000, maxBytes: 1024, policy: LOOPBACK });
+    expect(response.body.toString()).toBe('done');
+    expect(bodies).toEqual(['POST /submit a=1', 'GET /result ']);
+  });
+
+  it('reports a refused connection as unavailable', async () => {
+    const server = await startServer(() => {});
+    const { port } = server;
+    await new Promise<void>((resolve) => servers.pop()!.close(() => resolve()));
+    const error = await failure(`http://127.0.0.1:${port}/`, { timeoutMs: 2000, maxBytes: 1024, policy: LOOPBACK });
+    expect(error.code).toBe(ErrorCode.UPSTREAM_UNAVAILABLE);
+    expect(error.message).toBe('Request to "127.0.0.1" failed (ECONNREFUSED)');
+  });
+});
