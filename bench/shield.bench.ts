@@ -2,6 +2,7 @@ import 'reflect-metadata';
 import { execute, parse } from 'graphql';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { afterAll, expect, it } from 'vitest';
+import { loadConfig } from '../src/config.js';
 import { createContext } from '../src/context.js';
 import { openDatabase } from '../src/db/database.js';
 import { createLogger } from '../src/logger.js';
@@ -9,6 +10,7 @@ import { CallTemplateType } from '../src/modules/provider/index.js';
 import { ToolService } from '../src/modules/tool/index.js';
 import { buildRegistrySchema } from '../src/schema.js';
 import { CostBudgets } from '../src/security/budgets.js';
+import { createSecurity } from '../src/security/index.js';
 import { Scope } from '../src/security/scopes.js';
 
 /**
@@ -32,7 +34,14 @@ for (let p = 0; p < 10; p += 1) {
 }
 const { schema: guarded, unguarded } = await buildRegistrySchema();
 const document = parse('{ tools(first: 50) { edges { node { name description tags provider { name } } } pageInfo { hasNextPage } } }');
-const deps = { db, budgets: new CostBudgets(), defaultBudgetPerHour: Number.MAX_SAFE_INTEGER, logger: createLogger('silent') };
+const security = await createSecurity(loadConfig({ LOG_LEVEL: 'silent' }), createLogger('silent'));
+const deps = {
+  db,
+  budgets: new CostBudgets(),
+  defaultBudgetPerHour: Number.MAX_SAFE_INTEGER,
+  logger: createLogger('silent'),
+  registration: { vault: security.vault, discovery: security.discovery },
+};
 const viewer = { principalId: '00000000-0000-4000-8000-000000000000', scopes: new Set([Scope.TOOLS_READ]), isAdmin: false, costBudgetPerHour: null };
 
 async function run(schema: typeof guarded): Promise<void> {

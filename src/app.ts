@@ -109,7 +109,13 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
     refreshTokenTtlSeconds: config.auth.refreshTokenTtlSeconds,
   });
 
-  const contextDeps = { db, budgets: security.budgets, defaultBudgetPerHour: config.limits.costBudgetPerHour, logger };
+  const contextDeps = {
+    db,
+    budgets: security.budgets,
+    defaultBudgetPerHour: config.limits.costBudgetPerHour,
+    logger,
+    registration: { vault: security.vault, discovery: security.discovery },
+  };
 
   /** The request's viewer; a refused token is audited and answered with 401. */
   const authenticate = async (request: FastifyRequest, em: EntityManager) => {

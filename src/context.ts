@@ -5,7 +5,8 @@ import { type Logger } from './logger.js';
 import { AuditOutcome, AuditService } from './modules/audit/index.js';
 import { ExecutionService } from './modules/execution/index.js';
 import { PrincipalService, type Viewer } from './modules/principal/index.js';
-import { ProviderService } from './modules/provider/index.js';
+import { CredentialService } from './modules/credential/index.js';
+import { ProviderRegistrationService, ProviderService, type RegistrationDependencies } from './modules/provider/index.js';
 import { ToolService } from './modules/tool/index.js';
 import { type BudgetState, type CostBudgets } from './security/budgets.js';
 
@@ -16,6 +17,8 @@ export interface ContextDependencies {
   /** Query-cost points per hour for principals without their own budget. */
   defaultBudgetPerHour: number;
   logger: Logger;
+  /** The vault and discovery settings provider registration works with. */
+  registration: RegistrationDependencies;
 }
 
 /** Everything a resolver may use for one request. */
@@ -31,6 +34,8 @@ export interface RegistryContext {
   executions: ExecutionService;
   principals: PrincipalService;
   audit: AuditService;
+  registration: ProviderRegistrationService;
+  credentials: CredentialService;
   /** The operation's cost, set by the query-limits plugin once the operation is known. */
   queryCost?: number;
   /**
@@ -88,6 +93,8 @@ export function createContext(
     executions: new ExecutionService(em),
     principals: new PrincipalService(em),
     audit: new AuditService(em),
+    registration: new ProviderRegistrationService(em, deps.registration),
+    credentials: new CredentialService(em, deps.registration.vault),
     actor,
     usage,
     recordDenial,

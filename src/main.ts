@@ -3,6 +3,7 @@ import { buildApp } from './app.js';
 import { type Config, ConfigError, loadConfig } from './config.js';
 import { type Database, openDatabase } from './db/database.js';
 import { createAdmin, ensureBootstrapAdmin, hasAdmin } from './modules/principal/index.js';
+import { ProviderRefresher } from './modules/provider/index.js';
 import { createSecurity } from './security/index.js';
 import { createLogger, type Logger } from './logger.js';
 import { buildRegistrySchema } from './schema.js';
@@ -59,7 +60,14 @@ async function main(): Promise<void> {
   await ensureAdmin(config, db, logger);
   const security = await createSecurity(config, logger);
   const app = await buildApp({ config, db, logger, security, schema: await buildRegistrySchema() });
+  const refresher = new ProviderRefresher(
+    db,
+    { vault: security.vault, discovery: security.discovery },
+    config.discovery.refreshIntervalSeconds,
+    logger,
+  );
   const address = await app.listen({ host: config.host, port: config.port });
+  refresher.start();
   logger.info({ database: config.database.kind }, `Tool Registry ready at ${address}/graphql`);
 
   let stopping = false;
@@ -71,6 +79,7 @@ async function main(): Promise<void> {
     const deadline = setTimeout(() => app.server.closeAllConnections(), config.shutdownGraceMs);
     deadline.unref();
     try {
+      await refresher.stop();
       await app.close();
       await security.close();
       await db.close();

@@ -2,14 +2,18 @@ import { Redis } from 'ioredis';
 import { type Config } from '../config.js';
 import { type Logger } from '../logger.js';
 import { CredentialVault, loadOrCreateMasterKey, type MasterKey, parseMasterKey } from '../modules/credential/index.js';
+import { type DiscoveryOptions } from '../discovery/index.js';
 import { AccessTokens } from './access-tokens.js';
 import { Authenticator } from './authenticate.js';
 import { CostBudgets } from './budgets.js';
+import { parseEgressAllowList } from './egress.js';
 import { loadOrCreateSigningKeys, parseSigningKeys, type SigningKeyRing } from './signing-keys.js';
 
 /** The security services a running registry shares across requests. */
 export interface Security {
   keys: SigningKeyRing;
+  /** Who discovery may reach, run and read. */
+  discovery: Omit<DiscoveryOptions, 'headers'>;
   /** Encrypts provider credentials under the master key. */
   vault: CredentialVault;
   tokens: AccessTokens;
@@ -62,6 +66,13 @@ export async function createSecurity(config: Config, logger: Logger): Promise<Se
   redis?.on('error', (error: Error) => logger.warn({ err: { message: error.message } }, 'redis unavailable'));
   return {
     keys,
+    discovery: {
+      egress: parseEgressAllowList(config.discovery.egressAllow),
+      cliAllow: config.discovery.cliAllow,
+      fileRoot: config.discovery.fileRoot,
+      timeoutMs: config.discovery.timeoutMs,
+      maxBytes: config.discovery.maxBytes,
+    },
     vault: new CredentialVault(masterKey, config.previousMasterKeys.map(parseMasterKey)),
     tokens,
     authenticator: new Authenticator(tokens),

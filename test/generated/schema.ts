@@ -18,6 +18,11 @@ export type Scalars = {
   link__Import: { input: unknown; output: unknown; }
 };
 
+export type ApproveToolVersionInput = {
+  toolId: Scalars['ID']['input'];
+  version: Scalars['Int']['input'];
+};
+
 export type AuditEntry = {
   action: Scalars['String']['output'];
   /** Principal id; null for the registry itself. */
@@ -134,17 +139,47 @@ export type Me = {
 };
 
 export type Mutation = {
+  /** Releases a quarantined tool’s pending version (admin). */
+  approveToolVersion: ToolPayload;
   /** Creates a principal with client credentials (admin). */
   createPrincipal: PrincipalSecretPayload;
+  /** Discovers the provider’s tools again; changed tools are quarantined (owner or admin). */
+  refreshProvider: ProviderChangePayload;
+  /** Registers a provider and discovers its tools (providers:write). */
+  registerProvider: ProviderChangePayload;
+  /** Retires a provider: its tools are removed, its credentials deleted (owner or admin). */
+  removeProvider: ProviderPayload;
   /** Revokes all of a principal's tokens at once: an admin for anyone, others for themselves. */
   revokeTokens: RevokeTokensPayload;
   /** Replaces a principal's client secret (admin). */
   rotatePrincipalSecret: PrincipalSecretPayload;
+  /** Enables or disables a tool (its provider’s owner, or an admin). */
+  setToolEnabled: ToolPayload;
+};
+
+
+export type MutationApproveToolVersionArgs = {
+  input: ApproveToolVersionInput;
 };
 
 
 export type MutationCreatePrincipalArgs = {
   input: CreatePrincipalInput;
+};
+
+
+export type MutationRefreshProviderArgs = {
+  input: ProviderIdInput;
+};
+
+
+export type MutationRegisterProviderArgs = {
+  input: RegisterProviderInput;
+};
+
+
+export type MutationRemoveProviderArgs = {
+  input: ProviderIdInput;
 };
 
 
@@ -155,6 +190,11 @@ export type MutationRevokeTokensArgs = {
 
 export type MutationRotatePrincipalSecretArgs = {
   input: PrincipalIdInput;
+};
+
+
+export type MutationSetToolEnabledArgs = {
+  input: SetToolEnabledInput;
 };
 
 export type PageInfo = {
@@ -203,6 +243,8 @@ export type PrincipalStatus =
 export type Provider = {
   callTemplateType: CallTemplateType;
   createdAt: Scalars['DateTimeISO']['output'];
+  /** The stored auth, redacted (providers:write). */
+  credential?: Maybe<ProviderCredential>;
   id: Scalars['ID']['output'];
   lastDiscoveredAt?: Maybe<Scalars['DateTimeISO']['output']>;
   /** Why the last discovery failed, when it did. */
@@ -223,6 +265,22 @@ export type ProviderToolsArgs = {
   first?: InputMaybe<Scalars['Int']['input']>;
 };
 
+export type ProviderChangePayload = {
+  /** Tools added. */
+  created: Array<Scalars['String']['output']>;
+  provider?: Maybe<Provider>;
+  /** Tools whose change waits for approval; not callable until then. */
+  quarantined: Array<Scalars['String']['output']>;
+  /** Tools the provider no longer lists. */
+  removed: Array<Scalars['String']['output']>;
+  restored: Array<Scalars['String']['output']>;
+  /** Tools whose change was applied (additive, or first discovery). */
+  updated: Array<Scalars['String']['output']>;
+  userErrors: Array<UserError>;
+  /** Migrations, skipped operations, variables nobody provided. */
+  warnings: Array<Scalars['String']['output']>;
+};
+
 export type ProviderConnection = {
   edges: Array<ProviderEdge>;
   pageInfo: PageInfo;
@@ -230,10 +288,32 @@ export type ProviderConnection = {
   totalCount: Scalars['Int']['output'];
 };
 
+export type ProviderCredential = {
+  authType: Scalars['String']['output'];
+  createdAt: Scalars['DateTimeISO']['output'];
+  /** The secret’s last 4 characters behind bullets, when it is long enough. */
+  hint: Scalars['String']['output'];
+  /** api_key: header, query or cookie. */
+  location?: Maybe<Scalars['String']['output']>;
+  reference: Scalars['String']['output'];
+  rotatedAt?: Maybe<Scalars['DateTimeISO']['output']>;
+  /** api_key: the header, query parameter or cookie name. */
+  varName?: Maybe<Scalars['String']['output']>;
+};
+
 export type ProviderEdge = {
   /** Opaque cursor of this edge, for `after`. */
   cursor: Scalars['String']['output'];
   node: Provider;
+};
+
+export type ProviderIdInput = {
+  id: Scalars['ID']['input'];
+};
+
+export type ProviderPayload = {
+  provider?: Maybe<Provider>;
+  userErrors: Array<UserError>;
 };
 
 export type ProviderStatus =
@@ -294,11 +374,24 @@ export type QueryToolsArgs = {
   first?: InputMaybe<Scalars['Int']['input']>;
 };
 
+/** A UTCP 1.1 manual call template under a new provider name. */
+export type RegisterProviderInput = {
+  /** The call template (`call_template_type`, `url`, …). Literal secrets in `auth` are moved into the vault. */
+  callTemplate: Scalars['JSON']['input'];
+  /** Letters, digits and `_`; prefixes the names of its tools. */
+  name: Scalars['String']['input'];
+};
+
 export type RevokeTokensPayload = {
   principal?: Maybe<Principal>;
   /** Tokens issued up to this instant no longer work. */
   revokedAt?: Maybe<Scalars['DateTimeISO']['output']>;
   userErrors: Array<UserError>;
+};
+
+export type SetToolEnabledInput = {
+  enabled: Scalars['Boolean']['input'];
+  toolId: Scalars['ID']['input'];
 };
 
 /** A tool an agent can call, named `provider.tool`. */
@@ -320,11 +413,15 @@ export type Tool = {
   /** JSON Schema of the result. */
   outputs?: Maybe<Scalars['JSON']['output']>;
   provider: Provider;
+  /** A changed definition awaits approval; the tool may not be called. */
+  quarantined: Scalars['Boolean']['output'];
   status: ToolStatus;
   tags: Array<Scalars['String']['output']>;
   updatedAt: Scalars['DateTimeISO']['output'];
   /** Increases each time the definition changes. */
   version: Scalars['Int']['output'];
+  /** Every definition the tool has had, newest first. */
+  versions: Array<ToolVersion>;
 };
 
 export type ToolConnection = {
@@ -354,11 +451,31 @@ export type ToolFilter = {
   tags?: InputMaybe<Array<Scalars['String']['input']>>;
 };
 
+export type ToolPayload = {
+  tool?: Maybe<Tool>;
+  userErrors: Array<UserError>;
+};
+
 /** Whether a tool may be called or awaits approval. */
 export type ToolStatus =
   | 'ACTIVE'
   | 'QUARANTINED'
   | 'REMOVED';
+
+export type ToolVersion = {
+  createdAt: Scalars['DateTimeISO']['output'];
+  decidedAt?: Maybe<Scalars['DateTimeISO']['output']>;
+  /** description, inputs, outputs, tags and call template of this version. */
+  definition: Scalars['JSON']['output'];
+  definitionHash: Scalars['String']['output'];
+  status: ToolVersionStatus;
+  version: Scalars['Int']['output'];
+};
+
+export type ToolVersionStatus =
+  | 'APPROVED'
+  | 'PENDING'
+  | 'REJECTED';
 
 export type UserError = {
   /** Stable code (ErrorCode). */

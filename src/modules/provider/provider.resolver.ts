@@ -1,10 +1,40 @@
-import { Arg, Ctx, FieldResolver, ID, Int, Query, Resolver, Root } from 'type-graphql';
+import { Arg, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
+import { withUserErrors } from '../../common/user-errors.js';
+import { ErrorCode } from '../../errors.js';
+import { Credential } from '../credential/index.js';
+import { PROVIDER_AUTH_REFERENCE } from './provider-auth.js';
+import { type ProviderChange } from './provider-registration.service.js';
 import { type Page } from '../../common/pagination.js';
 import { type RegistryContext } from '../../context.js';
 import { type Tool } from '../tool/tool.entity.js';
 import { ToolConnection, ToolFilter } from '../tool/tool.types.js';
 import { type Provider } from './provider.entity.js';
-import { ProviderConnection, ProviderNode } from './provider.types.js';
+import {
+  ProviderChangePayload,
+  ProviderConnection,
+  ProviderCredentialNode,
+  ProviderIdInput,
+  ProviderNode,
+  ProviderPayload,
+  RegisterProviderInput,
+} from './provider.types.js';
+
+/** The payload of a registration or refresh; a failed refresh is a user error beside the provider. */
+function changePayload(change: ProviderChange) {
+  const { sync } = change;
+  return {
+    provider: change.provider,
+    created: sync?.created ?? [],
+    updated: sync?.updated ?? [],
+    quarantined: sync?.quarantined ?? [],
+    removed: sync?.removed ?? [],
+    restored: sync?.restored ?? [],
+    warnings: change.warnings,
+    discoveryErrors: change.discoveryError
+      ? [{ field: ['callTemplate'], message: change.discoveryError.message, code: ErrorCode.DISCOVERY_FAILED }]
+      : [],
+  };
+}
 
 @Resolver(() => ProviderNode)
 export class ProviderResolver {
@@ -22,6 +52,41 @@ export class ProviderResolver {
     return ctx.providers.list({ first, after });
   }
 
+  @Mutation(() => ProviderChangePayload, { description: 'Registers a provider and discovers its tools (providers:write).' })
+  async registerProvider(@Arg('input') input: RegisterProviderInput, @Ctx() ctx: RegistryContext) {
+    const result = await withUserErrors(async () => changePayload(await ctx.registration.register(input, ctx.actor)));
+    return withDiscoveryErrors(result);
+  }
+
+  @Mutation(() => ProviderChangePayload, {
+    description: 'Discovers the provider’s tools again; changed tools are quarantined (owner or admin).',
+  })
+  async refreshProvider(@Arg('input') input: ProviderIdInput, @Ctx() ctx: RegistryContext) {
+    const result = await withUserErrors(async () => changePayload(await ctx.registration.refresh(input.id, ctx.viewer, ctx.actor)));
+    return withDiscoveryErrors(result);
+  }
+
+  @Mutation(() => ProviderPayload, { description: 'Retires a provider: its tools are removed, its credentials deleted (owner or admin).' })
+  removeProvider(@Arg('input') input: ProviderIdInput, @Ctx() ctx: RegistryContext) {
+    return withUserErrors(async () => ({ provider: await ctx.registration.remove(input.id, ctx.viewer, ctx.actor) }));
+  }
+
+  @FieldResolver(() => ProviderCredentialNode, { nullable: true, description: 'The stored auth, redacted (providers:write).' })
+  async credential(@Root() provider: Provider, @Ctx() ctx: RegistryContext): Promise<ProviderCredentialNode | null> {
+    const stored = await ctx.em.findOne(Credential, { provider: provider.id, reference: PROVIDER_AUTH_REFERENCE });
+    if (!stored) return null;
+    const view = ctx.credentials.redacted(stored);
+    return {
+      reference: view.reference,
+      authType: view.authType,
+      varName: typeof view.settings.var_name === 'string' ? view.settings.var_name : null,
+      location: typeof view.settings.location === 'string' ? view.settings.location : null,
+      hint: view.hint,
+      createdAt: view.createdAt,
+      rotatedAt: view.rotatedAt,
+    };
+  }
+
   @FieldResolver(() => ToolConnection, { description: "This provider's tools." })
   tools(
     @Root() provider: Provider,
@@ -32,4 +97,10 @@ export class ProviderResolver {
   ): Promise<Page<Tool>> {
     return ctx.tools.list({ first, after, filter: { ...filter, provider: provider.name } });
   }
+}
+
+/** Merges a failed discovery into the payload's user errors. */
+function withDiscoveryErrors<T extends { userErrors: unknown[]; discoveryErrors?: unknown[] }>(result: T) {
+  const { discoveryErrors = [], ...rest } = result;
+  return { created: [], updated: [], quarantined: [], removed: [], restored: [], warnings: [], ...rest, userErrors: [...result.userErrors, ...discoveryErrors] };
 }

@@ -1,10 +1,20 @@
-import { Arg, Ctx, FieldResolver, Int, Query, Resolver, Root } from 'type-graphql';
+import { Arg, Ctx, FieldResolver, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
+import { withUserErrors } from '../../common/user-errors.js';
 import { type Page } from '../../common/pagination.js';
 import { type RegistryContext } from '../../context.js';
 import { ProviderNode } from '../provider/provider.types.js';
 import { CallTemplateType, type Provider } from '../provider/provider.entity.js';
-import { type Tool } from './tool.entity.js';
-import { ToolConnection, ToolFilter, ToolNode } from './tool.types.js';
+import { type Tool, ToolStatus } from './tool.entity.js';
+import { ToolVersion } from './tool-version.entity.js';
+import {
+  ApproveToolVersionInput,
+  SetToolEnabledInput,
+  ToolConnection,
+  ToolFilter,
+  ToolNode,
+  ToolPayload,
+  ToolVersionNode,
+} from './tool.types.js';
 
 @Resolver(() => ToolNode)
 export class ToolResolver {
@@ -26,6 +36,28 @@ export class ToolResolver {
   @FieldResolver(() => CallTemplateType, { description: 'The protocol the registry uses to call this tool.' })
   callTemplateType(@Root() tool: Tool): CallTemplateType {
     return tool.callTemplate.call_template_type as CallTemplateType;
+  }
+
+  @FieldResolver(() => Boolean, { description: 'A changed definition awaits approval; the tool may not be called.' })
+  quarantined(@Root() tool: Tool): boolean {
+    return tool.status === ToolStatus.QUARANTINED;
+  }
+
+  @FieldResolver(() => [ToolVersionNode], { description: 'Every definition the tool has had, newest first.' })
+  versions(@Root() tool: Tool, @Ctx() ctx: RegistryContext): Promise<ToolVersion[]> {
+    return ctx.em.find(ToolVersion, { tool: tool.id }, { orderBy: { version: 'desc' } });
+  }
+
+  @Mutation(() => ToolPayload, { description: 'Releases a quarantined tool’s pending version (admin).' })
+  approveToolVersion(@Arg('input') input: ApproveToolVersionInput, @Ctx() ctx: RegistryContext) {
+    return withUserErrors(async () => ({ tool: await ctx.registration.approveToolVersion(input.toolId, input.version, ctx.actor) }));
+  }
+
+  @Mutation(() => ToolPayload, { description: 'Enables or disables a tool (its provider’s owner, or an admin).' })
+  setToolEnabled(@Arg('input') input: SetToolEnabledInput, @Ctx() ctx: RegistryContext) {
+    return withUserErrors(async () => ({
+      tool: await ctx.registration.setToolEnabled(input.toolId, input.enabled, ctx.viewer, ctx.actor),
+    }));
   }
 
   @FieldResolver(() => ProviderNode)

@@ -2,9 +2,12 @@ import { requireScope } from '../../security/rules.js';
 import { Scope } from '../../security/scopes.js';
 import { allow } from '../../security/shield.js';
 
-/** The catalog needs `tools:read`. */
+/** The catalog needs `tools:read`; approving a quarantined version is an admin's call. */
 export const toolRules = {
   Query: { tool: requireScope(Scope.TOOLS_READ), tools: requireScope(Scope.TOOLS_READ) },
+  Mutation: { approveToolVersion: requireScope(Scope.ADMIN), setToolEnabled: requireScope(Scope.PROVIDERS_WRITE) },
+  ToolVersion: allow,
+  ToolPayload: allow,
   Tool: allow,
   ToolConnection: allow,
   ToolEdge: allow,

@@ -1,0 +1,249 @@
+import { type EntityManager } from '@mikro-orm/postgresql';
+import { isUuid } from '../../common/ids.js';
+import { type DiscoveryOptions, discoverManual } from '../../discovery/index.js';
+import { ErrorCode, RegistryError } from '../../errors.js';
+import { parseCallTemplate, parseManualWithWarnings } from '../../utcp/manual.schema.js';
+import { AuditOutcome, AuditService } from '../audit/index.js';
+import { Credential, CredentialService, type CredentialVault } from '../credential/index.js';
+import { type Viewer } from '../principal/viewer.js';
+import { approvePendingVersion, type SyncResult, syncTools } from '../tool/tool.sync.js';
+import { type Actor } from '../tool/tool.service.js';
+import { toolDefinition } from '../tool/tool.definition.js';
+import { Tool } from '../tool/tool.entity.js';
+import { namespacedVariable, requiredVariables } from '../../utcp/variables.js';
+import { discoveryHeaders, type ExtractedAuth, extractAuth, PROVIDER_AUTH_REFERENCE } from './provider-auth.js';
+import { type CallTemplateType, Provider, ProviderStatus } from './provider.entity.js';
+
+const PROVIDER_NAME = /^[A-Za-z0-9_]{1,128}$/;
+
+/** The outcome of registering or refreshing a provider. */
+export interface ProviderChange {
+  provider: Provider;
+  sync: SyncResult | null;
+  warnings: string[];
+  /** Why discovery failed, when it did (the provider is then in status `error`). */
+  discoveryError?: RegistryError;
+}
+
+/** What registration and refresh need besides the database. */
+export interface RegistrationDependencies {
+  vault: CredentialVault;
+  discovery: Omit<DiscoveryOptions, 'headers'>;
+}
+
+/**
+ * Registers providers, discovers their tools and keeps the catalog in step with them: refresh
+ * quarantines changed tools, approval releases them, removal retires a provider. Every change is
+ * audited in the transaction that makes it; discovery itself never runs inside a transaction.
+ */
+export class ProviderRegistrationService {
+  constructor(
+    private readonly em: EntityManager,
+    private readonly deps: RegistrationDependencies,
+  ) {}
+
+  /**
+   * Validates the call template strictly (UTCP 1.1), moves literal secrets of its `auth` block
+   * into the vault, discovers the manual and stores its tools. Throws, storing nothing, for a bad
+   * template (BAD_USER_INPUT / INVALID_MANUAL with JSON paths), a name in use (CONFLICT), or a
+   * failed discovery (its own code: DISCOVERY_FAILED, EGRESS_DENIED, UPSTREAM_*, INVALID_MANUAL).
+   */
+  async register(input: { name: string; callTemplate: unknown }, actor: Actor = {}): Promise<ProviderChange> {
+    if (!PROVIDER_NAME.test(input.name)) {
+      throw new RegistryError(ErrorCode.BAD_USER_INPUT, 'A provider name is 1 to 128 letters, digits or `_`', { field: 'name' });
+    }
+    if (!input.callTemplate || typeof input.callTemplate !== 'object' || Array.isArray(input.callTemplate)) {
+      throw new RegistryError(ErrorCode.BAD_USER_INPUT, '`callTemplate` must be a UTCP call template object', { field: 'callTemplate' });
+    }
+    const { template: withoutSecrets, auth } = extractAuth(input.callTemplate as Record<string, unknown>);
+    const template = parseCallTemplate({ ...withoutSecrets, name: input.name }, '$.callTemplate') as Record<string, unknown> & {
+      call_template_type: CallTemplateType;
+    };
+    const existing = await this.em.findOne(Provider, { name: input.name });
+    if (existing && existing.status !== ProviderStatus.DISABLED) {
+      throw new RegistryError(ErrorCode.CONFLICT, `A provider named ${input.name} already exists`, { field: 'name' });
+    }
+
+    const discovered = await this.discover(template, auth);
+    if (discovered instanceof RegistryError) throw discovered;
+    return this.em.transactional(async (em) => {
+      const provider = existing ? em.merge(existing) : em.create(Provider, { name: input.name, callTemplateType: template.call_template_type, callTemplate: template });
+      em.assign(provider, {
+        callTemplateType: template.call_template_type,
+        callTemplate: template,
+        owner: actor.principalId ?? null,
+        lastDiscoveredAt: new Date(),
+      });
+      await em.flush();
+      await em.nativeDelete(Credential, { provider });
+      if (auth) {
+        await new CredentialService(em, this.deps.vault).set(
+          { providerId: provider.id, reference: PROVIDER_AUTH_REFERENCE, authType: auth.authType, secret: auth.secret, settings: auth.settings },
+          actor,
+        );
+      }
+      const change = await this.apply(em, provider, discovered, false);
+      await this.audit(em, 'provider.register', provider, actor, change);
+      return change;
+    });
+  }
+
+  /**
+   * Discovers the provider's manual again. New tools are added; vanished ones marked removed;
+   * changed ones get a new version, quarantined unless the change only adds optional inputs.
+   * A failed discovery leaves the catalog as it was and the provider in status `error`.
+   * Throws NOT_FOUND, FORBIDDEN (not the owner, not an admin) or BAD_USER_INPUT (removed provider).
+   */
+  async refresh(providerId: string, viewer: Viewer | null, actor: Actor = {}): Promise<ProviderChange> {
+    const provider = await this.manageable(providerId, viewer);
+    if (provider.status === ProviderStatus.DISABLED) {
+      throw new RegistryError(ErrorCode.BAD_USER_INPUT, 'The provider was removed; register it again', { field: 'id' });
+    }
+    const credential = await this.em.findOne(Credential, { provider, reference: PROVIDER_AUTH_REFERENCE });
+    const auth = credential
+      ? { authType: credential.authType, secret: new CredentialService(this.em, this.deps.vault).reveal(credential), settings: credential.settings }
+      : undefined;
+    const discovered = await this.discover(provider.callTemplate as Record<string, unknown> & { call_template_type: string }, auth);
+    return this.em.transactional(async (em) => {
+      const managed = em.merge(provider);
+      managed.lastDiscoveredAt = new Date();
+      const change = await this.apply(em, managed, discovered, true);
+      await this.audit(em, 'provider.refresh', managed, actor, change);
+      return change;
+    });
+  }
+
+  /** Retires a provider: its tools are marked removed, its credentials deleted. Throws NOT_FOUND or FORBIDDEN. */
+  async remove(providerId: string, viewer: Viewer | null, actor: Actor = {}): Promise<Provider> {
+    const provider = await this.manageable(providerId, viewer);
+    return this.em.transactional(async (em) => {
+      const managed = em.merge(provider);
+      managed.status = ProviderStatus.DISABLED;
+      const sync = await syncTools(em, managed, [], { quarantineChanges: true });
+      const credentials = await em.nativeDelete(Credential, { provider: managed });
+      await new AuditService(em).append({
+        ...auditFields(actor),
+        action: 'provider.remove',
+        targetType: 'provider',
+        targetId: managed.id,
+        outcome: AuditOutcome.SUCCESS,
+        details: { provider: managed.name, removedTools: sync.removed, credentials },
+      });
+      return managed;
+    });
+  }
+
+  /** Releases a quarantined tool's pending version (admin). Throws NOT_FOUND when there is none. */
+  async approveToolVersion(toolId: string, version: number, actor: Actor = {}): Promise<Tool> {
+    return this.em.transactional(async (em) => {
+      const tool = isUuid(toolId) ? await em.findOne(Tool, { id: toolId }) : null;
+      if (!tool) throw new RegistryError(ErrorCode.NOT_FOUND, 'No such tool', { field: 'toolId' });
+      const approved = await approvePendingVersion(em, tool, version, actor.principalId ?? null);
+      if (!approved) throw new RegistryError(ErrorCode.NOT_FOUND, `Tool ${tool.name} has no pending version ${version}`, { field: 'version' });
+      await new AuditService(em).append({
+        ...auditFields(actor),
+        action: 'tool.approveVersion',
+        targetType: 'tool',
+        targetId: tool.id,
+        outcome: AuditOutcome.SUCCESS,
+        details: { tool: tool.name, version, definitionHash: approved.definitionHash },
+      });
+      return tool;
+    });
+  }
+
+  /** Enables or disables a tool (its provider's owner, or an admin). Throws NOT_FOUND or FORBIDDEN. */
+  async setToolEnabled(toolId: string, enabled: boolean, viewer: Viewer | null, actor: Actor = {}): Promise<Tool> {
+    const tool = isUuid(toolId) ? await this.em.findOne(Tool, { id: toolId }, { populate: ['provider'] }) : null;
+    if (!tool) throw new RegistryError(ErrorCode.NOT_FOUND, 'No such tool', { field: 'toolId' });
+    await this.manageable(tool.provider.id, viewer);
+    return this.em.transactional(async (em) => {
+      const managed = em.merge(tool);
+      managed.enabled = enabled;
+      await new AuditService(em).append({
+        ...auditFields(actor),
+        action: 'tool.setEnabled',
+        targetType: 'tool',
+        targetId: managed.id,
+        outcome: AuditOutcome.SUCCESS,
+        details: { tool: managed.name, enabled },
+      });
+      return managed;
+    });
+  }
+
+  /** The provider, when `viewer` owns it or is an admin. */
+  private async manageable(providerId: string, viewer: Viewer | null): Promise<Provider> {
+    const provider = isUuid(providerId) ? await this.em.findOne(Provider, { id: providerId }) : null;
+    if (!provider) throw new RegistryError(ErrorCode.NOT_FOUND, 'No such provider', { field: 'id' });
+    if (viewer && !viewer.isAdmin && provider.owner?.id !== viewer.principalId) {
+      throw new RegistryError(ErrorCode.FORBIDDEN, 'Only the provider’s owner or an admin may change it');
+    }
+    return provider;
+  }
+
+  /** Runs discovery outside any transaction; a failure is returned, not thrown. */
+  private async discover(
+    template: Record<string, unknown> & { call_template_type: string },
+    auth: ExtractedAuth | undefined,
+  ): Promise<{ definitions: ReturnType<typeof toolDefinition>[]; warnings: string[] } | RegistryError> {
+    try {
+      const { manual, warnings } = await discoverManual(template, { ...this.deps.discovery, headers: discoveryHeaders(auth) });
+      const parsed = parseManualWithWarnings(manual);
+      const providerName = String(template.name);
+      const definitions = parsed.manual.tools.map((tool) => toolDefinition(providerName, tool));
+      const provided = new Set(
+        auth ? Object.keys(auth.secret).map((f) => namespacedVariable(providerName, `${PROVIDER_AUTH_REFERENCE}_${f}`)) : [],
+      );
+      const missing = requiredVariables([template, ...definitions.map((d) => d.callTemplate)], providerName).filter((v) => !provided.has(v));
+      const needs = missing.length ? [`Tools refer to variables nobody provided yet: ${missing.sort().join(', ')}`] : [];
+      return { definitions, warnings: [...warnings, ...parsed.warnings, ...needs] };
+    } catch (error) {
+      if (error instanceof RegistryError) return error;
+      throw error;
+    }
+  }
+
+  /** Stores a discovery's outcome: the tools, or the failure on the provider. */
+  private async apply(
+    em: EntityManager,
+    provider: Provider,
+    discovered: Awaited<ReturnType<ProviderRegistrationService['discover']>>,
+    quarantineChanges: boolean,
+  ): Promise<ProviderChange> {
+    if (discovered instanceof RegistryError) {
+      provider.status = ProviderStatus.ERROR;
+      provider.lastError = discovered.message;
+      await em.flush();
+      return { provider, sync: null, warnings: [], discoveryError: discovered };
+    }
+    provider.status = ProviderStatus.ACTIVE;
+    provider.lastError = null;
+    const sync = await syncTools(em, provider, discovered.definitions, { quarantineChanges });
+    return { provider, sync, warnings: discovered.warnings };
+  }
+
+  private async audit(em: EntityManager, action: string, provider: Provider, actor: Actor, change: ProviderChange): Promise<void> {
+    const { sync } = change;
+    await new AuditService(em).append({
+      ...auditFields(actor),
+      action,
+      targetType: 'provider',
+      targetId: provider.id,
+      outcome: change.discoveryError ? AuditOutcome.FAILURE : AuditOutcome.SUCCESS,
+      details: {
+        provider: provider.name,
+        callTemplateType: provider.callTemplateType,
+        ...(change.discoveryError ? { error: change.discoveryError.message } : {}),
+        ...(sync
+          ? { created: sync.created, updated: sync.updated, quarantined: sync.quarantined, removed: sync.removed, restored: sync.restored }
+          : {}),
+      },
+    });
+  }
+}
+
+function auditFields(actor: Actor) {
+  return { actorId: actor.principalId ?? null, requestId: actor.requestId ?? null, sourceIp: actor.sourceIp ?? null };
+}
+
