@@ -301,6 +301,23 @@ export type ProviderCredential = {
   varName?: Maybe<Scalars['String']['output']>;
 };
 
+/** Authentication for a provider, instead of an `auth` block in its call template. Secrets go into the vault. */
+export type ProviderCredentialInput = {
+  apiKey?: InputMaybe<Scalars['String']['input']>;
+  /** api_key, basic or oauth2. */
+  authType: Scalars['String']['input'];
+  clientId?: InputMaybe<Scalars['String']['input']>;
+  clientSecret?: InputMaybe<Scalars['String']['input']>;
+  /** api_key: header, query or cookie (default header). */
+  location?: InputMaybe<Scalars['String']['input']>;
+  password?: InputMaybe<Scalars['String']['input']>;
+  scope?: InputMaybe<Scalars['String']['input']>;
+  tokenUrl?: InputMaybe<Scalars['String']['input']>;
+  username?: InputMaybe<Scalars['String']['input']>;
+  /** api_key: header, query parameter or cookie name (default X-Api-Key). */
+  varName?: InputMaybe<Scalars['String']['input']>;
+};
+
 export type ProviderEdge = {
   /** Opaque cursor of this edge, for `after`. */
   cursor: Scalars['String']['output'];
@@ -378,6 +395,7 @@ export type QueryToolsArgs = {
 export type RegisterProviderInput = {
   /** The call template (`call_template_type`, `url`, …). Literal secrets in `auth` are moved into the vault. */
   callTemplate: Scalars['JSON']['input'];
+  credential?: InputMaybe<ProviderCredentialInput>;
   /** Letters, digits and `_`; prefixes the names of its tools. */
   name: Scalars['String']['input'];
 };

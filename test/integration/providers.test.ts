@@ -118,6 +118,25 @@ describe('registering providers', () => {
       '{ tool(name: "petstore.findPets") { inputs } }',
     );
     expect(Object.keys(res.data!.tool.inputs.properties)).toEqual(expect.arrayContaining(['tags', 'limit']));
+    const byId = await registry.graphql<{ tool: { inputs: { properties: Record<string, unknown>; required: string[] } } }>(
+      '{ tool(name: "petstore.find_pet_by_id") { inputs } }',
+    );
+    expect(byId.data!.tool.inputs).toMatchObject({ properties: { id: expect.any(Object) }, required: expect.arrayContaining(['id']) });
+  });
+
+  it('takes the credential as a separate input too, and never both ways at once', async () => {
+    served = manual([manualTool({ name: 'with_credential' })]);
+    const template = { call_template_type: 'http', url: `${peerUrl}/manual.json`, http_method: 'GET' };
+    const credential = { authType: 'api_key', apiKey: 'separate-input-key-0001', varName: 'X-Api-Key', location: 'header' };
+    const res = await registry.graphql<{ registerProvider: Change }>(REGISTER, { input: { name: 'credentialed', callTemplate: template, credential } }, as(publisher));
+    expect(res.data!.registerProvider.userErrors).toEqual([]);
+    expect(seenHeaders.at(-1)).toEqual({ key: 'separate-input-key-0001' });
+    const both = await registry.graphql<{ registerProvider: Change }>(
+      REGISTER,
+      { input: { name: 'both_ways', callTemplate: { ...template, auth: { auth_type: 'api_key', api_key: 'x-0123456789', var_name: 'K' } }, credential } },
+      as(publisher),
+    );
+    expect(both.data!.registerProvider.userErrors[0]).toMatchObject({ code: 'BAD_USER_INPUT', field: ['credential'] });
   });
 
   it('discovers a UTCP manual over HTTP, sending the api key moved into the vault, and shows only a masked hint', async () => {

@@ -80,3 +80,43 @@ export function discoveryHeaders(auth: ExtractedAuth | undefined): Record<string
   }
   return {};
 }
+
+/** The fields of the `credential` input of registerProvider, in GraphQL's camelCase. */
+export interface CredentialFields {
+  authType: string;
+  apiKey?: string | null;
+  varName?: string | null;
+  location?: string | null;
+  username?: string | null;
+  password?: string | null;
+  tokenUrl?: string | null;
+  clientId?: string | null;
+  clientSecret?: string | null;
+  scope?: string | null;
+}
+
+/**
+ * The UTCP `auth` block equivalent to a `credential` input, to put into the call template before
+ * its secrets are taken out. Throws BAD_USER_INPUT when the template already has an `auth` block.
+ */
+export function withCredential(template: Record<string, unknown>, credential: CredentialFields | null | undefined): Record<string, unknown> {
+  if (!credential) return template;
+  if (template.auth !== undefined && template.auth !== null) {
+    throw new RegistryError(ErrorCode.BAD_USER_INPUT, 'Give authentication either as `credential` or in the template’s `auth`, not both', {
+      field: 'credential',
+    });
+  }
+  const fields: Record<string, string | null | undefined> = {
+    auth_type: credential.authType,
+    api_key: credential.apiKey,
+    var_name: credential.varName,
+    location: credential.location,
+    username: credential.username,
+    password: credential.password,
+    token_url: credential.tokenUrl,
+    client_id: credential.clientId,
+    client_secret: credential.clientSecret,
+    scope: credential.scope,
+  };
+  return { ...template, auth: Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== undefined && v !== null)) };
+}

@@ -11,7 +11,14 @@ import { type Actor } from '../tool/tool.service.js';
 import { toolDefinition } from '../tool/tool.definition.js';
 import { Tool } from '../tool/tool.entity.js';
 import { namespacedVariable, requiredVariables } from '../../utcp/variables.js';
-import { discoveryHeaders, type ExtractedAuth, extractAuth, PROVIDER_AUTH_REFERENCE } from './provider-auth.js';
+import {
+  type CredentialFields,
+  discoveryHeaders,
+  type ExtractedAuth,
+  extractAuth,
+  PROVIDER_AUTH_REFERENCE,
+  withCredential,
+} from './provider-auth.js';
 import { type CallTemplateType, Provider, ProviderStatus } from './provider.entity.js';
 
 const PROVIDER_NAME = /^[A-Za-z0-9_]{1,128}$/;
@@ -48,14 +55,14 @@ export class ProviderRegistrationService {
    * template (BAD_USER_INPUT / INVALID_MANUAL with JSON paths), a name in use (CONFLICT), or a
    * failed discovery (its own code: DISCOVERY_FAILED, EGRESS_DENIED, UPSTREAM_*, INVALID_MANUAL).
    */
-  async register(input: { name: string; callTemplate: unknown }, actor: Actor = {}): Promise<ProviderChange> {
+  async register(input: { name: string; callTemplate: unknown; credential?: CredentialFields | null }, actor: Actor = {}): Promise<ProviderChange> {
     if (!PROVIDER_NAME.test(input.name)) {
       throw new RegistryError(ErrorCode.BAD_USER_INPUT, 'A provider name is 1 to 128 letters, digits or `_`', { field: 'name' });
     }
     if (!input.callTemplate || typeof input.callTemplate !== 'object' || Array.isArray(input.callTemplate)) {
       throw new RegistryError(ErrorCode.BAD_USER_INPUT, '`callTemplate` must be a UTCP call template object', { field: 'callTemplate' });
     }
-    const { template: withoutSecrets, auth } = extractAuth(input.callTemplate as Record<string, unknown>);
+    const { template: withoutSecrets, auth } = extractAuth(withCredential(input.callTemplate as Record<string, unknown>, input.credential));
     const template = parseCallTemplate({ ...withoutSecrets, name: input.name }, '$.callTemplate') as Record<string, unknown> & {
       call_template_type: CallTemplateType;
     };

@@ -67,6 +67,39 @@ export class ProviderCredentialNode {
   rotatedAt?: Date | null;
 }
 
+@InputType({ description: 'Authentication for a provider, instead of an `auth` block in its call template. Secrets go into the vault.' })
+export class ProviderCredentialInput {
+  @Field({ description: 'api_key, basic or oauth2.' })
+  authType!: string;
+
+  @Field(() => String, { nullable: true })
+  apiKey?: string | null;
+
+  @Field(() => String, { nullable: true, description: 'api_key: header, query parameter or cookie name (default X-Api-Key).' })
+  varName?: string | null;
+
+  @Field(() => String, { nullable: true, description: 'api_key: header, query or cookie (default header).' })
+  location?: string | null;
+
+  @Field(() => String, { nullable: true })
+  username?: string | null;
+
+  @Field(() => String, { nullable: true })
+  password?: string | null;
+
+  @Field(() => String, { nullable: true })
+  tokenUrl?: string | null;
+
+  @Field(() => String, { nullable: true })
+  clientId?: string | null;
+
+  @Field(() => String, { nullable: true })
+  clientSecret?: string | null;
+
+  @Field(() => String, { nullable: true })
+  scope?: string | null;
+}
+
 @InputType({ description: 'A UTCP 1.1 manual call template under a new provider name.' })
 export class RegisterProviderInput {
   @Field({ description: 'Letters, digits and `_`; prefixes the names of its tools.' })
@@ -76,6 +109,9 @@ export class RegisterProviderInput {
     description: 'The call template (`call_template_type`, `url`, …). Literal secrets in `auth` are moved into the vault.',
   })
   callTemplate!: Record<string, unknown>;
+
+  @Field(() => ProviderCredentialInput, { nullable: true })
+  credential?: ProviderCredentialInput | null;
 }
 
 @InputType()
