@@ -1,6 +1,5 @@
 import { Arg, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
 import { withUserErrors } from '../../common/user-errors.js';
-import { ErrorCode } from '../../errors.js';
 import { Credential } from '../credential/index.js';
 import { PROVIDER_AUTH_REFERENCE } from './provider-auth.js';
 import { type ProviderChange } from './provider-registration.service.js';
@@ -31,7 +30,7 @@ function changePayload(change: ProviderChange) {
     restored: sync?.restored ?? [],
     warnings: change.warnings,
     discoveryErrors: change.discoveryError
-      ? [{ field: ['callTemplate'], message: change.discoveryError.message, code: ErrorCode.DISCOVERY_FAILED }]
+      ? [{ field: ['callTemplate'], message: change.discoveryError.message, code: change.discoveryError.code }]
       : [],
   };
 }
