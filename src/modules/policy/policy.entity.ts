@@ -13,22 +13,45 @@ export enum PolicyAction {
   ADMIN = 'admin',
 }
 
-/** Who a policy applies to: principal ids and role names. */
+/** Who a policy applies to: principal ids and role names (either matches; both absent or empty: everyone). */
 export interface PolicySubjects {
   principals?: string[];
   roles?: string[];
 }
 
-/** What a policy applies to: tool name globs (`github.*`), tags and provider names. */
+/**
+ * What a policy applies to: tool name globs (`github.*`, `*`; `*` any run of characters, `?` one),
+ * tags and provider names. Each listed kind must match (any of its entries); an absent or empty kind matches any tool.
+ */
 export interface PolicyResources {
   tools?: string[];
   tags?: string[];
   providers?: string[];
 }
 
-/** When a policy applies: time windows, source CIDRs and a JSON Schema the arguments must match. */
+/** A weekday: 0 (Sunday) to 6 (Saturday), or its English name or three-letter abbreviation (any case). */
+export type PolicyDay = number | string;
+
+/**
+ * A weekly window in an IANA time zone. `from` (inclusive) and `to` (exclusive) are "HH:MM" local
+ * times (`to` may be "24:00"); absent, the window starts at 00:00 and ends at 24:00. When `from` is
+ * later than `to` the window crosses midnight and `days` name the day it starts on; `from` equal to
+ * `to` means the whole day. Absent `days`: every day.
+ */
+export interface PolicyTimeWindow {
+  days?: PolicyDay[];
+  from?: string;
+  to?: string;
+  timeZone: string;
+}
+
+/**
+ * When a policy applies; every present condition must hold. `timeWindows`: any window contains the
+ * instant. `sourceCidrs`: the client address is in any CIDR (single addresses allowed). `arguments`: a
+ * JSON Schema (draft-07) the call's arguments must satisfy.
+ */
 export interface PolicyConditions {
-  timeWindows?: { days?: number[]; from?: string; to?: string; timeZone: string }[];
+  timeWindows?: PolicyTimeWindow[];
   sourceCidrs?: string[];
   arguments?: Record<string, unknown>;
 }
