@@ -35,16 +35,6 @@ export interface CredentialView {
   hint: string;
 }
 
-/** Settings key of the masked hint, computed when the secret is set (the view never decrypts). */
-const HINT = 'hint';
-
-/** `••••abcd` for a secret of 16 characters or more, `••••` otherwise. */
-function hintOf(authType: CredentialAuthType, secret: Record<string, string>): string {
-  const main = SHAPES[authType].secret.at(-1)!;
-  const value = secret[main] ?? '';
-  return value.length >= 16 ? `••••${value.slice(-4)}` : '••••';
-}
-
 type Setting = (value: unknown) => string | null;
 
 /** The secret fields and settings of one auth type. A setting returns a problem, or null when valid. */
@@ -98,6 +88,16 @@ function badInput(argument: string, message: string): RegistryError {
 
 function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** Settings key of the masked hint, computed when the secret is set (the view never decrypts). */
+const HINT = 'hint';
+
+/** `••••abcd` for a secret of 16 characters or more, `••••` otherwise. */
+function hintOf(authType: CredentialAuthType, secret: Record<string, string>): string {
+  const main = SHAPES[authType].secret.at(-1)!;
+  const value = secret[main] ?? '';
+  return value.length >= 16 ? `••••${value.slice(-4)}` : '••••';
 }
 
 /**
