@@ -28,6 +28,8 @@ export enum ErrorCode {
   UPSTREAM_UNAVAILABLE = 'UPSTREAM_UNAVAILABLE',
   /** A provider's manual could not be discovered: unreachable, refused, too large, or not a manual. */
   DISCOVERY_FAILED = 'DISCOVERY_FAILED',
+  /** A tool was called and answered with an error (non-2xx, non-zero exit, protocol error). */
+  EXECUTION_FAILED = 'EXECUTION_FAILED',
   INTERNAL_SERVER_ERROR = 'INTERNAL_SERVER_ERROR',
 }
 
