@@ -5,6 +5,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ErrorCode, RegistryError } from '../../src/errors.js';
 import { boundedFetch, type BoundedFetchInit, EgressDeniedError, type EgressLookup, type EgressPolicy } from '../../src/security/egress.js';
+import { rejectionOf } from '../helpers/errors.js';
 
 const NONE: EgressPolicy = { allowHosts: [], allowCidrs: [] };
 const LOOPBACK: EgressPolicy = { allowHosts: [], allowCidrs: ['127.0.0.1/32'] };
@@ -61,12 +62,7 @@ function scriptedLookup(script: Record<string, string[]>): EgressLookup & { call
 }
 
 async function failure(url: string, init: BoundedFetchInit): Promise<RegistryError> {
-  const error = await boundedFetch(url, init).then(
-    () => undefined,
-    (thrown: unknown) => thrown,
-  );
-  expect(error).toBeInstanceOf(RegistryError);
-  return error as RegistryError;
+  return rejectionOf(boundedFetch(url, init));
 }
 
 /** Writes `chunk` until the client goes away or `limit` bytes are out, respecting backpressure. */

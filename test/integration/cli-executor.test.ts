@@ -7,6 +7,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ErrorCode, RegistryError } from '../../src/errors.js';
 import { executeCli } from '../../src/executors/cli.executor.js';
 import type { ExecutionOutcome, ExecutionRequest } from '../../src/executors/executor.types.js';
+import { rejectionOf } from '../helpers/errors.js';
+import { isRunning } from '../helpers/process.js';
 
 const NODE = process.execPath;
 const TOOL = fileURLToPath(new URL('../helpers/peers/cli-tool.ts', import.meta.url));
@@ -42,23 +44,7 @@ async function echo(template: string, args: Record<string, unknown> = {}): Promi
   return (await call([{ command: `${tool('echo')} ${template}` }], args)).result as Echo;
 }
 
-async function refusal(promise: Promise<unknown>): Promise<RegistryError> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(RegistryError);
-  return error as RegistryError;
-}
-
-function isRunning(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
+const refusal = (promise: Promise<unknown>) => rejectionOf(promise);
 
 let scratch: string;
 beforeAll(async () => {

@@ -13,6 +13,7 @@ import {
 } from '../../src/modules/credential/index.js';
 import { CallTemplateType, Provider } from '../../src/modules/provider/index.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
+import { rejectionOf } from '../helpers/errors.js';
 
 const API_KEY = 'sk-live-7f3c9a1e5b2d4c6f8a0b';
 const PASSWORD = 'correct horse battery staple';
@@ -37,13 +38,9 @@ async function createProvider(name: string): Promise<Provider> {
 }
 
 async function badInput(promise: Promise<unknown>): Promise<RegistryError> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(RegistryError);
-  expect((error as RegistryError).extensions.code).toBe('BAD_USER_INPUT');
-  return error as RegistryError;
+  const error = await rejectionOf(promise);
+  expect(error.extensions.code).toBe('BAD_USER_INPUT');
+  return error;
 }
 
 beforeAll(async () => {

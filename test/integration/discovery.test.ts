@@ -5,10 +5,11 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type DiscoveryOptions, type DiscoveryResult, discoverManual } from '../../src/discovery/index.js';
-import { RegistryError } from '../../src/errors.js';
 import type { EgressPolicy } from '../../src/security/egress.js';
 import { parseManual } from '../../src/utcp/manual.schema.js';
 import { json, type Peer, type ProtocolPeers, startPeers, utcpManual } from '../helpers/peers/index.js';
+import { rejectionOf } from '../helpers/errors.js';
+import { isRunning } from '../helpers/process.js';
 
 const PEERS = fileURLToPath(new URL('../helpers/peers/', import.meta.url));
 const PETSTORE = fileURLToPath(new URL('../../../shared/fixtures/openapi/petstore-expanded.yaml', import.meta.url));
@@ -28,23 +29,7 @@ async function discoverValid(template: Record<string, unknown> & { call_template
   return { result, manual, names: manual.tools.map((tool) => tool.name) };
 }
 
-async function refusal(promise: Promise<DiscoveryResult>): Promise<RegistryError> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(RegistryError);
-  return error as RegistryError;
-}
-
-function isRunning(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
+const refusal = (promise: Promise<DiscoveryResult>) => rejectionOf(promise);
 
 let peers: ProtocolPeers;
 let http: Peer;

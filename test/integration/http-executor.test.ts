@@ -5,6 +5,7 @@ import { ErrorCode, RegistryError } from '../../src/errors.js';
 import type { ExecutionRequest } from '../../src/executors/executor.types.js';
 import { clearOAuthTokenCache, executeHttp } from '../../src/executors/http.executor.js';
 import type { EgressPolicy } from '../../src/security/egress.js';
+import { rejectionOf } from '../helpers/errors.js';
 
 const LOOPBACK: EgressPolicy = { allowHosts: [], allowCidrs: ['127.0.0.1/32'] };
 const NONE: EgressPolicy = { allowHosts: [], allowCidrs: [] };
@@ -109,13 +110,9 @@ async function echoed(template: Record<string, unknown>, args: Record<string, un
 }
 
 async function failure(promise: Promise<unknown>): Promise<RegistryError> {
-  const error = await promise.then(
-    () => undefined,
-    (thrown: unknown) => thrown,
-  );
-  expect(error).toBeInstanceOf(RegistryError);
-  messages.push((error as RegistryError).message, JSON.stringify((error as RegistryError).extensions));
-  return error as RegistryError;
+  const error = await rejectionOf(promise);
+  messages.push(error.message, JSON.stringify(error.extensions));
+  return error;
 }
 
 describe('executeHttp', () => {

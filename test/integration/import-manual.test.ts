@@ -5,6 +5,7 @@ import { AuditEntry, AuditService } from '../../src/modules/audit/index.js';
 import { Tool, ToolService, ToolVersion } from '../../src/modules/tool/index.js';
 import { INLINE_MANUAL, manual, manualTool } from '../helpers/factories.js';
 import { startRegistry, type TestRegistry } from '../helpers/registry.js';
+import { rejectionOf } from '../helpers/errors.js';
 
 const FIXTURES = new URL('../../../shared/fixtures/utcp/', import.meta.url);
 
@@ -15,14 +16,7 @@ async function fixture(name: string): Promise<unknown> {
 let registry: TestRegistry;
 const service = () => new ToolService(registry.db.fork());
 
-async function rejection(promise: Promise<unknown>): Promise<ManualValidationError> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(ManualValidationError);
-  return error as ManualValidationError;
-}
+const rejection = (promise: Promise<unknown>) => rejectionOf(promise, ManualValidationError);
 
 beforeAll(async () => {
   registry = await startRegistry();

@@ -9,6 +9,7 @@ import {
   type EgressPolicy,
   parseEgressAllowList,
 } from '../../src/security/egress.js';
+import { rejectionOf } from '../helpers/errors.js';
 
 const NONE: EgressPolicy = { allowHosts: [], allowCidrs: [] };
 
@@ -28,13 +29,9 @@ const noLookup = (async (hostname: string) => {
 }) as unknown as EgressLookup;
 
 async function denial(url: string, policy: EgressPolicy = NONE, options: Parameters<typeof assertEgressAllowed>[2] = {}) {
-  const error = await assertEgressAllowed(url, policy, { lookup: noLookup, ...options }).then(
-    () => undefined,
-    (thrown: unknown) => thrown,
-  );
-  expect(error, `${url} should be denied`).toBeInstanceOf(EgressDeniedError);
-  expect((error as EgressDeniedError).extensions.code).toBe(ErrorCode.EGRESS_DENIED);
-  return error as EgressDeniedError;
+  const error = await rejectionOf(assertEgressAllowed(url, policy, { lookup: noLookup, ...options }), EgressDeniedError, `${url} should be denied`);
+  expect(error.extensions.code).toBe(ErrorCode.EGRESS_DENIED);
+  return error;
 }
 
 describe('parseEgressAllowList', () => {
