@@ -82,6 +82,16 @@ const SHAPES: Record<CredentialAuthType, AuthShape> = {
   },
 };
 
+/** The secret fields of an auth type, as UTCP names them in `auth` blocks. */
+export function secretFieldsOf(authType: CredentialAuthType): readonly string[] {
+  return SHAPES[authType].secret;
+}
+
+/** The non-secret settings of an auth type, kept in the clear beside the encrypted secret. */
+export function settingFieldsOf(authType: CredentialAuthType): readonly string[] {
+  return Object.keys(SHAPES[authType].settings);
+}
+
 function badInput(argument: string, message: string): RegistryError {
   return new RegistryError(ErrorCode.BAD_USER_INPUT, message, { argument });
 }

@@ -1,5 +1,5 @@
 export { Credential, CredentialAuthType } from './credential.entity.js';
-export { CredentialService, type CredentialInput, type CredentialView } from './credential.service.js';
+export { CredentialService, secretFieldsOf, settingFieldsOf, type CredentialInput, type CredentialView } from './credential.service.js';
 export {
   CredentialVault,
   generateMasterKey,

@@ -1,22 +1,8 @@
 import { ErrorCode, RegistryError } from '../../errors.js';
-import { CredentialAuthType } from '../credential/credential.entity.js';
+import { CredentialAuthType, secretFieldsOf, settingFieldsOf } from '../credential/index.js';
 
 /** The credential reference a provider's own auth is stored under. */
 export const PROVIDER_AUTH_REFERENCE = 'auth';
-
-/** Secret fields per auth type, as UTCP names them in `auth` blocks. */
-const SECRET_FIELDS: Record<CredentialAuthType, string[]> = {
-  [CredentialAuthType.API_KEY]: ['api_key'],
-  [CredentialAuthType.BASIC]: ['username', 'password'],
-  [CredentialAuthType.OAUTH2]: ['client_id', 'client_secret'],
-};
-
-/** Non-secret fields per auth type, kept as the credential's settings. */
-const SETTING_FIELDS: Record<CredentialAuthType, string[]> = {
-  [CredentialAuthType.API_KEY]: ['var_name', 'location'],
-  [CredentialAuthType.BASIC]: [],
-  [CredentialAuthType.OAUTH2]: ['token_url', 'scope'],
-};
 
 const VARIABLE = /^\$(\{[A-Za-z_][A-Za-z0-9_]*\}|[A-Za-z_][A-Za-z0-9_]*)$/;
 
@@ -51,7 +37,7 @@ export function extractAuth(template: Record<string, unknown>): { template: Reco
   }
   const secret: Record<string, string> = {};
   const stored: Record<string, unknown> = { ...auth };
-  for (const field of SECRET_FIELDS[authType]) {
+  for (const field of secretFieldsOf(authType)) {
     const value = auth[field];
     if (typeof value === 'string' && value !== '' && !VARIABLE.test(value)) {
       secret[field] = value;
@@ -59,7 +45,7 @@ export function extractAuth(template: Record<string, unknown>): { template: Reco
     }
   }
   if (Object.keys(secret).length === 0) return { template };
-  const settings = Object.fromEntries(SETTING_FIELDS[authType].filter((f) => auth[f] !== undefined).map((f) => [f, auth[f]]));
+  const settings = Object.fromEntries(settingFieldsOf(authType).filter((f) => auth[f] !== undefined).map((f) => [f, auth[f]]));
   return { template: { ...template, auth: stored }, auth: { authType, secret, settings } };
 }
 
