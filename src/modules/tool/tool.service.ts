@@ -43,17 +43,32 @@ export interface Actor {
 const PROVIDER_NAME = /^[A-Za-z0-9_]{1,128}$/;
 const MAX_SEARCH_LENGTH = 200;
 
+const columnLists = new WeakMap<object, string>();
+
+/**
+ * The selected columns of a tool listing (all mapped ones but the lazy search vector), computed
+ * once per ORM metadata rather than for every request's service.
+ */
+function toolColumns(em: EntityManager): string {
+  const metadata = em.getMetadata();
+  let columns = columnLists.get(metadata);
+  if (columns === undefined) {
+    columns = metadata
+      .get(Tool)
+      .props.filter((p) => p.persist !== false && !p.lazy && p.fieldNames?.length)
+      .flatMap((p) => p.fieldNames.map((f) => `t."${f}"`))
+      .join(', ');
+    columnLists.set(metadata, columns);
+  }
+  return columns;
+}
+
 /** Reads the catalog and imports UTCP manuals into it. */
 export class ToolService {
   private readonly columns: string;
 
   constructor(private readonly em: EntityManager) {
-    this.columns = em
-      .getMetadata()
-      .get(Tool)
-      .props.filter((p) => p.persist !== false && !p.lazy && p.fieldNames?.length)
-      .flatMap((p) => p.fieldNames.map((f) => `t."${f}"`))
-      .join(', ');
+    this.columns = toolColumns(em);
   }
 
   /** The tool with this id, or null (also for ids that are not UUIDs). */
