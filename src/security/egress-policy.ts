@@ -2,6 +2,7 @@ import { lookup as dnsLookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
 import { domainToASCII } from 'node:url';
 import ipaddr from 'ipaddr.js';
+import { type Cidr, parseCidr } from '../common/ip.js';
 import { ErrorCode, RegistryError } from '../errors.js';
 
 /**
@@ -33,7 +34,6 @@ export class EgressDeniedError extends RegistryError {
   }
 }
 
-type Cidr = [ipaddr.IPv4 | ipaddr.IPv6, number];
 
 const WEB_SCHEMES = new Set(['http:', 'https:']);
 const WEBSOCKET_SCHEMES = new Set(['ws:', 'wss:']);
@@ -164,13 +164,10 @@ function isHostAllowListed(host: string, policy: EgressPolicy): boolean {
 }
 
 function compileCidrs(policy: EgressPolicy): Cidr[] {
+  // parseCidr turns an allow-listed ::ffff:a.b.c.d/n into the IPv4 CIDR that deniedAddressReason compares.
   return policy.allowCidrs.map((entry) => {
-    const [address = '', bits] = entry.split('/');
-    const literal = unbracket(address);
-    const cidr: Cidr = bits === undefined ? [ipaddr.parse(literal), literal.includes(':') ? 128 : 32] : ipaddr.parseCIDR(`${literal}/${bits}`);
-    const [network, prefix] = cidr;
-    // An allow-listed ::ffff:a.b.c.d/n covers the IPv4 addresses that deniedAddressReason compares.
-    if (network instanceof ipaddr.IPv6 && network.isIPv4MappedAddress() && prefix >= 96) return [network.toIPv4Address(), prefix - 96];
+    const cidr = parseCidr(unbracket(entry));
+    if (!cidr) throw new Error(`egress allow-list entry "${entry}" is not an IP address or CIDR`);
     return cidr;
   });
 }

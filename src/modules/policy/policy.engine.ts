@@ -1,4 +1,5 @@
-import { clientAddress, compileConditions, evaluateConditions, parseAddress, type CompiledConditions, type ConditionContext } from './policy.conditions.js';
+import { parseAddress } from '../../common/ip.js';
+import { clientAddress, compileConditions, evaluateConditions, type CompiledConditions, type ConditionContext } from './policy.conditions.js';
 import type { PolicyAction, PolicyConditions, PolicyEffect, PolicyLimits, PolicyResources, PolicySubjects } from './policy.entity.js';
 
 export { clientAddress };
