@@ -2,7 +2,7 @@ import { type EntityManager } from '@mikro-orm/postgresql';
 import { type Database } from './db/database.js';
 import { ErrorCode, RegistryError } from './errors.js';
 import { type Logger } from './logger.js';
-import { AuditOutcome, AuditService } from './modules/audit/index.js';
+import { auditActor, AuditOutcome, AuditService } from './modules/audit/index.js';
 import { ExecutionService } from './modules/execution/index.js';
 import { PrincipalService, type Viewer } from './modules/principal/index.js';
 import { CredentialService } from './modules/credential/index.js';
@@ -67,8 +67,7 @@ export function createContext(
     try {
       await deps.db.fork().transactional((tx) =>
         new AuditService(tx).append({
-          ...actor,
-          actorId: actor.principalId,
+          ...auditActor(actor),
           action: 'authorization.denied',
           targetType: 'field',
           targetId: field,

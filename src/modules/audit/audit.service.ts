@@ -10,6 +10,18 @@ import { AuditEntry, AuditOutcome } from './audit-entry.entity.js';
 /** The `prevHash` of the first entry of the chain. */
 export const GENESIS_HASH = '0'.repeat(64);
 
+/** Who performs a change, for the audit log. */
+export interface Actor {
+  principalId?: string | null;
+  requestId?: string | null;
+  sourceIp?: string | null;
+}
+
+/** The audit fields of an actor (`actorId`, `requestId`, `sourceIp`). */
+export function auditActor(actor: Actor): Pick<AuditRecord, 'actorId' | 'requestId' | 'sourceIp'> {
+  return { actorId: actor.principalId ?? null, requestId: actor.requestId ?? null, sourceIp: actor.sourceIp ?? null };
+}
+
 /** What a caller records; the service adds the time, sequence and chain hashes. */
 export interface AuditRecord {
   actorId?: string | null;

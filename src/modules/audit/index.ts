@@ -1,6 +1,8 @@
 export { AuditEntry, AuditOutcome } from './audit-entry.entity.js';
 export {
+  auditActor,
   AuditService,
+  type Actor,
   GENESIS_HASH,
   type AuditLogFilterInput,
   type AuditRecord,

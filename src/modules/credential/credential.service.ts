@@ -2,9 +2,8 @@ import { LockMode } from '@mikro-orm/core';
 import { type EntityManager } from '@mikro-orm/postgresql';
 import { isUuid } from '../../common/ids.js';
 import { ErrorCode, RegistryError } from '../../errors.js';
-import { AuditOutcome, AuditService } from '../audit/index.js';
+import { type Actor, auditActor, AuditOutcome, AuditService } from '../audit/index.js';
 import { Provider } from '../provider/provider.entity.js';
-import { type Actor } from '../tool/index.js';
 import { Credential, CredentialAuthType } from './credential.entity.js';
 import { type CredentialVault, VaultError } from './vault.js';
 
@@ -225,13 +224,11 @@ export class CredentialService {
       }
       await em.flush();
       await new AuditService(em).append({
-        actorId: actor.principalId,
+        ...auditActor(actor),
         action: 'credential.set',
         targetType: 'credential',
         targetId: credential.id,
         outcome: AuditOutcome.SUCCESS,
-        requestId: actor.requestId,
-        sourceIp: actor.sourceIp,
         details: { provider: provider.name, reference: input.reference, authType: input.authType, settings, replaced },
       });
       return credential;
@@ -311,12 +308,10 @@ export class CredentialService {
       }
       if (count === 0) return 0;
       await new AuditService(em).append({
-        actorId: actor.principalId,
+        ...auditActor(actor),
         action: 'credential.rotateMasterKey',
         targetType: 'credential',
         outcome: AuditOutcome.SUCCESS,
-        requestId: actor.requestId,
-        sourceIp: actor.sourceIp,
         details: { newKeyId: current, previousKeyIds, reEncrypted: count },
       });
       return count;

@@ -2,8 +2,7 @@ import { type EntityManager } from '@mikro-orm/postgresql';
 import { isUuid } from '../../common/ids.js';
 import { ErrorCode, RegistryError } from '../../errors.js';
 import { effectiveScopes, isScope, ROLES, Scope } from '../../security/scopes.js';
-import { AuditOutcome, AuditService } from '../audit/index.js';
-import { type Actor } from '../tool/index.js';
+import { type Actor, auditActor, AuditOutcome, AuditService } from '../audit/index.js';
 import { hashSecret, newClientId, newClientSecret, verifySecret } from './client-secrets.js';
 import { Principal, PrincipalKind, PrincipalStatus } from './principal.entity.js';
 import { RefreshToken } from './refresh-token.entity.js';
@@ -147,9 +146,4 @@ export class PrincipalService {
     if (!principal) throw new RegistryError(ErrorCode.NOT_FOUND, 'No such principal', { field: 'principalId' });
     return principal;
   }
-}
-
-/** The audit fields of an actor. */
-export function auditActor(actor: Actor) {
-  return { actorId: actor.principalId ?? null, requestId: actor.requestId ?? null, sourceIp: actor.sourceIp ?? null };
 }

@@ -1,9 +1,7 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { type EntityManager } from '@mikro-orm/postgresql';
-import { AuditOutcome, AuditService } from '../audit/index.js';
-import { type Actor } from '../tool/index.js';
+import { type Actor, auditActor, AuditOutcome, AuditService } from '../audit/index.js';
 import { Principal, PrincipalStatus } from './principal.entity.js';
-import { auditActor } from './principal.service.js';
 import { RefreshToken } from './refresh-token.entity.js';
 
 function digest(token: string): string {

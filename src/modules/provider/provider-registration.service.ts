@@ -3,11 +3,10 @@ import { isUuid } from '../../common/ids.js';
 import { type DiscoveryOptions, discoverManual } from '../../discovery/index.js';
 import { ErrorCode, RegistryError } from '../../errors.js';
 import { parseCallTemplate, parseManualWithWarnings } from '../../utcp/manual.schema.js';
-import { AuditOutcome, AuditService } from '../audit/index.js';
+import { type Actor, auditActor, AuditOutcome, AuditService } from '../audit/index.js';
 import { Credential, CredentialService, type CredentialVault } from '../credential/index.js';
 import { type Viewer } from '../principal/viewer.js';
 import { approvePendingVersion, type SyncResult, syncTools } from '../tool/tool.sync.js';
-import { type Actor } from '../tool/tool.service.js';
 import { toolDefinition } from '../tool/tool.definition.js';
 import { Tool } from '../tool/tool.entity.js';
 import { namespacedVariable, requiredVariables } from '../../utcp/variables.js';
@@ -129,7 +128,7 @@ export class ProviderRegistrationService {
       const sync = await syncTools(em, managed, [], { quarantineChanges: true });
       const credentials = await em.nativeDelete(Credential, { provider: managed });
       await new AuditService(em).append({
-        ...auditFields(actor),
+        ...auditActor(actor),
         action: 'provider.remove',
         targetType: 'provider',
         targetId: managed.id,
@@ -148,7 +147,7 @@ export class ProviderRegistrationService {
       const approved = await approvePendingVersion(em, tool, version, actor.principalId ?? null);
       if (!approved) throw new RegistryError(ErrorCode.NOT_FOUND, `Tool ${tool.name} has no pending version ${version}`, { field: 'version' });
       await new AuditService(em).append({
-        ...auditFields(actor),
+        ...auditActor(actor),
         action: 'tool.approveVersion',
         targetType: 'tool',
         targetId: tool.id,
@@ -168,7 +167,7 @@ export class ProviderRegistrationService {
       const managed = em.merge(tool);
       managed.enabled = enabled;
       await new AuditService(em).append({
-        ...auditFields(actor),
+        ...auditActor(actor),
         action: 'tool.setEnabled',
         targetType: 'tool',
         targetId: managed.id,
@@ -233,7 +232,7 @@ export class ProviderRegistrationService {
   private async audit(em: EntityManager, action: string, provider: Provider, actor: Actor, change: ProviderChange): Promise<void> {
     const { sync } = change;
     await new AuditService(em).append({
-      ...auditFields(actor),
+      ...auditActor(actor),
       action,
       targetType: 'provider',
       targetId: provider.id,
@@ -250,7 +249,4 @@ export class ProviderRegistrationService {
   }
 }
 
-function auditFields(actor: Actor) {
-  return { actorId: actor.principalId ?? null, requestId: actor.requestId ?? null, sourceIp: actor.sourceIp ?? null };
-}
 

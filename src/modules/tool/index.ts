@@ -1,6 +1,6 @@
 export { Tool, ToolStatus } from './tool.entity.js';
 export { ToolVersion, ToolVersionStatus } from './tool-version.entity.js';
-export { ToolService, type Actor, type ManualImport, type ToolListArgs, type ToolListFilter } from './tool.service.js';
+export { ToolService, type ManualImport, type ToolListArgs, type ToolListFilter } from './tool.service.js';
 export { ToolResolver } from './tool.resolver.js';
 export { ToolConnection, ToolConnectionResolver, ToolFilter, ToolNode } from './tool.types.js';
 export { definitionHash, toolDefinition, type ToolDefinition } from './tool.definition.js';

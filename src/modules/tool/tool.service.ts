@@ -5,7 +5,7 @@ import { type Viewer } from '../principal/viewer.js';
 import { decodeCursor, encodeCursor, type Page, pageSize, toPage } from '../../common/pagination.js';
 import { ErrorCode, RegistryError } from '../../errors.js';
 import { parseManual } from '../../utcp/manual.schema.js';
-import { AuditOutcome, AuditService } from '../audit/index.js';
+import { type Actor, auditActor, AuditOutcome, AuditService } from '../audit/index.js';
 import { type CallTemplateType, Provider } from '../provider/provider.entity.js';
 import { toolDefinition } from './tool.definition.js';
 import { type SyncResult, syncTools } from './tool.sync.js';
@@ -33,12 +33,6 @@ export interface ManualImport extends SyncResult {
   provider: Provider;
 }
 
-/** Who performs a change, for the audit log. */
-export interface Actor {
-  principalId?: string | null;
-  requestId?: string | null;
-  sourceIp?: string | null;
-}
 
 const PROVIDER_NAME = /^[A-Za-z0-9_]{1,128}$/;
 const MAX_SEARCH_LENGTH = 200;
@@ -222,13 +216,11 @@ export class ToolService {
       // Imports come from the operator (seed, tests): changes apply at once, nothing is quarantined.
       const sync = await syncTools(em, provider, definitions, { quarantineChanges: false });
       await new AuditService(em).append({
-        actorId: actor.principalId,
+        ...auditActor(actor),
         action: 'catalog.importManual',
         targetType: 'provider',
         targetId: provider.id,
         outcome: AuditOutcome.SUCCESS,
-        requestId: actor.requestId,
-        sourceIp: actor.sourceIp,
         details: {
           provider: providerName,
           manualVersion: manual.manual_version,
