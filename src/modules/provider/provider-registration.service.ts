@@ -6,9 +6,7 @@ import { parseCallTemplate, parseManualWithWarnings } from '../../utcp/manual.sc
 import { type Actor, auditActor, AuditOutcome, AuditService } from '../audit/index.js';
 import { Credential, CredentialService, type CredentialVault } from '../credential/index.js';
 import { type Viewer } from '../principal/viewer.js';
-import { approvePendingVersion, type SyncResult, syncTools } from '../tool/tool.sync.js';
-import { toolDefinition } from '../tool/tool.definition.js';
-import { Tool } from '../tool/tool.entity.js';
+import { approvePendingVersion, type SyncResult, syncTools, Tool, toolDefinition } from '../tool/index.js';
 import { namespacedVariable, requiredVariables } from '../../utcp/variables.js';
 import {
   type CredentialFields,

@@ -5,3 +5,4 @@ export { ToolResolver } from './tool.resolver.js';
 export { ToolConnection, ToolConnectionResolver, ToolFilter, ToolNode } from './tool.types.js';
 export { definitionHash, toolDefinition, type ToolDefinition } from './tool.definition.js';
 export { toolRules } from './tool.rules.js';
+export { approvePendingVersion, syncTools, type SyncOptions, type SyncResult } from './tool.sync.js';
