@@ -169,6 +169,19 @@ describe('registering providers', () => {
     expect(await em.count(Credential, { provider: change.provider!.id })).toBe(1);
   });
 
+  it('loads the credentials of a page of providers in one query', async () => {
+    registry.resetQueryLog();
+    const res = await registry.graphql<{ providers: { edges: { node: { credential: { hint: string } | null } }[] } }>(
+      '{ providers(first: 50) { edges { node { name credential { hint } } } } }',
+      undefined,
+      as(publisher),
+    );
+    expect(res.errors).toBeUndefined();
+    expect(res.data!.providers.edges.filter((e) => e.node.credential).length).toBeGreaterThan(0);
+    // The caller's principal, the page of providers, their credentials.
+    expect(registry.queries.filter((sql) => /^\s*select/i.test(sql))).toHaveLength(3);
+  });
+
   it('refuses bad templates with the JSON path, and stores nothing', async () => {
     const change = await register('broken', { call_template_type: 'http', http_method: 'GET' });
     expect(change.provider).toBeNull();

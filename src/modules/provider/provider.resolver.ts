@@ -1,7 +1,5 @@
 import { Arg, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
 import { withUserErrors } from '../../common/user-errors.js';
-import { Credential } from '../credential/index.js';
-import { PROVIDER_AUTH_REFERENCE } from './provider-auth.js';
 import { type ProviderChange } from './provider-registration.service.js';
 import { type Page } from '../../common/pagination.js';
 import { type RegistryContext } from '../../context.js';
@@ -72,7 +70,7 @@ export class ProviderResolver {
 
   @FieldResolver(() => ProviderCredentialNode, { nullable: true, description: 'The stored auth, redacted (providers:write).' })
   async credential(@Root() provider: Provider, @Ctx() ctx: RegistryContext): Promise<ProviderCredentialNode | null> {
-    const stored = await ctx.em.findOne(Credential, { provider: provider.id, reference: PROVIDER_AUTH_REFERENCE });
+    const stored = await ctx.providers.credentialOf(provider.id);
     if (!stored) return null;
     const view = ctx.credentials.redacted(stored);
     return {

@@ -4,6 +4,8 @@ import { isUuid } from '../../common/ids.js';
 import { Scope } from '../../security/scopes.js';
 import { type Viewer } from '../principal/viewer.js';
 import { decodeCursor, encodeCursor, type Page, pageSize, toPage } from '../../common/pagination.js';
+import { Credential } from '../credential/index.js';
+import { PROVIDER_AUTH_REFERENCE } from './provider-auth.js';
 import { Provider } from './provider.entity.js';
 
 export interface ProviderListArgs {
@@ -21,6 +23,21 @@ export class ProviderService {
       const index = new Map(found.map((p) => [p.id, p]));
       return ids.map((id) => index.get(id) ?? null);
     });
+  }
+
+  private authCredentials?: DataLoader<string, Credential | null>;
+
+  /**
+   * The credential a provider authenticates with (reference `auth`), batched so a page of
+   * providers loads theirs in one query; null when it has none.
+   */
+  credentialOf(providerId: string): Promise<Credential | null> {
+    this.authCredentials ??= new DataLoader(async (ids) => {
+      const found = await this.em.find(Credential, { provider: { $in: [...ids] }, reference: PROVIDER_AUTH_REFERENCE });
+      const index = new Map(found.map((c) => [c.provider.id, c]));
+      return ids.map((id) => index.get(id) ?? null);
+    });
+    return this.authCredentials.load(providerId);
   }
 
   /** The provider with this id, batched with other lookups of the same request; null when absent. */
