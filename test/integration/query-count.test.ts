@@ -42,6 +42,16 @@ describe('listing tools with their providers', () => {
     expect(small).toHaveLength(large.length);
   });
 
+  it('loads the versions of a page of tools in one more query', async () => {
+    registry.resetQueryLog();
+    const res = await registry.graphql<{ tools: { edges: { node: { versions: { version: number }[] } }[] } }>(
+      '{ tools(first: 100) { edges { node { name versions { version status } } } } }',
+    );
+    expect(res.errors).toBeUndefined();
+    expect(res.data!.tools.edges.every((e) => e.node.versions.length === 1)).toBe(true);
+    expect(registry.queries.filter((sql) => /^\s*select/i.test(sql))).toHaveLength(3);
+  });
+
   it('stays bounded when searching', async () => {
     const statements = await statementsFor({ first: 100, search: 'widgets' });
     expect(statements).toHaveLength(3);

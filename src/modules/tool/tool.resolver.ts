@@ -5,7 +5,7 @@ import { type RegistryContext } from '../../context.js';
 import { ProviderNode } from '../provider/provider.types.js';
 import { CallTemplateType, type Provider } from '../provider/provider.entity.js';
 import { type Tool, ToolStatus } from './tool.entity.js';
-import { ToolVersion } from './tool-version.entity.js';
+import { type ToolVersion } from './tool-version.entity.js';
 import {
   ApproveToolVersionInput,
   SetToolEnabledInput,
@@ -45,7 +45,7 @@ export class ToolResolver {
 
   @FieldResolver(() => [ToolVersionNode], { description: 'Every definition the tool has had, newest first.' })
   versions(@Root() tool: Tool, @Ctx() ctx: RegistryContext): Promise<ToolVersion[]> {
-    return ctx.em.find(ToolVersion, { tool: tool.id }, { orderBy: { version: 'desc' } });
+    return ctx.tools.versionsOf(tool.id);
   }
 
   @Mutation(() => ToolPayload, { description: 'Releases a quarantined tool’s pending version (admin).' })

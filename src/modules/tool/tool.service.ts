@@ -1,3 +1,4 @@
+import DataLoader from 'dataloader';
 import { type EntityManager } from '@mikro-orm/postgresql';
 import { isUuid } from '../../common/ids.js';
 import { Scope } from '../../security/scopes.js';
@@ -9,6 +10,7 @@ import { type Actor, auditActor, AuditOutcome, AuditService } from '../audit/ind
 import { type CallTemplateType, Provider } from '../provider/provider.entity.js';
 import { toolDefinition } from './tool.definition.js';
 import { type SyncResult, syncTools } from './tool.sync.js';
+import { ToolVersion } from './tool-version.entity.js';
 import { Tool, ToolStatus } from './tool.entity.js';
 
 /** Criteria of a tool listing; every given one must hold. */
@@ -63,6 +65,17 @@ export class ToolService {
 
   constructor(private readonly em: EntityManager) {
     this.columns = toolColumns(em);
+  }
+
+  private versionLoader?: DataLoader<string, ToolVersion[]>;
+
+  /** Every version of a tool, newest first; batched so a page of tools loads its versions in one query. */
+  versionsOf(toolId: string): Promise<ToolVersion[]> {
+    this.versionLoader ??= new DataLoader(async (ids) => {
+      const found = await this.em.find(ToolVersion, { tool: { $in: [...ids] } }, { orderBy: { version: 'desc' } });
+      return ids.map((id) => found.filter((v) => v.tool.id === id));
+    });
+    return this.versionLoader.load(toolId);
   }
 
   /** The tool with this id, or null (also for ids that are not UUIDs). */
