@@ -4,10 +4,10 @@ import { StreamableHTTPClientTransport, StreamableHTTPError } from '@modelcontex
 import type { FetchLike, Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import { ErrorCode as McpErrorCode, McpError, type Tool as McpTool } from '@modelcontextprotocol/sdk/types.js';
 import { ErrorCode, RegistryError } from '../errors.js';
-import { assertEgressAllowed, boundedFetch } from '../security/egress.js';
+import { assertEgressAllowed, boundedFetch, type EgressPolicy } from '../security/egress.js';
 import { discoveryFailed, hostOf, isObject, requestHeaders, stringRecord } from './discovery.document.js';
 import { allowedExecutable, processVariables, registryPath, scrubbedEnvironment, withWorkingDirectory } from './discovery.process.js';
-import type { DiscoveryContext, Discoverer, ManualCallTemplate } from './discovery.types.js';
+import type { DiscoveryContext, DiscoveryOptions, Discoverer, ManualCallTemplate } from './discovery.types.js';
 
 const UTCP_VERSION = '1.1.0';
 /** Server names become the first part of tool names (`server_tool`). */
@@ -18,9 +18,19 @@ const MAX_PAGES = 100;
 const NULL_BODY_STATUSES = new Set([101, 103, 204, 205, 304]);
 const CLIENT_INFO = { name: 'tool-registry-discovery', version: '1.0.0' };
 
-type ServerPlan =
+/** One entry of `config.mcpServers`, checked and resolved: how to reach that server. */
+export type McpServerPlan =
   | { name: string; entry: Record<string, unknown>; kind: 'stdio'; executable: string; args: string[]; variables: Record<string, string> }
   | { name: string; entry: Record<string, unknown>; kind: 'http'; url: string; headers: Record<string, string> };
+
+/** What {@link mcpEgressFetch} applies to one request of an MCP HTTP transport. */
+export interface McpFetchLimits {
+  egress: EgressPolicy;
+  /** Largest response body accepted. */
+  maxBytes: number;
+  timeoutMs: number;
+  signal?: AbortSignal;
+}
 
 /**
  * `mcp`: as the reference, connects to every server of `config.mcpServers` with the MCP SDK client
@@ -41,16 +51,16 @@ export const discoverMcp: Discoverer = async (template, context) => {
   const warnings: string[] = [];
   if (template.register_resources_as_tools === true) warnings.push('`register_resources_as_tools` is not supported: MCP resources were not listed');
 
-  const plans: ServerPlan[] = [];
-  for (const [name, entry] of Object.entries(servers)) plans.push(await plan(name, entry, context, warnings));
+  const plans: McpServerPlan[] = [];
+  for (const [name, entry] of Object.entries(servers)) plans.push(await planMcpServer(name, entry, context.options, warnings));
 
   const tools: Record<string, unknown>[] = [];
   const names = new Map<string, string>();
   for (const server of plans) {
     const listed =
       server.kind === 'stdio'
-        ? await withWorkingDirectory((cwd) => listTools(server, context, warnings, () => stdioTransport(server, cwd, context)))
-        : await listTools(server, context, warnings, (failures) => httpTransport(server, context, failures));
+        ? await withWorkingDirectory((cwd) => listTools(server, context, warnings, () => mcpStdioTransport(server, cwd, context.options.maxBytes)))
+        : await listTools(server, context, warnings, (failures) => mcpHttpTransport(server, discoveryFetch(context, failures)));
     for (const tool of listed) {
       const name = mcpToolName(server.name, tool.name);
       const shown = `MCP tool ${JSON.stringify(tool.name.slice(0, 128))} of server "${server.name}"`;
@@ -69,7 +79,14 @@ export const discoverMcp: Discoverer = async (template, context) => {
   return { manual: { utcp_version: UTCP_VERSION, manual_version: '1.0.0', tools }, warnings };
 };
 
-async function plan(name: string, entry: unknown, context: DiscoveryContext, warnings: string[]): Promise<ServerPlan> {
+/**
+ * Checks one `config.mcpServers` entry and resolves how to reach it: a stdio server's command must be
+ * allow-listed (resolved to the path that will run) and its `env` free of loader variables; an HTTP
+ * server's URL must pass the egress guard (checked here, before any server is started), its headers
+ * merged with `options.headers`. Throws DISCOVERY_FAILED (`invalid_template`, `command_not_allowed`,
+ * `not_found`) or EGRESS_DENIED; `warnings` gets what is ignored (`cwd`).
+ */
+export async function planMcpServer(name: string, entry: unknown, options: DiscoveryOptions, warnings: string[]): Promise<McpServerPlan> {
   if (!SERVER_NAME.test(name)) {
     throw discoveryFailed('invalid_template', `MCP server name ${JSON.stringify(name.slice(0, 64))} must be 1-64 letters, digits, \`_\` or \`-\``);
   }
@@ -82,15 +99,15 @@ async function plan(name: string, entry: unknown, context: DiscoveryContext, war
       throw discoveryFailed('invalid_template', `\`args\` of MCP server "${name}" must be a list of strings`);
     }
     const variables = processVariables(entry.env, `MCP server "${name}"`);
-    const executable = await allowedExecutable(entry.command, context.options.cliAllow, registryPath());
+    const executable = await allowedExecutable(entry.command, options.cliAllow, registryPath());
     if (entry.cwd !== undefined) warnings.push(`\`cwd\` of MCP server "${name}" is not used: discovery runs it in a private working directory`);
     return { name, entry, kind: 'stdio', executable, args, variables };
   }
   if (transport === 'http' || transport === 'streamable-http' || transport === 'streamable_http') {
     if (typeof entry.url !== 'string' || !URL.parse(entry.url)) throw discoveryFailed('invalid_template', `MCP server "${name}" needs a valid \`url\``);
     // Refused here, before any other server is started.
-    await assertEgressAllowed(entry.url, context.options.egress);
-    const headers = requestHeaders(stringRecord(entry.headers, `A header of MCP server "${name}"`), context.options);
+    await assertEgressAllowed(entry.url, options.egress);
+    const headers = requestHeaders(stringRecord(entry.headers, `A header of MCP server "${name}"`), options);
     return { name, entry, kind: 'http', url: entry.url, headers };
   }
   throw discoveryFailed(
@@ -99,28 +116,34 @@ async function plan(name: string, entry: unknown, context: DiscoveryContext, war
   );
 }
 
-function stdioTransport(server: Extract<ServerPlan, { kind: 'stdio' }>, cwd: string, context: DiscoveryContext): Transport {
+/**
+ * The stdio transport of a planned server: its resolved executable, with the scrubbed environment,
+ * in `cwd` (also its `HOME`), stderr discarded (it may hold secrets), each message capped at
+ * `maxBufferSize` bytes.
+ */
+export function mcpStdioTransport(server: Extract<McpServerPlan, { kind: 'stdio' }>, cwd: string, maxBufferSize: number): StdioClientTransport {
   return new StdioClientTransport({
     command: server.executable,
     args: server.args,
     env: scrubbedEnvironment(server.variables, cwd),
     cwd,
     stderr: 'ignore',
-    maxBufferSize: context.options.maxBytes,
+    maxBufferSize,
   });
 }
 
-function httpTransport(server: Extract<ServerPlan, { kind: 'http' }>, context: DiscoveryContext, failures: unknown[]): Transport {
+/** The streamable HTTP transport of a planned server, fetching through `fetch` (see {@link mcpEgressFetch}); never reconnects a stream. */
+export function mcpHttpTransport(server: Extract<McpServerPlan, { kind: 'http' }>, fetch: FetchLike): StreamableHTTPClientTransport {
   return new StreamableHTTPClientTransport(new URL(server.url), {
     requestInit: { headers: server.headers },
-    fetch: egressFetch(context, failures),
-    // Discovery needs no notification stream; never reconnect one.
+    fetch,
+    // No notification stream is needed; never reconnect one.
     reconnectionOptions: { maxRetries: 0, initialReconnectionDelay: 1000, maxReconnectionDelay: 1000, reconnectionDelayGrowFactor: 1 },
   });
 }
 
 async function listTools(
-  server: ServerPlan,
+  server: McpServerPlan,
   context: DiscoveryContext,
   warnings: string[],
   createTransport: (failures: unknown[]) => Transport,
@@ -161,7 +184,7 @@ export function mcpToolName(server: string, tool: string): string {
   return `${server}_${tool}`.replace(/[^A-Za-z0-9_]/g, '_');
 }
 
-function utcpTool(tool: McpTool, name: string, server: ServerPlan, template: ManualCallTemplate): Record<string, unknown> {
+function utcpTool(tool: McpTool, name: string, server: McpServerPlan, template: ManualCallTemplate): Record<string, unknown> {
   const config = isObject(template.config) ? template.config : {};
   return {
     name,
@@ -173,28 +196,41 @@ function utcpTool(tool: McpTool, name: string, server: ServerPlan, template: Man
   };
 }
 
-/** fetch for the SDK's HTTP transport through the egress guard and the caps; records the registry errors it throws. */
-function egressFetch(context: DiscoveryContext, failures: unknown[]): FetchLike {
+function discoveryFetch(context: DiscoveryContext, failures: unknown[]): FetchLike {
+  const limits = { egress: context.options.egress, maxBytes: context.options.maxBytes, signal: context.signal };
+  return mcpEgressFetch(
+    () => ({ ...limits, timeoutMs: context.remainingMs() }),
+    (error) => failures.push(error),
+  );
+}
+
+/**
+ * fetch for the SDK's HTTP transport through the egress guard (boundedFetch), with the limits
+ * `limits()` gives at the time of each request; reports the registry errors it throws to `onFailure`
+ * before rethrowing them (the SDK may only pass them to `onerror`).
+ */
+export function mcpEgressFetch(limits: () => McpFetchLimits, onFailure: (error: RegistryError) => void): FetchLike {
   return async (url, init) => {
-    const signal = init?.signal ? AbortSignal.any([init.signal, context.signal]) : context.signal;
+    const { egress, maxBytes, timeoutMs, signal: limitSignal } = limits();
+    const signal = init?.signal && limitSignal ? AbortSignal.any([init.signal, limitSignal]) : (init?.signal ?? limitSignal);
     try {
       const response = await boundedFetch(url.toString(), {
         ...init,
-        signal,
-        timeoutMs: context.remainingMs(),
-        maxBytes: context.options.maxBytes,
-        policy: context.options.egress,
+        ...(signal ? { signal } : {}),
+        timeoutMs,
+        maxBytes,
+        policy: egress,
       });
       const body = NULL_BODY_STATUSES.has(response.status) ? null : new Uint8Array(response.body);
       return new Response(body, { status: response.status, headers: response.headers });
     } catch (error) {
-      if (error instanceof RegistryError) failures.push(error);
+      if (error instanceof RegistryError) onFailure(error);
       throw error;
     }
   };
 }
 
-function translate(error: unknown, failures: unknown[], server: ServerPlan, maxBytes: number): RegistryError {
+function translate(error: unknown, failures: unknown[], server: McpServerPlan, maxBytes: number): RegistryError {
   const where = server.kind === 'http' ? `MCP server "${server.name}" at "${hostOf(server.url)}"` : `MCP server "${server.name}"`;
   const host = server.kind === 'http' ? hostOf(server.url) : undefined;
   const recorded = [error, ...failures].find((candidate): candidate is RegistryError => candidate instanceof RegistryError);
@@ -224,6 +260,6 @@ function translate(error: unknown, failures: unknown[], server: ServerPlan, maxB
 }
 
 /** A provider-supplied error text, shortened and with any URL (which may carry credentials) removed. */
-function safeText(text: string): string {
+export function safeText(text: string): string {
   return text.replace(/[a-z][a-z0-9+.-]*:\/\/\S+/gi, '<url>').replace(/\s+/g, ' ').slice(0, 200);
 }

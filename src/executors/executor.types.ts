@@ -16,6 +16,8 @@ export interface ExecutionRequest {
   egress: EgressPolicy;
   /** Executables the `cli` and stdio `mcp` types may run. */
   cliAllow: readonly string[];
+  /** The only directory `file` tools may read (as file discovery's root); absent: `file` tools are refused. */
+  fileRoot?: string;
   /** Streamed parts of the result, as they arrive (sse, streamable_http). */
   onChunk?: (chunk: unknown) => void;
   /** Cancels the call (cancelExecution). */

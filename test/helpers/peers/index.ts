@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type RequestListener, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -7,6 +8,7 @@ import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/
 import { buildSchema, graphql } from 'graphql';
 import { WebSocketServer } from 'ws';
 import { z } from 'zod';
+import { registerExecutorTools } from './mcp-executor-tools.js';
 
 /** Folder of the peer scripts run as processes (stdio MCP server, CLI). */
 export const PEER_SCRIPTS = fileURLToPath(new URL('./', import.meta.url));
@@ -102,8 +104,65 @@ export interface ProtocolPeers {
   stream: Peer;
   graphqlPeer: Peer;
   mcpHttp: Peer;
+  /** The stateful MCP endpoint `${mcpHttp.url}/exec` (search tools plus ./mcp-executor-tools.ts), for executor tests. */
+  mcpSessions: McpSessionStats;
   ws: { url: string; headers: Array<Record<string, unknown>>; close(): Promise<void> };
   close(): Promise<void>;
+}
+
+/** Sessions of the mcpHttp peer's stateful `/exec` endpoint. */
+export interface McpSessionStats {
+  /** Sessions initialized since the peers started. */
+  initialized: number;
+  /** Sessions currently open. */
+  readonly open: number;
+  /** Ends every open session on the server side, as a restarted server would: their ids then get HTTP 404. */
+  drop(): Promise<void>;
+}
+
+/**
+ * The stateful streamable-HTTP MCP endpoint: one McpServer per session (`mcp-session-id`), unknown
+ * session ids answered with 404 as the specification says.
+ */
+function statefulMcpEndpoint(): { stats: McpSessionStats; handle: (req: IncomingMessage, res: ServerResponse, body: string) => Promise<void> } {
+  const sessions = new Map<string, StreamableHTTPServerTransport>();
+  const stats: McpSessionStats = {
+    initialized: 0,
+    get open() {
+      return sessions.size;
+    },
+    drop: async () => {
+      const open = [...sessions.values()];
+      sessions.clear();
+      await Promise.all(open.map((transport) => transport.close()));
+    },
+  };
+  const handle = async (req: IncomingMessage, res: ServerResponse, body: string) => {
+    const parsed: unknown = body ? JSON.parse(body) : undefined;
+    const sessionId = req.headers['mcp-session-id'];
+    if (typeof sessionId === 'string') {
+      const transport = sessions.get(sessionId);
+      if (!transport) return void json(res, 404, { jsonrpc: '2.0', error: { code: -32001, message: 'Session not found' }, id: null });
+      return transport.handleRequest(req, res, parsed);
+    }
+    if (req.method !== 'POST') return void json(res, 405, { jsonrpc: '2.0', error: { code: -32000, message: 'Method not allowed' }, id: null });
+    const server = new McpServer({ name: 'exec', version: '1.0.0' });
+    server.registerTool('search', { description: 'Searches the web', inputSchema: { query: z.string() } }, async ({ query }) => ({
+      content: [{ type: 'text', text: query }],
+    }));
+    registerExecutorTools(server);
+    const transport: StreamableHTTPServerTransport = new StreamableHTTPServerTransport({
+      sessionIdGenerator: () => randomUUID(),
+      onsessioninitialized: (id) => {
+        sessions.set(id, transport);
+        stats.initialized++;
+      },
+      onsessionclosed: (id) => void sessions.delete(id),
+    });
+    await server.connect(transport);
+    await transport.handleRequest(req, res, parsed);
+  };
+  return { stats, handle };
 }
 
 /** Starts an HTTP, an SSE, a streamable-HTTP, a GraphQL, an MCP (streamable HTTP) and a WebSocket peer. */
@@ -182,7 +241,9 @@ export async function startPeers(): Promise<ProtocolPeers> {
     json(res, 200, await graphql({ schema, source: query, rootValue, variableValues: variables ?? null, operationName: operationName ?? null }));
   });
 
+  const exec = statefulMcpEndpoint();
   mcpHttp = await httpPeer(async (req, res, body) => {
+    if (req.url === '/exec') return exec.handle(req, res, body);
     if (req.method !== 'POST') return json(res, 405, { jsonrpc: '2.0', error: { code: -32000, message: 'Method not allowed' }, id: null });
     const server = new McpServer({ name: 'search', version: '1.0.0' });
     server.registerTool('search', { description: 'Searches the web', inputSchema: { query: z.string() } }, async ({ query }) => ({
@@ -225,5 +286,17 @@ export async function startPeers(): Promise<ProtocolPeers> {
     },
   };
   const all = [http, sse, stream, graphqlPeer, mcpHttp, ws];
-  return { http, sse, stream, graphqlPeer, mcpHttp, ws, close: async () => void (await Promise.all(all.map((peer) => peer.close()))) };
+  return {
+    http,
+    sse,
+    stream,
+    graphqlPeer,
+    mcpHttp,
+    mcpSessions: exec.stats,
+    ws,
+    close: async () => {
+      await exec.stats.drop();
+      await Promise.all(all.map((peer) => peer.close()));
+    },
+  };
 }

@@ -1,6 +1,7 @@
 /**
  * A real MCP server over stdio, built with the SDK's McpServer, for discovery tests.
- * Run as `node mcp-stdio-server.ts`; it serves until its stdin closes.
+ * Run as `node mcp-stdio-server.ts`; it serves until its stdin closes. With `--executor-tools` it
+ * also serves the tools of ./mcp-executor-tools.ts.
  */
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
@@ -27,6 +28,12 @@ server.registerTool(
 server.registerTool('get-time', { description: 'Tells the time (a kebab-case MCP name)' }, async () => ({
   content: [{ type: 'text', text: new Date().toISOString() }],
 }));
+
+if (process.argv.includes('--executor-tools')) {
+  // node runs this file as TypeScript and needs the `.ts` name, which tsc refuses in a static import.
+  const tools = (await import(new URL('./mcp-executor-tools.ts', import.meta.url).href)) as typeof import('./mcp-executor-tools.js');
+  tools.registerExecutorTools(server);
+}
 
 await server.connect(new StdioServerTransport());
 process.stdin.on('end', () => process.exit(0));
