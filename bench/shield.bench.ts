@@ -1,3 +1,4 @@
+import { createExecutionRuntime } from '../src/app.js';
 import 'reflect-metadata';
 import { execute, parse } from 'graphql';
 import { mkdir, writeFile } from 'node:fs/promises';
@@ -34,15 +35,17 @@ for (let p = 0; p < 10; p += 1) {
 }
 const { schema: guarded, unguarded } = await buildRegistrySchema();
 const document = parse('{ tools(first: 50) { edges { node { name description tags provider { name } } } pageInfo { hasNextPage } } }');
-const security = await createSecurity(loadConfig({ LOG_LEVEL: 'silent' }), createLogger('silent'));
+const config = loadConfig({ LOG_LEVEL: 'silent' });
+const security = await createSecurity(config, createLogger('silent'));
 const deps = {
   db,
   budgets: new CostBudgets(),
   defaultBudgetPerHour: Number.MAX_SAFE_INTEGER,
   logger: createLogger('silent'),
   registration: { vault: security.vault, discovery: security.discovery },
+  runtime: createExecutionRuntime(config, db, security, createLogger('silent')),
 };
-const viewer = { principalId: '00000000-0000-4000-8000-000000000000', scopes: new Set([Scope.TOOLS_READ]), isAdmin: false, costBudgetPerHour: null };
+const viewer = { principalId: '00000000-0000-4000-8000-000000000000', scopes: new Set([Scope.TOOLS_READ]), roles: [], isAdmin: false, costBudgetPerHour: null };
 
 async function run(schema: typeof guarded): Promise<void> {
   const contextValue = createContext(deps, { requestId: 'bench', sourceIp: '127.0.0.1', viewer });

@@ -18,6 +18,10 @@ import { type RegistrySchema } from './schema.js';
 import { type Security } from './security/index.js';
 import { AuthenticationError } from './security/authenticate.js';
 import { oauthRoutes } from './security/oauth.routes.js';
+import { EXECUTORS } from './executors/index.js';
+import { ExecutionEvents, ExecutionRuntime } from './modules/execution/index.js';
+import { clientAddress } from './modules/policy/index.js';
+import { attachSubscriptions } from './subscriptions.js';
 
 /** What the app is built from; it opens nothing itself. */
 export interface AppDependencies {
@@ -46,6 +50,22 @@ function requestError(error: FastifyError): ReturnType<typeof httpError> {
     return httpError(error.statusCode, ErrorCode.BAD_REQUEST, 'The request could not be read: the body must be valid JSON');
   }
   return httpError(500, ErrorCode.INTERNAL_SERVER_ERROR, 'Internal server error');
+}
+
+/** The process's execution runtime: every registered executor, the configured limits and egress rules. */
+export function createExecutionRuntime(config: Config, db: Database, security: Security, logger: Logger): ExecutionRuntime {
+  return new ExecutionRuntime({
+    db,
+    vault: security.vault,
+    logger,
+    limiter: security.executionLimiter,
+    events: new ExecutionEvents(),
+    executors: EXECUTORS,
+    egress: security.discovery.egress,
+    cliAllow: security.discovery.cliAllow,
+    fileRoot: security.discovery.fileRoot,
+    ...config.execution,
+  });
 }
 
 /**
@@ -109,12 +129,26 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
     refreshTokenTtlSeconds: config.auth.refreshTokenTtlSeconds,
   });
 
+  const runtime = createExecutionRuntime(config, db, security, logger);
+  app.addHook('onReady', async () => {
+    await runtime.start();
+  });
+  app.addHook('onClose', async () => {
+    await runtime.stop(config.shutdownGraceMs);
+  });
+
   const contextDeps = {
     db,
     budgets: security.budgets,
     defaultBudgetPerHour: config.limits.costBudgetPerHour,
     logger,
     registration: { vault: security.vault, discovery: security.discovery },
+    runtime,
+  };
+  /** The client address: the socket's, or X-Forwarded-For's as far as configured trusted proxies vouch for it. */
+  const sourceIpOf = (request: { socket: { remoteAddress?: string }; headers: Record<string, string | string[] | undefined> }) => {
+    const forwarded = request.headers['x-forwarded-for'];
+    return clientAddress(request.socket.remoteAddress ?? '', Array.isArray(forwarded) ? forwarded.join(',') : forwarded, config.trustedProxies);
   };
 
   /** The request's viewer; a refused token is audited and answered with 401. */
@@ -123,7 +157,7 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
       return await security.authenticator.authenticate(request.headers.authorization, em);
     } catch (error) {
       if (error instanceof AuthenticationError) {
-        await createContext(contextDeps, { requestId: request.id, sourceIp: request.ip, viewer: null }).recordDenial(
+        await createContext(contextDeps, { requestId: request.id, sourceIp: sourceIpOf(request.raw), viewer: null }).recordDenial(
           '(authentication)',
           error.message,
         );
@@ -145,9 +179,18 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
       context: async (request: FastifyRequest) => {
         const em = db.fork();
         const viewer = await authenticate(request, em);
-        return createContext(contextDeps, { requestId: request.id, sourceIp: request.ip, viewer, em });
+        return createContext(contextDeps, { requestId: request.id, sourceIp: sourceIpOf(request.raw), viewer, em });
       },
     }),
+  });
+
+  attachSubscriptions(app, {
+    schema: schema.schema,
+    limits: config.limits,
+    logger,
+    authenticate: (authorization) => security.authenticator.authenticate(authorization, db.fork()),
+    sourceIp: sourceIpOf,
+    context: (viewer, sourceIp, requestId) => createContext(contextDeps, { requestId, sourceIp, viewer }),
   });
 
   return app;

@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import { z } from 'zod';
+import { parseCidr } from './common/ip.js';
 import { parseEgressAllowList } from './security/egress-policy.js';
 
 /** Where the registry keeps its data: embedded PGlite, or a PostgreSQL server. */
@@ -31,6 +32,17 @@ export interface DiscoveryConfig {
   maxBytes: number;
   /** Seconds between automatic refreshes of a provider; 0 turns them off. */
   refreshIntervalSeconds: number;
+}
+
+/** How the registry runs tool calls. */
+export interface ExecutionConfig {
+  /** Deadline of a call when the caller gives none, and the largest one a caller may ask for, in ms. */
+  defaultTimeoutMs: number;
+  maxTimeoutMs: number;
+  /** Largest response (or CLI output) accepted from a tool, in bytes. */
+  maxResponseBytes: number;
+  /** A running call whose process gave no sign of life for this long was interrupted (the process died). */
+  leaseSeconds: number;
 }
 
 /** Limits on what one GraphQL request may ask for. */
@@ -65,10 +77,18 @@ export interface Config {
   auth: AuthConfig;
   limits: LimitsConfig;
   discovery: DiscoveryConfig;
+  execution: ExecutionConfig;
+  /** Proxies (CIDRs or addresses) whose X-Forwarded-For is believed when finding the client address. */
+  trustedProxies: string[];
   /** base64 of the 32-byte credential master key; generated (and kept in the data directory) when unset in embedded mode. */
   masterKey?: string;
   /** Earlier master keys that still decrypt, while `npm run vault:rotate` re-encrypts under the current one. */
   previousMasterKeys: string[];
+}
+
+/** A comma-separated list, trimmed, without empty entries. */
+function splitList(value: string | undefined): string[] {
+  return value?.split(',').map((v) => v.trim()).filter(Boolean) ?? [];
 }
 
 const boolean = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1');
@@ -119,6 +139,11 @@ const EnvSchema = z.object({
   REGISTRY_DISCOVERY_TIMEOUT_MS: z.coerce.number().int().min(100).max(300_000).default(10_000),
   REGISTRY_DISCOVERY_MAX_BYTES: z.coerce.number().int().min(1024).max(100 * 1024 * 1024).default(5 * 1024 * 1024),
   REGISTRY_REFRESH_INTERVAL_SECONDS: z.coerce.number().int().min(0).max(30 * 86_400).default(3600),
+  REGISTRY_EXECUTION_TIMEOUT_MS: z.coerce.number().int().min(100).max(3_600_000).default(30_000),
+  REGISTRY_EXECUTION_MAX_TIMEOUT_MS: z.coerce.number().int().min(100).max(3_600_000).default(300_000),
+  REGISTRY_EXECUTION_MAX_BYTES: z.coerce.number().int().min(1024).max(100 * 1024 * 1024).default(10 * 1024 * 1024),
+  REGISTRY_EXECUTION_LEASE_SECONDS: z.coerce.number().int().min(1).max(3600).default(30),
+  REGISTRY_TRUSTED_PROXIES: z.string().optional(),
   REGISTRY_COST_BUDGET_PER_HOUR: z.coerce.number().int().min(1).max(1_000_000_000).default(10_000),
 });
 
@@ -161,6 +186,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     } catch (error) {
       problems.push(`REGISTRY_EGRESS_ALLOW: ${(error as Error).message}`);
     }
+    if (e.REGISTRY_EXECUTION_TIMEOUT_MS > e.REGISTRY_EXECUTION_MAX_TIMEOUT_MS) {
+      problems.push('REGISTRY_EXECUTION_TIMEOUT_MS: must not exceed REGISTRY_EXECUTION_MAX_TIMEOUT_MS');
+    }
+    for (const proxy of splitList(e.REGISTRY_TRUSTED_PROXIES)) {
+      if (!parseCidr(proxy)) problems.push(`REGISTRY_TRUSTED_PROXIES: "${proxy}" is not an IP address or CIDR`);
+    }
     if (e.REGISTRY_PREVIOUS_MASTER_KEYS && !e.REGISTRY_MASTER_KEY) {
       problems.push('REGISTRY_PREVIOUS_MASTER_KEYS: only with REGISTRY_MASTER_KEY (the key to rotate to)');
     }
@@ -201,6 +232,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
           ? { issuer: e.OIDC_ISSUER, jwksUrl: e.OIDC_JWKS_URL, audience: e.OIDC_AUDIENCE, scopeClaim: e.OIDC_SCOPE_CLAIM }
           : undefined,
     },
+    execution: {
+      defaultTimeoutMs: e.REGISTRY_EXECUTION_TIMEOUT_MS,
+      maxTimeoutMs: e.REGISTRY_EXECUTION_MAX_TIMEOUT_MS,
+      maxResponseBytes: e.REGISTRY_EXECUTION_MAX_BYTES,
+      leaseSeconds: e.REGISTRY_EXECUTION_LEASE_SECONDS,
+    },
+    trustedProxies: splitList(e.REGISTRY_TRUSTED_PROXIES),
     discovery: {
       egressAllow: e.REGISTRY_EGRESS_ALLOW,
       cliAllow: e.REGISTRY_CLI_ALLOW?.split(',').map((c) => c.trim()).filter(Boolean) ?? [],

@@ -3,11 +3,12 @@ import { type Database } from './db/database.js';
 import { ErrorCode, RegistryError } from './errors.js';
 import { type Logger } from './logger.js';
 import { auditActor, AuditOutcome, AuditService } from './modules/audit/index.js';
-import { ExecutionService } from './modules/execution/index.js';
+import { type ExecutionRuntime, ExecutionService } from './modules/execution/index.js';
 import { PrincipalService, type Viewer } from './modules/principal/index.js';
 import { CredentialService } from './modules/credential/index.js';
 import { ProviderRegistrationService, ProviderService, type RegistrationDependencies } from './modules/provider/index.js';
-import { ToolService } from './modules/tool/index.js';
+import { callerOf, PolicyService } from './modules/policy/index.js';
+import { NOTHING_READABLE, type ReadFilter, readFilterOf, ToolService } from './modules/tool/index.js';
 import { type BudgetState, type CostBudgets } from './security/budgets.js';
 
 /** What every request's context is built from. */
@@ -19,6 +20,8 @@ export interface ContextDependencies {
   logger: Logger;
   /** The vault and discovery settings provider registration works with. */
   registration: RegistrationDependencies;
+  /** Runs tool calls; one per process. */
+  runtime: ExecutionRuntime;
 }
 
 /** Everything a resolver may use for one request. */
@@ -29,9 +32,12 @@ export interface RegistryContext {
   viewer: Viewer | null;
   /** This request's own EntityManager fork. */
   em: EntityManager;
+  /** The catalog, as far as the caller may read it. */
   tools: ToolService;
+  policies: PolicyService;
   providers: ProviderService;
   executions: ExecutionService;
+  runtime: ExecutionRuntime;
   principals: PrincipalService;
   audit: AuditService;
   registration: ProviderRegistrationService;
@@ -81,15 +87,28 @@ export function createContext(
     }
   };
 
+  const policies = new PolicyService(em);
+  let readFilter: Promise<ReadFilter> | undefined;
+  // Admins manage the catalog and see all of it; everyone else sees what their `read` policies allow.
+  const readable = (): Promise<ReadFilter> => {
+    const { viewer } = request;
+    if (!viewer) return Promise.resolve(NOTHING_READABLE);
+    if (viewer.isAdmin) return Promise.resolve(null);
+    readFilter ??= policies.rulesFor(callerOf(viewer, request.sourceIp), 'read').then(readFilterOf);
+    return readFilter;
+  };
+
   const usage: RegistryContext['usage'] = {};
   return {
     requestId: request.requestId,
     sourceIp: request.sourceIp,
     viewer: request.viewer,
     em,
-    tools: new ToolService(em),
+    tools: new ToolService(em, readable),
+    policies,
     providers: new ProviderService(em),
     executions: new ExecutionService(em),
+    runtime: deps.runtime,
     principals: new PrincipalService(em),
     audit: new AuditService(em),
     registration: new ProviderRegistrationService(em, deps.registration),

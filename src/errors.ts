@@ -30,6 +30,18 @@ export enum ErrorCode {
   DISCOVERY_FAILED = 'DISCOVERY_FAILED',
   /** A tool was called and answered with an error (non-2xx, non-zero exit, protocol error). */
   EXECUTION_FAILED = 'EXECUTION_FAILED',
+  /** A tool's arguments do not match its input schema; `details.errors` lists every problem with its JSON path. */
+  INVALID_ARGUMENTS = 'INVALID_ARGUMENTS',
+  /** A policy's daily or monthly quota for this principal and tool is used up. */
+  QUOTA_EXCEEDED = 'QUOTA_EXCEEDED',
+  /** The tool is disabled or quarantined (a changed definition awaits approval). */
+  TOOL_UNAVAILABLE = 'TOOL_UNAVAILABLE',
+  /** The rate-limit store (Redis) cannot be reached; calls are refused rather than run unlimited. */
+  LIMITER_UNAVAILABLE = 'LIMITER_UNAVAILABLE',
+  /** The registry process running a call stopped before it finished. */
+  INTERRUPTED = 'INTERRUPTED',
+  /** The call was cancelled (cancelExecution). */
+  CANCELLED = 'CANCELLED',
   INTERNAL_SERVER_ERROR = 'INTERNAL_SERVER_ERROR',
 }
 

@@ -1,10 +1,11 @@
 import { buildSubgraphSchema, type GraphQLResolverMap, printSubgraphSchema } from '@apollo/subgraph';
 import { printSchemaWithDirectives } from '@graphql-tools/utils';
-import { type GraphQLSchema, parse } from 'graphql';
+import { type GraphQLSchema, lexicographicSortSchema, parse } from 'graphql';
 import { buildSchema, createResolversMap } from 'type-graphql';
 import { type RegistryContext } from './context.js';
 import { AuditEntryConnectionResolver, AuditResolver } from './modules/audit/index.js';
-import { ExecutionNode } from './modules/execution/index.js';
+import { ExecutionConnectionResolver, ExecutionResolver } from './modules/execution/index.js';
+import { PolicyConnectionResolver, PolicyResolver } from './modules/policy/index.js';
 import { PrincipalResolver } from './modules/principal/index.js';
 import { ProviderConnectionResolver, ProviderResolver } from './modules/provider/index.js';
 import { ToolConnectionResolver, ToolResolver } from './modules/tool/index.js';
@@ -21,12 +22,26 @@ const resolvers = [
   ProviderResolver,
   ProviderConnectionResolver,
   PrincipalResolver,
+  PolicyResolver,
+  ExecutionResolver,
+  ExecutionConnectionResolver,
+  PolicyConnectionResolver,
   AuditResolver,
   AuditEntryConnectionResolver,
 ] as const;
 
-/** Types no root field returns yet but a supergraph may join on. */
-const orphanedTypes = [ExecutionNode];
+/**
+ * type-graphql insists on a PubSub when there are subscriptions, but every subscription here has its
+ * own `subscribe` function (events come from the execution runtime); topic-based ones are refused.
+ */
+const noTopicPubSub = {
+  publish(): never {
+    throw new Error('Subscriptions publish through their own event sources, not type-graphql topics');
+  },
+  subscribe(): never {
+    throw new Error('Subscriptions need their own subscribe function; topic-based subscriptions are not used');
+  },
+};
 
 /** The served subgraph schema, and the type-graphql schema it was printed from. */
 export interface RegistrySchema {
@@ -58,9 +73,9 @@ const referenceResolvers = {
 export async function buildRegistrySchema(): Promise<RegistrySchema> {
   const typeSchema = await buildSchema({
     resolvers: [...resolvers],
-    orphanedTypes,
     validate: false,
     skipCheck: true,
+    pubSub: noTopicPubSub,
     emitSchemaFile: false,
   });
   const typeDefs = parse(`${FEDERATION_LINK}\n\n${printSchemaWithDirectives(typeSchema)}`);
@@ -72,7 +87,7 @@ export async function buildRegistrySchema(): Promise<RegistrySchema> {
   return { schema: applyRuleTree(unguarded), unguarded, typeSchema };
 }
 
-/** The subgraph SDL as committed in `schema/schema.graphql`. */
+/** The subgraph SDL as committed in `schema/schema.graphql`, types and fields sorted so module load order does not matter. */
 export function printRegistrySchema(schema: GraphQLSchema): string {
-  return `${printSubgraphSchema(schema).trim()}\n`;
+  return `${printSubgraphSchema(lexicographicSortSchema(schema)).trim()}\n`;
 }

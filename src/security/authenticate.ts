@@ -64,6 +64,7 @@ export class Authenticator {
     return {
       principalId: principal.id,
       scopes: new Set(granted),
+      roles: principal.roles,
       isAdmin: granted.includes(Scope.ADMIN),
       costBudgetPerHour: principal.costBudgetPerHour ?? null,
     };

@@ -6,6 +6,7 @@ import { type DiscoveryOptions } from '../discovery/index.js';
 import { AccessTokens } from './access-tokens.js';
 import { Authenticator } from './authenticate.js';
 import { CostBudgets } from './budgets.js';
+import { ExecutionLimiter } from '../modules/execution/execution.limits.js';
 import { parseEgressAllowList } from './egress.js';
 import { loadOrCreateSigningKeys, parseSigningKeys, type SigningKeyRing } from './signing-keys.js';
 
@@ -19,6 +20,8 @@ export interface Security {
   tokens: AccessTokens;
   authenticator: Authenticator;
   budgets: CostBudgets;
+  /** Rate limits and quotas of tool calls (Redis when configured). */
+  executionLimiter: ExecutionLimiter;
   close(): Promise<void>;
 }
 
@@ -77,6 +80,7 @@ export async function createSecurity(config: Config, logger: Logger): Promise<Se
     tokens,
     authenticator: new Authenticator(tokens),
     budgets: new CostBudgets(redis),
+    executionLimiter: new ExecutionLimiter(redis),
     async close() {
       if (redis) await redis.quit().catch(() => redis.disconnect());
     },

@@ -1,6 +1,7 @@
 import { type GraphQLSchema, isObjectType } from 'graphql';
 import { auditRules } from '../modules/audit/index.js';
 import { executionRules } from '../modules/execution/index.js';
+import { policyRules } from '../modules/policy/index.js';
 import { principalRules } from '../modules/principal/index.js';
 import { providerRules } from '../modules/provider/index.js';
 import { toolRules } from '../modules/tool/index.js';
@@ -17,7 +18,7 @@ const federationRules: RuleTree = {
 };
 
 /** Every domain's rules, registered explicitly. */
-const domainRules: RuleTree[] = [toolRules, providerRules, executionRules, principalRules, auditRules, federationRules];
+const domainRules: RuleTree[] = [toolRules, providerRules, executionRules, principalRules, policyRules, auditRules, federationRules];
 
 function isFieldMap(rules: ShieldRule | Record<string, ShieldRule>): rules is Record<string, ShieldRule> {
   return Object.getPrototypeOf(rules) === Object.prototype;

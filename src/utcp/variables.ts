@@ -39,13 +39,16 @@ export class MissingVariableError extends RegistryError {
  * Replaces every `${VAR}` / `$VAR` in strings of `value` (deeply) with `lookup(namespaced name)`.
  * Values come only from `lookup` — the provider's stored variables and credentials — never from
  * the registry's own environment. Throws {@link MissingVariableError} naming the first variable
- * `lookup` does not know.
+ * `lookup` does not know. References whose plain name matches `keep` stay as written (the CLI's
+ * `$CMD_<i>_OUTPUT`).
  */
-export function substituteVariables<T>(value: T, namespace: string, lookup: (name: string) => string | undefined): T {
+export function substituteVariables<T>(value: T, namespace: string, lookup: (name: string) => string | undefined, keep?: RegExp): T {
   const substitute = (item: unknown): unknown => {
     if (typeof item === 'string') {
-      return item.replace(REFERENCE, (_match, braced: string | undefined, bare: string | undefined) => {
-        const name = namespacedVariable(namespace, (braced ?? bare)!);
+      return item.replace(REFERENCE, (match, braced: string | undefined, bare: string | undefined) => {
+        const key = (braced ?? bare)!;
+        if (keep?.test(key)) return match;
+        const name = namespacedVariable(namespace, key);
         const resolved = lookup(name);
         if (resolved === undefined) throw new MissingVariableError(name);
         return resolved;

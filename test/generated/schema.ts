@@ -18,6 +18,16 @@ export type Scalars = {
   link__Import: { input: unknown; output: unknown; }
 };
 
+export type AccessExplanation = {
+  allowed: Scalars['Boolean']['output'];
+  /** The policy that decided; null under the default deny. */
+  decidingPolicy?: Maybe<Policy>;
+  /** Every policy considered, highest priority first. */
+  evaluations: Array<PolicyEvaluation>;
+  /** One sentence: the outcome and the policy that decided it. */
+  reason: Scalars['String']['output'];
+};
+
 export type ApproveToolVersionInput = {
   toolId: Scalars['ID']['input'];
   version: Scalars['Int']['input'];
@@ -95,15 +105,37 @@ export type CreatePrincipalInput = {
   scopes?: InputMaybe<Array<Scalars['String']['input']>>;
 };
 
+export type DeletePolicyInput = {
+  id: Scalars['ID']['input'];
+};
+
+export type ExecuteToolInput = {
+  /** The call's arguments: a JSON object matching the tool's input schema. */
+  arguments: Scalars['JSON']['input'];
+  /** Retries with the same key (from the same principal) return the first execution instead of calling again. */
+  idempotencyKey?: InputMaybe<Scalars['String']['input']>;
+  /** SYNC (default) answers when the call ended; ASYNC answers at once with the queued execution. */
+  mode?: InputMaybe<ExecutionMode>;
+  /** Deadline of the call in milliseconds (default and maximum are configured). */
+  timeoutMs?: InputMaybe<Scalars['Int']['input']>;
+  /** The tool, by name (`provider.tool`). */
+  tool: Scalars['String']['input'];
+};
+
 /** One call of a tool through the registry. */
 export type Execution = {
   /** Arguments of the call, with secret values redacted. */
   arguments: Scalars['JSON']['output'];
+  /** How many times the call was started (an interrupted idempotent ASYNC call is retried). */
+  attempts: Scalars['Int']['output'];
   createdAt: Scalars['DateTimeISO']['output'];
+  /** The policy decision: `allowed`, `reason` and the deciding `policy`. */
+  decision?: Maybe<Scalars['JSON']['output']>;
   durationMs?: Maybe<Scalars['Int']['output']>;
   error?: Maybe<ExecutionError>;
   finishedAt?: Maybe<Scalars['DateTimeISO']['output']>;
   id: Scalars['ID']['output'];
+  idempotencyKey?: Maybe<Scalars['String']['output']>;
   mode: ExecutionMode;
   /** Whether the result matched the tool's output schema. */
   outputValid?: Maybe<Scalars['Boolean']['output']>;
@@ -114,9 +146,32 @@ export type Execution = {
   toolName: Scalars['String']['output'];
 };
 
+export type ExecutionConnection = {
+  edges: Array<ExecutionEdge>;
+  pageInfo: PageInfo;
+  /** Number of items matching the listing, across all pages. */
+  totalCount: Scalars['Int']['output'];
+};
+
+export type ExecutionEdge = {
+  /** Opaque cursor of this edge, for `after`. */
+  cursor: Scalars['String']['output'];
+  node: Execution;
+};
+
 export type ExecutionError = {
   code: Scalars['String']['output'];
+  /** Structured details: `errors` (with JSON paths) for invalid arguments, `retryAfterSeconds` for limits, `reason`. */
+  details?: Maybe<Scalars['JSON']['output']>;
   message: Scalars['String']['output'];
+};
+
+export type ExecutionFilter = {
+  /** Principal id (audit:read only; others always see their own). */
+  principal?: InputMaybe<Scalars['ID']['input']>;
+  status?: InputMaybe<Array<ExecutionStatus>>;
+  /** Tool name. */
+  tool?: InputMaybe<Scalars['String']['input']>;
 };
 
 export type ExecutionMode =
@@ -132,6 +187,12 @@ export type ExecutionStatus =
   | 'SUCCEEDED'
   | 'TIMED_OUT';
 
+/** A change of an execution: its state, and a streamed part of its result when one arrived. */
+export type ExecutionUpdate = {
+  chunk?: Maybe<Scalars['JSON']['output']>;
+  execution: Execution;
+};
+
 export type Me = {
   principal: Principal;
   /** Scopes of this request: the token’s, within what the principal holds. */
@@ -141,8 +202,16 @@ export type Me = {
 export type Mutation = {
   /** Releases a quarantined tool’s pending version (admin). */
   approveToolVersion: ToolPayload;
+  /** Stops a queued or running call (its principal, or an admin). */
+  cancelExecution: Execution;
+  /** Creates a policy (policies:write). */
+  createPolicy: PolicyPayload;
   /** Creates a principal with client credentials (admin). */
   createPrincipal: PrincipalSecretPayload;
+  /** Deletes a policy no other policy inherits from (policies:write). */
+  deletePolicy: PolicyPayload;
+  /** Calls a tool (tools:execute): policy, argument validation, limits, the provider call and the record of it. SYNC answers when the call ended; ASYNC at once. */
+  executeTool: Execution;
   /** Discovers the provider’s tools again; changed tools are quarantined (owner or admin). */
   refreshProvider: ProviderChangePayload;
   /** Registers a provider and discovers its tools (providers:write). */
@@ -155,6 +224,8 @@ export type Mutation = {
   rotatePrincipalSecret: PrincipalSecretPayload;
   /** Enables or disables a tool (its provider’s owner, or an admin). */
   setToolEnabled: ToolPayload;
+  /** Replaces a policy's fields (policies:write). */
+  updatePolicy: PolicyPayload;
 };
 
 
@@ -163,8 +234,28 @@ export type MutationApproveToolVersionArgs = {
 };
 
 
+export type MutationCancelExecutionArgs = {
+  id: Scalars['ID']['input'];
+};
+
+
+export type MutationCreatePolicyArgs = {
+  input: PolicyInput;
+};
+
+
 export type MutationCreatePrincipalArgs = {
   input: CreatePrincipalInput;
+};
+
+
+export type MutationDeletePolicyArgs = {
+  input: DeletePolicyInput;
+};
+
+
+export type MutationExecuteToolArgs = {
+  input: ExecuteToolInput;
 };
 
 
@@ -197,11 +288,177 @@ export type MutationSetToolEnabledArgs = {
   input: SetToolEnabledInput;
 };
 
+
+export type MutationUpdatePolicyArgs = {
+  input: UpdatePolicyInput;
+};
+
 export type PageInfo = {
   endCursor?: Maybe<Scalars['String']['output']>;
   hasNextPage: Scalars['Boolean']['output'];
   hasPreviousPage: Scalars['Boolean']['output'];
   startCursor?: Maybe<Scalars['String']['output']>;
+};
+
+/** An access rule: the highest priority applying policy decides, deny wins ties. */
+export type Policy = {
+  actions: Array<PolicyAction>;
+  active: Scalars['Boolean']['output'];
+  conditions: PolicyConditions;
+  createdAt: Scalars['DateTimeISO']['output'];
+  description: Scalars['String']['output'];
+  effect: PolicyEffect;
+  id: Scalars['ID']['output'];
+  limits: PolicyLimits;
+  name: Scalars['String']['output'];
+  priority: Scalars['Int']['output'];
+  resources: PolicyResources;
+  subjects: PolicySubjects;
+  updatedAt: Scalars['DateTimeISO']['output'];
+};
+
+/** What a policy governs: seeing a tool, calling it, or administering it. */
+export type PolicyAction =
+  | 'ADMIN'
+  | 'EXECUTE'
+  | 'READ';
+
+/** When the policy applies; every given condition must hold. */
+export type PolicyConditions = {
+  /** A JSON Schema the call's arguments must satisfy. */
+  arguments?: Maybe<Scalars['JSON']['output']>;
+  /** Client address in any of these CIDRs. */
+  sourceCidrs?: Maybe<Array<Scalars['String']['output']>>;
+  timeWindows?: Maybe<Array<PolicyTimeWindow>>;
+};
+
+export type PolicyConditionsInput = {
+  /** A JSON Schema the call's arguments must satisfy. */
+  arguments?: InputMaybe<Scalars['JSON']['input']>;
+  /** Client address in any of these CIDRs. */
+  sourceCidrs?: InputMaybe<Array<Scalars['String']['input']>>;
+  timeWindows?: InputMaybe<Array<PolicyTimeWindowInput>>;
+};
+
+export type PolicyConnection = {
+  edges: Array<PolicyEdge>;
+  pageInfo: PageInfo;
+  /** Number of items matching the listing, across all pages. */
+  totalCount: Scalars['Int']['output'];
+};
+
+export type PolicyEdge = {
+  /** Opaque cursor of this edge, for `after`. */
+  cursor: Scalars['String']['output'];
+  node: Policy;
+};
+
+export type PolicyEffect =
+  | 'ALLOW'
+  | 'DENY';
+
+/** How one policy fared: whether it matched (subjects, resources, action), applied (conditions held), and why. */
+export type PolicyEvaluation = {
+  applied: Scalars['Boolean']['output'];
+  matched: Scalars['Boolean']['output'];
+  name: Scalars['String']['output'];
+  policyId: Scalars['ID']['output'];
+  reasons: Array<Scalars['String']['output']>;
+};
+
+/** Every field of a policy; an update replaces them all. */
+export type PolicyInput = {
+  actions: Array<PolicyAction>;
+  /** Default true. */
+  active?: InputMaybe<Scalars['Boolean']['input']>;
+  conditions?: InputMaybe<PolicyConditionsInput>;
+  description?: InputMaybe<Scalars['String']['input']>;
+  effect: PolicyEffect;
+  limits?: InputMaybe<PolicyLimitsInput>;
+  name: Scalars['String']['input'];
+  /** A policy whose conditions this one inherits. */
+  parentId?: InputMaybe<Scalars['ID']['input']>;
+  /** Higher wins; default 0. */
+  priority?: InputMaybe<Scalars['Int']['input']>;
+  resources?: InputMaybe<PolicyResourcesInput>;
+  subjects?: InputMaybe<PolicySubjectsInput>;
+};
+
+/** Calls per principal and tool: a rate per window and a quota per day or month. */
+export type PolicyLimits = {
+  quota?: Maybe<PolicyQuota>;
+  rate?: Maybe<PolicyRateLimit>;
+};
+
+export type PolicyLimitsInput = {
+  quota?: InputMaybe<PolicyQuotaInput>;
+  rate?: InputMaybe<PolicyRateLimitInput>;
+};
+
+export type PolicyPayload = {
+  policy?: Maybe<Policy>;
+  userErrors: Array<UserError>;
+};
+
+export type PolicyQuota = {
+  calls: Scalars['Int']['output'];
+  period: QuotaPeriod;
+};
+
+export type PolicyQuotaInput = {
+  calls: Scalars['Int']['input'];
+  period: QuotaPeriod;
+};
+
+export type PolicyRateLimit = {
+  calls: Scalars['Int']['output'];
+  windowSeconds: Scalars['Int']['output'];
+};
+
+export type PolicyRateLimitInput = {
+  calls: Scalars['Int']['input'];
+  windowSeconds: Scalars['Int']['input'];
+};
+
+/** Tool name globs (`github.*`), tags and provider names; each given kind must match. */
+export type PolicyResources = {
+  providers?: Maybe<Array<Scalars['String']['output']>>;
+  tags?: Maybe<Array<Scalars['String']['output']>>;
+  tools?: Maybe<Array<Scalars['String']['output']>>;
+};
+
+export type PolicyResourcesInput = {
+  providers?: InputMaybe<Array<Scalars['String']['input']>>;
+  tags?: InputMaybe<Array<Scalars['String']['input']>>;
+  tools?: InputMaybe<Array<Scalars['String']['input']>>;
+};
+
+/** Principal ids and role names; either matches. Both empty: everyone. */
+export type PolicySubjects = {
+  principals?: Maybe<Array<Scalars['ID']['output']>>;
+  roles?: Maybe<Array<Scalars['String']['output']>>;
+};
+
+export type PolicySubjectsInput = {
+  principals?: InputMaybe<Array<Scalars['ID']['input']>>;
+  roles?: InputMaybe<Array<Scalars['String']['input']>>;
+};
+
+/** A weekly window: days, "HH:MM" from (inclusive) and to (exclusive), in an IANA time zone. */
+export type PolicyTimeWindow = {
+  /** Day names or their three-letter abbreviations (sunday, mon). Absent: every day. */
+  days?: Maybe<Array<Scalars['String']['output']>>;
+  from?: Maybe<Scalars['String']['output']>;
+  timeZone: Scalars['String']['output'];
+  to?: Maybe<Scalars['String']['output']>;
+};
+
+export type PolicyTimeWindowInput = {
+  /** Day names or their three-letter abbreviations (sunday, mon). Absent: every day. */
+  days?: InputMaybe<Array<Scalars['String']['input']>>;
+  from?: InputMaybe<Scalars['String']['input']>;
+  timeZone: Scalars['String']['input'];
+  to?: InputMaybe<Scalars['String']['input']>;
 };
 
 export type Principal = {
@@ -343,8 +600,18 @@ export type Query = {
   _service: _Service;
   /** The audit log, newest first (audit:read). */
   auditLog: AuditEntryConnection;
+  /** An execution of the caller (any, with audit:read). */
+  execution?: Maybe<Execution>;
+  /** The caller's executions, newest first (everyone's, with audit:read). */
+  executions: ExecutionConnection;
+  /** Would this principal (default: the caller) be allowed this action on this tool, with these arguments, now and from the caller's address (or `sourceIp`)? Names the deciding policy and why each policy matched or not. Admins may ask for any principal, others only for themselves. */
+  explainAccess: AccessExplanation;
   /** The caller. */
   me: Me;
+  /** Every policy, highest priority first (policies:write). */
+  policies: PolicyConnection;
+  /** The policy with this id (policies:write). */
+  policy?: Maybe<Policy>;
   provider?: Maybe<Provider>;
   /** Providers ordered by name, a page at a time. */
   providers: ProviderConnection;
@@ -366,6 +633,38 @@ export type QueryAuditLogArgs = {
   after?: InputMaybe<Scalars['String']['input']>;
   filter?: InputMaybe<AuditLogFilter>;
   first?: InputMaybe<Scalars['Int']['input']>;
+};
+
+
+export type QueryExecutionArgs = {
+  id: Scalars['ID']['input'];
+};
+
+
+export type QueryExecutionsArgs = {
+  after?: InputMaybe<Scalars['String']['input']>;
+  filter?: InputMaybe<ExecutionFilter>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+};
+
+
+export type QueryExplainAccessArgs = {
+  action: PolicyAction;
+  arguments?: InputMaybe<Scalars['JSON']['input']>;
+  principal?: InputMaybe<Scalars['ID']['input']>;
+  sourceIp?: InputMaybe<Scalars['String']['input']>;
+  tool: Scalars['String']['input'];
+};
+
+
+export type QueryPoliciesArgs = {
+  after?: InputMaybe<Scalars['String']['input']>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+};
+
+
+export type QueryPolicyArgs = {
+  id: Scalars['ID']['input'];
 };
 
 
@@ -391,6 +690,10 @@ export type QueryToolsArgs = {
   first?: InputMaybe<Scalars['Int']['input']>;
 };
 
+export type QuotaPeriod =
+  | 'day'
+  | 'month';
+
 /** A UTCP 1.1 manual call template under a new provider name. */
 export type RegisterProviderInput = {
   /** The call template (`call_template_type`, `url`, …). Literal secrets in `auth` are moved into the vault. */
@@ -410,6 +713,16 @@ export type RevokeTokensPayload = {
 export type SetToolEnabledInput = {
   enabled: Scalars['Boolean']['input'];
   toolId: Scalars['ID']['input'];
+};
+
+export type Subscription = {
+  /** Follows an execution (its principal's, or any with audit:read): its state now, then each change and streamed chunk until it ends. */
+  executionUpdated: ExecutionUpdate;
+};
+
+
+export type SubscriptionExecutionUpdatedArgs = {
+  id: Scalars['ID']['input'];
 };
 
 /** A tool an agent can call, named `provider.tool`. */
@@ -494,6 +807,11 @@ export type ToolVersionStatus =
   | 'APPROVED'
   | 'PENDING'
   | 'REJECTED';
+
+export type UpdatePolicyInput = {
+  id: Scalars['ID']['input'];
+  policy: PolicyInput;
+};
 
 export type UserError = {
   /** Stable code (ErrorCode). */

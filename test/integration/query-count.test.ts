@@ -37,8 +37,9 @@ describe('listing tools with their providers', () => {
   it('runs the same small number of queries for 100 tools from 12 providers as for 5', async () => {
     const large = await statementsFor({ first: 100 });
     const small = await statementsFor({ first: 5 });
-    // One looks up the caller's principal, one reads the page of tools, one their providers.
-    expect(large).toHaveLength(3);
+    // One looks up the caller's principal, one reads the policies (which filter the catalog), one
+    // the page of tools, one their providers.
+    expect(large).toHaveLength(4);
     expect(small).toHaveLength(large.length);
   });
 
@@ -49,11 +50,11 @@ describe('listing tools with their providers', () => {
     );
     expect(res.errors).toBeUndefined();
     expect(res.data!.tools.edges.every((e) => e.node.versions.length === 1)).toBe(true);
-    expect(registry.queries.filter((sql) => /^\s*select/i.test(sql))).toHaveLength(3);
+    expect(registry.queries.filter((sql) => /^\s*select/i.test(sql))).toHaveLength(4);
   });
 
   it('stays bounded when searching', async () => {
     const statements = await statementsFor({ first: 100, search: 'widgets' });
-    expect(statements).toHaveLength(3);
+    expect(statements).toHaveLength(4);
   });
 });

@@ -3,9 +3,13 @@ import { type MigrationObject } from '@mikro-orm/core';
 import { Migration20261122101217_init as M0 } from './Migration20261122101217_init.js';
 import { Migration20261122103548_principal_cost_budget as M1 } from './Migration20261122103548_principal_cost_budget.js';
 import { Migration20261122111236_tool_status_removed as M2 } from './Migration20261122111236_tool_status_removed.js';
+import { Migration20261122123000_default_policies as M3 } from './Migration20261122123000_default_policies.js';
+import { Migration20261122124307_execution_lease as M4 } from './Migration20261122124307_execution_lease.js';
 
 export const migrations: MigrationObject[] = [
   { name: 'Migration20261122101217_init', class: M0 },
   { name: 'Migration20261122103548_principal_cost_budget', class: M1 },
   { name: 'Migration20261122111236_tool_status_removed', class: M2 },
+  { name: 'Migration20261122123000_default_policies', class: M3 },
+  { name: 'Migration20261122124307_execution_lease', class: M4 },
 ];

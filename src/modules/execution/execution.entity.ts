@@ -74,4 +74,21 @@ export class Execution extends BaseEntity {
 
   @Property({ type: 'integer', nullable: true })
   durationMs?: number | null;
+
+  /** The call's deadline as asked for (or defaulted), so a retried ASYNC call keeps it. */
+  @Property({ type: 'integer', nullable: true })
+  timeoutMs?: number | null;
+
+  /** The registry process running the call; it renews `heartbeatAt` while it does. */
+  @Property({ type: 'string', length: 64, nullable: true })
+  runner?: string | null;
+
+  /** Last sign of life of the runner; a stale one means the process died and the call was interrupted. */
+  @Property({ type: 'datetime', nullable: true })
+  @Index()
+  heartbeatAt?: Date | null;
+
+  /** How many times the call was started (a retried ASYNC call counts each attempt). */
+  @Property({ type: 'integer', default: 0 })
+  attempts: Opt<number> = 0;
 }

@@ -14,8 +14,14 @@ export {
   type CompiledPolicies,
   type PolicyEvaluation,
   type PolicyInput,
+  type ResourceRule,
+  applicableRules,
   clientAddress,
   compilePolicies,
   decide,
   validatePolicyGraph,
 } from './policy.engine.js';
+export { type AccessCaller, callerOf, type PolicyFields, PolicyService } from './policy.service.js';
+export { PolicyResolver } from './policy.resolver.js';
+export { PolicyConnectionResolver } from './policy.types.js';
+export { policyRules } from './policy.rules.js';

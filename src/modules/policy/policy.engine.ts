@@ -215,6 +215,52 @@ export function decide(policies: readonly PolicyInput[] | CompiledPolicies, requ
   return { allowed: true, decidingPolicy, limits, evaluations, reason: `allowed by ${decider.label} (allow, priority ${d.priority})` };
 }
 
+/** A policy that applies to a principal and action regardless of the tool, with the tool resources it covers. */
+export interface ResourceRule {
+  policyId: string;
+  effect: PolicyEffectName;
+  priority: number;
+  /** Tool name globs, tags and provider names; null: any. */
+  tools: readonly string[] | null;
+  tags: readonly string[] | null;
+  providers: readonly string[] | null;
+}
+
+/**
+ * The active policies whose subjects, action and conditions hold for this principal, now, from this
+ * address — everything {@link decide} checks except the tool. Argument constraints are not evaluated
+ * (pass no arguments). A catalog filter is built from these: a tool is readable when the highest-priority
+ * rule covering it is an allow (deny winning ties), exactly as `decide` would answer for it.
+ */
+export function applicableRules(policies: readonly PolicyInput[] | CompiledPolicies, request: Omit<AccessRequest, 'tool' | 'arguments'>): ResourceRule[] {
+  const compiled = isCompiled(policies) ? policies : compilePolicies(policies);
+  const context: ConditionContext = {
+    at: request.at ?? new Date(),
+    sourceIp: request.sourceIp,
+    source: request.sourceIp === undefined ? null : parseAddress(request.sourceIp),
+    arguments: undefined,
+    localTimes: new Map(),
+  };
+  const rules: ResourceRule[] = [];
+  const reasons: string[] = [];
+  for (const policy of compiled.policies) {
+    const { input, parts } = policy;
+    reasons.length = 0;
+    if (!input.active || !parts.actions.has(request.action)) continue;
+    if (!matchSubject(parts, request.principal.id, request.principal.roles, reasons)) continue;
+    if (!policy.conditions.every(({ from, compiled: conditions }) => evaluateConditions(conditions, context, input.effect, from, reasons))) continue;
+    rules.push({
+      policyId: input.id,
+      effect: input.effect,
+      priority: input.priority,
+      tools: parts.tools ? parts.tools.map((t) => t.glob) : null,
+      tags: parts.tags ? [...parts.tags] : null,
+      providers: parts.providers ? [...parts.providers] : null,
+    });
+  }
+  return rules;
+}
+
 const partsCache = new Map<string, { stamp: number; parts: CompiledParts }>();
 
 function cachedParts(policy: PolicyInput): CompiledParts {

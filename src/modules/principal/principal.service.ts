@@ -31,6 +31,7 @@ export function viewerOf(principal: Principal, tokenScopes?: readonly string[]):
   return {
     principalId: principal.id,
     scopes: new Set(scopes),
+    roles: principal.roles,
     isAdmin: scopes.includes(Scope.ADMIN),
     costBudgetPerHour: principal.costBudgetPerHour ?? null,
   };

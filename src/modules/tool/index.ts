@@ -6,3 +6,4 @@ export { ToolConnection, ToolConnectionResolver, ToolFilter, ToolNode } from './
 export { definitionHash, toolDefinition, type ToolDefinition } from './tool.definition.js';
 export { toolRules } from './tool.rules.js';
 export { approvePendingVersion, syncTools, type SyncOptions, type SyncResult } from './tool.sync.js';
+export { NOTHING_READABLE, readFilterOf, type ReadFilter, type SqlFilter } from './tool.visibility.js';

@@ -20,7 +20,7 @@ import {
 export class ToolResolver {
   @Query(() => ToolNode, { nullable: true, description: 'The tool with this name (`provider.tool`), if any.' })
   tool(@Arg('name') name: string, @Ctx() ctx: RegistryContext): Promise<Tool | null> {
-    return ctx.tools.findByName(name);
+    return ctx.tools.findReadableByName(name);
   }
 
   @Query(() => ToolConnection, { description: 'The catalog, a page at a time (at most 100 per page).' })

@@ -12,6 +12,7 @@ import { toolDefinition } from './tool.definition.js';
 import { type SyncResult, syncTools } from './tool.sync.js';
 import { ToolVersion } from './tool-version.entity.js';
 import { Tool, ToolStatus } from './tool.entity.js';
+import { type ReadFilter } from './tool.visibility.js';
 
 /** Criteria of a tool listing; every given one must hold. */
 export interface ToolListFilter {
@@ -63,7 +64,14 @@ function toolColumns(em: EntityManager): string {
 export class ToolService {
   private readonly columns: string;
 
-  constructor(private readonly em: EntityManager) {
+  /**
+   * `readFilter` yields which tools the caller may read (their `read` policies, see tool.visibility.ts);
+   * without it the service sees every tool (seeding, imports, internal lookups).
+   */
+  constructor(
+    private readonly em: EntityManager,
+    private readonly readFilter: () => Promise<ReadFilter> = async () => null,
+  ) {
     this.columns = toolColumns(em);
   }
 
@@ -88,11 +96,27 @@ export class ToolService {
    * without saying whether it exists.
    */
   async findVisibleById(id: string, viewer: Viewer | null): Promise<Tool | null> {
-    return viewer?.scopes.has(Scope.TOOLS_READ) ? this.findById(id) : null;
+    if (!viewer?.scopes.has(Scope.TOOLS_READ) || !isUuid(id)) return null;
+    return this.findReadable('t.id = ?', id);
   }
 
+  /** The tool with this name, whatever the caller may read (internal lookups). */
   findByName(name: string): Promise<Tool | null> {
     return this.em.findOne(Tool, { name });
+  }
+
+  /** The tool with this name when the caller may read it, else null without saying whether it exists. */
+  findReadableByName(name: string): Promise<Tool | null> {
+    return this.findReadable('t.name = ?', name);
+  }
+
+  private async findReadable(condition: string, value: string): Promise<Tool | null> {
+    const filter = await this.readFilter();
+    const [row] = await this.em.execute<Record<string, unknown>[]>(
+      `select ${this.columns} from tool t where ${condition}${filter ? ` and ${filter.sql}` : ''}`,
+      [value, ...(filter?.params ?? [])],
+    );
+    return row ? this.em.map(Tool, row) : null;
   }
 
   /**
@@ -134,6 +158,12 @@ export class ToolService {
       params.push(filter.status);
     } else {
       where.push(`t.status <> '${ToolStatus.REMOVED}'`);
+    }
+
+    const readable = await this.readFilter();
+    if (readable) {
+      where.push(readable.sql);
+      params.push(...readable.params);
     }
 
     let from = 'tool t';

@@ -1,0 +1,66 @@
+export const REDACTED = '[REDACTED]';
+
+type Schema = Record<string, unknown>;
+
+const isObject = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
+
+/** Whether a JSON Schema marks its value as secret: `writeOnly: true` or `format: password`. */
+function isSecret(schema: Schema): boolean {
+  return schema.writeOnly === true || schema.format === 'password';
+}
+
+/**
+ * A copy of `value` with every value its schema marks as secret replaced by {@link REDACTED},
+ * following `properties`, `additionalProperties`, `items` and the branches of `allOf`/`anyOf`/`oneOf`.
+ */
+export function redactBySchema(value: unknown, schema: unknown): unknown {
+  if (!isObject(schema)) return value;
+  if (isSecret(schema) && value !== undefined) return REDACTED;
+  let result = value;
+  for (const branch of ['allOf', 'anyOf', 'oneOf'] as const) {
+    const branches = schema[branch];
+    if (Array.isArray(branches)) for (const sub of branches) result = redactBySchema(result, sub);
+  }
+  if (isObject(result)) {
+    const properties = isObject(schema.properties) ? schema.properties : {};
+    const additional = schema.additionalProperties;
+    let copy: Record<string, unknown> | undefined;
+    for (const [key, item] of Object.entries(result)) {
+      const sub = key in properties ? properties[key] : additional;
+      const redacted = redactBySchema(item, sub);
+      if (redacted !== item) (copy ??= { ...result })[key] = redacted;
+    }
+    return copy ?? result;
+  }
+  if (Array.isArray(result) && isObject(schema.items)) {
+    const items = schema.items;
+    const mapped = result.map((item) => redactBySchema(item, items));
+    return mapped.some((item, i) => item !== result[i]) ? mapped : result;
+  }
+  return result;
+}
+
+/** Whether any part of a JSON Schema marks a value as secret (see {@link redactBySchema}). */
+export function schemaHasSecrets(schema: unknown): boolean {
+  if (Array.isArray(schema)) return schema.some(schemaHasSecrets);
+  if (!isObject(schema)) return false;
+  return isSecret(schema) || Object.values(schema).some(schemaHasSecrets);
+}
+
+/** Secrets shorter than this are not searched for inside longer strings (too many false hits). */
+const MIN_SECRET_LENGTH = 4;
+
+/** A copy of `value` where every occurrence of a secret in any string (keys included) is replaced by {@link REDACTED}. */
+export function redactSecrets<T>(value: T, secrets: readonly string[]): T {
+  const wanted = [...new Set(secrets.filter((s) => s.length >= MIN_SECRET_LENGTH))].sort((a, b) => b.length - a.length);
+  if (wanted.length === 0) return value;
+  const scrub = (text: string) => wanted.reduce((acc, secret) => (acc.includes(secret) ? acc.split(secret).join(REDACTED) : acc), text);
+  const visit = (item: unknown): unknown => {
+    if (typeof item === 'string') return scrub(item);
+    if (Array.isArray(item)) return item.map(visit);
+    if (isObject(item)) return Object.fromEntries(Object.entries(item).map(([k, v]) => [scrub(k), visit(v)]));
+    return item;
+  };
+  return visit(value) as T;
+}

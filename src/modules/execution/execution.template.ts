@@ -1,0 +1,53 @@
+import { type EntityManager } from '@mikro-orm/postgresql';
+import { namespacedVariable, substituteVariables } from '../../utcp/variables.js';
+import { Credential, type CredentialVault } from '../credential/index.js';
+import { CredentialService } from '../credential/index.js';
+import { PROVIDER_AUTH_REFERENCE } from '../provider/provider-auth.js';
+
+/** Call template types that authenticate with an HTTP `auth` block. */
+const HTTP_AUTH_TYPES = new Set(['http', 'sse', 'streamable_http', 'graphql', 'websocket']);
+
+/** `$CMD_<i>_OUTPUT`: the CLI executor's reference to an earlier command's output, not a variable. */
+const CLI_OUTPUT_REFERENCE = /^CMD_\d+_OUTPUT$/;
+
+/** A tool's call template ready to run, and the secret values it now holds (for redaction). */
+export interface ResolvedTemplate {
+  template: Record<string, unknown> & { call_template_type: string };
+  secrets: string[];
+}
+
+/**
+ * Decrypts the provider's credentials and puts them into the tool's call template: every
+ * `${<reference>_<field>}` variable (`${auth_api_key}`) is replaced with the secret, namespaced by the
+ * provider as UTCP does, and a tool of an HTTP-family type without an `auth` block of its own
+ * authenticates with the provider's credential (`auth`). Throws BAD_USER_INPUT (MissingVariableError)
+ * naming a variable no credential provides. The decrypted values leave only inside the returned template.
+ */
+export async function resolveCallTemplate(
+  em: EntityManager,
+  vault: CredentialVault,
+  providerId: string,
+  providerName: string,
+  callTemplate: Record<string, unknown> & { call_template_type: string },
+): Promise<ResolvedTemplate> {
+  const credentials = await em.find(Credential, { provider: providerId });
+  const service = new CredentialService(em, vault);
+  const variables = new Map<string, string>();
+  const secrets: string[] = [];
+  let providerAuth: Record<string, unknown> | undefined;
+  for (const credential of credentials) {
+    const secret = service.reveal(credential);
+    for (const [field, value] of Object.entries(secret)) {
+      variables.set(namespacedVariable(providerName, `${credential.reference}_${field}`), value);
+      if (value) secrets.push(value);
+    }
+    if (credential.reference === PROVIDER_AUTH_REFERENCE) {
+      providerAuth = { auth_type: credential.authType, ...credential.settings, ...secret };
+    }
+  }
+  let template = substituteVariables(callTemplate, providerName, (name) => variables.get(name), CLI_OUTPUT_REFERENCE);
+  if (template.auth == null && providerAuth && HTTP_AUTH_TYPES.has(template.call_template_type)) {
+    template = { ...template, auth: providerAuth };
+  }
+  return { template, secrets };
+}

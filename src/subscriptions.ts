@@ -1,0 +1,109 @@
+import { randomUUID } from 'node:crypto';
+import { type IncomingMessage } from 'node:http';
+import { type FastifyInstance } from 'fastify';
+import { type ExecutionArgs, getOperationAST, GraphQLError, type GraphQLSchema, parse, specifiedRules, validate } from 'graphql';
+import { useServer } from 'graphql-ws/use/ws';
+import { WebSocketServer } from 'ws';
+import { type RegistryContext } from './context.js';
+import { ErrorCode } from './errors.js';
+import { type Logger } from './logger.js';
+import { type Viewer } from './modules/principal/index.js';
+import { limitParseOptions, limitValidationRules, type QueryLimits } from './security/limits.js';
+
+/** Open subscription connections one principal may hold. */
+export const MAX_CONNECTIONS_PER_PRINCIPAL = 20;
+const MAX_MESSAGE_BYTES = 64 * 1024;
+
+export interface SubscriptionDependencies {
+  schema: GraphQLSchema;
+  limits: QueryLimits;
+  logger: Logger;
+  /** The viewer of an `Authorization` value; throws for a bad token, null when there is none. */
+  authenticate(authorization: string | undefined): Promise<Viewer | null>;
+  /** The client address of the upgrade request. */
+  sourceIp(request: IncomingMessage): string;
+  context(viewer: Viewer, sourceIp: string, requestId: string): RegistryContext;
+}
+
+type ConnectionExtra = {
+  viewer?: Viewer;
+  sourceIp?: string;
+};
+
+const refusal = (message: string, code: ErrorCode) => [new GraphQLError(message, { extensions: { code } })];
+
+/**
+ * GraphQL subscriptions over graphql-ws on `/graphql`, the HTTP port's WebSocket upgrade. The bearer
+ * token comes in `connection_init` (`{ authorization: "Bearer …" }`, or the upgrade request's
+ * Authorization header); without a valid one the connection closes with 4403. Only subscription
+ * operations are accepted, under the same parse and validation limits as HTTP; a principal holds at
+ * most {@link MAX_CONNECTIONS_PER_PRINCIPAL} connections.
+ */
+export function attachSubscriptions(app: FastifyInstance, deps: SubscriptionDependencies): void {
+  const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_MESSAGE_BYTES });
+  const connections = new Map<string, number>();
+
+  app.server.on('upgrade', (request, socket, head) => {
+    const path = (request.url ?? '').split('?')[0];
+    if (path !== '/graphql') {
+      socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\n');
+      return;
+    }
+    wss.handleUpgrade(request, socket, head, (ws) => wss.emit('connection', ws, request));
+  });
+
+  useServer<Record<string, unknown> | undefined, ConnectionExtra>(
+    {
+      schema: deps.schema,
+      context: (ctx) => deps.context(ctx.extra.viewer!, ctx.extra.sourceIp!, randomUUID()),
+      onConnect: async (ctx) => {
+        const given = ctx.connectionParams?.authorization ?? ctx.connectionParams?.Authorization;
+        const header = typeof given === 'string' ? given : ctx.extra.request.headers.authorization;
+        let viewer: Viewer | null;
+        try {
+          viewer = await deps.authenticate(header);
+        } catch {
+          return false;
+        }
+        if (!viewer) return false;
+        const open = connections.get(viewer.principalId) ?? 0;
+        if (open >= MAX_CONNECTIONS_PER_PRINCIPAL) return false;
+        connections.set(viewer.principalId, open + 1);
+        ctx.extra.viewer = viewer;
+        ctx.extra.sourceIp = deps.sourceIp(ctx.extra.request);
+        return true;
+      },
+      onClose: (ctx) => {
+        const viewer = ctx.extra.viewer;
+        if (!viewer) return;
+        const open = (connections.get(viewer.principalId) ?? 1) - 1;
+        if (open <= 0) connections.delete(viewer.principalId);
+        else connections.set(viewer.principalId, open);
+      },
+      onSubscribe: (_ctx, _id, payload) => {
+        let document;
+        try {
+          document = parse(payload.query, limitParseOptions(deps.limits));
+        } catch (error) {
+          return refusal((error as Error).message, ErrorCode.BAD_REQUEST);
+        }
+        const errors = validate(deps.schema, document, [...specifiedRules, ...limitValidationRules(deps.limits)]);
+        if (errors.length) return [...errors];
+        const operation = getOperationAST(document, payload.operationName);
+        if (operation?.operation !== 'subscription') {
+          return refusal('Only subscriptions are served over WebSocket; send queries and mutations over HTTP', ErrorCode.BAD_REQUEST);
+        }
+        return { schema: deps.schema, document, variableValues: payload.variables ?? undefined, operationName: payload.operationName } as ExecutionArgs;
+      },
+      onError: (_ctx, _id, _payload, errors) => {
+        deps.logger.debug({ errors: errors.map((e) => e.message) }, 'subscription failed');
+      },
+    },
+    wss,
+  );
+
+  app.addHook('preClose', async () => {
+    for (const client of wss.clients) client.close(1001, 'server shutting down');
+    await new Promise<void>((resolve) => wss.close(() => resolve()));
+  });
+}
