@@ -18,7 +18,7 @@ import { type RegistrySchema } from './schema.js';
 import { type Security } from './security/index.js';
 import { AuthenticationError } from './security/authenticate.js';
 import { oauthRoutes } from './security/oauth.routes.js';
-import { EXECUTORS } from './executors/index.js';
+import { closeMcpSessions, EXECUTORS } from './executors/index.js';
 import { ExecutionEvents, ExecutionRuntime } from './modules/execution/index.js';
 import { clientAddress } from './modules/policy/index.js';
 import { attachSubscriptions } from './subscriptions.js';
@@ -135,6 +135,7 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
   });
   app.addHook('onClose', async () => {
     await runtime.stop(config.shutdownGraceMs);
+    await closeMcpSessions();
   });
 
   const contextDeps = {
