@@ -311,6 +311,8 @@ export type Policy = {
   id: Scalars['ID']['output'];
   limits: PolicyLimits;
   name: Scalars['String']['output'];
+  /** The policy whose conditions this one inherits. */
+  parentId?: Maybe<Scalars['ID']['output']>;
   priority: Scalars['Int']['output'];
   resources: PolicyResources;
   subjects: PolicySubjects;

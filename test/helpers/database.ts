@@ -38,3 +38,13 @@ export async function createTestDatabase(): Promise<TestDatabase> {
     },
   };
 }
+
+/**
+ * Another registry's database, for a second registry on the same data (replica tests). Dropping it
+ * is left to the registry that created it. PostgreSQL only: an in-memory PGlite database belongs to
+ * one connection and cannot be shared; throws for it.
+ */
+export function sharedTestDatabase(config: DatabaseConfig): TestDatabase {
+  if (config.kind !== 'postgresql') throw new Error('Only a PostgreSQL test database can be shared between registries (set TEST_DATABASE_URL)');
+  return { config, drop: async () => {} };
+}

@@ -7,7 +7,7 @@ import { ensureBootstrapAdmin, PrincipalKind, PrincipalService } from '../../src
 import { buildRegistrySchema } from '../../src/schema.js';
 import { createSecurity, type Security } from '../../src/security/index.js';
 import { seedCatalog } from '../../src/seed/seed.js';
-import { createTestDatabase } from './database.js';
+import { createTestDatabase, sharedTestDatabase } from './database.js';
 import { operation } from './operations.js';
 
 /** A GraphQL response as the registry sends it. */
@@ -79,11 +79,19 @@ export interface StartOptions {
   logStream?: NodeJS.WritableStream;
   /** Extra environment for {@link loadConfig}, e.g. `NODE_ENV`. */
   env?: Record<string, string>;
+  /**
+   * Runs on this registry's database instead of a new one, like a second replica (PostgreSQL only);
+   * closing this registry leaves the database in place.
+   */
+  shareDatabaseWith?: TestRegistry;
 }
 
-/** Starts the registry on 127.0.0.1 with an ephemeral port, its own test database and a bootstrap admin. */
+/**
+ * Starts the registry on 127.0.0.1 with an ephemeral port, its own test database (or the one of
+ * `shareDatabaseWith`) and a bootstrap admin.
+ */
 export async function startRegistry(options: StartOptions = {}): Promise<TestRegistry> {
-  const testDb = await createTestDatabase();
+  const testDb = options.shareDatabaseWith ? sharedTestDatabase(options.shareDatabaseWith.config.database) : await createTestDatabase();
   const config = {
     // A generous budget: tests that are about budgets set a principal's own.
     ...loadConfig({

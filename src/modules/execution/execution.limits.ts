@@ -10,6 +10,12 @@ interface Counter {
   refusal: (res: RateLimiterRes) => RegistryError;
 }
 
+/**
+ * The longest delay setTimeout accepts, in seconds. The memory store expires a key with a timer, and a
+ * longer timer fires at once (deleting the counter), so longer windows are kept without one (below).
+ */
+const MAX_TIMER_SECONDS = Math.floor((2 ** 31 - 1) / 1000);
+
 /** The current quota period (UTC) and the seconds until it ends. */
 function quotaPeriod(period: 'day' | 'month', now: Date): { id: string; seconds: number } {
   const y = now.getUTCFullYear();
@@ -55,13 +61,17 @@ export class ExecutionLimiter {
     for (const limit of limits) {
       if (limit.rate) {
         const { calls, windowSeconds } = limit.rate;
+        // In memory, a window too long for a timer becomes a fixed window named in the key, whose counter never expires.
+        const fixed = !this.redis && windowSeconds > MAX_TIMER_SECONDS;
+        const windowMs = windowSeconds * 1000;
+        const index = Math.floor(now.getTime() / windowMs);
         counters.push({
-          limiter: this.limiter(`exec:rate:${limit.policyId}:${calls}:${windowSeconds}`, calls, windowSeconds),
-          key: subject,
+          limiter: this.limiter(`exec:rate:${limit.policyId}:${calls}:${windowSeconds}`, calls, fixed ? 0 : windowSeconds),
+          key: fixed ? `${subject}:${index}` : subject,
           refusal: (res) =>
             new RegistryError(ErrorCode.RATE_LIMITED, `Rate limit reached: ${calls} calls per ${windowSeconds} s for this tool`, {
               policyId: limit.policyId,
-              retryAfterSeconds: Math.ceil(res.msBeforeNext / 1000),
+              retryAfterSeconds: Math.max(1, Math.ceil((fixed ? (index + 1) * windowMs - now.getTime() : res.msBeforeNext) / 1000)),
             }),
         });
       }
@@ -69,8 +79,10 @@ export class ExecutionLimiter {
         const { calls, period } = limit.quota;
         const current = quotaPeriod(period, now);
         // The period is part of the key, so a new day or month starts from zero whatever the expiry.
+        const duration = period === 'day' ? 86_400 : 31 * 86_400;
         counters.push({
-          limiter: this.limiter(`exec:quota:${limit.policyId}:${calls}:${period}`, calls, period === 'day' ? 86_400 : 31 * 86_400),
+          // In memory a month is too long for a timer: the counter then never expires (the key names the period anyway).
+          limiter: this.limiter(`exec:quota:${limit.policyId}:${calls}:${period}`, calls, !this.redis && duration > MAX_TIMER_SECONDS ? 0 : duration),
           key: `${subject}:${current.id}`,
           refusal: () =>
             new RegistryError(ErrorCode.QUOTA_EXCEEDED, `Quota used up: ${calls} calls per ${period} for this tool`, {

@@ -1,5 +1,5 @@
 import { GraphQLJSON } from 'graphql-scalars';
-import { Arg, Ctx, ID, Int, Mutation, Query, Resolver } from 'type-graphql';
+import { Arg, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
 import { type Page } from '../../common/pagination.js';
 import { withUserErrors } from '../../common/user-errors.js';
 import { type RegistryContext } from '../../context.js';
@@ -15,9 +15,16 @@ import {
   UpdatePolicyInput,
 } from './policy.types.js';
 import { type PolicyFields } from './policy.service.js';
+import { viewerOf } from '../principal/principal.service.js';
 
 @Resolver(() => PolicyNode)
 export class PolicyResolver {
+  // Without it a client cannot read the parent back, and an update (which replaces every field) drops it.
+  @FieldResolver(() => ID, { nullable: true, description: 'The policy whose conditions this one inherits.' })
+  parentId(@Root() policy: Policy): string | null {
+    return policy.parent?.id ?? null;
+  }
+
   @Query(() => PolicyNode, { nullable: true, description: 'The policy with this id (policies:write).' })
   policy(@Arg('id', () => ID) id: string, @Ctx() ctx: RegistryContext): Promise<Policy | null> {
     return ctx.policies.findById(id);
@@ -51,7 +58,8 @@ export class PolicyResolver {
     if (asked !== viewer.principalId && !viewer.isAdmin) {
       throw new RegistryError(ErrorCode.FORBIDDEN, 'Only an admin may ask about another principal');
     }
-    if (args !== null && (typeof args !== 'object' || Array.isArray(args))) {
+    // An omitted argument arrives as undefined, not null.
+    if (args !== null && args !== undefined && (typeof args !== 'object' || Array.isArray(args))) {
       throw new RegistryError(ErrorCode.BAD_USER_INPUT, '`arguments` must be a JSON object', { argument: 'arguments' });
     }
     const principal = await ctx.principals.findById(asked);
@@ -64,11 +72,23 @@ export class PolicyResolver {
       principal: { id: principal.id, roles: principal.roles },
       action,
       tool: { name: tool.name, tags: tool.tags, provider: provider?.name ?? '' },
-      arguments: args ?? (action === PolicyAction.EXECUTE ? {} : undefined),
+      // Reads are decided without arguments (the catalog cannot know them); only an execute question evaluates them.
+      arguments: action === PolicyAction.EXECUTE ? (args ?? {}) : undefined,
       sourceIp: sourceIp ?? ctx.sourceIp,
     });
     const deciding = decision.decidingPolicy ? await ctx.policies.findById(decision.decidingPolicy.id) : null;
-    return { allowed: decision.allowed, reason: decision.reason, decidingPolicy: deciding, evaluations: decision.evaluations };
+    const explanation = { allowed: decision.allowed, reason: decision.reason, decidingPolicy: deciding, evaluations: decision.evaluations };
+    // Calling needs seeing: a principal (other than an admin) that may not read the tool cannot call it.
+    if (decision.allowed && action !== PolicyAction.READ && !viewerOf(principal).isAdmin) {
+      const read = await ctx.policies.decide({
+        principal: { id: principal.id, roles: principal.roles },
+        action: PolicyAction.READ,
+        tool: { name: tool.name, tags: tool.tags, provider: provider?.name ?? '' },
+        sourceIp: sourceIp ?? ctx.sourceIp,
+      });
+      if (!read.allowed) return { ...explanation, allowed: false, reason: `denied: the principal may not read this tool (${read.reason})` };
+    }
+    return explanation;
   }
 
   @Mutation(() => PolicyPayload, { description: 'Creates a policy (policies:write).' })

@@ -213,6 +213,9 @@ export class PolicyService {
     }
     const limits = compact(fields.limits);
     checkLimits(limits);
+    const conditions = compact(fields.conditions);
+    // A window read back through the API has explicit nulls (`from: null`); they mean absent.
+    if (conditions.timeWindows) conditions.timeWindows = conditions.timeWindows.map((window) => compact(window));
     let parent: Policy | null = null;
     if (fields.parentId) {
       parent = isUuid(fields.parentId) ? await em.findOne(Policy, { id: fields.parentId }) : null;
@@ -227,7 +230,7 @@ export class PolicyService {
       subjects: compact(fields.subjects),
       resources: compact(fields.resources),
       actions: [...new Set(fields.actions)],
-      conditions: compact(fields.conditions),
+      conditions,
       limits,
       active: fields.active ?? true,
     });
