@@ -41,6 +41,27 @@ export function redactBySchema(value: unknown, schema: unknown): unknown {
   return result;
 }
 
+/**
+ * The string values of `value` that its schema marks as secret (what {@link redactBySchema} replaces),
+ * so they can be scrubbed wherever they come back (a result or error echoing a password argument).
+ */
+export function secretsBySchema(value: unknown, schema: unknown): string[] {
+  const found: string[] = [];
+  const collect = (item: unknown): void => {
+    if (typeof item === 'string') found.push(item);
+    else if (Array.isArray(item)) item.forEach(collect);
+    else if (isObject(item)) Object.values(item).forEach(collect);
+  };
+  const diff = (original: unknown, redacted: unknown): void => {
+    if (original === redacted) return;
+    if (redacted === REDACTED) return collect(original);
+    if (Array.isArray(original) && Array.isArray(redacted)) original.forEach((item, i) => diff(item, redacted[i]));
+    else if (isObject(original) && isObject(redacted)) for (const [key, item] of Object.entries(original)) diff(item, redacted[key]);
+  };
+  diff(value, redactBySchema(value, schema));
+  return found;
+}
+
 /** Whether any part of a JSON Schema marks a value as secret (see {@link redactBySchema}). */
 export function schemaHasSecrets(schema: unknown): boolean {
   if (Array.isArray(schema)) return schema.some(schemaHasSecrets);

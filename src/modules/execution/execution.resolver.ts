@@ -24,18 +24,29 @@ async function* executionUpdates({ args, context }: SubscribeResolverData<unknow
   const ctx = context;
   if (!ctx.viewer) throw new RegistryError(ErrorCode.UNAUTHENTICATED, 'Authentication required: send a bearer token');
   const visible = () => ctx.executions.findVisible(args.id, ctx.viewer);
-  const first = await visible();
-  if (!first) throw new RegistryError(ErrorCode.NOT_FOUND, 'No such execution', { argument: 'id' });
   const stop = new AbortController();
-  // Subscribe before yielding the current state, so no change falls between the two.
-  const updates = ctx.runtime.events.updates(first.id, stop.signal);
+  // Updates are published under the id as stored: a UUID in lower case.
+  const updates = ctx.runtime.events.updates(args.id.toLowerCase(), stop.signal);
+  // An async generator runs nothing until it is pulled: pull now, so its listener is registered before
+  // the current state is read and no change falls between the two (nor while that state is being sent).
+  const pull = () => {
+    const next = updates.next();
+    next.catch(() => {});
+    return next;
+  };
+  let pending = pull();
   try {
+    const first = await visible();
+    if (!first) throw new RegistryError(ErrorCode.NOT_FOUND, 'No such execution', { argument: 'id' });
     yield { execution: first };
     if (ENDED.has(first.status)) return;
-    for await (const update of updates) {
+    for (;;) {
+      const step = await pending;
+      if (step.done) return;
+      pending = pull();
       ctx.em.clear();
       const execution = (await visible())!;
-      yield { execution, chunk: update.chunk ?? null };
+      yield { execution, chunk: step.value.chunk ?? null };
       if (ENDED.has(execution.status)) return;
     }
   } finally {

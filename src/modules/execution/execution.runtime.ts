@@ -15,7 +15,7 @@ import { Tool, ToolStatus, type ToolService } from '../tool/index.js';
 import { Execution, ExecutionMode, ExecutionStatus } from './execution.entity.js';
 import { type ExecutionEvents } from './execution.events.js';
 import { type ExecutionLimiter } from './execution.limits.js';
-import { redactBySchema, redactSecrets, schemaHasSecrets } from './execution.redaction.js';
+import { redactBySchema, redactSecrets, schemaHasSecrets, secretsBySchema } from './execution.redaction.js';
 import { schemaProblems } from './execution.schemas.js';
 import { resolveCallTemplate } from './execution.template.js';
 
@@ -86,6 +86,20 @@ interface Running {
 const isPlainObject = (value: unknown): value is Record<string, unknown> =>
   typeof value === 'object' && value !== null && !Array.isArray(value);
 
+/** U+0000 and lone surrogates: valid in a JS string (and in JSON text), refused by PostgreSQL's jsonb. */
+const UNSTORABLE = /\0|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
+
+/** A copy of a JSON value that jsonb can store: characters it refuses become U+FFFD, in keys too. */
+function storable<T>(value: T): T {
+  const visit = (item: unknown): unknown => {
+    if (typeof item === 'string') return item.replace(UNSTORABLE, '\uFFFD');
+    if (Array.isArray(item)) return item.map(visit);
+    if (isPlainObject(item)) return Object.fromEntries(Object.entries(item).map(([key, child]) => [visit(key), visit(child)]));
+    return item;
+  };
+  return visit(value) as T;
+}
+
 /** Whether an interrupted ASYNC call of this tool may run again: it is declared idempotent, and its arguments were stored whole. */
 function retryable(tool: Tool): boolean {
   const template = tool.callTemplate as Record<string, unknown>;
@@ -121,14 +135,18 @@ export class ExecutionRuntime {
    */
   async execute(caller: ExecutionCaller, input: ExecuteInput): Promise<Execution> {
     const { args, timeoutMs, key, mode } = this.checkInput(input);
-    const tool = await caller.tools.findReadableByName(input.tool);
+    // No tool name holds U+0000, and PostgreSQL refuses it in a query parameter.
+    const tool = input.tool.includes('\0') ? null : await caller.tools.findReadableByName(input.tool);
     if (!tool) {
       await this.auditRefusal(caller.actor, input.tool, ErrorCode.NOT_FOUND);
       throw new RegistryError(ErrorCode.NOT_FOUND, `No tool named ${input.tool}`, { argument: 'input.tool' });
     }
     const em = this.deps.db.fork();
-    const storedArgs = redactBySchema(args, tool.inputs) as Record<string, unknown>;
+    const storedArgs = storable(redactBySchema(args, tool.inputs) as Record<string, unknown>);
     const claimed = await this.claim(em, tool, caller, storedArgs, { key, mode, timeoutMs });
+    if (!claimed.created && claimed.execution.toolName !== tool.name) {
+      throw new RegistryError(ErrorCode.CONFLICT, 'This idempotency key was already used for a call of another tool', { argument: 'input.idempotencyKey' });
+    }
     if (!claimed.created) return mode === ExecutionMode.SYNC ? this.settled(claimed.execution.id, timeoutMs) : claimed.execution;
 
     const execution = claimed.execution;
@@ -328,7 +346,12 @@ export class ExecutionRuntime {
   private launch(id: string, tool: Tool, args: Record<string, unknown>, timeoutMs: number, actor: Actor, decision: Record<string, unknown> | null): Promise<void> {
     const controller = new AbortController();
     const done = this.run(id, tool, args, timeoutMs, actor, decision, controller)
-      .catch((error: unknown) => this.deps.logger.error({ err: error, executionId: id }, 'execution could not be stored'))
+      .catch(async (error: unknown) => {
+        this.deps.logger.error({ err: error, executionId: id }, 'execution could not be stored');
+        // Left as it is, the call would stay running for good: its runner, this process, is alive.
+        const failed = { status: ExecutionStatus.FAILED, error: { code: ErrorCode.INTERNAL_SERVER_ERROR, message: 'The outcome of the call could not be stored' } };
+        await this.finish(id, tool, actor, failed).catch(() => {});
+      })
       .finally(() => this.running.delete(id));
     this.running.set(id, { controller, done });
     return done;
@@ -358,7 +381,8 @@ export class ExecutionRuntime {
     try {
       const provider = await em.findOneOrFail(Provider, { id: tool.provider.id });
       const resolved = await resolveCallTemplate(em, this.deps.vault, provider.id, provider.name, tool.callTemplate as Record<string, unknown> & { call_template_type: string });
-      secrets = resolved.secrets;
+      // Argument values the input schema marks as secret are scrubbed like credentials when a result or error echoes them.
+      secrets = [...resolved.secrets, ...secretsBySchema(args, tool.inputs)];
       const executor = this.deps.executors[resolved.template.call_template_type];
       if (!executor) {
         throw new RegistryError(ErrorCode.EXECUTION_FAILED, `No executor for call template type ${resolved.template.call_template_type}`, { reason: 'unsupported' });
@@ -417,11 +441,11 @@ export class ExecutionRuntime {
       const finishedAt = new Date();
       tx.assign(execution, {
         status: outcome.status,
-        result: outcome.result ?? null,
-        error: outcome.error ?? null,
+        result: storable(outcome.result ?? null),
+        error: storable(outcome.error ?? null),
         outputValid: outcome.outputValid ?? null,
         finishedAt,
-        durationMs: execution.startedAt ? finishedAt.getTime() - execution.startedAt.getTime() : 0,
+        durationMs: execution.startedAt ? finishedAt.getTime() - execution.startedAt.getTime() : null,
         runner: null,
         ...(outcome.decision !== undefined ? { decision: outcome.decision } : {}),
       });
@@ -457,7 +481,7 @@ export class ExecutionRuntime {
         targetType: 'tool',
         targetId: null,
         outcome: AuditOutcome.DENIED,
-        details: { tool: toolName.slice(0, 300), code },
+        details: { tool: storable(toolName.slice(0, 300)), code },
       }),
     );
   }
