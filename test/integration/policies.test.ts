@@ -211,13 +211,41 @@ describe('policy CRUD through the API', () => {
   });
   afterAll(() => registry?.close());
 
-  it('starts with the two default policies', async () => {
+  it('starts with the three default policies', async () => {
     const policies = await allPolicies(registry);
     expect(policies.map((p) => [p.name, p.effect, p.priority, p.actions, p.active])).toEqual([
+      ['default-administer', 'ALLOW', 0, ['ADMIN'], true],
       ['default-agents-execute', 'ALLOW', 0, ['EXECUTE'], true],
       ['default-catalog-read', 'ALLOW', 0, ['READ'], true],
     ]);
-    expect(policies[0]!.subjects.roles).toEqual(['agent', 'admin']);
+    expect(policies[0]!.subjects.roles).toEqual(['admin', 'publisher']);
+    expect(policies[1]!.subjects.roles).toEqual(['agent', 'admin']);
+  });
+
+  it('lets only principals an `admin` policy allows administer a tool, on top of their scopes', async () => {
+    await importTools(registry, 'adm', [{ name: 'open' }, { name: 'guarded' }]);
+    const SET = `mutation($id: ID!, $enabled: Boolean!) { setToolEnabled(input: { toolId: $id, enabled: $enabled }) { tool { enabled } userErrors { code } } }`;
+    const toolId = async (name: string) =>
+      (await registry.graphql<{ tool: { id: string } }>('query($n: String!) { tool(name: $n) { id } }', { n: name }, as(registry.adminToken))).data!.tool.id;
+    const [open, guarded] = [await toolId('adm.open'), await toolId('adm.guarded')];
+    const set = (id: string, enabled: boolean) => registry.graphql<{ setToolEnabled: { tool: { enabled: boolean } | null } }>(SET, { id, enabled }, as(registry.adminToken));
+
+    // By default the admin role may administer every tool.
+    expect((await set(guarded, false)).data!.setToolEnabled.tool).toEqual({ enabled: false });
+    // A higher-priority deny on one tool takes that away, for that tool only.
+    const deny = await createPolicy(registry, { name: unique('no-admin-guarded'), effect: 'DENY', priority: 5, actions: ['ADMIN'], resources: { tools: ['adm.guarded'] } });
+    const refused = await set(guarded, true);
+    expect(refused.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
+    expect(refused.errors?.[0]?.message).toContain(deny.name);
+    expect((await set(open, false)).data!.setToolEnabled.tool).toEqual({ enabled: false });
+    const denials = await registry.graphql<{ auditLog: { edges: { node: { targetId: string } }[] } }>(
+      '{ auditLog(first: 5, filter: { action: "authorization.denied" }) { edges { node { targetId } } } }',
+      {},
+      as(registry.adminToken),
+    );
+    expect(denials.data!.auditLog.edges.map((e) => e.node.targetId)).toContain('Mutation.setToolEnabled');
+    await deletePolicy(registry, deny.id);
+    expect((await set(guarded, true)).data!.setToolEnabled.tool).toEqual({ enabled: true });
   });
 
   it('lets everyone read every tool and agents and admins execute it, by default', async () => {

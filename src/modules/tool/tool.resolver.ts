@@ -1,5 +1,6 @@
 import { Arg, Ctx, FieldResolver, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
 import { withUserErrors } from '../../common/user-errors.js';
+import { ErrorCode, RegistryError } from '../../errors.js';
 import { type Page } from '../../common/pagination.js';
 import { type RegistryContext } from '../../context.js';
 import { ProviderNode } from '../provider/provider.types.js';
@@ -15,6 +16,26 @@ import {
   ToolPayload,
   ToolVersionNode,
 } from './tool.types.js';
+
+/**
+ * Administering a tool needs, besides the mutation's scope and ownership, an `admin` policy decision
+ * on it. Throws FORBIDDEN (audited) naming the decision; an unknown tool is left to the service (NOT_FOUND).
+ */
+async function assertAdministers(ctx: RegistryContext, toolId: string, field: string): Promise<void> {
+  const tool = await ctx.tools.findById(toolId);
+  if (!tool) return;
+  const provider = await ctx.providers.load(tool.provider.id);
+  const viewer = ctx.viewer!;
+  const decision = await ctx.policies.decide({
+    principal: { id: viewer.principalId, roles: viewer.roles },
+    action: 'admin',
+    tool: { name: tool.name, tags: tool.tags, provider: provider?.name ?? '' },
+    sourceIp: ctx.sourceIp,
+  });
+  if (decision.allowed) return;
+  await ctx.recordDenial(field, ErrorCode.FORBIDDEN);
+  throw new RegistryError(ErrorCode.FORBIDDEN, `Administering ${tool.name} is not allowed: ${decision.reason}`);
+}
 
 @Resolver(() => ToolNode)
 export class ToolResolver {
@@ -48,13 +69,15 @@ export class ToolResolver {
     return ctx.tools.versionsOf(tool.id);
   }
 
-  @Mutation(() => ToolPayload, { description: 'Releases a quarantined tool’s pending version (admin).' })
-  approveToolVersion(@Arg('input') input: ApproveToolVersionInput, @Ctx() ctx: RegistryContext) {
+  @Mutation(() => ToolPayload, { description: 'Releases a quarantined tool’s pending version (admin, and an `admin` policy on the tool).' })
+  async approveToolVersion(@Arg('input') input: ApproveToolVersionInput, @Ctx() ctx: RegistryContext) {
+    await assertAdministers(ctx, input.toolId, 'Mutation.approveToolVersion');
     return withUserErrors(async () => ({ tool: await ctx.registration.approveToolVersion(input.toolId, input.version, ctx.actor) }));
   }
 
-  @Mutation(() => ToolPayload, { description: 'Enables or disables a tool (its provider’s owner, or an admin).' })
-  setToolEnabled(@Arg('input') input: SetToolEnabledInput, @Ctx() ctx: RegistryContext) {
+  @Mutation(() => ToolPayload, { description: 'Enables or disables a tool (its provider’s owner, or an admin; and an `admin` policy on the tool).' })
+  async setToolEnabled(@Arg('input') input: SetToolEnabledInput, @Ctx() ctx: RegistryContext) {
+    await assertAdministers(ctx, input.toolId, 'Mutation.setToolEnabled');
     return withUserErrors(async () => ({
       tool: await ctx.registration.setToolEnabled(input.toolId, input.enabled, ctx.viewer, ctx.actor),
     }));
