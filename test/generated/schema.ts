@@ -200,7 +200,7 @@ export type Me = {
 };
 
 export type Mutation = {
-  /** Releases a quarantined tool’s pending version (admin). */
+  /** Releases a quarantined tool’s pending version (admin, and an `admin` policy on the tool). */
   approveToolVersion: ToolPayload;
   /** Stops a queued or running call (its principal, or an admin). */
   cancelExecution: Execution;
@@ -222,7 +222,7 @@ export type Mutation = {
   revokeTokens: RevokeTokensPayload;
   /** Replaces a principal's client secret (admin). */
   rotatePrincipalSecret: PrincipalSecretPayload;
-  /** Enables or disables a tool (its provider’s owner, or an admin). */
+  /** Enables or disables a tool (its provider’s owner, or an admin; and an `admin` policy on the tool). */
   setToolEnabled: ToolPayload;
   /** Replaces a policy's fields (policies:write). */
   updatePolicy: PolicyPayload;
