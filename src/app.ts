@@ -22,6 +22,7 @@ import { closeMcpSessions, EXECUTORS } from './executors/index.js';
 import { ExecutionEvents, ExecutionRuntime } from './modules/execution/index.js';
 import { clientAddress } from './modules/policy/index.js';
 import { attachSubscriptions } from './subscriptions.js';
+import { mcpRoutes } from './interop/mcp.routes.js';
 
 /** What the app is built from; it opens nothing itself. */
 export interface AppDependencies {
@@ -183,6 +184,11 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
         return createContext(contextDeps, { requestId: request.id, sourceIp: sourceIpOf(request.raw), viewer, em });
       },
     }),
+  });
+
+  await mcpRoutes(app, {
+    authenticate: (request) => authenticate(request, db.fork()),
+    context: (request, viewer) => createContext(contextDeps, { requestId: request.id, sourceIp: sourceIpOf(request.raw), viewer }),
   });
 
   attachSubscriptions(app, {

@@ -12,7 +12,7 @@ import { toolDefinition } from './tool.definition.js';
 import { type SyncResult, syncTools } from './tool.sync.js';
 import { ToolVersion } from './tool-version.entity.js';
 import { Tool, ToolStatus } from './tool.entity.js';
-import { type ReadFilter } from './tool.visibility.js';
+import { type ReadFilter, type SqlFilter } from './tool.visibility.js';
 
 /** Criteria of a tool listing; every given one must hold. */
 export interface ToolListFilter {
@@ -29,6 +29,8 @@ export interface ToolListArgs {
   first?: number | null;
   after?: string | null;
   filter?: ToolListFilter | null;
+  /** A further condition on the tool table (alias `t`), e.g. the tools an `execute` policy allows. */
+  where?: SqlFilter | null;
 }
 
 /** What an import changed, by tool name. */
@@ -160,10 +162,10 @@ export class ToolService {
       where.push(`t.status <> '${ToolStatus.REMOVED}'`);
     }
 
-    const readable = await this.readFilter();
-    if (readable) {
-      where.push(readable.sql);
-      params.push(...readable.params);
+    for (const extra of [await this.readFilter(), args.where]) {
+      if (!extra) continue;
+      where.push(extra.sql);
+      params.push(...extra.params);
     }
 
     let from = 'tool t';

@@ -1,0 +1,163 @@
+import { Server } from '@modelcontextprotocol/sdk/server/index.js';
+import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
+import {
+  CallToolRequestSchema,
+  type CallToolResult,
+  ErrorCode as McpErrorCode,
+  ListToolsRequestSchema,
+  McpError,
+  type Tool as McpTool,
+} from '@modelcontextprotocol/sdk/types.js';
+import { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import { type RegistryContext } from '../context.js';
+import { ErrorCode, RegistryError } from '../errors.js';
+import { ExecutionStatus } from '../modules/execution/index.js';
+import { callerOf } from '../modules/policy/index.js';
+import { type Viewer } from '../modules/principal/index.js';
+import { readFilterOf, type Tool } from '../modules/tool/index.js';
+import { Scope } from '../security/scopes.js';
+
+/** Tools per `tools/list` page. */
+const PAGE_SIZE = 100;
+const SERVER_INFO = { name: 'tool-registry', version: '1.0.0' };
+
+export interface McpRouteDependencies {
+  /** The viewer of an `Authorization` header; throws AuthenticationError for a bad token, null without one. */
+  authenticate(request: FastifyRequest): Promise<Viewer | null>;
+  context(request: FastifyRequest, viewer: Viewer): RegistryContext;
+  /** `https://registry.example` as clients reach it; derived from the request when unset. */
+  publicUrl?: string;
+}
+
+function baseUrl(request: FastifyRequest, configured?: string): string {
+  return configured ?? `${request.protocol}://${request.host}`;
+}
+
+/** The MCP description of a registry tool: its name, description and input schema. */
+function mcpTool(tool: Tool): McpTool {
+  const inputs = tool.inputs && typeof tool.inputs === 'object' ? tool.inputs : {};
+  return {
+    name: tool.name,
+    description: tool.description,
+    inputSchema: { type: 'object', ...inputs } as McpTool['inputSchema'],
+    ...(tool.outputs && (tool.outputs as { type?: unknown }).type === 'object' ? { outputSchema: tool.outputs as McpTool['outputSchema'] } : {}),
+  };
+}
+
+/** The MCP answer to an execution: its result as text (and structured content), or a tool error. */
+function callResult(status: ExecutionStatus, result: unknown, error: { code: string; message: string } | null | undefined): CallToolResult {
+  if (status !== ExecutionStatus.SUCCEEDED) {
+    return { isError: true, content: [{ type: 'text', text: `${error?.code ?? status}: ${error?.message ?? status}` }] };
+  }
+  const text = typeof result === 'string' ? result : JSON.stringify(result ?? null);
+  const structured = result !== null && typeof result === 'object' && !Array.isArray(result) ? { structuredContent: result as Record<string, unknown> } : {};
+  return { content: [{ type: 'text', text }], ...structured };
+}
+
+/** An MCP server for one request and caller: it lists and calls exactly the tools the caller may execute. */
+function serverFor(ctx: RegistryContext): Server {
+  const server = new Server(SERVER_INFO, { capabilities: { tools: {} } });
+  const viewer = ctx.viewer!;
+  const executable = async () => readFilterOf(await ctx.policies.rulesFor(callerOf(viewer, ctx.sourceIp), 'execute'));
+
+  server.setRequestHandler(ListToolsRequestSchema, async (request) => {
+    const page = await ctx.tools.list({ first: PAGE_SIZE, after: request.params?.cursor ?? null, where: await executable() }).catch((error: unknown) => {
+      if (error instanceof RegistryError && error.code === ErrorCode.INVALID_CURSOR) throw new McpError(McpErrorCode.InvalidParams, 'Invalid cursor');
+      throw error;
+    });
+    return {
+      tools: page.edges.map((edge) => mcpTool(edge.node)),
+      ...(page.pageInfo.hasNextPage && page.pageInfo.endCursor ? { nextCursor: page.pageInfo.endCursor } : {}),
+    };
+  });
+
+  server.setRequestHandler(CallToolRequestSchema, async (request) => {
+    try {
+      const execution = await ctx.runtime.execute(
+        { viewer, actor: { ...ctx.actor, principalId: viewer.principalId }, sourceIp: ctx.sourceIp, tools: ctx.tools, policies: ctx.policies },
+        { tool: request.params.name, arguments: request.params.arguments ?? {} },
+      );
+      return callResult(execution.status, execution.result, execution.error);
+    } catch (error) {
+      if (error instanceof RegistryError && (error.code === ErrorCode.NOT_FOUND || error.code === ErrorCode.BAD_USER_INPUT)) {
+        throw new McpError(McpErrorCode.InvalidParams, error.code === ErrorCode.NOT_FOUND ? `Unknown tool: ${request.params.name}` : error.message);
+      }
+      throw error;
+    }
+  });
+  return server;
+}
+
+/**
+ * `/mcp`: the registry as an MCP server over streamable HTTP (stateless: a server per request, so
+ * any replica answers any request). The bearer token authenticates every request; without one, or
+ * without `tools:execute`, the answer is 401/403 with a `WWW-Authenticate` header pointing at the
+ * protected-resource metadata (`/.well-known/oauth-protected-resource`, RFC 9728), which names the
+ * registry's own token endpoint as the authorization server.
+ */
+export async function mcpRoutes(app: FastifyInstance, deps: McpRouteDependencies): Promise<void> {
+  const metadataPath = '/.well-known/oauth-protected-resource';
+  const challenge = (request: FastifyRequest, extra = '') =>
+    `Bearer resource_metadata="${baseUrl(request, deps.publicUrl)}${metadataPath}/mcp"${extra}`;
+
+  const metadata = async (request: FastifyRequest) => {
+    const base = baseUrl(request, deps.publicUrl);
+    return {
+      resource: `${base}/mcp`,
+      authorization_servers: [base],
+      bearer_methods_supported: ['header'],
+      scopes_supported: [Scope.TOOLS_EXECUTE, Scope.TOOLS_READ],
+      resource_name: 'Tool Registry',
+    };
+  };
+  app.get(metadataPath, metadata);
+  app.get(`${metadataPath}/mcp`, metadata);
+  // RFC 8414: where MCP clients find the token endpoint of the authorization server named above.
+  app.get('/.well-known/oauth-authorization-server', async (request) => {
+    const base = baseUrl(request, deps.publicUrl);
+    return {
+      issuer: base,
+      token_endpoint: `${base}/oauth/token`,
+      jwks_uri: `${base}/.well-known/jwks.json`,
+      grant_types_supported: ['client_credentials', 'refresh_token'],
+      token_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],
+      response_types_supported: [],
+      scopes_supported: Object.values(Scope),
+    };
+  });
+
+  const handle = async (request: FastifyRequest, reply: FastifyReply) => {
+    const refuse = (status: number, code: ErrorCode, message: string, extra = '') =>
+      reply
+        .status(status)
+        .header('www-authenticate', challenge(request, extra))
+        .send({ jsonrpc: '2.0', id: null, error: { code: -32001, message, data: { code } } });
+    let viewer: Viewer | null;
+    try {
+      viewer = await deps.authenticate(request);
+    } catch (error) {
+      if (error instanceof RegistryError && error.code === ErrorCode.UNAUTHENTICATED) {
+        return refuse(401, ErrorCode.UNAUTHENTICATED, error.message, ', error="invalid_token"');
+      }
+      throw error;
+    }
+    if (!viewer) return refuse(401, ErrorCode.UNAUTHENTICATED, 'Authentication required: send a bearer token');
+    if (!viewer.scopes.has(Scope.TOOLS_EXECUTE)) {
+      return refuse(403, ErrorCode.FORBIDDEN, 'This needs the `tools:execute` scope', `, error="insufficient_scope", scope="${Scope.TOOLS_EXECUTE}"`);
+    }
+    if (request.method !== 'POST') {
+      // Stateless: no standalone notification stream and no session to end.
+      return reply.status(405).header('allow', 'POST').send({ jsonrpc: '2.0', id: null, error: { code: -32000, message: 'Method not allowed' } });
+    }
+    const server = serverFor(deps.context(request, viewer));
+    const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true });
+    reply.hijack();
+    reply.raw.on('close', () => {
+      void transport.close();
+      void server.close();
+    });
+    await server.connect(transport);
+    await transport.handleRequest(request.raw, reply.raw, request.body);
+  };
+  app.route({ url: '/mcp', method: ['GET', 'POST', 'DELETE'], handler: handle });
+}
