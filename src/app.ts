@@ -23,6 +23,8 @@ import { ExecutionEvents, ExecutionRuntime } from './modules/execution/index.js'
 import { clientAddress } from './modules/policy/index.js';
 import { attachSubscriptions } from './subscriptions.js';
 import { mcpRoutes } from './interop/mcp.routes.js';
+import { utcpRoutes } from './interop/utcp.routes.js';
+import { type Viewer } from './modules/principal/index.js';
 
 /** What the app is built from; it opens nothing itself. */
 export interface AppDependencies {
@@ -45,7 +47,7 @@ function requestError(error: FastifyError): ReturnType<typeof httpError> {
     return httpError(413, ErrorCode.PAYLOAD_TOO_LARGE, 'The request body is larger than the registry accepts');
   }
   if (error.statusCode === 415) {
-    return httpError(415, ErrorCode.BAD_REQUEST, 'Send GraphQL requests as application/json');
+    return httpError(415, ErrorCode.BAD_REQUEST, 'Send requests as application/json');
   }
   if (error.statusCode && error.statusCode >= 400 && error.statusCode < 500) {
     return httpError(error.statusCode, ErrorCode.BAD_REQUEST, 'The request could not be read: the body must be valid JSON');
@@ -186,10 +188,12 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
     }),
   });
 
-  await mcpRoutes(app, {
-    authenticate: (request) => authenticate(request, db.fork()),
-    context: (request, viewer) => createContext(contextDeps, { requestId: request.id, sourceIp: sourceIpOf(request.raw), viewer }),
-  });
+  const interop = {
+    authenticate: (request: FastifyRequest) => authenticate(request, db.fork()),
+    context: (request: FastifyRequest, viewer: Viewer) => createContext(contextDeps, { requestId: request.id, sourceIp: sourceIpOf(request.raw), viewer }),
+  };
+  await mcpRoutes(app, interop);
+  await utcpRoutes(app, interop);
 
   attachSubscriptions(app, {
     schema: schema.schema,

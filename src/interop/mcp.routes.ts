@@ -12,10 +12,11 @@ import { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fa
 import { type RegistryContext } from '../context.js';
 import { ErrorCode, RegistryError } from '../errors.js';
 import { ExecutionStatus } from '../modules/execution/index.js';
-import { callerOf } from '../modules/policy/index.js';
 import { type Viewer } from '../modules/principal/index.js';
-import { readFilterOf, type Tool } from '../modules/tool/index.js';
+import { type Tool } from '../modules/tool/index.js';
 import { Scope } from '../security/scopes.js';
+import { requireExecutor } from './bearer.js';
+import { executableTools } from './executable-tools.js';
 
 /** Tools per `tools/list` page. */
 const PAGE_SIZE = 100;
@@ -58,10 +59,8 @@ function callResult(status: ExecutionStatus, result: unknown, error: { code: str
 function serverFor(ctx: RegistryContext): Server {
   const server = new Server(SERVER_INFO, { capabilities: { tools: {} } });
   const viewer = ctx.viewer!;
-  const executable = async () => readFilterOf(await ctx.policies.rulesFor(callerOf(viewer, ctx.sourceIp), 'execute'));
-
   server.setRequestHandler(ListToolsRequestSchema, async (request) => {
-    const page = await ctx.tools.list({ first: PAGE_SIZE, after: request.params?.cursor ?? null, where: await executable() }).catch((error: unknown) => {
+    const page = await executableTools(ctx, PAGE_SIZE, request.params?.cursor ?? null).catch((error: unknown) => {
       if (error instanceof RegistryError && error.code === ErrorCode.INVALID_CURSOR) throw new McpError(McpErrorCode.InvalidParams, 'Invalid cursor');
       throw error;
     });
@@ -127,24 +126,14 @@ export async function mcpRoutes(app: FastifyInstance, deps: McpRouteDependencies
   });
 
   const handle = async (request: FastifyRequest, reply: FastifyReply) => {
-    const refuse = (status: number, code: ErrorCode, message: string, extra = '') =>
-      reply
-        .status(status)
-        .header('www-authenticate', challenge(request, extra))
-        .send({ jsonrpc: '2.0', id: null, error: { code: -32001, message, data: { code } } });
-    let viewer: Viewer | null;
-    try {
-      viewer = await deps.authenticate(request);
-    } catch (error) {
-      if (error instanceof RegistryError && error.code === ErrorCode.UNAUTHENTICATED) {
-        return refuse(401, ErrorCode.UNAUTHENTICATED, error.message, ', error="invalid_token"');
-      }
-      throw error;
+    const checked = await requireExecutor(request, deps.authenticate);
+    if (!('viewer' in checked)) {
+      return reply
+        .status(checked.status)
+        .header('www-authenticate', challenge(request, checked.challenge.map((c) => `, ${c}`).join('')))
+        .send({ jsonrpc: '2.0', id: null, error: { code: -32001, message: checked.message, data: { code: checked.code } } });
     }
-    if (!viewer) return refuse(401, ErrorCode.UNAUTHENTICATED, 'Authentication required: send a bearer token');
-    if (!viewer.scopes.has(Scope.TOOLS_EXECUTE)) {
-      return refuse(403, ErrorCode.FORBIDDEN, 'This needs the `tools:execute` scope', `, error="insufficient_scope", scope="${Scope.TOOLS_EXECUTE}"`);
-    }
+    const { viewer } = checked;
     if (request.method !== 'POST') {
       // Stateless: no standalone notification stream and no session to end.
       return reply.status(405).header('allow', 'POST').send({ jsonrpc: '2.0', id: null, error: { code: -32000, message: 'Method not allowed' } });

@@ -1,0 +1,42 @@
+import { type FastifyRequest } from 'fastify';
+import { ErrorCode, RegistryError } from '../errors.js';
+import { type Viewer } from '../modules/principal/index.js';
+import { Scope } from '../security/scopes.js';
+
+/** Why a request to an interop endpoint is refused, in HTTP and OAuth (RFC 6750) terms. */
+export interface BearerRefusal {
+  status: 401 | 403;
+  code: ErrorCode;
+  message: string;
+  /** `WWW-Authenticate` parameters after `Bearer`, e.g. `error="insufficient_scope"`. */
+  challenge: string[];
+}
+
+/**
+ * The caller of an interop request, who must present a valid bearer token with `tools:execute`; or
+ * why not. Errors other than authentication failures propagate.
+ */
+export async function requireExecutor(
+  request: FastifyRequest,
+  authenticate: (request: FastifyRequest) => Promise<Viewer | null>,
+): Promise<{ viewer: Viewer } | BearerRefusal> {
+  let viewer: Viewer | null;
+  try {
+    viewer = await authenticate(request);
+  } catch (error) {
+    if (error instanceof RegistryError && error.code === ErrorCode.UNAUTHENTICATED) {
+      return { status: 401, code: ErrorCode.UNAUTHENTICATED, message: error.message, challenge: ['error="invalid_token"'] };
+    }
+    throw error;
+  }
+  if (!viewer) return { status: 401, code: ErrorCode.UNAUTHENTICATED, message: 'Authentication required: send a bearer token', challenge: [] };
+  if (!viewer.scopes.has(Scope.TOOLS_EXECUTE)) {
+    return {
+      status: 403,
+      code: ErrorCode.FORBIDDEN,
+      message: 'This needs the `tools:execute` scope',
+      challenge: ['error="insufficient_scope"', `scope="${Scope.TOOLS_EXECUTE}"`],
+    };
+  }
+  return { viewer };
+}
