@@ -125,11 +125,18 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
     }
   });
 
+  /** The client address: the socket's, or X-Forwarded-For's as far as configured trusted proxies vouch for it. */
+  const sourceIpOf = (request: { socket: { remoteAddress?: string }; headers: Record<string, string | string[] | undefined> }) => {
+    const forwarded = request.headers['x-forwarded-for'];
+    return clientAddress(request.socket.remoteAddress ?? '', Array.isArray(forwarded) ? forwarded.join(',') : forwarded, config.trustedProxies);
+  };
+
   await oauthRoutes(app, {
     db,
     tokens: security.tokens,
     keys: security.keys,
     refreshTokenTtlSeconds: config.auth.refreshTokenTtlSeconds,
+    sourceIp: (request) => sourceIpOf(request.raw),
   });
 
   const runtime = createExecutionRuntime(config, db, security, logger);
@@ -148,11 +155,6 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
     logger,
     registration: { vault: security.vault, discovery: security.discovery },
     runtime,
-  };
-  /** The client address: the socket's, or X-Forwarded-For's as far as configured trusted proxies vouch for it. */
-  const sourceIpOf = (request: { socket: { remoteAddress?: string }; headers: Record<string, string | string[] | undefined> }) => {
-    const forwarded = request.headers['x-forwarded-for'];
-    return clientAddress(request.socket.remoteAddress ?? '', Array.isArray(forwarded) ? forwarded.join(',') : forwarded, config.trustedProxies);
   };
 
   /** The request's viewer; a refused token is audited and answered with 401. */

@@ -11,6 +11,8 @@ export interface OAuthDependencies {
   tokens: AccessTokens;
   keys: SigningKeyRing;
   refreshTokenTtlSeconds: number;
+  /** The client address for the audit log (trusted proxies applied); default: the socket's. */
+  sourceIp?: (request: FastifyRequest) => string;
 }
 
 type OAuthErrorCode = 'invalid_request' | 'invalid_client' | 'invalid_grant' | 'unauthorized_client' | 'unsupported_grant_type' | 'invalid_scope';
@@ -59,11 +61,9 @@ export async function oauthRoutes(app: FastifyInstance, deps: OAuthDependencies)
       const grantType = body.grant_type;
       const em = deps.db.fork();
       const principals = new PrincipalService(em);
-      const actor = { requestId: request.id, sourceIp: request.ip };
+      const actor = { requestId: request.id, sourceIp: deps.sourceIp?.(request) ?? request.ip };
       const audit = (action: string, outcome: AuditOutcome, principalId: string | null, details: Record<string, unknown>) =>
-        em.fork().transactional((tx) =>
-          new AuditService(tx).append({ ...actor, actorId: principalId, action, targetType: 'oauth_client', targetId: client.clientId?.slice(0, 128) ?? null, outcome, details }),
-        );
+        AuditService.appendAlone(em, { ...actor, actorId: principalId, action, targetType: 'oauth_client', targetId: client.clientId?.slice(0, 128) ?? null, outcome, details });
 
       if (grantType !== 'client_credentials' && grantType !== 'refresh_token') {
         return oauthError(reply, typeof grantType === 'string' ? 'unsupported_grant_type' : 'invalid_request', 'grant_type must be client_credentials or refresh_token');

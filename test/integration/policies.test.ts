@@ -763,6 +763,17 @@ describe('executeTool follows execute policies', () => {
     expect((await execute(registry, agent.token, 'clock.job')).status).toBe('SUCCEEDED');
   });
 
+  it('records the same client address in the audit log for token requests as policies see', async () => {
+    const refused = await registry.oauth({ grant_type: 'client_credentials', client_id: 'nobody', client_secret: 'wrong-secret-0123456789' }, fromOffice);
+    expect(refused.status).toBe(401);
+    const log = await registry.graphql<{ auditLog: { edges: { node: { targetId: string; sourceIp: string } }[] } }>(
+      '{ auditLog(first: 1, filter: { targetType: "oauth_client" }) { edges { node { targetId sourceIp } } } }',
+      {},
+      as(registry.adminToken),
+    );
+    expect(log.data!.auditLog.edges[0]!.node).toEqual({ targetId: 'nobody', sourceIp: '203.0.113.7' });
+  });
+
   it('source CIDR: allows from the office network (X-Forwarded-For from a trusted proxy), denies elsewhere', async () => {
     const policy = await createPolicy(registry, allowFor('office', ['net.*'], { conditions: { sourceCidrs: [OFFICE] } }));
     const allowed = await execute(registry, agent.token, 'net.ping', {}, fromOffice);
