@@ -71,16 +71,14 @@ export function createContext(
     if (denied.has(field)) return;
     denied.add(field);
     try {
-      await deps.db.fork().transactional((tx) =>
-        new AuditService(tx).append({
-          ...auditActor(actor),
-          action: 'authorization.denied',
-          targetType: 'field',
-          targetId: field,
-          outcome: AuditOutcome.DENIED,
-          details: { code },
-        }),
-      );
+      await AuditService.appendAlone(deps.db.fork(), {
+        ...auditActor(actor),
+        action: 'authorization.denied',
+        targetType: 'field',
+        targetId: field,
+        outcome: AuditOutcome.DENIED,
+        details: { code },
+      });
     } catch (error) {
       // The refusal stands either way; a missing audit entry must be visible in the logs.
       deps.logger.error({ err: error, requestId: request.requestId, field }, 'could not audit a denial');

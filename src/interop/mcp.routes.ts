@@ -11,7 +11,7 @@ import {
 import { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { type RegistryContext } from '../context.js';
 import { ErrorCode, RegistryError } from '../errors.js';
-import { ExecutionStatus } from '../modules/execution/index.js';
+import { executionCallerOf, ExecutionStatus } from '../modules/execution/index.js';
 import { type Viewer } from '../modules/principal/index.js';
 import { type Tool } from '../modules/tool/index.js';
 import { Scope } from '../security/scopes.js';
@@ -58,7 +58,6 @@ function callResult(status: ExecutionStatus, result: unknown, error: { code: str
 /** An MCP server for one request and caller: it lists and calls exactly the tools the caller may execute. */
 function serverFor(ctx: RegistryContext): Server {
   const server = new Server(SERVER_INFO, { capabilities: { tools: {} } });
-  const viewer = ctx.viewer!;
   server.setRequestHandler(ListToolsRequestSchema, async (request) => {
     const page = await executableTools(ctx, PAGE_SIZE, request.params?.cursor ?? null).catch((error: unknown) => {
       if (error instanceof RegistryError && error.code === ErrorCode.INVALID_CURSOR) throw new McpError(McpErrorCode.InvalidParams, 'Invalid cursor');
@@ -72,10 +71,7 @@ function serverFor(ctx: RegistryContext): Server {
 
   server.setRequestHandler(CallToolRequestSchema, async (request) => {
     try {
-      const execution = await ctx.runtime.execute(
-        { viewer, actor: { ...ctx.actor, principalId: viewer.principalId }, sourceIp: ctx.sourceIp, tools: ctx.tools, policies: ctx.policies },
-        { tool: request.params.name, arguments: request.params.arguments ?? {} },
-      );
+      const execution = await ctx.runtime.execute(executionCallerOf(ctx), { tool: request.params.name, arguments: request.params.arguments ?? {} });
       return callResult(execution.status, execution.result, execution.error);
     } catch (error) {
       if (error instanceof RegistryError && (error.code === ErrorCode.NOT_FOUND || error.code === ErrorCode.BAD_USER_INPUT)) {

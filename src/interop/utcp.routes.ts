@@ -1,7 +1,7 @@
 import { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { type RegistryContext } from '../context.js';
 import { ErrorCode, RegistryError } from '../errors.js';
-import { ExecutionStatus } from '../modules/execution/index.js';
+import { executionCallerOf, ExecutionStatus } from '../modules/execution/index.js';
 import { type Viewer } from '../modules/principal/index.js';
 import { type Tool } from '../modules/tool/index.js';
 import { requireExecutor } from './bearer.js';
@@ -118,16 +118,17 @@ export async function utcpRoutes(app: FastifyInstance, deps: UtcpRouteDependenci
     if (body !== undefined && body !== null && (typeof body !== 'object' || Array.isArray(body))) {
       return refuse(reply, 400, ErrorCode.BAD_USER_INPUT, 'The request body must be a JSON object of arguments');
     }
-    const tool = await ctx.tools.findReadableByName(request.params.name);
-    const properties = ((tool?.inputs as { properties?: Record<string, unknown> } | undefined)?.properties ?? {}) as Record<string, unknown>;
     const args: Record<string, unknown> = {};
-    for (const [key, value] of Object.entries(request.query)) args[key] = fromQuery(value, properties[key]);
+    const query = Object.entries(request.query);
+    if (query.length) {
+      // Only query-string arguments need the tool's schema (to be typed); the pipeline looks the tool up itself.
+      const tool = await ctx.tools.findReadableByName(request.params.name);
+      const properties = ((tool?.inputs as { properties?: Record<string, unknown> } | undefined)?.properties ?? {}) as Record<string, unknown>;
+      for (const [key, value] of query) args[key] = fromQuery(value, properties[key]);
+    }
     Object.assign(args, body ?? {});
     try {
-      const execution = await ctx.runtime.execute(
-        { viewer: ctx.viewer!, actor: { ...ctx.actor, principalId: ctx.viewer!.principalId }, sourceIp: ctx.sourceIp, tools: ctx.tools, policies: ctx.policies },
-        { tool: request.params.name, arguments: args },
-      );
+      const execution = await ctx.runtime.execute(executionCallerOf(ctx), { tool: request.params.name, arguments: args });
       reply.header('x-execution-id', execution.id);
       if (execution.status === ExecutionStatus.SUCCEEDED) return reply.send(execution.result ?? null);
       return refuse(reply, statusOf(execution.status, execution.error?.code), execution.error?.code ?? execution.status, execution.error?.message ?? execution.status, {

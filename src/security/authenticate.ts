@@ -2,9 +2,9 @@ import { createHash, randomUUID } from 'node:crypto';
 import { type EntityManager } from '@mikro-orm/postgresql';
 import { ErrorCode, RegistryError } from '../errors.js';
 import { Principal, PrincipalKind, type Viewer } from '../modules/principal/index.js';
-import { PrincipalService, viewerOf } from '../modules/principal/index.js';
+import { PrincipalService, viewerOf, viewerWithScopes } from '../modules/principal/index.js';
 import { type AccessTokens, InvalidTokenError } from './access-tokens.js';
-import { isScope, Scope } from './scopes.js';
+import { isScope } from './scopes.js';
 
 /** An authentication failure: HTTP 401 with UNAUTHENTICATED, never echoing the token. */
 export class AuthenticationError extends RegistryError {
@@ -60,13 +60,6 @@ export class Authenticator {
       principal = await em.findOneOrFail(Principal, { clientId });
     }
     if (!PrincipalService.accepts(principal, issuedAt)) throw new AuthenticationError('The access token was revoked');
-    const granted = scopes.filter(isScope);
-    return {
-      principalId: principal.id,
-      scopes: new Set(granted),
-      roles: principal.roles,
-      isAdmin: granted.includes(Scope.ADMIN),
-      costBudgetPerHour: principal.costBudgetPerHour ?? null,
-    };
+    return viewerWithScopes(principal, scopes.filter(isScope));
   }
 }

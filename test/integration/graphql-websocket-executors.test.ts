@@ -10,8 +10,8 @@ import { executeWebsocket } from '../../src/executors/websocket.executor.js';
 import type { EgressPolicy } from '../../src/security/egress.js';
 import { rejectionOf } from '../helpers/errors.js';
 import { httpPeer, json, type Peer } from '../helpers/peers/index.js';
+import { executionRequest } from '../helpers/factories.js';
 
-const LOOPBACK: EgressPolicy = { allowHosts: [], allowCidrs: ['127.0.0.1/32'] };
 const NONE: EgressPolicy = { allowHosts: [], allowCidrs: [] };
 const API_KEY = 'sk-graph-socket-secret-42';
 const WRONG_KEY = 'wrong-key-0987654321';
@@ -36,16 +36,7 @@ async function failure(promise: Promise<unknown>): Promise<RegistryError> {
 }
 
 function request(type: string, toolName: string, template: Record<string, unknown>, args: Record<string, unknown>, extra: Partial<ExecutionRequest>): ExecutionRequest {
-  return {
-    toolName,
-    callTemplate: { call_template_type: type, ...template },
-    arguments: args,
-    timeoutMs: 3000,
-    maxBytes: 64 * 1024,
-    egress: LOOPBACK,
-    cliAllow: [],
-    ...extra,
-  };
+  return executionRequest(toolName, type, template, args, extra);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -6,8 +6,8 @@ import type { ExecutionRequest } from '../../src/executors/executor.types.js';
 import { clearOAuthTokenCache, executeHttp } from '../../src/executors/http.executor.js';
 import type { EgressPolicy } from '../../src/security/egress.js';
 import { rejectionOf } from '../helpers/errors.js';
+import { executionRequest } from '../helpers/factories.js';
 
-const LOOPBACK: EgressPolicy = { allowHosts: [], allowCidrs: ['127.0.0.1/32'] };
 const NONE: EgressPolicy = { allowHosts: [], allowCidrs: [] };
 
 const API_KEY = 'sk-live-apikey-0123456789';
@@ -92,16 +92,7 @@ function echoPeer(): Promise<Peer> {
 }
 
 function call(template: Record<string, unknown>, args: Record<string, unknown> = {}, extra: Partial<ExecutionRequest> = {}) {
-  return executeHttp({
-    toolName: 'test.tool',
-    callTemplate: { call_template_type: 'http', ...template },
-    arguments: args,
-    timeoutMs: 3000,
-    maxBytes: 64 * 1024,
-    egress: LOOPBACK,
-    cliAllow: [],
-    ...extra,
-  });
+  return executeHttp(executionRequest('test.tool', 'http', template, args, extra));
 }
 
 async function echoed(template: Record<string, unknown>, args: Record<string, unknown> = {}): Promise<Echo> {

@@ -7,8 +7,8 @@ import { executeStreamableHttp } from '../../src/executors/streamable-http.execu
 import type { EgressPolicy } from '../../src/security/egress.js';
 import { rejectionOf } from '../helpers/errors.js';
 import { httpPeer, type Peer } from '../helpers/peers/index.js';
+import { executionRequest } from '../helpers/factories.js';
 
-const LOOPBACK: EgressPolicy = { allowHosts: [], allowCidrs: ['127.0.0.1/32'] };
 const NONE: EgressPolicy = { allowHosts: [], allowCidrs: [] };
 const API_KEY = 'sk-stream-secret-0123456789';
 const STATIC_SECRET = 'static-header-secret-987';
@@ -51,16 +51,7 @@ async function peer(handler: (req: IncomingMessage, res: ServerResponse, body: s
 const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 function call(executor: Executor, type: string, template: Record<string, unknown>, args: Record<string, unknown> = {}, extra: Partial<ExecutionRequest> = {}) {
-  return executor({
-    toolName: 'feeds.tool',
-    callTemplate: { call_template_type: type, ...template },
-    arguments: args,
-    timeoutMs: 3000,
-    maxBytes: 64 * 1024,
-    egress: LOOPBACK,
-    cliAllow: [],
-    ...extra,
-  });
+  return executor(executionRequest('feeds.tool', type, template, args, extra));
 }
 
 const sse = (template: Record<string, unknown>, args?: Record<string, unknown>, extra?: Partial<ExecutionRequest>) => call(executeSse, 'sse', template, args, extra);

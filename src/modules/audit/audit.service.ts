@@ -91,6 +91,14 @@ export class AuditService {
     return entry;
   }
 
+  /**
+   * Appends one entry in a transaction of its own, for records of refusals and other events that
+   * change nothing else (a denied field, a refused call, a token request).
+   */
+  static async appendAlone(em: EntityManager, record: AuditRecord): Promise<AuditEntry> {
+    return em.fork().transactional((tx) => new AuditService(tx).append(record));
+  }
+
   /** The log newest first, a page at a time. Throws PAGE_SIZE_EXCEEDED or INVALID_CURSOR. */
   async list(args: { first?: number | null; after?: string | null; filter?: AuditLogFilterInput | null }): Promise<Page<AuditEntry>> {
     const size = pageSize(args.first);

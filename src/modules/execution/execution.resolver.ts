@@ -3,6 +3,7 @@ import { type Page } from '../../common/pagination.js';
 import { type RegistryContext } from '../../context.js';
 import { ErrorCode, RegistryError } from '../../errors.js';
 import { type Execution, ExecutionStatus } from './execution.entity.js';
+import { executionCallerOf } from './execution.runtime.js';
 import {
   ExecuteToolInput,
   ExecutionConnection,
@@ -61,11 +62,7 @@ export class ExecutionResolver {
       'Calls a tool (tools:execute): policy, argument validation, limits, the provider call and the record of it. SYNC answers when the call ended; ASYNC at once.',
   })
   executeTool(@Arg('input') input: ExecuteToolInput, @Ctx() ctx: RegistryContext): Promise<Execution> {
-    const viewer = ctx.viewer!;
-    return ctx.runtime.execute(
-      { viewer, actor: { ...ctx.actor, principalId: viewer.principalId }, sourceIp: ctx.sourceIp, tools: ctx.tools, policies: ctx.policies },
-      input,
-    );
+    return ctx.runtime.execute(executionCallerOf(ctx), input);
   }
 
   @Mutation(() => ExecutionNode, { description: 'Stops a queued or running call (its principal, or an admin).' })

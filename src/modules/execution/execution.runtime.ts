@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { LockMode, raw } from '@mikro-orm/core';
 import { type EntityManager } from '@mikro-orm/postgresql';
+import { type RegistryContext } from '../../context.js';
 import { type Database } from '../../db/database.js';
 import { ErrorCode, RegistryError } from '../../errors.js';
 import { type Executor } from '../../executors/index.js';
@@ -52,6 +53,13 @@ export interface ExecutionCaller {
   sourceIp: string;
   tools: ToolService;
   policies: PolicyService;
+}
+
+/** The caller of an execution made in a request of this authenticated context (GraphQL, UTCP, MCP). */
+export function executionCallerOf(ctx: RegistryContext): ExecutionCaller {
+  const viewer = ctx.viewer;
+  if (!viewer) throw new RegistryError(ErrorCode.UNAUTHENTICATED, 'Authentication required: send a bearer token');
+  return { viewer, actor: { ...ctx.actor, principalId: viewer.principalId }, sourceIp: ctx.sourceIp, tools: ctx.tools, policies: ctx.policies };
 }
 
 const ACTIVE = [ExecutionStatus.QUEUED, ExecutionStatus.RUNNING];
@@ -474,16 +482,14 @@ export class ExecutionRuntime {
 
   /** Audits a call refused before it named a tool the caller may see. */
   private async auditRefusal(actor: Actor, toolName: string, code: ErrorCode): Promise<void> {
-    await this.deps.db.fork().transactional((tx) =>
-      new AuditService(tx).append({
-        ...auditActor(actor),
-        action: 'tool.execute',
-        targetType: 'tool',
-        targetId: null,
-        outcome: AuditOutcome.DENIED,
-        details: { tool: storable(toolName.slice(0, 300)), code },
-      }),
-    );
+    await AuditService.appendAlone(this.deps.db.fork(), {
+      ...auditActor(actor),
+      action: 'tool.execute',
+      targetType: 'tool',
+      targetId: null,
+      outcome: AuditOutcome.DENIED,
+      details: { tool: storable(toolName.slice(0, 300)), code },
+    });
   }
 
   private load(id: string): Promise<Execution> {

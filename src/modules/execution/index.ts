@@ -5,4 +5,4 @@ export { ExecutionResolver } from './execution.resolver.js';
 export { executionRules } from './execution.rules.js';
 export { ExecutionEvents, type ExecutionUpdate } from './execution.events.js';
 export { ExecutionLimiter } from './execution.limits.js';
-export { type ExecuteInput, type ExecutionCaller, ExecutionRuntime, type ExecutionRuntimeDependencies } from './execution.runtime.js';
+export { type ExecuteInput, type ExecutionCaller, executionCallerOf, ExecutionRuntime, type ExecutionRuntimeDependencies } from './execution.runtime.js';

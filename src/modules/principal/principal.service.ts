@@ -27,7 +27,11 @@ export interface PrincipalWithSecret {
 /** The viewer a principal acts as, given the scopes its token carries. */
 export function viewerOf(principal: Principal, tokenScopes?: readonly string[]): Viewer {
   const granted = effectiveScopes(principal.roles, principal.scopes);
-  const scopes = tokenScopes ? granted.filter((s) => tokenScopes.includes(s)) : granted;
+  return viewerWithScopes(principal, tokenScopes ? granted.filter((s) => tokenScopes.includes(s)) : granted);
+}
+
+/** The viewer of a principal holding exactly these scopes (an external token's are its own). */
+export function viewerWithScopes(principal: Principal, scopes: readonly string[]): Viewer {
   return {
     principalId: principal.id,
     scopes: new Set(scopes),
