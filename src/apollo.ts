@@ -83,7 +83,12 @@ function errorLogging(logger: Logger): ApolloServerPlugin<RegistryContext> {
  * The Apollo server of the registry: the guarded subgraph schema, the query limits, coded and
  * masked errors, no batching, CSRF prevention. Shutdown belongs to the caller (`stop()`).
  */
-export function createApollo(schema: RegistrySchema, config: Config, logger: Logger): ApolloServer<RegistryContext> {
+export function createApollo(
+  schema: RegistrySchema,
+  config: Config,
+  logger: Logger,
+  extraPlugins: ApolloServerPlugin<RegistryContext>[] = [],
+): ApolloServer<RegistryContext> {
   return new ApolloServer<RegistryContext>({
     schema: schema.schema,
     introspection: config.introspection,
@@ -102,6 +107,7 @@ export function createApollo(schema: RegistrySchema, config: Config, logger: Log
       queryLimitsPlugin(schema.schema, config.limits),
       errorLogging(logger),
       costReporting(),
+      ...extraPlugins,
       ...(config.nodeEnv === 'production' ? [ApolloServerPluginLandingPageDisabled()] : []),
     ],
   });

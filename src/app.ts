@@ -10,7 +10,9 @@ import Fastify, {
 } from 'fastify';
 import { type Config } from './config.js';
 import { createApollo } from './apollo.js';
-import { createContext } from './context.js';
+import { CatalogCache, type FastPathCaller } from './catalog-cache.js';
+import { catalogVisibility, createContext } from './context.js';
+import { nestsDeeperThan } from './common/json-values.js';
 import { type Database } from './db/database.js';
 import { ErrorCode } from './errors.js';
 import { type Logger } from './logger.js';
@@ -20,10 +22,13 @@ import { AuthenticationError } from './security/authenticate.js';
 import { oauthRoutes } from './security/oauth.routes.js';
 import { closeMcpSessions, EXECUTORS } from './executors/index.js';
 import { ExecutionEvents, ExecutionRuntime } from './modules/execution/index.js';
-import { clientAddress } from './modules/policy/index.js';
+import { clientAddress, PolicyService } from './modules/policy/index.js';
+import { CatalogEvents } from './modules/tool/index.js';
+import { type RegistrationDependencies } from './modules/provider/index.js';
 import { attachSubscriptions } from './subscriptions.js';
 import { mcpRoutes } from './interop/mcp.routes.js';
 import { utcpRoutes } from './interop/utcp.routes.js';
+import { consoleRoutes } from './console.routes.js';
 import { type Viewer } from './modules/principal/index.js';
 
 /** What the app is built from; it opens nothing itself. */
@@ -37,6 +42,14 @@ export interface AppDependencies {
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,100}$/;
 
+/** Deepest nesting of objects and arrays a JSON request body may have. */
+export const MAX_JSON_DEPTH = 64;
+
+/** A request the JSON body parser refuses: invalid UTF-8, or nested too deep to handle safely. */
+class UnreadableBody extends Error {
+  readonly statusCode = 400;
+}
+
 function httpError(statusCode: number, code: ErrorCode, message: string) {
   return { statusCode, body: { errors: [{ message, extensions: { code } }] } };
 }
@@ -46,6 +59,7 @@ function requestError(error: FastifyError): ReturnType<typeof httpError> {
   if (error.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
     return httpError(413, ErrorCode.PAYLOAD_TOO_LARGE, 'The request body is larger than the registry accepts');
   }
+  if (error instanceof UnreadableBody) return httpError(400, ErrorCode.BAD_REQUEST, error.message);
   if (error.statusCode === 415) {
     return httpError(415, ErrorCode.BAD_REQUEST, 'Send requests as application/json');
   }
@@ -55,6 +69,11 @@ function requestError(error: FastifyError): ReturnType<typeof httpError> {
   return httpError(500, ErrorCode.INTERNAL_SERVER_ERROR, 'Internal server error');
 }
 
+/** What provider registration and refresh work with: the vault, the discovery rules, catalog events. */
+export function registrationDependencies(security: Security): RegistrationDependencies {
+  return { vault: security.vault, discovery: security.discovery, catalogEvents: new CatalogEvents(security.events) };
+}
+
 /** The process's execution runtime: every registered executor, the configured limits and egress rules. */
 export function createExecutionRuntime(config: Config, db: Database, security: Security, logger: Logger): ExecutionRuntime {
   return new ExecutionRuntime({
@@ -62,7 +81,7 @@ export function createExecutionRuntime(config: Config, db: Database, security: S
     vault: security.vault,
     logger,
     limiter: security.executionLimiter,
-    events: new ExecutionEvents(),
+    events: new ExecutionEvents(security.events),
     executors: EXECUTORS,
     egress: security.discovery.egress,
     cliAllow: security.discovery.cliAllow,
@@ -87,7 +106,8 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
       return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
     },
     forceCloseConnections: 'idle',
-    return503OnClosing: true,
+    // Refused with a coded 503 by the onRequest hook below instead of Fastify's uncoded one.
+    return503OnClosing: false,
   });
 
   // Once shutdown begins, responses to requests still in flight close their connection, so
@@ -98,9 +118,41 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
   });
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id);
+    if (closing) {
+      const { statusCode, body } = httpError(503, ErrorCode.UPSTREAM_UNAVAILABLE, 'The registry is shutting down; try again on another instance');
+      return reply.status(statusCode).send(body);
+    }
+    // A query string whose percent-encoding is not UTF-8 is refused, not decoded with U+FFFD.
+    const query = request.url.indexOf('?');
+    if (query !== -1) {
+      try {
+        decodeURIComponent(request.url.slice(query + 1));
+      } catch {
+        const { statusCode, body } = httpError(400, ErrorCode.BAD_REQUEST, 'The query string is not valid UTF-8 percent-encoding');
+        return reply.status(statusCode).send(body);
+      }
+    }
   });
   app.addHook('onSend', async (request, reply) => {
     if (closing) reply.header('connection', 'close');
+  });
+
+  // JSON bodies must be valid UTF-8 (no silent U+FFFD substitution) and nested at most
+  // MAX_JSON_DEPTH levels, so no handler recurses through attacker-chosen depth.
+  const parseJson = app.getDefaultJsonParser('error', 'error');
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, body: Buffer, done) => {
+    let text: string;
+    try {
+      text = new TextDecoder('utf-8', { fatal: true }).decode(body);
+    } catch {
+      return done(new UnreadableBody('The request body is not valid UTF-8'), undefined);
+    }
+    parseJson(request, text, (error, value) => {
+      if (error) return done(error, undefined);
+      if (nestsDeeperThan(value, MAX_JSON_DEPTH)) return done(new UnreadableBody(`The request body nests deeper than ${MAX_JSON_DEPTH} levels`), undefined);
+      done(null, value);
+    });
   });
 
   app.setErrorHandler((error: FastifyError, request, reply) => {
@@ -131,6 +183,9 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
     return clientAddress(request.socket.remoteAddress ?? '', Array.isArray(forwarded) ? forwarded.join(',') : forwarded, config.trustedProxies);
   };
 
+  /** The registry's base URL as the caller reaches it. */
+  const originOf = (request: { protocol: string; host: string }) => config.publicUrl ?? `${request.protocol}://${request.host}`;
+
   await oauthRoutes(app, {
     db,
     tokens: security.tokens,
@@ -153,7 +208,7 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
     budgets: security.budgets,
     defaultBudgetPerHour: config.limits.costBudgetPerHour,
     logger,
-    registration: { vault: security.vault, discovery: security.discovery },
+    registration: registrationDependencies(security),
     runtime,
   };
 
@@ -163,7 +218,7 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
       return await security.authenticator.authenticate(request.headers.authorization, em);
     } catch (error) {
       if (error instanceof AuthenticationError) {
-        await createContext(contextDeps, { requestId: request.id, sourceIp: sourceIpOf(request.raw), viewer: null }).recordDenial(
+        await createContext(contextDeps, { requestId: request.id, sourceIp: sourceIpOf(request.raw), origin: originOf(request), viewer: null }).recordDenial(
           '(authentication)',
           error.message,
         );
@@ -172,30 +227,67 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
     }
   };
 
-  const apollo = createApollo(schema, config, logger);
+  const catalogCache = config.catalogCache.maxBytes > 0 ? new CatalogCache(security.events, logger, config.catalogCache) : null;
+  app.addHook('onReady', async () => {
+    await catalogCache?.start();
+  });
+  app.addHook('onClose', async () => {
+    catalogCache?.stopListening();
+  });
+
+  const apollo = createApollo(schema, config, logger, catalogCache ? [catalogCache.plugin()] : []);
   await apollo.start();
   app.addHook('onClose', async () => {
     await apollo.stop();
   });
 
+  const apolloHandler = fastifyApolloHandler(apollo, {
+    context: async (request: FastifyRequest) => {
+      const em = db.fork();
+      const viewer = await authenticate(request, em);
+      return createContext(contextDeps, { requestId: request.id, sourceIp: sourceIpOf(request.raw), origin: originOf(request), viewer, em });
+    },
+  });
+
+  /** The caller of a cached catalog read, as the full path would see it; null to let the full path answer. */
+  const fastPathCaller = async (request: FastifyRequest): Promise<FastPathCaller | null> => {
+    const em = db.fork();
+    let viewer: Viewer | null;
+    try {
+      viewer = await security.authenticator.authenticate(request.headers.authorization, em);
+    } catch {
+      return null;
+    }
+    if (!viewer) return null;
+    return {
+      viewer,
+      readFilter: () => catalogVisibility(new PolicyService(em), viewer, sourceIpOf(request.raw)),
+      charge: (cost) => security.budgets.charge(viewer.principalId, cost, viewer.costBudgetPerHour ?? config.limits.costBudgetPerHour),
+    };
+  };
+
   app.route({
     url: '/graphql',
     method: ['GET', 'POST', 'OPTIONS'],
-    handler: fastifyApolloHandler(apollo, {
-      context: async (request: FastifyRequest) => {
-        const em = db.fork();
-        const viewer = await authenticate(request, em);
-        return createContext(contextDeps, { requestId: request.id, sourceIp: sourceIpOf(request.raw), viewer, em });
-      },
-    }),
+    handler: async function (request, reply) {
+      // Only JSON POSTs (never simple requests a browser may send cross-site) take the fast path.
+      if (catalogCache && request.method === 'POST' && request.headers['content-type']?.startsWith('application/json')) {
+        const cached = await catalogCache.serve(request.body, () => fastPathCaller(request));
+        if (cached !== null) return reply.type('application/json; charset=utf-8').send(cached);
+      }
+      return apolloHandler.call(this, request as never, reply as never);
+    },
   });
 
   const interop = {
     authenticate: (request: FastifyRequest) => authenticate(request, db.fork()),
-    context: (request: FastifyRequest, viewer: Viewer) => createContext(contextDeps, { requestId: request.id, sourceIp: sourceIpOf(request.raw), viewer }),
+    context: (request: FastifyRequest, viewer: Viewer) =>
+      createContext(contextDeps, { requestId: request.id, sourceIp: sourceIpOf(request.raw), origin: originOf(request), viewer }),
+    origin: originOf,
   };
   await mcpRoutes(app, interop);
   await utcpRoutes(app, interop);
+  if (config.console) await consoleRoutes(app);
 
   attachSubscriptions(app, {
     schema: schema.schema,
@@ -203,7 +295,9 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
     logger,
     authenticate: (authorization) => security.authenticator.authenticate(authorization, db.fork()),
     sourceIp: sourceIpOf,
-    context: (viewer, sourceIp, requestId) => createContext(contextDeps, { requestId, sourceIp, viewer }),
+    context: (viewer, sourceIp, requestId, origin) => createContext(contextDeps, { requestId, sourceIp, origin, viewer }),
+    origin: (request) => config.publicUrl ?? `http://${request.headers.host ?? 'localhost'}`,
+    recheckMs: config.subscriptionRecheckMs,
   });
 
   return app;

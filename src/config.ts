@@ -70,8 +70,16 @@ export interface Config {
   bodyLimitBytes: number;
   /** How long SIGTERM waits for in-flight requests before closing them, in milliseconds. */
   shutdownGraceMs: number;
+  /** Answers of catalog queries kept per caller (see src/catalog-cache.ts); 0 bytes turns it off. */
+  catalogCache: { maxBytes: number; ttlMs: number };
+  /** The registry's base URL as clients reach it, for the links it hands out (/utcp, MCP metadata); else from each request. */
+  publicUrl?: string;
+  /** How often an open subscription connection's token is checked again (expiry, revocation). */
+  subscriptionRecheckMs: number;
   /** Serve introspection queries (on by default outside production). */
   introspection: boolean;
+  /** Serve the catalog console (dist/console) at `/`. */
+  console: boolean;
   /** Embedded mode's data directory (database, generated keys); undefined in memory or on PostgreSQL. */
   dataDir?: string;
   auth: AuthConfig;
@@ -115,7 +123,17 @@ const EnvSchema = z.object({
   REGISTRY_SEED: z.enum(['bundled', 'none']).optional(),
   REGISTRY_BODY_LIMIT_BYTES: z.coerce.number().int().min(1024).max(50 * 1024 * 1024).default(1024 * 1024),
   REGISTRY_SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).max(600_000).default(10_000),
+  REGISTRY_CATALOG_CACHE_MB: z.coerce.number().int().min(0).max(4096).default(64),
+  REGISTRY_CATALOG_CACHE_TTL_SECONDS: z.coerce.number().int().min(1).max(3600).default(30),
+  REGISTRY_PUBLIC_URL: z
+    .string()
+    .url()
+    .refine((v) => /^https?:\/\/[^/?#]+\/?$/.test(v), { message: 'must be an http(s) origin such as https://registry.example' })
+    .transform((v) => v.replace(/\/$/, ''))
+    .optional(),
+  REGISTRY_SUBSCRIPTION_RECHECK_SECONDS: z.coerce.number().int().min(1).max(3600).default(60),
   REGISTRY_INTROSPECTION: boolean.optional(),
+  REGISTRY_CONSOLE: boolean.default(true),
   REGISTRY_TOKEN_ISSUER: z.string().min(1).default('urn:tool-registry'),
   REGISTRY_ACCESS_TOKEN_TTL_SECONDS: z.coerce.number().int().min(30).max(86_400).default(900),
   REGISTRY_REFRESH_TOKEN_TTL_SECONDS: z.coerce.number().int().min(60).max(365 * 86_400).default(30 * 86_400),
@@ -215,7 +233,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     seed: e.REGISTRY_SEED ?? (e.DATABASE_URL ? 'none' : 'bundled'),
     bodyLimitBytes: e.REGISTRY_BODY_LIMIT_BYTES,
     shutdownGraceMs: e.REGISTRY_SHUTDOWN_GRACE_MS,
+    subscriptionRecheckMs: e.REGISTRY_SUBSCRIPTION_RECHECK_SECONDS * 1000,
+    publicUrl: e.REGISTRY_PUBLIC_URL,
+    catalogCache: { maxBytes: e.REGISTRY_CATALOG_CACHE_MB * 1024 * 1024, ttlMs: e.REGISTRY_CATALOG_CACHE_TTL_SECONDS * 1000 },
     introspection: e.REGISTRY_INTROSPECTION ?? e.NODE_ENV !== 'production',
+    console: e.REGISTRY_CONSOLE,
     masterKey: e.REGISTRY_MASTER_KEY,
     previousMasterKeys: e.REGISTRY_PREVIOUS_MASTER_KEYS?.split(',').map((k) => k.trim()).filter(Boolean) ?? [],
     auth: {

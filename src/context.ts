@@ -8,7 +8,7 @@ import { PrincipalService, type Viewer } from './modules/principal/index.js';
 import { CredentialService } from './modules/credential/index.js';
 import { ProviderRegistrationService, ProviderService, type RegistrationDependencies } from './modules/provider/index.js';
 import { callerOf, PolicyService } from './modules/policy/index.js';
-import { NOTHING_READABLE, type ReadFilter, readFilterOf, ToolService } from './modules/tool/index.js';
+import { type CatalogEvents, NOTHING_READABLE, type ReadFilter, readFilterOf, ToolService } from './modules/tool/index.js';
 import { type BudgetState, type CostBudgets } from './security/budgets.js';
 
 /** What every request's context is built from. */
@@ -28,6 +28,8 @@ export interface ContextDependencies {
 export interface RegistryContext {
   requestId: string;
   sourceIp: string;
+  /** The registry's base URL as this caller reaches it (`https://registry.example`), for links it hands out. */
+  origin: string;
   /** The authenticated caller; null for anonymous requests. */
   viewer: Viewer | null;
   /** This request's own EntityManager fork. */
@@ -38,6 +40,13 @@ export interface RegistryContext {
   providers: ProviderService;
   executions: ExecutionService;
   runtime: ExecutionRuntime;
+  /** Catalog changes, for `catalogChanged`. */
+  catalogEvents: CatalogEvents;
+  /**
+   * Replaces the EntityManager and services with fresh ones (no cached rows, policies read anew):
+   * a long-lived subscription calls it before handling each event.
+   */
+  refresh(): void;
   principals: PrincipalService;
   audit: AuditService;
   registration: ProviderRegistrationService;
@@ -57,10 +66,20 @@ export interface RegistryContext {
   actor: { principalId: string | null; requestId: string; sourceIp: string };
 }
 
+/**
+ * Which tools `viewer` may read from `sourceIp` now: admins manage the catalog and see all of it
+ * (null); everyone else what their `read` policies allow; anonymous callers nothing.
+ */
+export function catalogVisibility(policies: PolicyService, viewer: Viewer | null, sourceIp: string): Promise<ReadFilter> {
+  if (!viewer) return Promise.resolve(NOTHING_READABLE);
+  if (viewer.isAdmin) return Promise.resolve(null);
+  return policies.rulesFor(callerOf(viewer, sourceIp), 'read').then(readFilterOf);
+}
+
 /** Builds the context of one request around a fresh EntityManager fork. */
 export function createContext(
   deps: ContextDependencies,
-  request: { requestId: string; sourceIp: string; viewer: Viewer | null; em?: EntityManager },
+  request: { requestId: string; sourceIp: string; origin: string; viewer: Viewer | null; em?: EntityManager },
 ): RegistryContext {
   const em = request.em ?? deps.db.fork();
   const denied = new Set<string>();
@@ -85,32 +104,36 @@ export function createContext(
     }
   };
 
-  const policies = new PolicyService(em);
-  let readFilter: Promise<ReadFilter> | undefined;
-  // Admins manage the catalog and see all of it; everyone else sees what their `read` policies allow.
-  const readable = (): Promise<ReadFilter> => {
-    const { viewer } = request;
-    if (!viewer) return Promise.resolve(NOTHING_READABLE);
-    if (viewer.isAdmin) return Promise.resolve(null);
-    readFilter ??= policies.rulesFor(callerOf(viewer, request.sourceIp), 'read').then(readFilterOf);
-    return readFilter;
+  /** The request's services around one EntityManager; policies are read once per set. */
+  const services = (em: EntityManager) => {
+    const policies = new PolicyService(em);
+    let readFilter: Promise<ReadFilter> | undefined;
+    const readable = (): Promise<ReadFilter> => (readFilter ??= catalogVisibility(policies, request.viewer, request.sourceIp));
+    return {
+      em,
+      tools: new ToolService(em, readable),
+      policies,
+      providers: new ProviderService(em),
+      executions: new ExecutionService(em),
+      principals: new PrincipalService(em),
+      audit: new AuditService(em),
+      registration: new ProviderRegistrationService(em, deps.registration),
+      credentials: new CredentialService(em, deps.registration.vault),
+    };
   };
 
   const usage: RegistryContext['usage'] = {};
-  return {
+  const context: RegistryContext = {
     requestId: request.requestId,
     sourceIp: request.sourceIp,
+    origin: request.origin,
     viewer: request.viewer,
-    em,
-    tools: new ToolService(em, readable),
-    policies,
-    providers: new ProviderService(em),
-    executions: new ExecutionService(em),
+    ...services(em),
     runtime: deps.runtime,
-    principals: new PrincipalService(em),
-    audit: new AuditService(em),
-    registration: new ProviderRegistrationService(em, deps.registration),
-    credentials: new CredentialService(em, deps.registration.vault),
+    catalogEvents: deps.registration.catalogEvents,
+    refresh() {
+      Object.assign(context, services(deps.db.fork()));
+    },
     actor,
     usage,
     recordDenial,
@@ -132,4 +155,5 @@ export function createContext(
       return charge;
     },
   };
+  return context;
 }

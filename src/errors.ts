@@ -42,6 +42,8 @@ export enum ErrorCode {
   INTERRUPTED = 'INTERRUPTED',
   /** The call was cancelled (cancelExecution). */
   CANCELLED = 'CANCELLED',
+  /** Live updates (subscriptions) cannot be served: the shared event bus (Redis) is unreachable. */
+  EVENTS_UNAVAILABLE = 'EVENTS_UNAVAILABLE',
   INTERNAL_SERVER_ERROR = 'INTERNAL_SERVER_ERROR',
 }
 

@@ -1,5 +1,5 @@
 import 'reflect-metadata';
-import { buildApp } from './app.js';
+import { buildApp, registrationDependencies } from './app.js';
 import { type Config, ConfigError, loadConfig } from './config.js';
 import { type Database, openDatabase } from './db/database.js';
 import { createAdmin, ensureBootstrapAdmin, hasAdmin } from './modules/principal/index.js';
@@ -62,7 +62,7 @@ async function main(): Promise<void> {
   const app = await buildApp({ config, db, logger, security, schema: await buildRegistrySchema() });
   const refresher = new ProviderRefresher(
     db,
-    { vault: security.vault, discovery: security.discovery },
+    registrationDependencies(security),
     config.discovery.refreshIntervalSeconds,
     logger,
   );

@@ -22,13 +22,21 @@ export interface SubscriptionDependencies {
   authenticate(authorization: string | undefined): Promise<Viewer | null>;
   /** The client address of the upgrade request. */
   sourceIp(request: IncomingMessage): string;
-  context(viewer: Viewer, sourceIp: string, requestId: string): RegistryContext;
+  context(viewer: Viewer, sourceIp: string, requestId: string, origin: string): RegistryContext;
+  /** The registry's base URL as the client of the upgrade request reaches it. */
+  origin(request: IncomingMessage): string;
+  /** How often a connection's token is checked again; a connection whose token expired or was revoked is closed. */
+  recheckMs: number;
 }
 
 type ConnectionExtra = {
   viewer?: Viewer;
   sourceIp?: string;
+  recheck?: NodeJS.Timeout;
 };
+
+/** Close code for a connection whose token no longer holds (graphql-ws uses 4401 for "Unauthorized"). */
+const TOKEN_NO_LONGER_VALID = 4401;
 
 const refusal = (message: string, code: ErrorCode) => [new GraphQLError(message, { extensions: { code } })];
 
@@ -37,7 +45,8 @@ const refusal = (message: string, code: ErrorCode) => [new GraphQLError(message,
  * token comes in `connection_init` (`{ authorization: "Bearer …" }`, or the upgrade request's
  * Authorization header); without a valid one the connection closes with 4403. Only subscription
  * operations are accepted, under the same parse and validation limits as HTTP; a principal holds at
- * most {@link MAX_CONNECTIONS_PER_PRINCIPAL} connections.
+ * most {@link MAX_CONNECTIONS_PER_PRINCIPAL} connections. The token is checked again every
+ * `recheckMs`: once it has expired, been revoked or its principal disabled, the connection closes (4401).
  */
 export function attachSubscriptions(app: FastifyInstance, deps: SubscriptionDependencies): void {
   const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_MESSAGE_BYTES });
@@ -55,7 +64,7 @@ export function attachSubscriptions(app: FastifyInstance, deps: SubscriptionDepe
   useServer<Record<string, unknown> | undefined, ConnectionExtra>(
     {
       schema: deps.schema,
-      context: (ctx) => deps.context(ctx.extra.viewer!, ctx.extra.sourceIp!, randomUUID()),
+      context: (ctx) => deps.context(ctx.extra.viewer!, ctx.extra.sourceIp!, randomUUID(), deps.origin(ctx.extra.request)),
       onConnect: async (ctx) => {
         const given = ctx.connectionParams?.authorization ?? ctx.connectionParams?.Authorization;
         const header = typeof given === 'string' ? given : ctx.extra.request.headers.authorization;
@@ -71,9 +80,18 @@ export function attachSubscriptions(app: FastifyInstance, deps: SubscriptionDepe
         connections.set(viewer.principalId, open + 1);
         ctx.extra.viewer = viewer;
         ctx.extra.sourceIp = deps.sourceIp(ctx.extra.request);
+        ctx.extra.recheck = setInterval(() => {
+          deps.authenticate(header).then(
+            (still) => {
+              if (still?.principalId !== viewer.principalId) throw new Error('another principal');
+            },
+          ).catch(() => ctx.extra.socket.close(TOKEN_NO_LONGER_VALID, 'Unauthorized: the token expired or was revoked'));
+        }, deps.recheckMs);
+        ctx.extra.recheck.unref();
         return true;
       },
       onClose: (ctx) => {
+        clearInterval(ctx.extra.recheck);
         const viewer = ctx.extra.viewer;
         if (!viewer) return;
         const open = (connections.get(viewer.principalId) ?? 1) - 1;

@@ -1,7 +1,8 @@
-import { type ClassType, Field, FieldResolver, Int, ObjectType, Resolver, Root } from 'type-graphql';
+import { type ClassType, Directive, Field, FieldResolver, Int, ObjectType, Resolver, Root } from 'type-graphql';
 import { type Page } from './pagination.js';
 
-/** Relay page information. */
+/** Relay page information; a value type every subgraph of a supergraph may define too. */
+@Directive('@shareable')
 @ObjectType()
 export class PageInfo {
   @Field()

@@ -1,4 +1,5 @@
 import { ErrorCode, RegistryError } from '../errors.js';
+import { isStorableText } from './json-values.js';
 
 /** Largest page a connection serves. */
 export const MAX_PAGE_SIZE = 100;
@@ -11,12 +12,13 @@ export const DEFAULT_PAGE_SIZE = 20;
 export function pageSize(first: number | null | undefined): number {
   const size = first ?? DEFAULT_PAGE_SIZE;
   if (!Number.isInteger(size) || size < 0) {
-    throw new RegistryError(ErrorCode.BAD_USER_INPUT, '`first` must be a whole number of at least 0', { argument: 'first' });
+    throw new RegistryError(ErrorCode.BAD_USER_INPUT, '`first` must be a whole number of at least 0', { argument: 'first', http: { status: 400 } });
   }
   if (size > MAX_PAGE_SIZE) {
     throw new RegistryError(ErrorCode.PAGE_SIZE_EXCEEDED, `\`first\` may be at most ${MAX_PAGE_SIZE}, got ${size}`, {
       argument: 'first',
       maximum: MAX_PAGE_SIZE,
+      http: { status: 400 },
     });
   }
   return size;
@@ -30,7 +32,10 @@ export function encodeCursor(kind: string, key: readonly (string | number)[]): s
   return Buffer.from(JSON.stringify([kind, ...key])).toString('base64url');
 }
 
-/** Decodes a cursor of `kind`; throws INVALID_CURSOR for anything else. */
+/** Sort keys are 32-bit integers or ranks: a forged key outside that range never reaches a query (nor text PostgreSQL refuses). */
+const inRange = (value: number) => Number.isFinite(value) && Math.abs(value) <= 2 ** 31 - 1;
+
+/** Decodes a cursor of `kind`; throws INVALID_CURSOR (HTTP 400) for anything else. */
 export function decodeCursor<K extends (string | number)[]>(kind: string, cursor: string, shape: ('string' | 'number')[]): K {
   let parsed: unknown;
   try {
@@ -42,9 +47,9 @@ export function decodeCursor<K extends (string | number)[]>(kind: string, cursor
     !Array.isArray(parsed) ||
     parsed[0] !== kind ||
     parsed.length !== shape.length + 1 ||
-    !shape.every((type, i) => typeof parsed[i + 1] === type && (type !== 'number' || Number.isFinite(parsed[i + 1])))
+    !shape.every((type, i) => typeof parsed[i + 1] === type && (type === 'number' ? inRange(parsed[i + 1] as number) : isStorableText(parsed[i + 1] as string)))
   ) {
-    throw new RegistryError(ErrorCode.INVALID_CURSOR, 'The cursor is not valid for this listing', { argument: 'after' });
+    throw new RegistryError(ErrorCode.INVALID_CURSOR, 'The cursor is not valid for this listing', { argument: 'after', http: { status: 400 } });
   }
   return parsed.slice(1) as K;
 }

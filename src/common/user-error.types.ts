@@ -1,6 +1,7 @@
-import { Field, ObjectType } from 'type-graphql';
+import { Directive, Field, ObjectType } from 'type-graphql';
 
-/** An expected problem with a mutation's input, reported in its payload. */
+/** An expected problem with a mutation's input, reported in its payload; shareable with other subgraphs. */
+@Directive('@shareable')
 @ObjectType('UserError')
 export class UserError {
   @Field(() => [String], { description: 'Path of the input field at fault, when there is one.' })

@@ -1,3 +1,4 @@
+import { type EventEmitter } from 'node:events';
 import { pg_trgm } from '@electric-sql/pglite/contrib/pg_trgm';
 import { type Options } from '@mikro-orm/core';
 import { ReflectMetadataProvider } from '@mikro-orm/decorators/legacy';
@@ -15,6 +16,52 @@ export const WORD_SIMILARITY_THRESHOLD = 0.5;
 /** Hooks for callers that observe the ORM (tests count queries with `onQuery`). */
 export interface OrmHooks {
   onQuery?: (sql: string) => void;
+}
+
+/** What {@link releaseEndedClients} needs of a pooled `pg` client. */
+interface PooledClient extends EventEmitter {
+  release: (error?: Error) => void;
+}
+
+/**
+ * Gives a connection that the server closed while it was checked out back to the pool, which then
+ * discards it. Kysely 0.29 releases the connection of a transaction only after a successful BEGIN,
+ * COMMIT or ROLLBACK (kysely-org/kysely#1990), so a transaction whose connection was cut (a database
+ * restart or failover) would otherwise hold its pool slot for good: the pool shrank with every outage
+ * until the process starved, and closing it hung. A release after that one does nothing.
+ */
+function releaseEndedClients(pool: EventEmitter): void {
+  const checkedOut = new WeakSet<PooledClient>();
+  const onEnd = new WeakMap<PooledClient, () => void>();
+  pool.on('release', (_error: unknown, client: PooledClient) => {
+    checkedOut.delete(client);
+    const ended = onEnd.get(client);
+    if (ended) client.removeListener('end', ended);
+  });
+  pool.on('acquire', (client: PooledClient) => {
+    checkedOut.add(client);
+    // pg-pool hands out the client's own release function right after this event.
+    queueMicrotask(() => {
+      if (!checkedOut.has(client)) return;
+      const release = client.release;
+      let released = false;
+      client.release = (error?: Error) => {
+        if (released) return;
+        released = true;
+        release(error);
+      };
+      const ended = () => {
+        if (!checkedOut.has(client)) return;
+        try {
+          client.release(new Error('the database closed this connection while it was in use'));
+        } catch {
+          // released meanwhile
+        }
+      };
+      onEnd.set(client, ended);
+      client.once('end', ended);
+    });
+  });
 }
 
 /**
@@ -54,7 +101,13 @@ export function createOrmOptions(database: DatabaseConfig, hooks: OrmHooks = {})
     };
   }
   if (database.kind === 'postgresql') {
-    return { ...common, driver: PostgreSqlDriver, clientUrl: database.url, pool: { min: 0, max: database.poolMax } };
+    return {
+      ...common,
+      driver: PostgreSqlDriver,
+      clientUrl: database.url,
+      pool: { min: 0, max: database.poolMax },
+      driverOptions: { onPoolCreated: releaseEndedClients },
+    };
   }
   return {
     ...common,

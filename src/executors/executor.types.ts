@@ -22,6 +22,11 @@ export interface ExecutionRequest {
   onChunk?: (chunk: unknown) => void;
   /** Cancels the call (cancelExecution). */
   signal?: AbortSignal;
+  /**
+   * Where an executor adds the secrets it derives or fetches while calling (an encoded Basic
+   * credential, an OAuth 2 access token), so the caller scrubs them from results and chunks too.
+   */
+  secrets?: string[];
 }
 
 /** What a call returned. */

@@ -211,7 +211,7 @@ export function templateHeaders(template: Pick<RequestTemplate, 'headers' | 'hea
 /**
  * Applies `auth` to a request: api_key as a header, query parameter or cookie; basic and oauth2
  * (client credentials, cached token) as the Authorization header. Fetched tokens are added to
- * `target.secrets`. Returns the token cache key when an OAuth 2 token was used.
+ * `target.secrets`, and they and encoded Basic credentials to `request.secrets`. Returns the token cache key when an OAuth 2 token was used.
  */
 export async function applyAuth(
   auth: HttpAuth | null,
@@ -227,13 +227,17 @@ export async function applyAuth(
       else if (auth.location === 'query') url.searchParams.set(auth.var_name, auth.api_key);
       else appendCookie(headers, auth.var_name, auth.api_key, request.toolName);
       return undefined;
-    case 'basic':
-      setHeader(headers, 'authorization', basicCredentials(auth.username, auth.password), request.toolName, true);
+    case 'basic': {
+      const credentials = basicCredentials(auth.username, auth.password);
+      request.secrets?.push(credentials.slice('Basic '.length));
+      setHeader(headers, 'authorization', credentials, request.toolName, true);
       return undefined;
+    }
     case 'oauth2': {
       const key = tokenCacheKey(auth);
       const token = await oauthToken(auth, key, request, remainingMs);
       target.secrets.push(token);
+      request.secrets?.push(token);
       setHeader(headers, 'authorization', `Bearer ${token}`, request.toolName, true);
       return key;
     }

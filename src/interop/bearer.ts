@@ -1,7 +1,17 @@
 import { type FastifyRequest } from 'fastify';
+import { type RegistryContext } from '../context.js';
 import { ErrorCode, RegistryError } from '../errors.js';
 import { type Viewer } from '../modules/principal/index.js';
 import { Scope } from '../security/scopes.js';
+
+/** What the interop endpoints (/mcp, /utcp) are built from. */
+export interface InteropDependencies {
+  /** The viewer of an `Authorization` header; throws AuthenticationError for a bad token, null without one. */
+  authenticate(request: FastifyRequest): Promise<Viewer | null>;
+  context(request: FastifyRequest, viewer: Viewer): RegistryContext;
+  /** `https://registry.example` as clients reach the registry (REGISTRY_PUBLIC_URL, else from the request). */
+  origin(request: FastifyRequest): string;
+}
 
 /** Why a request to an interop endpoint is refused, in HTTP and OAuth (RFC 6750) terms. */
 export interface BearerRefusal {

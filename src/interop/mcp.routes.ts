@@ -12,27 +12,14 @@ import { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fa
 import { type RegistryContext } from '../context.js';
 import { ErrorCode, RegistryError } from '../errors.js';
 import { executionCallerOf, ExecutionStatus } from '../modules/execution/index.js';
-import { type Viewer } from '../modules/principal/index.js';
 import { type Tool } from '../modules/tool/index.js';
 import { Scope } from '../security/scopes.js';
-import { requireExecutor } from './bearer.js';
+import { type InteropDependencies, requireExecutor } from './bearer.js';
 import { executableTools } from './executable-tools.js';
 
 /** Tools per `tools/list` page. */
 const PAGE_SIZE = 100;
 const SERVER_INFO = { name: 'tool-registry', version: '1.0.0' };
-
-export interface McpRouteDependencies {
-  /** The viewer of an `Authorization` header; throws AuthenticationError for a bad token, null without one. */
-  authenticate(request: FastifyRequest): Promise<Viewer | null>;
-  context(request: FastifyRequest, viewer: Viewer): RegistryContext;
-  /** `https://registry.example` as clients reach it; derived from the request when unset. */
-  publicUrl?: string;
-}
-
-function baseUrl(request: FastifyRequest, configured?: string): string {
-  return configured ?? `${request.protocol}://${request.host}`;
-}
 
 /** The MCP description of a registry tool: its name, description and input schema. */
 function mcpTool(tool: Tool): McpTool {
@@ -90,13 +77,13 @@ function serverFor(ctx: RegistryContext): Server {
  * protected-resource metadata (`/.well-known/oauth-protected-resource`, RFC 9728), which names the
  * registry's own token endpoint as the authorization server.
  */
-export async function mcpRoutes(app: FastifyInstance, deps: McpRouteDependencies): Promise<void> {
+export async function mcpRoutes(app: FastifyInstance, deps: InteropDependencies): Promise<void> {
   const metadataPath = '/.well-known/oauth-protected-resource';
   const challenge = (request: FastifyRequest, extra = '') =>
-    `Bearer resource_metadata="${baseUrl(request, deps.publicUrl)}${metadataPath}/mcp"${extra}`;
+    `Bearer resource_metadata="${deps.origin(request)}${metadataPath}/mcp"${extra}`;
 
   const metadata = async (request: FastifyRequest) => {
-    const base = baseUrl(request, deps.publicUrl);
+    const base = deps.origin(request);
     return {
       resource: `${base}/mcp`,
       authorization_servers: [base],
@@ -109,7 +96,7 @@ export async function mcpRoutes(app: FastifyInstance, deps: McpRouteDependencies
   app.get(`${metadataPath}/mcp`, metadata);
   // RFC 8414: where MCP clients find the token endpoint of the authorization server named above.
   app.get('/.well-known/oauth-authorization-server', async (request) => {
-    const base = baseUrl(request, deps.publicUrl);
+    const base = deps.origin(request);
     return {
       issuer: base,
       token_endpoint: `${base}/oauth/token`,

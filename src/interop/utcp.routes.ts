@@ -2,19 +2,8 @@ import { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fa
 import { type RegistryContext } from '../context.js';
 import { ErrorCode, RegistryError } from '../errors.js';
 import { executionCallerOf, ExecutionStatus } from '../modules/execution/index.js';
-import { type Viewer } from '../modules/principal/index.js';
-import { type Tool } from '../modules/tool/index.js';
-import { requireExecutor } from './bearer.js';
-import { executableTools } from './executable-tools.js';
-
-/** Most tools one manual lists (pages of 100). */
-const MAX_MANUAL_TOOLS = 10_000;
-
-export interface UtcpRouteDependencies {
-  authenticate(request: FastifyRequest): Promise<Viewer | null>;
-  context(request: FastifyRequest, viewer: Viewer): RegistryContext;
-  publicUrl?: string;
-}
+import { type InteropDependencies, requireExecutor } from './bearer.js';
+import { registryManual } from './utcp-manual.js';
 
 /** The HTTP status of an execution that did not succeed. */
 function statusOf(status: ExecutionStatus, code: string | undefined): number {
@@ -54,8 +43,7 @@ function fromQuery(value: string | string[], schema: unknown): unknown {
  * parameters (typed by the tool's schema) as arguments, and answers with the tool's result, or with
  * `{ error: { code, message, details }, executionId }` and a 4xx/5xx status.
  */
-export async function utcpRoutes(app: FastifyInstance, deps: UtcpRouteDependencies): Promise<void> {
-  const base = (request: FastifyRequest) => deps.publicUrl ?? `${request.protocol}://${request.host}`;
+export async function utcpRoutes(app: FastifyInstance, deps: InteropDependencies): Promise<void> {
   const refuse = (reply: FastifyReply, status: number, code: string, message: string, extra: Record<string, unknown> = {}) =>
     reply.status(status).send({ error: { code, message }, ...extra });
 
@@ -70,34 +58,7 @@ export async function utcpRoutes(app: FastifyInstance, deps: UtcpRouteDependenci
   app.get('/utcp', async (request, reply) => {
     const ctx = await caller(request, reply);
     if (!ctx) return reply;
-    const tools: Tool[] = [];
-    let after: string | null = null;
-    do {
-      const page = await executableTools(ctx, 100, after);
-      tools.push(...page.edges.map((e) => e.node));
-      after = page.pageInfo.hasNextPage ? page.pageInfo.endCursor : null;
-    } while (after && tools.length < MAX_MANUAL_TOOLS);
-    const origin = base(request);
-    return {
-      utcp_version: '1.1.0',
-      manual_version: '1.0.0',
-      tools: tools.map((tool) => ({
-        name: tool.name,
-        description: tool.description,
-        tags: tool.tags,
-        inputs: tool.inputs ?? {},
-        outputs: tool.outputs ?? {},
-        ...(tool.averageResponseSize ? { average_response_size: tool.averageResponseSize } : {}),
-        tool_call_template: {
-          name: 'registry',
-          call_template_type: 'http',
-          http_method: 'POST',
-          url: `${origin}/tools/${encodeURIComponent(tool.name)}/call`,
-          content_type: 'application/json',
-          auth: { auth_type: 'api_key', api_key: 'Bearer ${REGISTRY_TOKEN}', var_name: 'Authorization', location: 'header' },
-        },
-      })),
-    };
+    return registryManual(ctx);
   });
 
   await app.register(async (scope) => {

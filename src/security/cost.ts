@@ -58,8 +58,9 @@ export function selectionCounter(document: DocumentNode): (operation: OperationD
 /**
  * Each field costs 1 plus the cost of its selection; a field with a `first` argument (a Relay
  * connection) multiplies its selection by the page size it asks for (its default when absent;
- * 0 when negative and at most MAX_PAGE_SIZE, since the resolver refuses other sizes with
- * PAGE_SIZE_EXCEEDED before doing any work), and `_entities` by its number of representations.
+ * 0 when negative, which the resolver refuses), and `_entities` by its number of representations.
+ * A page size above MAX_PAGE_SIZE anywhere in the operation is refused with PAGE_SIZE_EXCEEDED
+ * (HTTP 400) before anything runs.
  */
 const registryEstimator: ComplexityEstimator = ({ field, args, childComplexity }) => {
   if (field.name === '_entities') {
@@ -68,7 +69,15 @@ const registryEstimator: ComplexityEstimator = ({ field, args, childComplexity }
   }
   if (field.args.some((arg) => arg.name === 'first')) {
     const first = typeof args.first === 'number' ? args.first : DEFAULT_PAGE_SIZE;
-    return 1 + childComplexity * Math.min(MAX_PAGE_SIZE, Math.max(0, first));
+    // Refused here, before anything runs, rather than by a resolver that may never be reached.
+    if (first > MAX_PAGE_SIZE) {
+      throw new RegistryError(ErrorCode.PAGE_SIZE_EXCEEDED, `\`first\` may be at most ${MAX_PAGE_SIZE}, got ${first}`, {
+        argument: 'first',
+        maximum: MAX_PAGE_SIZE,
+        http: { status: 400 },
+      });
+    }
+    return 1 + childComplexity * Math.max(0, first);
   }
   return 1 + childComplexity;
 };
@@ -77,7 +86,8 @@ const registryEstimator: ComplexityEstimator = ({ field, args, childComplexity }
  * The cost of `operation` (one operation of `document`) with `variables` as the client sent them.
  * Throws a RegistryError: BAD_USER_INPUT when the variables do not fit the operation or it spreads
  * an unknown or cyclic fragment; QUERY_TOO_COMPLEX when it expands to more than `maxSelections`
- * selections (its cost would then be expensive to compute and far above any sensible limit).
+ * selections (its cost would then be expensive to compute and far above any sensible limit);
+ * PAGE_SIZE_EXCEEDED when it asks for a page of more than MAX_PAGE_SIZE.
  */
 export function costOfOperation(
   schema: GraphQLSchema,
@@ -99,6 +109,7 @@ export function costOfOperation(
   try {
     return getComplexity({ schema, query, variables, estimators: [registryEstimator], maxQueryNodes: maxSelections + 1 });
   } catch (error) {
+    if (error instanceof RegistryError) throw error;
     // What remains are variable coercion errors, reported as execution would report them.
     if (error instanceof GraphQLError) {
       throw new RegistryError(ErrorCode.BAD_USER_INPUT, error.message, { http: { status: 400 } });
@@ -111,7 +122,8 @@ export function costOfOperation(
  * The cost of one operation of `document` against `schema` (the served subgraph schema), reading
  * `first` and `representations` from literals and `variables` alike. Throws a RegistryError:
  * BAD_USER_INPUT when `operationName` does not select one operation or the variables do not fit
- * it, QUERY_TOO_COMPLEX when it expands to more than `maxSelections` selections.
+ * it, QUERY_TOO_COMPLEX when it expands to more than `maxSelections` selections, PAGE_SIZE_EXCEEDED
+ * when it asks for a page of more than MAX_PAGE_SIZE.
  */
 export function operationCost(
   schema: GraphQLSchema,

@@ -1,5 +1,7 @@
+import { createHash, randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { type Config } from '../config.js';
+import { type EventBus, LocalEventBus, RedisEventBus } from '../common/event-bus.js';
 import { type Logger } from '../logger.js';
 import { CredentialVault, loadOrCreateMasterKey, type MasterKey, parseMasterKey } from '../modules/credential/index.js';
 import { type DiscoveryOptions } from '../discovery/index.js';
@@ -22,7 +24,19 @@ export interface Security {
   budgets: CostBudgets;
   /** Rate limits and quotas of tool calls (Redis when configured). */
   executionLimiter: ExecutionLimiter;
+  /** Events for subscriptions: through Redis across replicas when configured, else in this process. */
+  events: EventBus;
   close(): Promise<void>;
+}
+
+/**
+ * The Redis channel namespace of this registry's events: one per database, so replicas of one
+ * registry hear each other and registries that merely share a Redis server do not.
+ */
+function eventNamespace(config: Config): string {
+  if (config.database.kind !== 'postgresql') return randomUUID();
+  const url = new URL(config.database.url);
+  return createHash('sha256').update(`${url.hostname}:${url.port || '5432'}${url.pathname}`).digest('hex').slice(0, 16);
 }
 
 /**
@@ -67,6 +81,7 @@ export async function createSecurity(config: Config, logger: Logger): Promise<Se
     ? new Redis(config.redisUrl, { lazyConnect: false, maxRetriesPerRequest: 1, enableOfflineQueue: false })
     : undefined;
   redis?.on('error', (error: Error) => logger.warn({ err: { message: error.message } }, 'redis unavailable'));
+  const events = redis ? new RedisEventBus(redis, logger, `registry:${eventNamespace(config)}:`) : new LocalEventBus();
   return {
     keys,
     discovery: {
@@ -81,7 +96,9 @@ export async function createSecurity(config: Config, logger: Logger): Promise<Se
     authenticator: new Authenticator(tokens),
     budgets: new CostBudgets(redis),
     executionLimiter: new ExecutionLimiter(redis),
+    events,
     async close() {
+      await events.close();
       if (redis) await redis.quit().catch(() => redis.disconnect());
     },
   };

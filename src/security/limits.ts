@@ -6,6 +6,7 @@ import {
   type GraphQLSchema,
   Kind,
   Lexer,
+  OperationTypeNode,
   type ParseOptions,
   Source,
   TokenKind,
@@ -177,8 +178,9 @@ export function countTokens(source: string, max: number): number {
  *   without it, an otherwise valid oversized operation is refused once resolved.
  * - cost: computed once the operation is resolved, with the request's variables, and refused over
  *   `maxCost`; otherwise stored on `contextValue.queryCost`.
- * Refusals are GraphQLErrors coded TOO_MANY_TOKENS, QUERY_TOO_COMPLEX or, for variables that do not
- * fit the operation, BAD_USER_INPUT; all answer HTTP 400. It also restores the codes of the
+ * Refusals are GraphQLErrors coded TOO_MANY_TOKENS, QUERY_TOO_COMPLEX, PAGE_SIZE_EXCEEDED or, for
+ * variables that do not fit the operation, BAD_USER_INPUT; a subscription (served over WebSocket
+ * only) is BAD_REQUEST; all answer HTTP 400. It also restores the codes of the
  * {@link limitValidationRules} refusals, which Apollo replaces by GRAPHQL_VALIDATION_FAILED.
  */
 export function queryLimitsPlugin(schema: GraphQLSchema, limits: QueryLimits): ApolloServerPlugin<{ queryCost?: number }> {
@@ -195,6 +197,11 @@ export function queryLimitsPlugin(schema: GraphQLSchema, limits: QueryLimits): A
           if (overTokenLimit) throw tooManyTokens();
           // Without an operation Apollo answers OPERATION_RESOLUTION_FAILURE itself.
           if (!operation) return;
+          if (operation.operation === OperationTypeNode.SUBSCRIPTION) {
+            throw new RegistryError(ErrorCode.BAD_REQUEST, 'Subscriptions are served over WebSocket (graphql-ws) on /graphql, not over HTTP', {
+              http: { status: 400 },
+            });
+          }
           const cost = costOfOperation(schema, document, operation, request.variables ?? {}, cap);
           if (cost > limits.maxCost) {
             throw refusal(ErrorCode.QUERY_TOO_COMPLEX, `Query cost ${cost} exceeds the limit of ${limits.maxCost}`, limits.maxCost, cost);

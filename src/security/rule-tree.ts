@@ -5,6 +5,7 @@ import { policyRules } from '../modules/policy/index.js';
 import { principalRules } from '../modules/principal/index.js';
 import { providerRules } from '../modules/provider/index.js';
 import { toolRules } from '../modules/tool/index.js';
+import { interopRules } from '../interop/interop.rules.js';
 import { authenticated, fallbackError } from './rules.js';
 import { allow, applyMiddleware, deny, shield, type ShieldRule } from './shield.js';
 
@@ -18,7 +19,7 @@ const federationRules: RuleTree = {
 };
 
 /** Every domain's rules, registered explicitly. */
-const domainRules: RuleTree[] = [toolRules, providerRules, executionRules, principalRules, policyRules, auditRules, federationRules];
+const domainRules: RuleTree[] = [toolRules, providerRules, executionRules, principalRules, policyRules, auditRules, interopRules, federationRules];
 
 function isFieldMap(rules: ShieldRule | Record<string, ShieldRule>): rules is Record<string, ShieldRule> {
   return Object.getPrototypeOf(rules) === Object.prototype;
@@ -65,5 +66,23 @@ export function applyRuleTree(schema: GraphQLSchema, tree: RuleTree = composeRul
     const kept = Object.fromEntries(Object.entries(fields).filter(([field]) => ruleFor(tree, type, field) !== allow));
     if (Object.keys(kept).length > 0) pruned[type] = kept;
   }
-  return applyMiddleware(schema, pruned as never);
+  return guardSubscriptions(applyMiddleware(schema, pruned as never));
+}
+
+/**
+ * graphql-middleware wraps only the `resolve` of a subscription field (which hands on each event),
+ * not its `subscribe`: run that guarded `resolve` once before subscribing too, so a caller the rule
+ * refuses gets the coded error at once instead of an open subscription that fails on every event.
+ */
+function guardSubscriptions(schema: GraphQLSchema): GraphQLSchema {
+  for (const field of Object.values(schema.getSubscriptionType()?.getFields() ?? {})) {
+    const { subscribe, resolve } = field;
+    if (!subscribe || !resolve) continue;
+    field.subscribe = async (root, args, context, info) => {
+      const verdict: unknown = await resolve(root, args, context, info);
+      if (verdict instanceof Error) throw verdict;
+      return subscribe(root, args, context, info);
+    };
+  }
+  return schema;
 }

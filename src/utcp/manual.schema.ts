@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { ErrorCode, ManualValidationError, type ValidationProblem } from '../errors.js';
 import { appendPath, checkCallTemplate, type UtcpCallTemplate } from './call-templates.js';
 import { isLegacyManual, migrateLegacyManual } from './migrate.js';
+import { nestsDeeperThan, unstorableTextPath } from '../common/json-values.js';
 
 export {
   CALL_TEMPLATE_TYPES,
@@ -147,18 +148,6 @@ function ajvFor(dialect: Dialect): Ajv {
   let ajv = ajvs.get(dialect);
   if (!ajv) ajvs.set(dialect, (ajv = newAjv(dialect)));
   return ajv;
-}
-
-/** True when `value` nests objects/arrays deeper than `limit` levels; iterative, so any depth is safe. */
-function nestsDeeperThan(value: unknown, limit: number): boolean {
-  const stack: [unknown, number][] = [[value, 1]];
-  while (stack.length > 0) {
-    const [current, depth] = stack.pop()!;
-    if (current === null || typeof current !== 'object') continue;
-    if (depth > limit) return true;
-    for (const child of Object.values(current)) if (child !== null && typeof child === 'object') stack.push([child, depth + 1]);
-  }
-  return false;
 }
 
 /** Keywords of python-utcp's `JsonSchema` model whose `null` (as its dumps write them) means "not set". */
@@ -361,6 +350,10 @@ export function parseManual(input: unknown): UtcpManual {
       '$',
       'UTCP 0.1 manuals (`version`, `tool_provider`) are not supported; publish a UTCP 1.x manual (`utcp_version`, `tool_call_template`), or import it with migration',
     );
+  }
+  const unstorable = unstorableTextPath(input);
+  if (unstorable !== null) {
+    throw new ManualValidationError([{ path: unstorable, message: 'holds U+0000 or an unpaired surrogate, which cannot be stored' }]);
   }
   const problems: ValidationProblem[] = [];
   const declared = input.utcp_version ?? '1.1.0';

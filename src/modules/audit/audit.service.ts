@@ -112,7 +112,10 @@ export class AuditService {
     const total = () => this.em.count(AuditEntry, where);
     if (args.after) {
       const [seq] = decodeCursor<[string]>('audit', args.after, ['string']);
-      if (!/^\d{1,19}$/.test(seq)) throw new RegistryError(ErrorCode.INVALID_CURSOR, 'The cursor is not valid for this listing');
+      // A bigint sequence number: anything else (or beyond bigint) never reaches the query.
+      if (!/^\d{1,19}$/.test(seq) || BigInt(seq) > 2n ** 63n - 1n) {
+        throw new RegistryError(ErrorCode.INVALID_CURSOR, 'The cursor is not valid for this listing', { argument: 'after', http: { status: 400 } });
+      }
       where.seq = { $lt: seq };
     }
     const rows = await this.em.find(AuditEntry, where, { orderBy: { seq: 'desc' }, limit: size + 1 });

@@ -1,4 +1,4 @@
-import { EventEmitter, on } from 'node:events';
+import { type EventBus } from '../../common/event-bus.js';
 import { type ExecutionStatus } from './execution.entity.js';
 
 /** A change of an execution: its new state, or a streamed part of its result. */
@@ -9,20 +9,22 @@ export interface ExecutionUpdate {
   chunk?: unknown;
 }
 
-/** Execution updates within this process, for `executionUpdated` subscribers. */
+/**
+ * Execution updates for `executionUpdated` subscribers, on the event bus: whichever replica runs a
+ * call, a subscriber connected to any replica receives its updates (when the bus is Redis).
+ */
 export class ExecutionEvents {
-  private readonly emitter = new EventEmitter().setMaxListeners(0);
+  constructor(private readonly bus: EventBus) {}
 
   publish(update: ExecutionUpdate): void {
-    this.emitter.emit(update.executionId, update);
+    this.bus.publish(`execution:${update.executionId}`, update);
   }
 
-  /** The updates of one execution until `signal` aborts. */
-  async *updates(executionId: string, signal: AbortSignal): AsyncGenerator<ExecutionUpdate> {
-    try {
-      for await (const [update] of on(this.emitter, executionId, { signal })) yield update as ExecutionUpdate;
-    } catch (error) {
-      if (!signal.aborted) throw error;
-    }
+  /**
+   * The updates of one execution (id as stored: a lower-case UUID) until `signal` aborts; resolves
+   * once listening, so no update published afterwards is missed. Throws EVENTS_UNAVAILABLE.
+   */
+  listen(executionId: string, signal: AbortSignal): Promise<AsyncIterable<ExecutionUpdate>> {
+    return this.bus.listen(`execution:${executionId}`, signal) as Promise<AsyncIterable<ExecutionUpdate>>;
   }
 }

@@ -1,7 +1,10 @@
-import { Arg, Ctx, ID, Int, Mutation, Query, Resolver, Root, Subscription, type SubscribeResolverData } from 'type-graphql';
+import { Arg, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root, Subscription, type SubscribeResolverData } from 'type-graphql';
+import { setTimeout as delay } from 'node:timers/promises';
+import { isUuid } from '../../common/ids.js';
 import { type Page } from '../../common/pagination.js';
 import { type RegistryContext } from '../../context.js';
 import { ErrorCode, RegistryError } from '../../errors.js';
+import { type Principal, PrincipalNode } from '../principal/index.js';
 import { type Execution, ExecutionStatus } from './execution.entity.js';
 import { executionCallerOf } from './execution.runtime.js';
 import {
@@ -12,6 +15,9 @@ import {
   ExecutionUpdateNode,
 } from './execution.types.js';
 
+/** How often a follower re-reads the stored state while no update arrives. */
+const RECHECK_MS = 10_000;
+
 const ENDED = new Set<ExecutionStatus>([
   ExecutionStatus.SUCCEEDED,
   ExecutionStatus.FAILED,
@@ -20,35 +26,42 @@ const ENDED = new Set<ExecutionStatus>([
   ExecutionStatus.CANCELLED,
 ]);
 
+/** What `promise` settles to, or null when it has not within `ms`. */
+async function within<T>(promise: Promise<T>, ms: number): Promise<T | null> {
+  const timer = new AbortController();
+  try {
+    return await Promise.race([promise, delay(ms, null, { signal: timer.signal })]);
+  } finally {
+    timer.abort();
+  }
+}
+
 /** The execution's current state, then every change and streamed chunk, until it ends or the client leaves. */
 async function* executionUpdates({ args, context }: SubscribeResolverData<unknown, { id: string }, RegistryContext>): AsyncGenerator<ExecutionUpdateNode> {
   const ctx = context;
   if (!ctx.viewer) throw new RegistryError(ErrorCode.UNAUTHENTICATED, 'Authentication required: send a bearer token');
+  if (!isUuid(args.id)) throw new RegistryError(ErrorCode.NOT_FOUND, 'No such execution', { argument: 'id' });
   const visible = () => ctx.executions.findVisible(args.id, ctx.viewer);
   const stop = new AbortController();
-  // Updates are published under the id as stored: a UUID in lower case.
-  const updates = ctx.runtime.events.updates(args.id.toLowerCase(), stop.signal);
-  // An async generator runs nothing until it is pulled: pull now, so its listener is registered before
-  // the current state is read and no change falls between the two (nor while that state is being sent).
-  const pull = () => {
-    const next = updates.next();
-    next.catch(() => {});
-    return next;
-  };
-  let pending = pull();
   try {
-    const first = await visible();
-    if (!first) throw new RegistryError(ErrorCode.NOT_FOUND, 'No such execution', { argument: 'id' });
-    yield { execution: first };
-    if (ENDED.has(first.status)) return;
-    for (;;) {
-      const step = await pending;
-      if (step.done) return;
-      pending = pull();
+    // Listen before reading the current state, so no change falls between the two. Updates are
+    // published under the id as stored: a UUID in lower case.
+    const updates = (await ctx.runtime.events.listen(args.id.toLowerCase(), stop.signal))[Symbol.asyncIterator]();
+    let current = await visible();
+    if (!current) throw new RegistryError(ErrorCode.NOT_FOUND, 'No such execution', { argument: 'id' });
+    yield { execution: current };
+    let pending = updates.next();
+    while (!ENDED.has(current.status)) {
+      // Events are best effort (a Redis outage drops them): while waiting, the stored state is
+      // checked now and then, so a subscriber never waits forever for an end it missed.
+      const step = await within(pending, RECHECK_MS);
+      if (step?.done) return;
+      if (step) pending = updates.next();
       ctx.em.clear();
       const execution = (await visible())!;
-      yield { execution, chunk: step.value.chunk ?? null };
-      if (ENDED.has(execution.status)) return;
+      if (!step && execution.status === current.status) continue;
+      current = execution;
+      yield { execution, chunk: step?.value.chunk ?? null };
     }
   } finally {
     stop.abort();
@@ -83,6 +96,11 @@ export class ExecutionResolver {
     @Ctx() ctx: RegistryContext,
   ): Promise<Page<Execution>> {
     return ctx.executions.list(ctx.viewer!, { first, after, filter });
+  }
+
+  @FieldResolver(() => PrincipalNode, { nullable: true, description: 'Who made the call.' })
+  principal(@Root() execution: Execution, @Ctx() ctx: RegistryContext): Promise<Principal | null> {
+    return ctx.principals.findVisible(execution.principal.id, ctx.viewer);
   }
 
   @Subscription(() => ExecutionUpdateNode, {

@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { LockMode, raw } from '@mikro-orm/core';
 import { type EntityManager } from '@mikro-orm/postgresql';
+import { isUuid } from '../../common/ids.js';
+import { storable } from '../../common/json-values.js';
 import { type RegistryContext } from '../../context.js';
 import { type Database } from '../../db/database.js';
 import { ErrorCode, RegistryError } from '../../errors.js';
@@ -94,20 +96,6 @@ interface Running {
 const isPlainObject = (value: unknown): value is Record<string, unknown> =>
   typeof value === 'object' && value !== null && !Array.isArray(value);
 
-/** U+0000 and lone surrogates: valid in a JS string (and in JSON text), refused by PostgreSQL's jsonb. */
-const UNSTORABLE = /\0|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
-
-/** A copy of a JSON value that jsonb can store: characters it refuses become U+FFFD, in keys too. */
-function storable<T>(value: T): T {
-  const visit = (item: unknown): unknown => {
-    if (typeof item === 'string') return item.replace(UNSTORABLE, '\uFFFD');
-    if (Array.isArray(item)) return item.map(visit);
-    if (isPlainObject(item)) return Object.fromEntries(Object.entries(item).map(([key, child]) => [visit(key), visit(child)]));
-    return item;
-  };
-  return visit(value) as T;
-}
-
 /** Whether an interrupted ASYNC call of this tool may run again: it is declared idempotent, and its arguments were stored whole. */
 function retryable(tool: Tool): boolean {
   const template = tool.callTemplate as Record<string, unknown>;
@@ -172,7 +160,7 @@ export class ExecutionRuntime {
    */
   async cancel(id: string, viewer: Viewer, actor: Actor): Promise<Execution> {
     const em = this.deps.db.fork();
-    const execution = await em.findOne(Execution, { id }, { populate: ['tool'] });
+    const execution = isUuid(id) ? await em.findOne(Execution, { id }, { populate: ['tool'] }) : null;
     if (!execution || (!viewer.isAdmin && execution.principal.id !== viewer.principalId)) {
       throw new RegistryError(ErrorCode.NOT_FOUND, 'No such execution', { argument: 'id' });
     }
@@ -185,13 +173,25 @@ export class ExecutionRuntime {
     return finished;
   }
 
-  /** Marks calls whose runner stopped renewing its lease as failed (interrupted), retrying idempotent ASYNC ones. Returns how many it found. */
+  /**
+   * Marks calls whose runner stopped renewing its lease as failed (interrupted), retrying idempotent
+   * ASYNC ones: another process's, and this process's own that it no longer runs (their outcome could
+   * not be stored, or their request failed before the call started, while the database was away).
+   * Returns how many it found.
+   */
   async recover(): Promise<number> {
     const em = this.deps.db.fork();
     const stale = new Date(Date.now() - this.deps.leaseSeconds * 1000);
+    const running = [...this.running.keys()];
     const abandoned = await em.find(
       Execution,
-      { status: { $in: ACTIVE }, runner: { $ne: this.instanceId }, $or: [{ heartbeatAt: { $lt: stale } }, { heartbeatAt: null, createdAt: { $lt: stale } }] },
+      {
+        status: { $in: ACTIVE },
+        $and: [
+          { $or: [{ runner: { $ne: this.instanceId } }, { runner: null }, running.length ? { runner: this.instanceId, id: { $nin: running } } : { runner: this.instanceId }] },
+          { $or: [{ heartbeatAt: { $lt: stale } }, { heartbeatAt: null, createdAt: { $lt: stale } }] },
+        ],
+      },
       { populate: ['tool'], limit: 500 },
     );
     for (const execution of abandoned) {
@@ -390,6 +390,7 @@ export class ExecutionRuntime {
       const provider = await em.findOneOrFail(Provider, { id: tool.provider.id });
       const resolved = await resolveCallTemplate(em, this.deps.vault, provider.id, provider.name, tool.callTemplate as Record<string, unknown> & { call_template_type: string });
       // Argument values the input schema marks as secret are scrubbed like credentials when a result or error echoes them.
+      // The executor adds what it derives or fetches (an encoded Basic credential, an OAuth token).
       secrets = [...resolved.secrets, ...secretsBySchema(args, tool.inputs)];
       const executor = this.deps.executors[resolved.template.call_template_type];
       if (!executor) {
@@ -405,6 +406,7 @@ export class ExecutionRuntime {
         cliAllow: this.deps.cliAllow,
         fileRoot: this.deps.fileRoot,
         signal: controller.signal,
+        secrets,
         onChunk: (chunk) => this.deps.events.publish({ executionId: id, status: ExecutionStatus.RUNNING, chunk: redactSecrets(chunk, secrets) }),
       });
       const output = redactSecrets(result.result, secrets);
@@ -420,7 +422,26 @@ export class ExecutionRuntime {
       clearTimeout(deadline);
     }
     if (outcome.status === ExecutionStatus.CANCELLED) return; // stored by cancel()
-    await this.finish(id, tool, actor, outcome);
+    await this.storeOutcome(id, tool, actor, outcome);
+  }
+
+  /**
+   * Stores a call's outcome, retrying while the database is unreachable (a restart, a failover) for
+   * up to a lease, so the outcome the tool produced is what gets recorded. Past that it throws, and
+   * the call is left to {@link recover}, which records it as interrupted.
+   */
+  private async storeOutcome(id: string, tool: Tool, actor: Actor, outcome: Outcome): Promise<void> {
+    const until = Date.now() + this.deps.leaseSeconds * 1000;
+    for (let wait = 100; ; wait = Math.min(wait * 2, 2000)) {
+      try {
+        await this.finish(id, tool, actor, outcome);
+        return;
+      } catch (error) {
+        if (Date.now() + wait > until) throw error;
+        this.deps.logger.warn({ err: error, executionId: id }, 'could not store the outcome of a call yet; retrying');
+        await new Promise((resolve) => setTimeout(resolve, wait));
+      }
+    }
   }
 
   private failure(error: unknown, signal: AbortSignal, secrets: string[], id: string): Outcome {

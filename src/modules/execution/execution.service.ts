@@ -1,5 +1,6 @@
 import { type EntityManager, type FilterQuery } from '@mikro-orm/postgresql';
 import { isUuid } from '../../common/ids.js';
+import { ErrorCode, RegistryError } from '../../errors.js';
 import { decodeCursor, encodeCursor, type Page, pageSize, toPage } from '../../common/pagination.js';
 import { Scope } from '../../security/scopes.js';
 import { type Viewer } from '../principal/viewer.js';
@@ -47,6 +48,10 @@ export class ExecutionService {
     if (args.after) {
       const [createdAt, id] = decodeCursor<[string, string]>('executions', args.after, ['string', 'string']);
       const at = new Date(createdAt);
+      // A forged cursor must not reach the database as an invalid date or id.
+      if (Number.isNaN(at.getTime()) || !isUuid(id)) {
+        throw new RegistryError(ErrorCode.INVALID_CURSOR, 'The cursor is not valid for this listing', { argument: 'after', http: { status: 400 } });
+      }
       page = { $and: [base, { $or: [{ createdAt: { $lt: at } }, { createdAt: at, id: { $lt: id } }] }] };
     }
     const rows = await this.em.find(Execution, page, { orderBy: { createdAt: 'desc', id: 'desc' }, limit: size + 1 });

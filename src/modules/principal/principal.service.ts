@@ -50,6 +50,16 @@ export class PrincipalService {
   }
 
   /**
+   * The principal when `viewer` may see it — itself, admins and `audit:read` — else null without
+   * saying whether it exists (federation `_entities`, `Execution.principal`).
+   */
+  async findVisible(id: string, viewer: Viewer | null): Promise<Principal | null> {
+    if (!viewer) return null;
+    const seesOthers = viewer.isAdmin || viewer.scopes.has(Scope.AUDIT_READ);
+    return seesOthers || viewer.principalId === id ? this.findById(id) : null;
+  }
+
+  /**
    * Creates a principal with client credentials and audits it. Throws BAD_USER_INPUT for unknown
    * roles or scopes, CONFLICT for a client id in use.
    */

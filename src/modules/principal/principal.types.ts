@@ -1,12 +1,13 @@
-import { Field, ID, InputType, Int, ObjectType, registerEnumType } from 'type-graphql';
+import { Directive, Field, ID, InputType, Int, ObjectType, registerEnumType } from 'type-graphql';
 import { UserError } from '../../common/user-error.types.js';
 import { PrincipalKind, PrincipalStatus } from './principal.entity.js';
 
 registerEnumType(PrincipalKind, { name: 'PrincipalKind' });
 registerEnumType(PrincipalStatus, { name: 'PrincipalStatus' });
 
-/** An agent, user or service known to the registry. */
-@ObjectType('Principal')
+/** An agent, user or service known to the registry; an entity other subgraphs may extend. */
+@Directive('@key(fields: "id")')
+@ObjectType('Principal', { description: 'An agent, user or service known to the registry (itself, admins and audit:read see it).' })
 export class PrincipalNode {
   @Field(() => ID)
   id!: string;

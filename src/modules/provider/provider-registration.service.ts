@@ -6,7 +6,16 @@ import { parseCallTemplate, parseManualWithWarnings } from '../../utcp/manual.sc
 import { type Actor, auditActor, AuditOutcome, AuditService } from '../audit/index.js';
 import { Credential, CredentialService, type CredentialVault } from '../credential/index.js';
 import { type Viewer } from '../principal/viewer.js';
-import { approvePendingVersion, type SyncResult, syncTools, Tool, toolDefinition } from '../tool/index.js';
+import {
+  approvePendingVersion,
+  CatalogChangeKind,
+  type CatalogEvents,
+  changesOf,
+  type SyncResult,
+  syncTools,
+  Tool,
+  toolDefinition,
+} from '../tool/index.js';
 import { namespacedVariable, requiredVariables } from '../../utcp/variables.js';
 import {
   type CredentialFields,
@@ -33,12 +42,15 @@ export interface ProviderChange {
 export interface RegistrationDependencies {
   vault: CredentialVault;
   discovery: Omit<DiscoveryOptions, 'headers'>;
+  /** Where committed catalog changes are announced. */
+  catalogEvents: CatalogEvents;
 }
 
 /**
  * Registers providers, discovers their tools and keeps the catalog in step with them: refresh
  * quarantines changed tools, approval releases them, removal retires a provider. Every change is
- * audited in the transaction that makes it; discovery itself never runs inside a transaction.
+ * audited in the transaction that makes it, and announced to `catalogChanged` once committed;
+ * discovery itself never runs inside a transaction.
  */
 export class ProviderRegistrationService {
   constructor(
@@ -70,7 +82,7 @@ export class ProviderRegistrationService {
 
     const discovered = await this.discover(template, auth);
     if (discovered instanceof RegistryError) throw discovered;
-    return this.em.transactional(async (em) => {
+    const registered = await this.em.transactional(async (em) => {
       const provider = existing ? em.merge(existing) : em.create(Provider, { name: input.name, callTemplateType: template.call_template_type, callTemplate: template });
       em.assign(provider, {
         callTemplateType: template.call_template_type,
@@ -90,6 +102,8 @@ export class ProviderRegistrationService {
       await this.audit(em, 'provider.register', provider, actor, change);
       return change;
     });
+    this.announce(registered.sync);
+    return registered;
   }
 
   /**
@@ -108,19 +122,21 @@ export class ProviderRegistrationService {
       ? { authType: credential.authType, secret: new CredentialService(this.em, this.deps.vault).reveal(credential), settings: credential.settings }
       : undefined;
     const discovered = await this.discover(provider.callTemplate as Record<string, unknown> & { call_template_type: string }, auth);
-    return this.em.transactional(async (em) => {
+    const refreshed = await this.em.transactional(async (em) => {
       const managed = em.merge(provider);
       managed.lastDiscoveredAt = new Date();
       const change = await this.apply(em, managed, discovered, true);
       await this.audit(em, 'provider.refresh', managed, actor, change);
       return change;
     });
+    this.announce(refreshed.sync);
+    return refreshed;
   }
 
   /** Retires a provider: its tools are marked removed, its credentials deleted. Throws NOT_FOUND or FORBIDDEN. */
   async remove(providerId: string, viewer: Viewer | null, actor: Actor = {}): Promise<Provider> {
     const provider = await this.manageable(providerId, viewer);
-    return this.em.transactional(async (em) => {
+    const { managed, sync } = await this.em.transactional(async (em) => {
       const managed = em.merge(provider);
       managed.status = ProviderStatus.DISABLED;
       const sync = await syncTools(em, managed, [], { quarantineChanges: true });
@@ -133,13 +149,15 @@ export class ProviderRegistrationService {
         outcome: AuditOutcome.SUCCESS,
         details: { provider: managed.name, removedTools: sync.removed, credentials },
       });
-      return managed;
+      return { managed, sync };
     });
+    this.announce(sync);
+    return managed;
   }
 
   /** Releases a quarantined tool's pending version (admin). Throws NOT_FOUND when there is none. */
   async approveToolVersion(toolId: string, version: number, actor: Actor = {}): Promise<Tool> {
-    return this.em.transactional(async (em) => {
+    const approved = await this.em.transactional(async (em) => {
       const tool = isUuid(toolId) ? await em.findOne(Tool, { id: toolId }) : null;
       if (!tool) throw new RegistryError(ErrorCode.NOT_FOUND, 'No such tool', { field: 'toolId' });
       const approved = await approvePendingVersion(em, tool, version, actor.principalId ?? null);
@@ -154,6 +172,8 @@ export class ProviderRegistrationService {
       });
       return tool;
     });
+    this.deps.catalogEvents.publish([{ kind: CatalogChangeKind.CHANGED, tool: approved.name }]);
+    return approved;
   }
 
   /** Enables or disables a tool (its provider's owner, or an admin). Throws NOT_FOUND or FORBIDDEN. */
@@ -161,7 +181,7 @@ export class ProviderRegistrationService {
     const tool = isUuid(toolId) ? await this.em.findOne(Tool, { id: toolId }, { populate: ['provider'] }) : null;
     if (!tool) throw new RegistryError(ErrorCode.NOT_FOUND, 'No such tool', { field: 'toolId' });
     await this.manageable(tool.provider.id, viewer);
-    return this.em.transactional(async (em) => {
+    const changed = await this.em.transactional(async (em) => {
       const managed = em.merge(tool);
       managed.enabled = enabled;
       await new AuditService(em).append({
@@ -174,6 +194,13 @@ export class ProviderRegistrationService {
       });
       return managed;
     });
+    this.deps.catalogEvents.publish([{ kind: CatalogChangeKind.CHANGED, tool: changed.name }]);
+    return changed;
+  }
+
+  /** Announces what a committed sync changed (nothing but the provider's state, without one). */
+  private announce(sync: SyncResult | null): void {
+    this.deps.catalogEvents.publish(sync ? changesOf(sync) : []);
   }
 
   /** The provider, when `viewer` owns it or is an admin. */

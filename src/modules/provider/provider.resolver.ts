@@ -70,6 +70,8 @@ export class ProviderResolver {
 
   @FieldResolver(() => ProviderCredentialNode, { nullable: true, description: 'The stored auth, redacted (providers:write).' })
   async credential(@Root() provider: Provider, @Ctx() ctx: RegistryContext): Promise<ProviderCredentialNode | null> {
+    // Another publisher's provider: as if it had none, like everything a caller may not see.
+    if (!ctx.viewer || (!ctx.viewer.isAdmin && provider.owner?.id !== ctx.viewer.principalId)) return null;
     const stored = await ctx.providers.credentialOf(provider.id);
     if (!stored) return null;
     const view = ctx.credentials.redacted(stored);

@@ -1,4 +1,4 @@
-import { Arg, Ctx, FieldResolver, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
+import { Arg, Ctx, FieldResolver, Int, Mutation, Query, Resolver, Root, Subscription, type SubscribeResolverData } from 'type-graphql';
 import { withUserErrors } from '../../common/user-errors.js';
 import { ErrorCode, RegistryError } from '../../errors.js';
 import { type Page } from '../../common/pagination.js';
@@ -9,6 +9,7 @@ import { type Tool, ToolStatus } from './tool.entity.js';
 import { type ToolVersion } from './tool-version.entity.js';
 import {
   ApproveToolVersionInput,
+  CatalogChangeNode,
   SetToolEnabledInput,
   ToolConnection,
   ToolFilter,
@@ -37,6 +38,28 @@ async function assertAdministers(ctx: RegistryContext, toolId: string, field: st
   throw new RegistryError(ErrorCode.FORBIDDEN, `Administering ${tool.name} is not allowed: ${decision.reason}`);
 }
 
+/**
+ * Every catalog change the subscriber may read, as it is committed on any replica. Each batch is
+ * checked against the subscriber's current `read` policies with fresh services, so a policy change
+ * applies to open subscriptions too.
+ */
+async function* catalogChanges({ context: ctx }: SubscribeResolverData<unknown, object, RegistryContext>): AsyncGenerator<CatalogChangeNode> {
+  const stop = new AbortController();
+  try {
+    const batches = await ctx.catalogEvents.listen(stop.signal);
+    for await (const batch of batches) {
+      ctx.refresh();
+      const readable = new Map((await ctx.tools.findReadableByNames(batch.map((change) => change.tool))).map((tool) => [tool.name, tool]));
+      for (const change of batch) {
+        const tool = readable.get(change.tool);
+        if (tool) yield { kind: change.kind, toolName: tool.name, tool: tool as unknown as ToolNode };
+      }
+    }
+  } finally {
+    stop.abort();
+  }
+}
+
 @Resolver(() => ToolNode)
 export class ToolResolver {
   @Query(() => ToolNode, { nullable: true, description: 'The tool with this name (`provider.tool`), if any.' })
@@ -52,6 +75,14 @@ export class ToolResolver {
     @Ctx() ctx: RegistryContext,
   ): Promise<Page<Tool>> {
     return ctx.tools.list({ first, after, filter });
+  }
+
+  @Subscription(() => CatalogChangeNode, {
+    description: 'Tools added, changed, quarantined or removed, on any replica, as far as the caller may read them (tools:read).',
+    subscribe: catalogChanges as never,
+  })
+  catalogChanged(@Root() change: CatalogChangeNode): CatalogChangeNode {
+    return change;
   }
 
   @FieldResolver(() => CallTemplateType, { description: 'The protocol the registry uses to call this tool.' })

@@ -6,6 +6,8 @@ import { allow } from '../../security/shield.js';
 export const toolRules = {
   Query: { tool: requireScope(Scope.TOOLS_READ), tools: requireScope(Scope.TOOLS_READ) },
   Mutation: { approveToolVersion: requireScope(Scope.ADMIN), setToolEnabled: requireScope(Scope.PROVIDERS_WRITE) },
+  Subscription: { catalogChanged: requireScope(Scope.TOOLS_READ) },
+  CatalogChange: allow,
   ToolVersion: allow,
   ToolPayload: allow,
   Tool: allow,

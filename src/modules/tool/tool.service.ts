@@ -1,4 +1,5 @@
 import DataLoader from 'dataloader';
+import { ReferenceKind } from '@mikro-orm/core';
 import { type EntityManager } from '@mikro-orm/postgresql';
 import { isUuid } from '../../common/ids.js';
 import { Scope } from '../../security/scopes.js';
@@ -42,29 +43,52 @@ export interface ManualImport extends SyncResult {
 const PROVIDER_NAME = /^[A-Za-z0-9_]{1,128}$/;
 const MAX_SEARCH_LENGTH = 200;
 
-const columnLists = new WeakMap<object, string>();
+/** How a listing selects and reads the tool table: its columns, and a row as a Tool. */
+interface ToolShape {
+  /** The selected columns (all mapped ones but the lazy search vector), as `t."column"`. */
+  columns: string;
+  /** A row of those columns as a read-only Tool, not tracked by the ORM (a listing changes nothing). */
+  read(row: Record<string, unknown>): Tool;
+}
+
+const shapes = new WeakMap<object, ToolShape>();
 
 /**
- * The selected columns of a tool listing (all mapped ones but the lazy search vector), computed
- * once per ORM metadata rather than for every request's service.
+ * The shape of tool listings, computed once per ORM metadata rather than for every request's
+ * service. Listings read rows into plain objects: mapping them into managed entities (identity
+ * map, change-tracking snapshots of the JSON schemas) cost more than the query itself.
  */
-function toolColumns(em: EntityManager): string {
+function toolShape(em: EntityManager): ToolShape {
   const metadata = em.getMetadata();
-  let columns = columnLists.get(metadata);
-  if (columns === undefined) {
-    columns = metadata
-      .get(Tool)
-      .props.filter((p) => p.persist !== false && !p.lazy && p.fieldNames?.length)
-      .flatMap((p) => p.fieldNames.map((f) => `t."${f}"`))
-      .join(', ');
-    columnLists.set(metadata, columns);
+  let shape = shapes.get(metadata);
+  if (shape === undefined) {
+    const props = metadata.get(Tool).props.filter((p) => p.persist !== false && !p.lazy && p.fieldNames?.length);
+    const fields = props.map((p) => ({
+      property: p.name,
+      column: p.fieldNames[0]!,
+      reference: p.kind === ReferenceKind.MANY_TO_ONE,
+      // The embedded database's driver returns timestamps as text.
+      date: p.runtimeType === 'Date',
+    }));
+    shape = {
+      columns: props.flatMap((p) => p.fieldNames.map((f) => `t."${f}"`)).join(', '),
+      read(row) {
+        const tool: Record<string, unknown> = {};
+        for (const { property, column, reference, date } of fields) {
+          const value = row[column];
+          tool[property] = reference ? { id: value } : date && value !== null && !(value instanceof Date) ? new Date(value as string) : value;
+        }
+        return tool as unknown as Tool;
+      },
+    };
+    shapes.set(metadata, shape);
   }
-  return columns;
+  return shape;
 }
 
 /** Reads the catalog and imports UTCP manuals into it. */
 export class ToolService {
-  private readonly columns: string;
+  private readonly shape: ToolShape;
 
   /**
    * `readFilter` yields which tools the caller may read (their `read` policies, see tool.visibility.ts);
@@ -74,10 +98,15 @@ export class ToolService {
     private readonly em: EntityManager,
     private readonly readFilter: () => Promise<ReadFilter> = async () => null,
   ) {
-    this.columns = toolColumns(em);
+    this.shape = toolShape(em);
   }
 
   private versionLoader?: DataLoader<string, ToolVersion[]>;
+
+  /** Which tools the caller may read: null for all, else the condition on the tool table. */
+  visibility(): Promise<ReadFilter> {
+    return this.readFilter();
+  }
 
   /** Every version of a tool, newest first; batched so a page of tools loads its versions in one query. */
   versionsOf(toolId: string): Promise<ToolVersion[]> {
@@ -112,13 +141,25 @@ export class ToolService {
     return this.findReadable('t.name = ?', name);
   }
 
+  /** Those of the named tools the caller may read, in any state (removed ones included). */
+  async findReadableByNames(names: readonly string[]): Promise<Tool[]> {
+    if (names.length === 0) return [];
+    // The ORM expands an array parameter into a list.
+    return this.findAllReadable('t.name in (?)', [...names]);
+  }
+
   private async findReadable(condition: string, value: string): Promise<Tool | null> {
+    const [tool] = await this.findAllReadable(condition, value);
+    return tool ?? null;
+  }
+
+  private async findAllReadable(condition: string, value: unknown): Promise<Tool[]> {
     const filter = await this.readFilter();
-    const [row] = await this.em.execute<Record<string, unknown>[]>(
-      `select ${this.columns} from tool t where ${condition}${filter ? ` and ${filter.sql}` : ''}`,
+    const rows = await this.em.execute<Record<string, unknown>[]>(
+      `select ${this.shape.columns} from tool t where ${condition}${filter ? ` and ${filter.sql}` : ''}`,
       [value, ...(filter?.params ?? [])],
     );
-    return row ? this.em.map(Tool, row) : null;
+    return rows.map((row) => this.shape.read(row));
   }
 
   /**
@@ -200,7 +241,7 @@ export class ToolService {
       }
     }
     const sql = [
-      `select ${this.columns}${rank ? `, ${rank} as "rank"` : ''}`,
+      `select ${this.shape.columns}${rank ? `, ${rank} as "rank"` : ''}`,
       `from ${from}`,
       pageWhere.length ? `where ${pageWhere.join(' and ')}` : '',
       rank ? `order by "rank" desc, t.name asc` : `order by t.name asc`,
@@ -215,7 +256,7 @@ export class ToolService {
     ]);
     const ranks = new Map<Tool, number>();
     const tools = rows.map(({ rank: score, ...columns }) => {
-      const tool = this.em.map(Tool, columns);
+      const tool = this.shape.read(columns);
       if (typeof score === 'number') ranks.set(tool, score);
       return tool;
     });

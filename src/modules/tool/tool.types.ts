@@ -2,6 +2,7 @@ import { GraphQLJSON } from 'graphql-scalars';
 import { Directive, Field, ID, InputType, Int, ObjectType, registerEnumType } from 'type-graphql';
 import { connectionTypes } from '../../common/connection.types.js';
 import { CallTemplateType } from '../provider/provider.entity.js';
+import { CatalogChangeKind } from './catalog.events.js';
 import { ToolStatus } from './tool.entity.js';
 import { ToolVersionStatus } from './tool-version.entity.js';
 import { UserError } from '../../common/user-error.types.js';
@@ -128,4 +129,19 @@ export class ToolFilter {
 
   @Field(() => [ToolStatus], { nullable: true, description: 'Tools in any of these states; by default all but REMOVED.' })
   status?: ToolStatus[];
+}
+
+registerEnumType(CatalogChangeKind, { name: 'CatalogChangeKind', description: 'What happened to a tool.' });
+
+/** A change of the catalog, for `catalogChanged` subscribers who may read the tool. */
+@ObjectType('CatalogChange')
+export class CatalogChangeNode {
+  @Field(() => CatalogChangeKind)
+  kind!: CatalogChangeKind;
+
+  @Field({ description: 'Name of the tool (`provider.tool`).' })
+  toolName!: string;
+
+  @Field(() => ToolNode, { description: 'The tool as it is now (after the change).' })
+  tool!: ToolNode;
 }

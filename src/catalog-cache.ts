@@ -1,0 +1,198 @@
+import { createHash } from 'node:crypto';
+import { type ApolloServerPlugin } from '@apollo/server';
+import { type OperationDefinitionNode } from 'graphql';
+import { LRUCache } from 'lru-cache';
+import { type EventBus } from './common/event-bus.js';
+import { type RegistryContext } from './context.js';
+import { type Logger } from './logger.js';
+import { type Viewer } from './modules/principal/index.js';
+import { type ReadFilter } from './modules/tool/index.js';
+import { type BudgetState } from './security/budgets.js';
+
+/** Root fields whose answer depends only on the catalog, the caller and its `read` policies. */
+const CATALOG_FIELDS = new Set(['tools', 'tool', 'providers', 'provider']);
+/** Mutations that never change what a catalog query answers (and are frequent): no invalidation. */
+const NEUTRAL_MUTATIONS = new Set(['executeTool', 'cancelExecution']);
+/** Topic on which any replica announces a change that may alter catalog answers. */
+const INVALIDATE = 'invalidate';
+/** Catalog changes (see CatalogEvents) also invalidate. */
+const CATALOG = 'catalog';
+/** How soon listening for invalidations is tried again after the bus could not be reached. */
+const RETRY_MS = 5_000;
+
+/** A GraphQL request as sent over HTTP. */
+export interface GraphQLRequestBody {
+  query: string;
+  operationName?: string | null;
+  variables?: Record<string, unknown> | null;
+}
+
+export interface CatalogCacheOptions {
+  /** Most bytes of cached answers per process. */
+  maxBytes: number;
+  /** Longest an answer is kept, also when an invalidation from another replica is lost. */
+  ttlMs: number;
+}
+
+/** What the fast path needs from the request pipeline. */
+export interface FastPathCaller {
+  viewer: Viewer;
+  /** The caller's catalog visibility now (`read` policies, source address, time). */
+  readFilter(): Promise<ReadFilter>;
+  /** Charges `cost` to the caller's budget. */
+  charge(cost: number): Promise<BudgetState>;
+}
+
+const sha256 = (text: string) => createHash('sha256').update(text).digest('base64url');
+
+/** The request's identity: the document, the operation and the variables, exactly as sent. */
+function requestKey(body: GraphQLRequestBody): string {
+  return sha256(`${body.query}\u0000${body.operationName ?? ''}\u0000${JSON.stringify(body.variables ?? {})}`);
+}
+
+/** Whose answer this is: the principal, its scopes and which tools it may read right now. */
+function audienceKey(viewer: Viewer, filter: ReadFilter): string {
+  const readable = filter ? `${filter.sql}\u0000${JSON.stringify(filter.params)}` : '*';
+  return `${viewer.principalId}\u0000${[...viewer.scopes].sort().join(' ')}\u0000${readable}`;
+}
+
+/** Whether a resolved operation reads only the catalog: a query of catalog root fields, nothing else. */
+function readsOnlyCatalog(operation: OperationDefinitionNode): boolean {
+  if (operation.operation !== 'query') return false;
+  return operation.selectionSet.selections.every((s) => s.kind === 'Field' && CATALOG_FIELDS.has(s.name.value) && !s.directives?.length);
+}
+
+/**
+ * Answers to catalog queries (`tools`, `tool`, `providers`, `provider` and nothing else), kept per
+ * caller: the key holds the principal, its scopes, its current read filter and the request exactly
+ * as sent, so an answer is only ever served to the principal it was computed for, with the
+ * visibility it still has. Any committed change — a catalog change, or any successful mutation on
+ * any replica (through the event bus) — empties it; `ttlMs` bounds staleness when an invalidation
+ * is lost (Redis unreachable).
+ *
+ * A cached request takes a fast path in front of Apollo: the token is authenticated, the policies
+ * read and the cost charged to the budget exactly as on the full path, but parsing, validation,
+ * query limits (the same document passed them) and execution are skipped. Anything unusual — an
+ * unknown request, no or a bad token, a spent budget — takes the full path, which answers it.
+ */
+export class CatalogCache {
+  /** Requests known to be cacheable catalog reads, with their cost. */
+  private readonly requests = new LRUCache<string, { cost: number }>({ max: 10_000 });
+  private readonly answers: LRUCache<string, string>;
+  private generation = 0;
+  private readonly stop = new AbortController();
+
+  constructor(
+    private readonly bus: EventBus,
+    private readonly logger: Logger,
+    options: CatalogCacheOptions,
+  ) {
+    this.answers = new LRUCache<string, string>({ maxSize: options.maxBytes, sizeCalculation: (value) => value.length || 1, ttl: options.ttlMs });
+  }
+
+  /** Whether invalidations reach this replica; until they do, nothing is cached or served. */
+  private listening = false;
+  private retry?: NodeJS.Timeout;
+
+  /**
+   * Listens for invalidations from every replica (and this one). When the bus cannot be reached
+   * the cache stays off and listening is retried in the background; it never fails the start.
+   */
+  async start(): Promise<void> {
+    try {
+      for (const topic of [INVALIDATE, CATALOG]) {
+        const messages = await this.bus.listen(topic, this.stop.signal);
+        void (async () => {
+          for await (const _ of messages) this.clear();
+        })().catch((error: unknown) => {
+          this.listening = false;
+          this.logger.warn({ err: error }, 'catalog cache invalidations stopped; the cache is off');
+        });
+      }
+      this.listening = true;
+    } catch (error) {
+      this.logger.warn({ err: { message: (error as Error).message } }, 'catalog cache off until its invalidations can be received');
+      if (!this.stop.signal.aborted) {
+        this.retry = setTimeout(() => void this.start(), RETRY_MS);
+        this.retry.unref();
+      }
+    }
+  }
+
+  stopListening(): void {
+    clearTimeout(this.retry);
+    this.stop.abort();
+  }
+
+  /** Drops every cached answer here and on every other replica. */
+  invalidate(): void {
+    this.clear();
+    this.bus.publish(INVALIDATE, {});
+  }
+
+  private clear(): void {
+    this.generation += 1;
+    this.answers.clear();
+  }
+
+  /**
+   * The cached answer's body for this request, or null when the full path must answer. `caller`
+   * is asked for only when the request is a known catalog read.
+   */
+  async serve(body: unknown, caller: () => Promise<FastPathCaller | null>): Promise<string | null> {
+    if (!this.listening || !isRequestBody(body)) return null;
+    const key = requestKey(body);
+    const known = this.requests.get(key);
+    if (!known) return null;
+    const who = await caller();
+    if (!who) return null;
+    const audience = audienceKey(who.viewer, await who.readFilter());
+    const data = this.answers.get(`${audience}\u0000${key}`);
+    if (data === undefined) return null;
+    const budget = await who.charge(known.cost);
+    if (!budget.allowed) return null;
+    const cost = { requested: known.cost, limit: budget.limit, remaining: budget.remaining, resetAt: budget.resetAt.toISOString() };
+    return `{"data":${data},"extensions":${JSON.stringify({ cost })}}`;
+  }
+
+  /**
+   * Apollo plugin: remembers the answers of catalog reads that succeeded, and invalidates after
+   * every mutation that did not fail outright (its payload may still list user errors).
+   */
+  plugin(): ApolloServerPlugin<RegistryContext> {
+    return {
+      requestDidStart: async () => {
+        const generation = this.generation;
+        return {
+          willSendResponse: async ({ operation, request, response, contextValue, errors }) => {
+            if (!operation || response.body.kind !== 'single') return;
+            const result = response.body.singleResult;
+            if (operation.operation === 'mutation') {
+              const neutral = operation.selectionSet.selections.every((s) => s.kind === 'Field' && NEUTRAL_MUTATIONS.has(s.name.value));
+              if (result.data && !neutral) this.invalidate();
+              return;
+            }
+            const viewer = contextValue.viewer;
+            if (!this.listening || !viewer || errors?.length || result.errors?.length || !result.data || !readsOnlyCatalog(operation)) return;
+            if (typeof request.query !== 'string' || generation !== this.generation) return;
+            const body = { query: request.query, operationName: request.operationName, variables: request.variables };
+            const key = requestKey(body);
+            this.requests.set(key, { cost: contextValue.queryCost ?? 1 });
+            const audience = audienceKey(viewer, await contextValue.tools.visibility());
+            if (generation === this.generation) this.answers.set(`${audience}\u0000${key}`, JSON.stringify(result.data));
+          },
+        };
+      },
+    };
+  }
+}
+
+function isRequestBody(body: unknown): body is GraphQLRequestBody {
+  if (!body || typeof body !== 'object' || Array.isArray(body)) return false;
+  const { query, operationName, variables } = body as Record<string, unknown>;
+  return (
+    typeof query === 'string' &&
+    (operationName === undefined || operationName === null || typeof operationName === 'string') &&
+    (variables === undefined || variables === null || (typeof variables === 'object' && !Array.isArray(variables)))
+  );
+}

@@ -1,0 +1,157 @@
+import { EventEmitter, on } from 'node:events';
+import { type Redis } from 'ioredis';
+import { ErrorCode, RegistryError } from '../errors.js';
+import { type Logger } from '../logger.js';
+
+/**
+ * Topic-based events for subscriptions: within one process, or across every replica through Redis
+ * pub/sub. Delivery is at most once and in publishing order per publisher; nothing is stored, so a
+ * listener sees only what is published after its `listen` resolved.
+ */
+export interface EventBus {
+  /** Sends `message` (JSON-serializable) to every listener of `topic`; never throws. */
+  publish(topic: string, message: unknown): void;
+  /**
+   * The messages of `topic` until `signal` aborts. Resolves once listening is in effect, so a message
+   * published after that is delivered. Throws EVENTS_UNAVAILABLE when the shared bus cannot be reached.
+   */
+  listen(topic: string, signal: AbortSignal): Promise<AsyncIterable<unknown>>;
+  close(): Promise<void>;
+}
+
+/** The messages emitted under `topic` from the moment of the call (`on` attaches at once). */
+async function* messages(emitter: EventEmitter, topic: string, signal: AbortSignal): AsyncGenerator<unknown> {
+  try {
+    for await (const [message] of on(emitter, topic, { signal })) yield message;
+  } catch (error) {
+    if (!signal.aborted) throw error;
+  }
+}
+
+/** Listens before the caller continues: the generator is started so its listener is attached now. */
+function listening(emitter: EventEmitter, topic: string, signal: AbortSignal): AsyncIterable<unknown> {
+  const iterator = messages(emitter, topic, signal);
+  const first = iterator.next();
+  first.catch(() => {});
+  let started = false;
+  return {
+    [Symbol.asyncIterator]: () => ({
+      next: () => {
+        if (started) return iterator.next();
+        started = true;
+        return first;
+      },
+      return: (value?: unknown) => iterator.return(value),
+    }),
+  };
+}
+
+/** Events within this process only (no Redis configured). */
+export class LocalEventBus implements EventBus {
+  private readonly emitter = new EventEmitter().setMaxListeners(0);
+
+  publish(topic: string, message: unknown): void {
+    this.emitter.emit(topic, message);
+  }
+
+  async listen(topic: string, signal: AbortSignal): Promise<AsyncIterable<unknown>> {
+    return listening(this.emitter, topic, signal);
+  }
+
+  async close(): Promise<void> {
+    this.emitter.removeAllListeners();
+  }
+}
+
+/** How long `listen` waits for Redis to confirm a subscription. */
+const SUBSCRIBE_TIMEOUT_MS = 10_000;
+
+/**
+ * Events through Redis pub/sub, so a listener on any replica receives what any replica publishes
+ * (its own included: local messages take the same path, which keeps one order). One subscriber
+ * connection per process carries every topic; a Redis channel is subscribed while some listener
+ * of its topic is open.
+ */
+export class RedisEventBus implements EventBus {
+  private readonly local = new EventEmitter().setMaxListeners(0);
+  private readonly channels = new Map<string, { listeners: number; ready: Promise<unknown> }>();
+  private readonly subscriber: Redis;
+
+  constructor(
+    private readonly publisher: Redis,
+    private readonly logger: Logger,
+    /** Channel prefix: replicas of one registry share it, other registries on the same Redis do not. */
+    private readonly prefix: string,
+  ) {
+    // A subscribed connection can run nothing else; ioredis re-subscribes after a reconnect.
+    this.subscriber = publisher.duplicate({ enableOfflineQueue: true, maxRetriesPerRequest: null });
+    this.subscriber.on('error', (error: Error) => logger.warn({ err: { message: error.message } }, 'redis event subscriber unavailable'));
+    this.subscriber.on('message', (channel: string, raw: string) => {
+      let message: unknown;
+      try {
+        message = JSON.parse(raw);
+      } catch {
+        logger.warn({ channel }, 'dropped an event that is not JSON');
+        return;
+      }
+      this.local.emit(channel.slice(this.prefix.length), message);
+    });
+  }
+
+  publish(topic: string, message: unknown): void {
+    this.publisher.publish(this.prefix + topic, JSON.stringify(message)).catch((error: Error) => {
+      this.logger.warn({ err: { message: error.message }, topic }, 'could not publish an event');
+    });
+  }
+
+  async listen(topic: string, signal: AbortSignal): Promise<AsyncIterable<unknown>> {
+    const failed = new AbortController();
+    const iterable = listening(this.local, topic, AbortSignal.any([signal, failed.signal]));
+    let channel = this.channels.get(topic);
+    if (!channel) {
+      channel = { listeners: 0, ready: this.subscriber.subscribe(this.prefix + topic) };
+      channel.ready.catch(() => {});
+      this.channels.set(topic, channel);
+    }
+    const opened = channel;
+    opened.listeners += 1;
+    const release = () => {
+      opened.listeners -= 1;
+      if (opened.listeners > 0 || this.channels.get(topic) !== opened) return;
+      this.channels.delete(topic);
+      this.subscriber.unsubscribe(this.prefix + topic).catch(() => {});
+    };
+    if (signal.aborted) {
+      release();
+      return iterable;
+    }
+    signal.addEventListener('abort', release, { once: true });
+
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      await Promise.race([
+        opened.ready,
+        new Promise((_, reject) => {
+          timer = setTimeout(() => reject(new Error('timed out')), SUBSCRIBE_TIMEOUT_MS);
+        }),
+      ]);
+    } catch (error) {
+      this.logger.warn({ err: { message: (error as Error).message }, topic }, 'could not subscribe to events');
+      // A failed subscription is not reused: the next listener tries afresh.
+      if (this.channels.get(topic) === opened) this.channels.delete(topic);
+      signal.removeEventListener('abort', release);
+      release();
+      failed.abort();
+      throw new RegistryError(ErrorCode.EVENTS_UNAVAILABLE, 'Live updates are unavailable right now; try again shortly');
+    } finally {
+      clearTimeout(timer);
+    }
+    return iterable;
+  }
+
+  async close(): Promise<void> {
+    this.local.removeAllListeners();
+    this.channels.clear();
+    await this.subscriber.quit().catch(() => this.subscriber.disconnect());
+  }
+}
