@@ -14,6 +14,39 @@ export type CallTemplateType =
   | 'TEXT'
   | 'WEBSOCKET';
 
+/** What happened to a tool. */
+export type CatalogChangeKind =
+  | 'ADDED'
+  | 'CHANGED'
+  | 'QUARANTINED'
+  | 'REMOVED';
+
+export type ExecuteToolInput = {
+  /** The call's arguments: a JSON object matching the tool's input schema. */
+  arguments: unknown;
+  /** Retries with the same key (from the same principal) return the first execution instead of calling again. */
+  idempotencyKey?: string | null | undefined;
+  /** SYNC (default) answers when the call ended; ASYNC answers at once with the queued execution. */
+  mode?: ExecutionMode | null | undefined;
+  /** Deadline of the call in milliseconds (default and maximum are configured). */
+  timeoutMs?: number | null | undefined;
+  /** The tool, by name (`provider.tool`). */
+  tool: string;
+};
+
+export type ExecutionMode =
+  | 'ASYNC'
+  | 'SYNC';
+
+export type ExecutionStatus =
+  | 'CANCELLED'
+  | 'DENIED'
+  | 'FAILED'
+  | 'QUEUED'
+  | 'RUNNING'
+  | 'SUCCEEDED'
+  | 'TIMED_OUT';
+
 export type ProviderStatus =
   | 'ACTIVE'
   | 'DISABLED'
@@ -75,3 +108,40 @@ export type ServiceSdlQueryVariables = Exact<{ [key: string]: never; }>;
 
 
 export type ServiceSdlQuery = { _service: { sdl: string | null } };
+
+export type SearchToolsQueryVariables = Exact<{
+  search: string;
+  first?: number | null | undefined;
+  after?: string | null | undefined;
+}>;
+
+
+export type SearchToolsQuery = { tools: { totalCount: number, edges: Array<{ cursor: string, node: { id: string, name: string, description: string, tags: Array<string>, inputs: unknown, callTemplateType: CallTemplateType, quarantined: boolean, enabled: boolean, updatedAt: string } }>, pageInfo: { hasNextPage: boolean, endCursor: string | null } } };
+
+export type CatalogChangedSubscriptionVariables = Exact<{ [key: string]: never; }>;
+
+
+export type CatalogChangedSubscription = { catalogChanged: { kind: CatalogChangeKind, toolName: string, tool: { id: string, name: string, status: ToolStatus, enabled: boolean, version: number, provider: { name: string } } } };
+
+export type ExecutionStateFragment = { id: string, toolName: string, status: ExecutionStatus, mode: ExecutionMode, result: unknown, outputValid: boolean | null, attempts: number, createdAt: string, finishedAt: string | null, durationMs: number | null, error: { code: string, message: string, details: unknown } | null };
+
+export type ExecuteToolMutationVariables = Exact<{
+  input: ExecuteToolInput;
+}>;
+
+
+export type ExecuteToolMutation = { executeTool: { id: string, toolName: string, status: ExecutionStatus, mode: ExecutionMode, result: unknown, outputValid: boolean | null, attempts: number, createdAt: string, finishedAt: string | null, durationMs: number | null, error: { code: string, message: string, details: unknown } | null } };
+
+export type ExecutionByIdQueryVariables = Exact<{
+  id: string | number;
+}>;
+
+
+export type ExecutionByIdQuery = { execution: { id: string, toolName: string, status: ExecutionStatus, mode: ExecutionMode, result: unknown, outputValid: boolean | null, attempts: number, createdAt: string, finishedAt: string | null, durationMs: number | null, error: { code: string, message: string, details: unknown } | null } | null };
+
+export type FollowExecutionSubscriptionVariables = Exact<{
+  id: string | number;
+}>;
+
+
+export type FollowExecutionSubscription = { executionUpdated: { chunk: unknown, execution: { id: string, toolName: string, status: ExecutionStatus, mode: ExecutionMode, result: unknown, outputValid: boolean | null, attempts: number, createdAt: string, finishedAt: string | null, durationMs: number | null, error: { code: string, message: string, details: unknown } | null } } };

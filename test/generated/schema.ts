@@ -97,6 +97,21 @@ export type CallTemplateType =
   | 'TEXT'
   | 'WEBSOCKET';
 
+export type CatalogChange = {
+  kind: CatalogChangeKind;
+  /** The tool as it is now (after the change). */
+  tool: Tool;
+  /** Name of the tool (`provider.tool`). */
+  toolName: Scalars['String']['output'];
+};
+
+/** What happened to a tool. */
+export type CatalogChangeKind =
+  | 'ADDED'
+  | 'CHANGED'
+  | 'QUARANTINED'
+  | 'REMOVED';
+
 export type CreatePrincipalInput = {
   kind: PrincipalKind;
   name: Scalars['String']['input'];
@@ -139,6 +154,8 @@ export type Execution = {
   mode: ExecutionMode;
   /** Whether the result matched the tool's output schema. */
   outputValid?: Maybe<Scalars['Boolean']['output']>;
+  /** Who made the call. */
+  principal?: Maybe<Principal>;
   result?: Maybe<Scalars['JSON']['output']>;
   startedAt?: Maybe<Scalars['DateTimeISO']['output']>;
   status: ExecutionStatus;
@@ -463,6 +480,7 @@ export type PolicyTimeWindowInput = {
   to?: InputMaybe<Scalars['String']['input']>;
 };
 
+/** An agent, user or service known to the registry (itself, admins and audit:read see it). */
 export type Principal = {
   /** OAuth 2 client id for the client-credentials grant. */
   clientId?: Maybe<Scalars['String']['output']>;
@@ -621,6 +639,8 @@ export type Query = {
   tool?: Maybe<Tool>;
   /** The catalog, a page at a time (at most 100 per page). */
   tools: ToolConnection;
+  /** A UTCP 1.1 manual of exactly the tools the caller may execute (tools:execute), each called through `POST /tools/{name}/call` on this registry with the bearer token the UTCP client knows as `REGISTRY_TOKEN`; the same document as `GET /utcp`. */
+  utcpManual: Scalars['JSON']['output'];
   /** Recomputes the hash chain and names the first broken entry (admin). */
   verifyAuditLog: AuditVerification;
 };
@@ -718,6 +738,8 @@ export type SetToolEnabledInput = {
 };
 
 export type Subscription = {
+  /** Tools added, changed, quarantined or removed, on any replica, as far as the caller may read them (tools:read). */
+  catalogChanged: CatalogChange;
   /** Follows an execution (its principal's, or any with audit:read): its state now, then each change and streamed chunk until it ends. */
   executionUpdated: ExecutionUpdate;
 };
@@ -823,7 +845,7 @@ export type UserError = {
   message: Scalars['String']['output'];
 };
 
-export type _Entity = Execution | Provider | Tool;
+export type _Entity = Execution | Principal | Provider | Tool;
 
 export type _Service = {
   sdl?: Maybe<Scalars['String']['output']>;

@@ -9,11 +9,10 @@ export interface TestDatabase {
 }
 
 /**
- * With `TEST_DATABASE_URL`, creates a fresh, uniquely named PostgreSQL database on that server
- * (dropped afterwards); otherwise an in-memory PGlite database.
+ * With `TEST_DATABASE_URL` (or `serverUrl`), creates a fresh, uniquely named PostgreSQL database on
+ * that server (dropped afterwards); otherwise an in-memory PGlite database.
  */
-export async function createTestDatabase(): Promise<TestDatabase> {
-  const serverUrl = process.env.TEST_DATABASE_URL;
+export async function createTestDatabase(serverUrl = process.env.TEST_DATABASE_URL): Promise<TestDatabase> {
   if (!serverUrl) return { config: { kind: 'pglite' }, drop: async () => {} };
   const name = `registry_test_${randomBytes(6).toString('hex')}`;
   const admin = new pg.Client({ connectionString: serverUrl });

@@ -15,6 +15,16 @@ export function manualTool(overrides: Record<string, unknown> = {}): Record<stri
   };
 }
 
+/** A `cli` tool that echoes its one required argument `msg` (needs `REGISTRY_CLI_ALLOW=echo`). */
+export function echoCliTool(name = 'echo'): Record<string, unknown> {
+  return manualTool({
+    name,
+    inputs: { type: 'object', properties: { msg: { type: 'string' } }, required: ['msg'] },
+    outputs: { type: 'string' },
+    tool_call_template: { call_template_type: 'cli', commands: [{ command: 'echo UTCP_ARG_msg_UTCP_END' }] },
+  });
+}
+
 /** A UTCP 1.1 manual holding `tools` (one default tool when omitted). */
 export function manual(tools: Record<string, unknown>[] = [manualTool()], overrides: Record<string, unknown> = {}) {
   return { utcp_version: '1.1.0', manual_version: '1.0.0', tools, ...overrides };

@@ -84,6 +84,10 @@ export interface StartOptions {
    * closing this registry leaves the database in place.
    */
   shareDatabaseWith?: TestRegistry;
+  /** A PostgreSQL server to create the test database on instead of `TEST_DATABASE_URL`'s (a private one, for fault tests). */
+  databaseServerUrl?: string;
+  /** Redis to use instead of `TEST_REDIS_URL`'s. */
+  redisUrl?: string;
 }
 
 /**
@@ -91,7 +95,9 @@ export interface StartOptions {
  * `shareDatabaseWith`) and a bootstrap admin.
  */
 export async function startRegistry(options: StartOptions = {}): Promise<TestRegistry> {
-  const testDb = options.shareDatabaseWith ? sharedTestDatabase(options.shareDatabaseWith.config.database) : await createTestDatabase();
+  const testDb = options.shareDatabaseWith
+    ? sharedTestDatabase(options.shareDatabaseWith.config.database)
+    : await createTestDatabase(options.databaseServerUrl ?? process.env.TEST_DATABASE_URL);
   const config = {
     // A generous budget: tests that are about budgets set a principal's own.
     ...loadConfig({
@@ -101,7 +107,7 @@ export async function startRegistry(options: StartOptions = {}): Promise<TestReg
       ...options.env,
     }),
     database: testDb.config,
-    redisUrl: process.env.TEST_REDIS_URL,
+    redisUrl: options.redisUrl ?? process.env.TEST_REDIS_URL,
   };
   const queries: string[] = [];
   const db = await openDatabase(testDb.config, { onQuery: (sql) => queries.push(sql) });

@@ -12,11 +12,13 @@ import {
   isScalarType,
   isUnionType,
 } from 'graphql';
+import { generateKeyPair, SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildRegistrySchema } from '../../src/schema.js';
 import { authenticated } from '../../src/security/rules.js';
 import { composeRuleTree, ruleFor } from '../../src/security/rule-tree.js';
 import { Scope } from '../../src/security/scopes.js';
+import { type SigningKey } from '../../src/security/signing-keys.js';
 import { allow } from '../../src/security/shield.js';
 import { startRegistry, type TestRegistry } from '../helpers/registry.js';
 
@@ -72,13 +74,38 @@ function operationFor(type: GraphQLObjectType, field: GraphQLField<unknown, unkn
 
 let registry: TestRegistry;
 const tokens = new Map<string, string>();
+/** Tokens that must be refused outright (401), however much they claim: expired, and signed by a foreign key. */
+const invalid = new Map<string, string>();
+let adminId: string;
+let cells = 0;
+
+/** An access token for the admin with every scope, signed by `key` and valid from `iat` to `exp` (seconds). */
+function adminToken(key: Pick<SigningKey, 'alg' | 'kid' | 'privateKey'>, iat: number, exp: number): Promise<string> {
+  return new SignJWT({ scope: Object.values(Scope).join(' ') })
+    .setProtectedHeader({ alg: key.alg, kid: key.kid, typ: 'at+jwt' })
+    .setSubject(adminId)
+    .setIssuer(registry.config.auth.issuer)
+    .setJti(crypto.randomUUID())
+    .setIssuedAt(iat)
+    .setExpirationTime(exp)
+    .sign(key.privateKey);
+}
 
 beforeAll(async () => {
   registry = await startRegistry();
   tokens.set('none', await registry.login({}));
   for (const scope of Object.values(Scope)) tokens.set(scope, await registry.login({ scopes: [scope] }));
+  const me = await registry.graphql<{ me: { principal: { id: string } } }>('{ me { principal { id } } }', undefined, { authorization: `Bearer ${registry.adminToken}` });
+  adminId = me.data!.me.principal.id;
+  const now = Math.floor(Date.now() / 1000);
+  invalid.set('expired', await adminToken(registry.security.keys.current, now - 3600, now - 60));
+  const foreign = await generateKeyPair('EdDSA');
+  invalid.set('foreign key', await adminToken({ alg: 'EdDSA', kid: registry.security.keys.current.kid, privateKey: foreign.privateKey }, now, now + 300));
 });
-afterAll(() => registry?.close());
+afterAll(async () => {
+  console.info(`access matrix: ${rootFields.length} root fields × ${2 + tokens.size + invalid.size} kinds of caller = ${cells} cells`);
+  await registry?.close();
+});
 
 const codes = (res: { errors?: { extensions?: { code?: string } }[] }) => (res.errors ?? []).map((e) => e.extensions?.code);
 
@@ -115,6 +142,7 @@ describe.each(rootFields.map(({ type, field }) => ({ name: `${type.name}.${field
   const operation = operationFor(type, field);
 
   it(`is refused without a token${needs === 'public' ? ' (except: public)' : ''}`, async () => {
+    cells += 1;
     const res = await registry.graphql(operation, undefined, { authorization: '' });
     if (needs === 'public') expect(codes(res)).not.toContain('UNAUTHENTICATED');
     else expect(codes(res)).toContain('UNAUTHENTICATED');
@@ -123,6 +151,7 @@ describe.each(rootFields.map(({ type, field }) => ({ name: `${type.name}.${field
   it('is refused to every token that lacks what the rule tree names, and reached with it', async () => {
     for (const [held, token] of tokens) {
       if (!token) continue;
+      cells += 1;
       const res = await registry.graphql(operation, undefined, { authorization: `Bearer ${token}` });
       // Past an `authenticated` rule the resolver may still refuse someone else's data (FORBIDDEN).
       const refusedBy = needs === 'authenticated' ? ['UNAUTHENTICATED'] : ['UNAUTHENTICATED', 'FORBIDDEN'];
@@ -132,5 +161,19 @@ describe.each(rootFields.map(({ type, field }) => ({ name: `${type.name}.${field
       if (held === Scope.ADMIN && !reached) continue;
       expect(reached, `${held} → ${JSON.stringify(res.errors?.[0])}`).toBe(allowed);
     }
+  });
+
+  it('is refused with 401 to an expired admin token and to one signed by a foreign key, and reached by the admin', async () => {
+    for (const [kind, token] of invalid) {
+      cells += 1;
+      const res = await registry.graphql(operation, undefined, { authorization: `Bearer ${token}` });
+      expect(res.status, kind).toBe(401);
+      expect(codes(res), kind).toEqual(['UNAUTHENTICATED']);
+      expect(res.data ?? null, kind).toBeNull();
+    }
+    cells += 1;
+    const admin = await registry.graphql(operation, undefined, { authorization: `Bearer ${registry.adminToken}` });
+    expect(codes(admin), JSON.stringify(admin.errors?.[0])).not.toContain('UNAUTHENTICATED');
+    expect(codes(admin), JSON.stringify(admin.errors?.[0])).not.toContain('FORBIDDEN');
   });
 });

@@ -7,6 +7,8 @@ import type {
   ProviderByIdQueryVariables,
   ProvidersQuery,
   ProvidersQueryVariables,
+  SearchToolsQuery,
+  SearchToolsQueryVariables,
   ToolByNameQuery,
   ToolByNameQueryVariables,
   ToolFilter,
@@ -100,6 +102,15 @@ describe('the tool catalog', () => {
     expect((await names({ search: 'forecast' }))[0]).toBe('weather.get_forecast');
     expect(await names({ search: 'forcast' })).toContain('weather.get_forecast');
     expect(await names({ search: 'no such thing anywhere' })).toEqual([]);
+  });
+
+  it('answers the reference client’s SearchTools with what an agent needs to call the tool', async () => {
+    const res = await registry.op<SearchToolsQuery, SearchToolsQueryVariables>('SearchTools', { search: 'weather forecast', first: 3 });
+    expect(res.errors).toBeUndefined();
+    const [best] = res.data!.tools.edges.map((e) => e.node);
+    expect(best).toMatchObject({ name: 'weather.get_forecast', callTemplateType: 'HTTP', quarantined: false, enabled: true });
+    expect(best!.inputs).toMatchObject({ type: 'object', required: expect.any(Array) });
+    expect(Date.parse(best!.updatedAt)).toBeGreaterThan(Date.parse('2026-01-01'));
   });
 
   it('pages through search results without repeating or losing a tool', async () => {

@@ -5,7 +5,7 @@ import path from 'node:path';
 import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Tool, ToolService, ToolStatus } from '../../src/modules/tool/index.js';
-import { INLINE_MANUAL, manual, manualTool } from '../helpers/factories.js';
+import { INLINE_MANUAL, manual, manualTool, echoCliTool } from '../helpers/factories.js';
 import {
   garbageServer,
   gate,
@@ -396,12 +396,7 @@ describe('CLI arguments', () => {
           outputs: {},
           tool_call_template: { call_template_type: 'cli', commands: [{ command: `"${NODE}" "${CLI_TOOL}" echo UTCP_ARG_msg_UTCP_END` }], env_vars: { MARK_FILE: marks.argv } },
         }),
-        manualTool({
-          name: 'echo',
-          inputs: { type: 'object', properties: { msg: { type: 'string' } }, required: ['msg'] },
-          outputs: { type: 'string' },
-          tool_call_template: { call_template_type: 'cli', commands: [{ command: 'echo UTCP_ARG_msg_UTCP_END' }] },
-        }),
+        echoCliTool(),
         manualTool({
           name: 'guarded',
           inputs: { type: 'object', properties: { name: { type: 'string', pattern: '^[^-]' } }, required: ['name'] },

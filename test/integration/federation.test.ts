@@ -20,13 +20,14 @@ describe('the subgraph schema', () => {
     expect(committed).toBe(printRegistrySchema(schema));
   });
 
-  it('serves its SDL through _service with @key on Tool, Provider and Execution', async () => {
+  it('serves its SDL through _service with @key on Tool, Provider, Execution and Principal, and shareable value types', async () => {
     const res = await registry.graphql<{ _service: { sdl: string } }>('{ _service { sdl } }');
     const { sdl } = res.data!._service;
     expect(sdl).toContain('@link(url: "https://specs.apollo.dev/federation/v2.7"');
-    for (const type of ['Tool', 'Provider', 'Execution']) {
+    for (const type of ['Tool', 'Provider', 'Execution', 'Principal']) {
       expect(sdl).toMatch(new RegExp(`type ${type} @key\\(fields: "id"\\)`));
     }
+    for (const type of ['PageInfo', 'UserError']) expect(sdl).toContain(`type ${type} @shareable`);
   });
 
   it('resolves Tool and Provider references through _entities', async () => {
@@ -61,5 +62,19 @@ describe('the subgraph schema', () => {
     );
     expect(res.errors).toBeUndefined();
     expect(res.data!._entities).toEqual([null]);
+  });
+
+  it('resolves a Principal reference for itself, admins and audit:read only', async () => {
+    const client = await registry.createClient({ roles: ['agent'], name: 'entity-agent' });
+    const own = (await registry.tokenFor(client)).access_token;
+    const query = `query Refs($reps: [_Any!]!) { _entities(representations: $reps) { ... on Principal { name kind } } }`;
+    const reps = { reps: [{ __typename: 'Principal', id: client.principalId }] };
+    const as = (token: string) => ({ authorization: `Bearer ${token}` });
+    expect((await registry.graphql(query, reps, as(own))).data).toEqual({ _entities: [{ name: 'entity-agent', kind: 'AGENT' }] });
+    expect((await registry.graphql(query, reps, as(registry.adminToken))).data).toEqual({ _entities: [{ name: 'entity-agent', kind: 'AGENT' }] });
+    expect((await registry.graphql(query, reps, as(await registry.login({ scopes: ['audit:read'] })))).data).toEqual({
+      _entities: [{ name: 'entity-agent', kind: 'AGENT' }],
+    });
+    expect((await registry.graphql(query, reps, as(registry.viewerToken))).data).toEqual({ _entities: [null] });
   });
 });

@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AuditEntry } from '../../src/modules/audit/index.js';
 import { Credential } from '../../src/modules/credential/index.js';
 import { createLogger } from '../../src/logger.js';
+import { registrationDependencies } from '../../src/app.js';
 import { Provider, ProviderRefresher, ProviderStatus } from '../../src/modules/provider/index.js';
 import { manual, manualTool } from '../helpers/factories.js';
 import { PEER_SCRIPTS, type ProtocolPeers, startPeers, utcpManual } from '../helpers/peers/index.js';
@@ -178,8 +179,10 @@ describe('registering providers', () => {
     );
     expect(res.errors).toBeUndefined();
     expect(res.data!.providers.edges.filter((e) => e.node.credential).length).toBeGreaterThan(0);
-    // The caller's principal, the page of providers, their credentials.
-    expect(registry.queries.filter((sql) => /^\s*select/i.test(sql))).toHaveLength(3);
+    // The caller's principal, the page of providers, their credentials, and the caller's read
+    // policies, which key the answer in the catalog cache.
+    expect(registry.queries.filter((sql) => /^\s*select/i.test(sql))).toHaveLength(4);
+    expect(registry.queries.filter((sql) => /from "policy"/i.test(sql))).toHaveLength(1);
   });
 
   it('refuses bad templates with the JSON path, and stores nothing', async () => {
@@ -360,7 +363,7 @@ describe('periodic refresh', () => {
     served = manual([manualTool({ name: 'periodic' }), manualTool({ name: 'added_later' })]);
     // Everything registered so far becomes due.
     await registry.db.fork().nativeUpdate(Provider, {}, { lastDiscoveredAt: new Date(Date.now() - 2 * 3600_000) });
-    const deps = { vault: registry.security.vault, discovery: registry.security.discovery };
+    const deps = registrationDependencies(registry.security);
     const logger = createLogger('silent');
     const replicas = [new ProviderRefresher(registry.db, deps, 3600, logger), new ProviderRefresher(registry.db, deps, 3600, logger)];
     const due = await registry.db.fork().count(Provider, { status: { $ne: ProviderStatus.DISABLED } });

@@ -113,4 +113,38 @@ describe('the registry as a UTCP manual', () => {
     expect(viewer.status).toBe(403);
     expect((await fetch(`${registry.url}/utcp`)).status).toBe(401);
   });
+
+  it('serves the same manual as the utcpManual query, to callers with tools:execute only', async () => {
+    const viaHttp = await (await fetch(`${registry.url}/utcp`, { headers: { authorization: `Bearer ${agent}` } })).json();
+    const query = await registry.graphql<{ utcpManual: { tools: { name: string; tool_call_template: { url: string } }[] } }>('{ utcpManual }', {}, {
+      authorization: `Bearer ${agent}`,
+    });
+    expect(query.errors).toBeUndefined();
+    expect(query.data!.utcpManual).toEqual(viaHttp);
+    const forecast = query.data!.utcpManual.tools.find((t) => t.name === 'utcpout.forecast')!;
+    expect(forecast.tool_call_template.url).toBe(`${registry.url}/tools/utcpout.forecast/call`);
+    expect(query.data!.utcpManual.tools.map((t) => t.name)).not.toContain('utcpout.hidden');
+
+    const viewer = await registry.graphql('{ utcpManual }', {}, { authorization: `Bearer ${registry.viewerToken}` });
+    expect(viewer.data).toBeNull();
+    expect(viewer.errors![0]!.extensions!.code).toBe('FORBIDDEN');
+  });
+
+  it('links to REGISTRY_PUBLIC_URL when the registry is reached through a proxy', async () => {
+    const proxied = await startRegistry({ env: { REGISTRY_PUBLIC_URL: 'https://tools.example.com/' } });
+    try {
+      await new ToolService(proxied.db.fork()).importManual('proxied', manual([manualTool({ name: 'echo', tool_call_template: text('"x"') })]), INLINE_MANUAL);
+      const token = await proxied.login({ roles: ['agent'] });
+      const res = await proxied.graphql<{ utcpManual: { tools: { name: string; tool_call_template: { url: string } }[] } }>('{ utcpManual }', {}, {
+        authorization: `Bearer ${token}`,
+      });
+      expect(res.data!.utcpManual.tools.find((t) => t.name === 'proxied.echo')!.tool_call_template.url).toBe(
+        'https://tools.example.com/tools/proxied.echo/call',
+      );
+      const metadata = await (await fetch(`${proxied.url}/.well-known/oauth-protected-resource/mcp`)).json();
+      expect(metadata).toMatchObject({ resource: 'https://tools.example.com/mcp', authorization_servers: ['https://tools.example.com'] });
+    } finally {
+      await proxied.close();
+    }
+  });
 });

@@ -1,0 +1,54 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Fastify from 'fastify';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { consoleRoutes } from '../../src/console.routes.js';
+import { startRegistry, type TestRegistry } from '../helpers/registry.js';
+
+describe('the console routes', () => {
+  let registry: TestRegistry;
+  let off: TestRegistry;
+
+  beforeAll(async () => {
+    [registry, off] = await Promise.all([startRegistry(), startRegistry({ env: { REGISTRY_CONSOLE: 'false' } })]);
+  });
+  afterAll(async () => {
+    await Promise.all([registry?.close(), off?.close()]);
+  });
+
+  it('serves index.html at / with a strict Content-Security-Policy, and hashed assets under /assets/', async () => {
+    const page = await fetch(`${registry.url}/`);
+    expect(page.status).toBe(200);
+    expect(page.headers.get('content-type')).toMatch(/^text\/html/);
+    expect(page.headers.get('cache-control')).toBe('no-cache');
+    const csp = page.headers.get('content-security-policy')!;
+    expect(csp).toContain("script-src 'self'");
+    expect(csp).toContain(`connect-src 'self' ws://${new URL(registry.url).host}`);
+    expect(csp).not.toContain('unsafe');
+    const html = await page.text();
+    expect(html).not.toMatch(/<script(?![^>]*\bsrc=)[^>]*>/);
+    const asset = /src="(\/assets\/[^"]+\.js)"/.exec(html)![1]!;
+    const script = await fetch(`${registry.url}${asset}`);
+    expect(script.status).toBe(200);
+    expect(script.headers.get('cache-control')).toContain('immutable');
+    expect((await fetch(`${registry.url}/assets/missing.js`)).status).toBe(404);
+  });
+
+  it('is off with REGISTRY_CONSOLE=false', async () => {
+    const response = await fetch(`${off.url}/`);
+    expect(response.status).toBe(404);
+    expect(await response.json()).toMatchObject({ errors: [{ extensions: { code: 'NOT_FOUND' } }] });
+  });
+
+  it('answers 404 with a coded error when the console was not built', async () => {
+    const empty = await mkdtemp(join(tmpdir(), 'console-missing-'));
+    const app = Fastify();
+    await consoleRoutes(app, { dir: empty });
+    const response = await app.inject({ method: 'GET', url: '/' });
+    expect(response.statusCode).toBe(404);
+    expect(response.json()).toMatchObject({ errors: [{ message: expect.stringContaining('npm run build'), extensions: { code: 'NOT_FOUND' } }] });
+    await app.close();
+    await rm(empty, { recursive: true, force: true });
+  });
+});
