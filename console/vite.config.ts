@@ -1,0 +1,47 @@
+import { readdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import react from '@vitejs/plugin-react';
+import { defineConfig, type Plugin } from 'vite';
+
+const outDir = fileURLToPath(new URL('../dist/console', import.meta.url));
+
+/**
+ * The build rewrites dist/console in place instead of emptying it first, so a registry serving it
+ * meanwhile (tests run `npm start` next to others) never finds it missing; then it deletes the
+ * assets of earlier builds.
+ */
+function removeStaleAssets(): Plugin {
+  return {
+    name: 'remove-stale-assets',
+    apply: 'build',
+    async writeBundle(_options, bundle) {
+      const current = new Set(Object.keys(bundle));
+      const assets = join(outDir, 'assets');
+      for (const file of await readdir(assets).catch(() => [])) {
+        if (!current.has(`assets/${file}`)) await rm(join(assets, file), { force: true });
+      }
+    },
+  };
+}
+
+// `npm run build` builds the console into dist/console, which src/console.routes.ts serves at `/`.
+export default defineConfig({
+  root: fileURLToPath(new URL('.', import.meta.url)),
+  base: '/',
+  plugins: [react(), removeStaleAssets()],
+  build: {
+    outDir,
+    emptyOutDir: false,
+    // Chromium, Firefox and Safari support modulepreload; no polyfill to ship.
+    modulePreload: { polyfill: false },
+    sourcemap: true,
+  },
+  // The registry serves the console; during `vite dev` proxy the API to it.
+  server: {
+    proxy: {
+      '/graphql': { target: 'http://127.0.0.1:4000', ws: true },
+      '/oauth': 'http://127.0.0.1:4000',
+    },
+  },
+});
