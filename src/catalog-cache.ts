@@ -99,9 +99,11 @@ export class CatalogCache {
    * the cache stays off and listening is retried in the background; it never fails the start.
    */
   async start(): Promise<void> {
+    // An attempt that gets one topic but not the other lets go of the one before the next try.
+    const attempt = new AbortController();
     try {
       for (const topic of [INVALIDATE, CATALOG]) {
-        const messages = await this.bus.listen(topic, this.stop.signal);
+        const messages = await this.bus.listen(topic, AbortSignal.any([this.stop.signal, attempt.signal]));
         void (async () => {
           for await (const _ of messages) this.clear();
         })().catch((error: unknown) => {
@@ -111,6 +113,7 @@ export class CatalogCache {
       }
       this.listening = true;
     } catch (error) {
+      attempt.abort();
       this.logger.warn({ err: { message: (error as Error).message } }, 'catalog cache off until its invalidations can be received');
       if (!this.stop.signal.aborted) {
         this.retry = setTimeout(() => void this.start(), RETRY_MS);

@@ -1,4 +1,4 @@
-import { EventEmitter, on } from 'node:events';
+import { EventEmitter, on, once } from 'node:events';
 import { type Redis } from 'ioredis';
 import { ErrorCode, RegistryError } from '../errors.js';
 import { type Logger } from '../logger.js';
@@ -83,9 +83,17 @@ export class RedisEventBus implements EventBus {
     /** Channel prefix: replicas of one registry share it, other registries on the same Redis do not. */
     private readonly prefix: string,
   ) {
-    // A subscribed connection can run nothing else; ioredis re-subscribes after a reconnect.
-    this.subscriber = publisher.duplicate({ enableOfflineQueue: true, maxRetriesPerRequest: null });
+    // A subscribed connection can run nothing else. Subscriptions are this class's to keep: it sends
+    // SUBSCRIBE only on a ready connection (one sent while ioredis is still setting the connection
+    // up breaks its ready check, and the reconnect that follows forgets the channel) and subscribes
+    // every open channel again whenever the connection becomes ready.
+    this.subscriber = publisher.duplicate({ enableOfflineQueue: true, maxRetriesPerRequest: null, autoResubscribe: false });
+    this.subscriber.setMaxListeners(0);
     this.subscriber.on('error', (error: Error) => logger.warn({ err: { message: error.message } }, 'redis event subscriber unavailable'));
+    this.subscriber.on('ready', () => {
+      const channels = [...this.channels.keys()].map((topic) => this.prefix + topic);
+      if (channels.length > 0) this.subscriber.subscribe(...channels).catch(() => {});
+    });
     this.subscriber.on('message', (channel: string, raw: string) => {
       let message: unknown;
       try {
@@ -96,6 +104,13 @@ export class RedisEventBus implements EventBus {
       }
       this.local.emit(channel.slice(this.prefix.length), message);
     });
+  }
+
+  /** Subscribes `topic`'s channel once the subscriber connection is ready (now, if it is). */
+  private async subscribe(topic: string): Promise<void> {
+    if (this.subscriber.status !== 'ready') await once(this.subscriber, 'ready');
+    // Its listeners may have given up waiting meanwhile.
+    if (this.channels.has(topic)) await this.subscriber.subscribe(this.prefix + topic);
   }
 
   publish(topic: string, message: unknown): void {
@@ -109,9 +124,10 @@ export class RedisEventBus implements EventBus {
     const iterable = listening(this.local, topic, AbortSignal.any([signal, failed.signal]));
     let channel = this.channels.get(topic);
     if (!channel) {
-      channel = { listeners: 0, ready: this.subscriber.subscribe(this.prefix + topic) };
-      channel.ready.catch(() => {});
+      channel = { listeners: 0, ready: Promise.resolve() };
       this.channels.set(topic, channel);
+      channel.ready = this.subscribe(topic);
+      channel.ready.catch(() => {});
     }
     const opened = channel;
     opened.listeners += 1;
@@ -119,7 +135,8 @@ export class RedisEventBus implements EventBus {
       opened.listeners -= 1;
       if (opened.listeners > 0 || this.channels.get(topic) !== opened) return;
       this.channels.delete(topic);
-      this.subscriber.unsubscribe(this.prefix + topic).catch(() => {});
+      // A connection that is not ready holds no subscription: the next ready one subscribes only open channels.
+      if (this.subscriber.status === 'ready') this.subscriber.unsubscribe(this.prefix + topic).catch(() => {});
     };
     if (signal.aborted) {
       release();
