@@ -67,8 +67,9 @@ function readsOnlyCatalog(operation: OperationDefinitionNode): boolean {
  * caller: the key holds the principal, its scopes, its current read filter and the request exactly
  * as sent, so an answer is only ever served to the principal it was computed for, with the
  * visibility it still has. Any committed change — a catalog change, or any successful mutation on
- * any replica (through the event bus) — empties it; `ttlMs` bounds staleness when an invalidation
- * is lost (Redis unreachable).
+ * any replica (through the event bus) — empties it. While the bus is out of reach nothing is cached
+ * or served, and what was cached before is dropped when it is back; `ttlMs` bounds staleness
+ * should an invalidation be lost all the same.
  *
  * A cached request takes a fast path in front of Apollo: the token is authenticated, the policies
  * read and the cost charged to the budget exactly as on the full path, but parsing, validation,
@@ -80,6 +81,8 @@ export class CatalogCache {
   private readonly requests = new LRUCache<string, { cost: number }>({ max: 10_000 });
   private readonly answers: LRUCache<string, string>;
   private generation = 0;
+  /** The bus's delivery epoch the cached answers were computed in. */
+  private epoch: number | null = null;
   private readonly stop = new AbortController();
 
   constructor(
@@ -139,11 +142,26 @@ export class CatalogCache {
   }
 
   /**
+   * Whether answers may be cached and served now: invalidations are being received. Drops every
+   * answer when some may have been missed since they were cached (the bus was out of reach).
+   */
+  private usable(): boolean {
+    if (!this.listening) return false;
+    const epoch = this.bus.deliveryEpoch();
+    if (epoch === null) return false;
+    if (epoch !== this.epoch) {
+      this.epoch = epoch;
+      this.clear();
+    }
+    return true;
+  }
+
+  /**
    * The cached answer's body for this request, or null when the full path must answer. `caller`
    * is asked for only when the request is a known catalog read.
    */
   async serve(body: unknown, caller: () => Promise<FastPathCaller | null>): Promise<string | null> {
-    if (!this.listening || !isRequestBody(body)) return null;
+    if (!this.usable() || !isRequestBody(body)) return null;
     const key = requestKey(body);
     const known = this.requests.get(key);
     if (!known) return null;
@@ -176,7 +194,7 @@ export class CatalogCache {
               return;
             }
             const viewer = contextValue.viewer;
-            if (!this.listening || !viewer || errors?.length || result.errors?.length || !result.data || !readsOnlyCatalog(operation)) return;
+            if (!this.usable() || !viewer || errors?.length || result.errors?.length || !result.data || !readsOnlyCatalog(operation)) return;
             if (typeof request.query !== 'string' || generation !== this.generation) return;
             const body = { query: request.query, operationName: request.operationName, variables: request.variables };
             const key = requestKey(body);

@@ -16,6 +16,12 @@ export interface EventBus {
    * published after that is delivered. Throws EVENTS_UNAVAILABLE when the shared bus cannot be reached.
    */
   listen(topic: string, signal: AbortSignal): Promise<AsyncIterable<unknown>>;
+  /**
+   * Which unbroken stretch of delivery this is: a number that changes whenever delivery resumes
+   * after messages may have been missed, or null while they may be missed (the shared bus is out
+   * of reach). A listener that keeps state derived from messages drops it when this changes.
+   */
+  deliveryEpoch(): number | null;
   close(): Promise<void>;
 }
 
@@ -58,6 +64,10 @@ export class LocalEventBus implements EventBus {
     return listening(this.emitter, topic, signal);
   }
 
+  deliveryEpoch(): number {
+    return 0;
+  }
+
   async close(): Promise<void> {
     this.emitter.removeAllListeners();
   }
@@ -76,6 +86,10 @@ export class RedisEventBus implements EventBus {
   private readonly local = new EventEmitter().setMaxListeners(0);
   private readonly channels = new Map<string, { listeners: number; ready: Promise<unknown> }>();
   private readonly subscriber: Redis;
+  /** Whether every open channel is subscribed on a live connection. */
+  private delivering = false;
+  /** Counts the times `delivering` became true. */
+  private epoch = 0;
 
   constructor(
     private readonly publisher: Redis,
@@ -92,7 +106,21 @@ export class RedisEventBus implements EventBus {
     this.subscriber.on('error', (error: Error) => logger.warn({ err: { message: error.message } }, 'redis event subscriber unavailable'));
     this.subscriber.on('ready', () => {
       const channels = [...this.channels.keys()].map((topic) => this.prefix + topic);
-      if (channels.length > 0) this.subscriber.subscribe(...channels).catch(() => {});
+      const resubscribed = channels.length > 0 ? this.subscriber.subscribe(...channels) : Promise.resolve();
+      resubscribed.then(
+        () => {
+          if (this.subscriber.status !== 'ready') return;
+          this.epoch += 1;
+          this.delivering = true;
+        },
+        (error: Error) => {
+          logger.warn({ err: { message: error.message } }, 'could not subscribe to events again; reconnecting');
+          this.subscriber.disconnect(true);
+        },
+      );
+    });
+    this.subscriber.on('close', () => {
+      this.delivering = false;
     });
     this.subscriber.on('message', (channel: string, raw: string) => {
       let message: unknown;
@@ -164,6 +192,10 @@ export class RedisEventBus implements EventBus {
       clearTimeout(timer);
     }
     return iterable;
+  }
+
+  deliveryEpoch(): number | null {
+    return this.delivering ? this.epoch : null;
   }
 
   async close(): Promise<void> {

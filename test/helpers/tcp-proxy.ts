@@ -18,6 +18,9 @@ export interface TcpProxy {
   clientSpoke(n: number): Promise<void>;
   /** Closes every open connection, as a network fault or a restarted server would. */
   cut(): void;
+  /** Closes every open connection and refuses new ones (closes them at once) until `up`. */
+  down(): void;
+  up(): void;
   close(): Promise<void>;
 }
 
@@ -30,8 +33,13 @@ export async function startTcpProxy(target: string): Promise<TcpProxy> {
   const held: (() => void)[] = [];
   let accepted = 0;
 
+  let refusing = false;
   const proxy = createServer((client) => {
     const n = ++accepted;
+    if (refusing) {
+      client.destroy();
+      return;
+    }
     const server = createConnection({ host: upstream.hostname, port: Number(upstream.port) });
     for (const socket of [client, server]) {
       sockets.add(socket);
@@ -87,6 +95,13 @@ export async function startTcpProxy(target: string): Promise<TcpProxy> {
       while (!spoke[n]) await once(events, 'spoke');
     },
     cut,
+    down() {
+      refusing = true;
+      cut();
+    },
+    up() {
+      refusing = false;
+    },
     async close() {
       cut();
       await new Promise((resolve) => proxy.close(resolve));

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ToolService } from '../../src/modules/tool/index.js';
 import { INLINE_MANUAL, manual, manualTool } from '../helpers/factories.js';
 import { startRegistry, type TestRegistry } from '../helpers/registry.js';
+import { startTcpProxy } from '../helpers/tcp-proxy.js';
 
 const SHARED = Boolean(process.env.TEST_DATABASE_URL && process.env.TEST_REDIS_URL);
 const LIST = `query Cached($first: Int) { tools(first: $first, filter: { provider: "cachecat" }) { edges { node { name enabled provider { name } } } } }`;
@@ -140,6 +141,44 @@ describe('the catalog cache', () => {
         seen = await ask();
       }
       expect(seen.data!.tools.edges.find((e) => e.node.name === 'cachecat.beta')!.node.enabled).toBe(false);
+    });
+
+    it('drops what a replica cached before it was cut off from the invalidations of the others', async () => {
+      // The third replica reaches Redis through a proxy that can take it away.
+      const flaky = await startTcpProxy(process.env.TEST_REDIS_URL!);
+      const third = await startRegistry({ shareDatabaseWith: registry, redisUrl: flaky.url });
+      try {
+        const token = await third.login({ roles: ['agent'] });
+        const ask = async () => {
+          third.resetQueryLog();
+          const res = await third.graphql<Listing>(LIST, { first: 10 }, as(token));
+          return { res, toolQueries: third.queries.filter((q) => /\bfrom "?tool"? "?t"?\b/i.test(q)).length };
+        };
+        await ask();
+        await expect.poll(async () => (await ask()).toolQueries).toBe(0);
+
+        // The catalog changes on another replica while this one cannot hear of it.
+        flaky.down();
+        const alpha = await registry.graphql<{ tool: { id: string } }>('{ tool(name: "cachecat.alpha") { id } }', {}, as(registry.adminToken));
+        await registry.graphql(
+          `mutation($input: SetToolEnabledInput!) { setToolEnabled(input: $input) { userErrors { message } } }`,
+          { input: { toolId: alpha.data!.tool.id, enabled: false } },
+          as(registry.adminToken),
+        );
+        flaky.up();
+
+        // Once it answers again, it answers from the database, not from what it cached before.
+        let answer = await ask();
+        for (let i = 0; i < 100 && answer.res.errors; i += 1) {
+          await new Promise((resolve) => setTimeout(resolve, 100));
+          answer = await ask();
+        }
+        expect(answer.res.errors).toBeUndefined();
+        expect(answer.res.data!.tools.edges.find((e) => e.node.name === 'cachecat.alpha')!.node.enabled).toBe(false);
+      } finally {
+        await third.close();
+        await flaky.close();
+      }
     });
   });
 });
