@@ -13,11 +13,13 @@ import { createApollo } from './apollo.js';
 import { CatalogCache, type FastPathCaller } from './catalog-cache.js';
 import { catalogVisibility, createContext } from './context.js';
 import { nestsDeeperThan } from './common/json-values.js';
+import { isGraphQLRequestBody } from './common/graphql-request.js';
 import { type Database } from './db/database.js';
 import { ErrorCode } from './errors.js';
 import { type Logger } from './logger.js';
 import { type RegistrySchema } from './schema.js';
 import { type Security } from './security/index.js';
+import { LimitGate } from './security/limit-gate.js';
 import { AuthenticationError } from './security/authenticate.js';
 import { oauthRoutes } from './security/oauth.routes.js';
 import { closeMcpSessions, EXECUTORS } from './executors/index.js';
@@ -235,6 +237,7 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
     catalogCache?.stopListening();
   });
 
+  const limitGate = new LimitGate(schema.schema, config.limits);
   const apollo = createApollo(schema, config, logger, catalogCache ? [catalogCache.plugin()] : []);
   await apollo.start();
   app.addHook('onClose', async () => {
@@ -270,10 +273,13 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
     url: '/graphql',
     method: ['GET', 'POST', 'OPTIONS'],
     handler: async function (request, reply) {
-      // Only JSON POSTs (never simple requests a browser may send cross-site) take the fast path.
-      if (catalogCache && request.method === 'POST' && request.headers['content-type']?.startsWith('application/json')) {
-        const cached = await catalogCache.serve(request.body, () => fastPathCaller(request));
-        if (cached !== null) return reply.type('application/json; charset=utf-8').send(cached);
+      // Only JSON POSTs (never simple requests a browser may send cross-site) take the fast paths:
+      // a request over the query limits is refused before anything else, a cached one answered.
+      if (request.method === 'POST' && request.headers['content-type']?.startsWith('application/json')) {
+        const refused = isGraphQLRequestBody(request.body) ? limitGate.check(request.body) : null;
+        if (refused) return reply.status(refused.status).type('application/json; charset=utf-8').send(refused.body);
+        const cached = await catalogCache?.serve(request.body, () => fastPathCaller(request));
+        if (cached) return reply.type('application/json; charset=utf-8').send(cached);
       }
       return apolloHandler.call(this, request as never, reply as never);
     },

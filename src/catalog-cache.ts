@@ -3,6 +3,7 @@ import { type ApolloServerPlugin } from '@apollo/server';
 import { type OperationDefinitionNode } from 'graphql';
 import { LRUCache } from 'lru-cache';
 import { type EventBus } from './common/event-bus.js';
+import { type GraphQLRequestBody, isGraphQLRequestBody } from './common/graphql-request.js';
 import { type RegistryContext } from './context.js';
 import { type Logger } from './logger.js';
 import { type Viewer } from './modules/principal/index.js';
@@ -19,13 +20,6 @@ const INVALIDATE = 'invalidate';
 const CATALOG = 'catalog';
 /** How soon listening for invalidations is tried again after the bus could not be reached. */
 const RETRY_MS = 5_000;
-
-/** A GraphQL request as sent over HTTP. */
-export interface GraphQLRequestBody {
-  query: string;
-  operationName?: string | null;
-  variables?: Record<string, unknown> | null;
-}
 
 export interface CatalogCacheOptions {
   /** Most bytes of cached answers per process. */
@@ -161,7 +155,7 @@ export class CatalogCache {
    * is asked for only when the request is a known catalog read.
    */
   async serve(body: unknown, caller: () => Promise<FastPathCaller | null>): Promise<string | null> {
-    if (!this.usable() || !isRequestBody(body)) return null;
+    if (!this.usable() || !isGraphQLRequestBody(body)) return null;
     const key = requestKey(body);
     const known = this.requests.get(key);
     if (!known) return null;
@@ -206,14 +200,4 @@ export class CatalogCache {
       },
     };
   }
-}
-
-function isRequestBody(body: unknown): body is GraphQLRequestBody {
-  if (!body || typeof body !== 'object' || Array.isArray(body)) return false;
-  const { query, operationName, variables } = body as Record<string, unknown>;
-  return (
-    typeof query === 'string' &&
-    (operationName === undefined || operationName === null || typeof operationName === 'string') &&
-    (variables === undefined || variables === null || (typeof variables === 'object' && !Array.isArray(variables)))
-  );
 }

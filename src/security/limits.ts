@@ -44,12 +44,22 @@ function refusal(code: ErrorCode, message: string, limit: number, actual?: numbe
   return new RegistryError(code, message, { limit, ...(actual === undefined ? {} : { actual }), http: { status: 400 } });
 }
 
+/** The refusal of a document over the token limit. */
+export function tooManyTokens(limits: QueryLimits): RegistryError {
+  return refusal(ErrorCode.TOO_MANY_TOKENS, `Query exceeds the limit of ${limits.maxTokens} tokens`, limits.maxTokens);
+}
+
+/** The refusal of an operation whose cost is over the limit (`cost` > `limits.maxCost`). */
+export function tooCostly(limits: QueryLimits, cost: number): RegistryError {
+  return refusal(ErrorCode.QUERY_TOO_COMPLEX, `Query cost ${cost} exceeds the limit of ${limits.maxCost}`, limits.maxCost, cost);
+}
+
 /**
  * How many selections an operation may expand to. It bounds the work of graphql-depth-limit and
  * of the cost walk, which both re-walk a fragment at every spread; it stays above the cost limit
  * so that it never refuses what the cost limit would allow.
  */
-function selectionCap(limits: QueryLimits): number {
+export function selectionCap(limits: QueryLimits): number {
   return Math.max(DEFAULT_MAX_SELECTIONS, 2 * limits.maxCost);
 }
 
@@ -185,7 +195,6 @@ export function countTokens(source: string, max: number): number {
  */
 export function queryLimitsPlugin(schema: GraphQLSchema, limits: QueryLimits): ApolloServerPlugin<{ queryCost?: number }> {
   const cap = selectionCap(limits);
-  const tooManyTokens = () => refusal(ErrorCode.TOO_MANY_TOKENS, `Query exceeds the limit of ${limits.maxTokens} tokens`, limits.maxTokens);
   return {
     async requestDidStart() {
       let overTokenLimit = false;
@@ -194,7 +203,7 @@ export function queryLimitsPlugin(schema: GraphQLSchema, limits: QueryLimits): A
           overTokenLimit = countTokens(source, limits.maxTokens) > limits.maxTokens;
         },
         async didResolveOperation({ document, operation, request, contextValue }) {
-          if (overTokenLimit) throw tooManyTokens();
+          if (overTokenLimit) throw tooManyTokens(limits);
           // Without an operation Apollo answers OPERATION_RESOLUTION_FAILURE itself.
           if (!operation) return;
           if (operation.operation === OperationTypeNode.SUBSCRIPTION) {
@@ -203,9 +212,7 @@ export function queryLimitsPlugin(schema: GraphQLSchema, limits: QueryLimits): A
             });
           }
           const cost = costOfOperation(schema, document, operation, request.variables ?? {}, cap);
-          if (cost > limits.maxCost) {
-            throw refusal(ErrorCode.QUERY_TOO_COMPLEX, `Query cost ${cost} exceeds the limit of ${limits.maxCost}`, limits.maxCost, cost);
-          }
+          if (cost > limits.maxCost) throw tooCostly(limits, cost);
           contextValue.queryCost = cost;
         },
         async didEncounterErrors({ errors }) {
@@ -215,7 +222,7 @@ export function queryLimitsPlugin(schema: GraphQLSchema, limits: QueryLimits): A
             if (original instanceof GraphQLError && LIMIT_CODES.has(original.extensions.code)) {
               extensions.code = original.extensions.code;
             } else if (overTokenLimit && extensions.code === 'GRAPHQL_PARSE_FAILED') {
-              const refused = tooManyTokens();
+              const refused = tooManyTokens(limits);
               error.message = refused.message;
               Object.assign(extensions, refused.extensions);
             }

@@ -95,6 +95,38 @@ describe('hostile queries over HTTP', () => {
     expect(typo.errors?.[0]?.message).not.toMatch(/did you mean/i);
   });
 
+  it('refuses over-limit requests in front of everything, before the database is read, as the full pipeline would', async () => {
+    const nest = (levels: number): string => (levels === 0 ? 'name' : `provider { tools(first: 1) { edges { node { ${nest(levels - 1)} } } } }`);
+    const cases: [string, string, Record<string, unknown>?][] = [
+      ['QUERY_TOO_DEEP', `{ tools(first: 1) { edges { node { ${nest(3)} } } } }`],
+      ['TOO_MANY_ALIASES', `{ ${Array.from({ length: 60 }, (_, i) => `a${i}: tools(first: 1) { totalCount }`).join(' ')} }`],
+      ['TOO_MANY_DIRECTIVES', `{ ${Array.from({ length: 6 }, (_, i) => `f${i}: __typename @include(if: true)`).join(' ')} }`],
+      ['QUERY_TOO_COMPLEX', 'query($n: Int) { tools(first: $n) { edges { node { provider { tools(first: $n) { totalCount } } } } } }', { n: 100 }],
+      ['PAGE_SIZE_EXCEEDED', '{ tools(first: 101) { totalCount } }'],
+      ['TOO_MANY_TOKENS', `{ ${'a '.repeat(2001)}}`],
+    ];
+    for (const [code, query, variables] of cases) {
+      // A JSON POST meets the gate: refused without a single SQL statement, not even the token's principal.
+      registry.resetQueryLog();
+      const gated = await registry.graphql(query, variables);
+      expect(gated.status, code).toBe(400);
+      expect(gated.errors![0]!.extensions!.code).toBe(code);
+      expect(registry.queries).toEqual([]);
+      // A GET takes Apollo's pipeline, whose limits refuse it the same way.
+      const params = new URLSearchParams({ query, ...(variables ? { variables: JSON.stringify(variables) } : {}) });
+      const full = await fetch(`${registry.url}/graphql?${params}`, {
+        headers: { authorization: `Bearer ${registry.viewerToken}`, 'apollo-require-preflight': 'true' },
+      });
+      expect(full.status, code).toBe(400);
+      const { message, extensions } = ((await full.json()) as { errors: { message: string; extensions: unknown }[] }).errors[0]!;
+      expect({ message, extensions }).toEqual({ message: gated.errors![0]!.message, extensions: gated.errors![0]!.extensions });
+    }
+    // Within the limits, the request goes on to be authenticated and answered.
+    registry.resetQueryLog();
+    expect((await registry.graphql('{ tools(first: 1) { totalCount } }')).errors).toBeUndefined();
+    expect(registry.queries.length).toBeGreaterThan(0);
+  });
+
   it('keeps answering ordinary queries after all of that', async () => {
     const res = await registry.graphql<{ tools: { totalCount: number } }>('{ tools { totalCount } }');
     expect(res.errors).toBeUndefined();
