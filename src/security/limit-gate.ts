@@ -24,10 +24,13 @@ export interface GateRefusal {
 
 type FormattedRefusal = GateRefusal['body']['errors'][number];
 
-/** What the gate knows of a document: its refusal, its parsed form, or that it is not GraphQL. */
-type DocumentVerdict = { refusal: FormattedRefusal } | { document: DocumentNode } | { malformed: true };
+/**
+ * What the gate knows of a document: its refusal, its parsed form (within the structural limits),
+ * or that the pipeline is to judge it (not a GraphQL document).
+ */
+type DocumentVerdict = { refusal: FormattedRefusal } | { document: DocumentNode } | { unjudged: true };
 
-/** Memory for remembered documents, counted as 8 bytes per character of source. */
+/** Memory for remembered documents, a parsed one counted as 8 bytes per character of its source. */
 const DOCUMENT_CACHE_BYTES = 16 * 1024 * 1024;
 
 /**
@@ -37,11 +40,13 @@ const DOCUMENT_CACHE_BYTES = 16 * 1024 * 1024;
  * quadratic in the aliases). The checks are the same functions the Apollo pipeline runs (see
  * `limits.ts`), so a request the gate lets through is held to the same limits there; a request
  * that is not even a GraphQL document, or names no operation, goes on to be refused there with
- * the reason. The structural verdict is remembered per document; the cost, which depends on the
- * variables, is computed for every request (as the pipeline does again for those it answers).
+ * the reason. Verdicts are remembered: the structural one per document, the cost (which depends
+ * on the variables) per request.
  */
 export class LimitGate {
   private readonly documents = new LRUCache<string, DocumentVerdict>({ maxSize: DOCUMENT_CACHE_BYTES });
+  /** Cost verdicts of recent requests (document, operation name and variables). */
+  private readonly costs = new LRUCache<string, FormattedRefusal | 'within'>({ max: 10_000 });
 
   constructor(
     private readonly schema: GraphQLSchema,
@@ -50,18 +55,30 @@ export class LimitGate {
 
   /** The refusal for `request`, or null when the full pipeline is to answer it. */
   check(request: GraphQLRequestBody): GateRefusal | null {
-    const verdict = this.verdictOf(request.query);
-    if ('malformed' in verdict) return null;
-    const refusal = 'refusal' in verdict ? verdict.refusal : this.costRefusal(verdict.document, request);
+    const documentKey = sha256(request.query);
+    const verdict = this.verdictOf(documentKey, request.query);
+    if ('unjudged' in verdict) return null;
+    let refusal: FormattedRefusal | null;
+    if ('refusal' in verdict) {
+      refusal = verdict.refusal;
+    } else {
+      const costKey = sha256(`${documentKey}\u0000${request.operationName ?? ''}\u0000${JSON.stringify(request.variables ?? {})}`);
+      let cost = this.costs.get(costKey);
+      if (cost === undefined) {
+        cost = this.costRefusal(verdict.document, request) ?? 'within';
+        this.costs.set(costKey, cost);
+      }
+      refusal = cost === 'within' ? null : cost;
+    }
     return refusal ? { status: 400, body: { errors: [refusal] } } : null;
   }
 
-  private verdictOf(query: string): DocumentVerdict {
-    const key = createHash('sha256').update(query).digest('base64url');
+  private verdictOf(key: string, query: string): DocumentVerdict {
     let verdict = this.documents.get(key);
     if (verdict === undefined) {
       verdict = this.examine(query);
-      this.documents.set(key, verdict, { size: Math.max(1, Math.min(query.length * 8, DOCUMENT_CACHE_BYTES)) });
+      const size = 'document' in verdict ? Math.min(query.length * 8, DOCUMENT_CACHE_BYTES) : 256;
+      this.documents.set(key, verdict, { size: Math.max(1, size) });
     }
     return verdict;
   }
@@ -73,11 +90,11 @@ export class LimitGate {
     try {
       document = parse(query, limitParseOptions(this.limits));
     } catch {
-      return { malformed: true };
+      return { unjudged: true };
     }
     const [refused] = validate(this.schema, document, limitValidationRules(this.limits));
     if (!refused) return { document };
-    return GATE_CODES.has(refused.extensions.code) ? { refusal: formatted(refused) } : { malformed: true };
+    return GATE_CODES.has(refused.extensions.code) ? { refusal: formatted(refused) } : { unjudged: true };
   }
 
   /** The cost and page-size refusal of the operation the request names, with its variables. */
@@ -93,6 +110,8 @@ export class LimitGate {
     return cost > this.limits.maxCost ? formatted(tooCostly(this.limits, cost)) : null;
   }
 }
+
+const sha256 = (text: string) => createHash('sha256').update(text).digest('base64url');
 
 /** The error as Apollo formats a refusal: message and extensions, without the HTTP hint. */
 function formatted(error: GraphQLError): FormattedRefusal {
