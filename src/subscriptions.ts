@@ -37,6 +37,8 @@ type ConnectionExtra = {
 
 /** Close code for a connection whose token no longer holds (graphql-ws uses 4401 for "Unauthorized"). */
 const TOKEN_NO_LONGER_VALID = 4401;
+/** Close code for a connection over the principal's limit (HTTP's 429, in the 4xxx range of applications). */
+const TOO_MANY_CONNECTIONS = 4429;
 
 const refusal = (message: string, code: ErrorCode) => [new GraphQLError(message, { extensions: { code } })];
 
@@ -45,8 +47,9 @@ const refusal = (message: string, code: ErrorCode) => [new GraphQLError(message,
  * token comes in `connection_init` (`{ authorization: "Bearer …" }`, or the upgrade request's
  * Authorization header); without a valid one the connection closes with 4403. Only subscription
  * operations are accepted, under the same parse and validation limits as HTTP; a principal holds at
- * most {@link MAX_CONNECTIONS_PER_PRINCIPAL} connections. The token is checked again every
- * `recheckMs`: once it has expired, been revoked or its principal disabled, the connection closes (4401).
+ * most {@link MAX_CONNECTIONS_PER_PRINCIPAL} connections per replica (one more is closed with 4429).
+ * The token is checked again every `recheckMs`: once it has expired, been revoked or its principal
+ * disabled, the connection closes (4401).
  */
 export function attachSubscriptions(app: FastifyInstance, deps: SubscriptionDependencies): void {
   const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_MESSAGE_BYTES });
@@ -76,7 +79,11 @@ export function attachSubscriptions(app: FastifyInstance, deps: SubscriptionDepe
         }
         if (!viewer) return false;
         const open = connections.get(viewer.principalId) ?? 0;
-        if (open >= MAX_CONNECTIONS_PER_PRINCIPAL) return false;
+        if (open >= MAX_CONNECTIONS_PER_PRINCIPAL) {
+          // Closed before graphql-ws would close it as Forbidden: the token is fine, the count is not.
+          ctx.extra.socket.close(TOO_MANY_CONNECTIONS, `Too many subscription connections: at most ${MAX_CONNECTIONS_PER_PRINCIPAL} per principal`);
+          return false;
+        }
         connections.set(viewer.principalId, open + 1);
         ctx.extra.viewer = viewer;
         ctx.extra.sourceIp = deps.sourceIp(ctx.extra.request);

@@ -219,6 +219,31 @@ describe('catalogChanged', () => {
     await live.ended(5_000);
     expect(live.errors[0]!.message).toMatch(/^closed 4401: Unauthorized/);
   });
+
+  it('holds a principal to 20 open connections: one more is closed with 4429, and a freed one can be used again', async () => {
+    const client = await registry.createClient({ roles: ['viewer'] });
+    const token = (await registry.tokenFor(client)).access_token;
+    const probe = await toolId(registry, 'probe.toggle');
+    const held = Array.from({ length: 20 }, () => catalog(registry, token));
+    await untilLive(registry, probe, 'probe.toggle', ...held);
+
+    const extra = catalog(registry, token);
+    await extra.ended();
+    expect(extra.errors[0]!.message).toMatch(/^closed 4429: Too many subscription connections/);
+    // Another principal still connects.
+    const other = catalog(registry, await registry.login({ roles: ['viewer'] }));
+    await untilLive(registry, probe, 'probe.toggle', other);
+
+    // The slot is free once the server has seen the close.
+    await held[0]!.close();
+    let again = catalog(registry, token);
+    for (let tries = 0; tries < 20 && (await again.ended(250).then(() => true, () => false)); tries += 1) {
+      expect(again.errors[0]!.message).toMatch(/^closed 4429/);
+      again = catalog(registry, token);
+    }
+    await untilLive(registry, probe, 'probe.toggle', again);
+    expect(held.slice(1).every((sub) => !sub.done)).toBe(true);
+  });
 });
 
 describe.runIf(SHARED)('across replicas (PostgreSQL and Redis shared)', () => {
