@@ -275,10 +275,11 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
     handler: async function (request, reply) {
       // Only JSON POSTs (never simple requests a browser may send cross-site) take the fast paths:
       // a request over the query limits is refused before anything else, a cached one answered.
-      if (request.method === 'POST' && request.headers['content-type']?.startsWith('application/json')) {
-        const refused = isGraphQLRequestBody(request.body) ? limitGate.check(request.body) : null;
+      const { body } = request;
+      if (request.method === 'POST' && request.headers['content-type']?.startsWith('application/json') && isGraphQLRequestBody(body)) {
+        const refused = limitGate.check(body);
         if (refused) return reply.status(refused.status).type('application/json; charset=utf-8').send(refused.body);
-        const cached = await catalogCache?.serve(request.body, () => fastPathCaller(request));
+        const cached = await catalogCache?.serve(body, () => fastPathCaller(request));
         if (cached) return reply.type('application/json; charset=utf-8').send(cached);
       }
       return apolloHandler.call(this, request as never, reply as never);

@@ -1,13 +1,12 @@
-import { createHash } from 'node:crypto';
 import { type ApolloServerPlugin } from '@apollo/server';
 import { type OperationDefinitionNode } from 'graphql';
 import { LRUCache } from 'lru-cache';
 import { type EventBus } from './common/event-bus.js';
-import { type GraphQLRequestBody, isGraphQLRequestBody } from './common/graphql-request.js';
+import { type GraphQLRequestBody, requestKey } from './common/graphql-request.js';
 import { type RegistryContext } from './context.js';
 import { type Logger } from './logger.js';
 import { type Viewer } from './modules/principal/index.js';
-import { type ReadFilter } from './modules/tool/index.js';
+import { CATALOG_TOPIC, type ReadFilter } from './modules/tool/index.js';
 import { type BudgetState } from './security/budgets.js';
 
 /** Root fields whose answer depends only on the catalog, the caller and its `read` policies. */
@@ -16,8 +15,6 @@ const CATALOG_FIELDS = new Set(['tools', 'tool', 'providers', 'provider']);
 const NEUTRAL_MUTATIONS = new Set(['executeTool', 'cancelExecution']);
 /** Topic on which any replica announces a change that may alter catalog answers. */
 const INVALIDATE = 'invalidate';
-/** Catalog changes (see CatalogEvents) also invalidate. */
-const CATALOG = 'catalog';
 /** How soon listening for invalidations is tried again after the bus could not be reached. */
 const RETRY_MS = 5_000;
 
@@ -35,13 +32,6 @@ export interface FastPathCaller {
   readFilter(): Promise<ReadFilter>;
   /** Charges `cost` to the caller's budget. */
   charge(cost: number): Promise<BudgetState>;
-}
-
-const sha256 = (text: string) => createHash('sha256').update(text).digest('base64url');
-
-/** The request's identity: the document, the operation and the variables, exactly as sent. */
-function requestKey(body: GraphQLRequestBody): string {
-  return sha256(`${body.query}\u0000${body.operationName ?? ''}\u0000${JSON.stringify(body.variables ?? {})}`);
 }
 
 /** Whose answer this is: the principal, its scopes and which tools it may read right now. */
@@ -99,7 +89,7 @@ export class CatalogCache {
     // An attempt that gets one topic but not the other lets go of the one before the next try.
     const attempt = new AbortController();
     try {
-      for (const topic of [INVALIDATE, CATALOG]) {
+      for (const topic of [INVALIDATE, CATALOG_TOPIC]) {
         const messages = await this.bus.listen(topic, AbortSignal.any([this.stop.signal, attempt.signal]));
         void (async () => {
           for await (const _ of messages) this.clear();
@@ -154,8 +144,8 @@ export class CatalogCache {
    * The cached answer's body for this request, or null when the full path must answer. `caller`
    * is asked for only when the request is a known catalog read.
    */
-  async serve(body: unknown, caller: () => Promise<FastPathCaller | null>): Promise<string | null> {
-    if (!this.usable() || !isGraphQLRequestBody(body)) return null;
+  async serve(body: GraphQLRequestBody, caller: () => Promise<FastPathCaller | null>): Promise<string | null> {
+    if (!this.usable()) return null;
     const key = requestKey(body);
     const known = this.requests.get(key);
     if (!known) return null;

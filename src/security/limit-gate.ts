@@ -1,7 +1,6 @@
-import { createHash } from 'node:crypto';
 import { type DocumentNode, getOperationAST, GraphQLError, type GraphQLSchema, OperationTypeNode, parse, validate } from 'graphql';
 import { LRUCache } from 'lru-cache';
-import { type GraphQLRequestBody } from '../common/graphql-request.js';
+import { type GraphQLRequestBody, requestKey, sha256 } from '../common/graphql-request.js';
 import { ErrorCode } from '../errors.js';
 import { costOfOperation } from './cost.js';
 import { countTokens, limitParseOptions, limitValidationRules, type QueryLimits, selectionCap, tooCostly, tooManyTokens } from './limits.js';
@@ -55,14 +54,13 @@ export class LimitGate {
 
   /** The refusal for `request`, or null when the full pipeline is to answer it. */
   check(request: GraphQLRequestBody): GateRefusal | null {
-    const documentKey = sha256(request.query);
-    const verdict = this.verdictOf(documentKey, request.query);
+    const verdict = this.verdictOf(request.query);
     if ('unjudged' in verdict) return null;
     let refusal: FormattedRefusal | null;
     if ('refusal' in verdict) {
       refusal = verdict.refusal;
     } else {
-      const costKey = sha256(`${documentKey}\u0000${request.operationName ?? ''}\u0000${JSON.stringify(request.variables ?? {})}`);
+      const costKey = requestKey(request);
       let cost = this.costs.get(costKey);
       if (cost === undefined) {
         cost = this.costRefusal(verdict.document, request) ?? 'within';
@@ -73,7 +71,8 @@ export class LimitGate {
     return refusal ? { status: 400, body: { errors: [refusal] } } : null;
   }
 
-  private verdictOf(key: string, query: string): DocumentVerdict {
+  private verdictOf(query: string): DocumentVerdict {
+    const key = sha256(query);
     let verdict = this.documents.get(key);
     if (verdict === undefined) {
       verdict = this.examine(query);
@@ -110,8 +109,6 @@ export class LimitGate {
     return cost > this.limits.maxCost ? formatted(tooCostly(this.limits, cost)) : null;
   }
 }
-
-const sha256 = (text: string) => createHash('sha256').update(text).digest('base64url');
 
 /** The error as Apollo formats a refusal: message and extensions, without the HTTP hint. */
 function formatted(error: GraphQLError): FormattedRefusal {

@@ -19,7 +19,8 @@ export interface CatalogChange {
   tool: string;
 }
 
-const TOPIC = 'catalog';
+/** The bus topic of catalog changes (the catalog cache listens to it too). */
+export const CATALOG_TOPIC = 'catalog';
 /** Changes per bus message, so a provider with thousands of tools does not make one huge message. */
 const BATCH = 200;
 
@@ -43,12 +44,12 @@ export class CatalogEvents {
 
   /** Announces committed changes; an empty list says only that providers changed (status, credentials). */
   publish(changes: readonly CatalogChange[]): void {
-    if (changes.length === 0) this.bus.publish(TOPIC, []);
-    for (let i = 0; i < changes.length; i += BATCH) this.bus.publish(TOPIC, changes.slice(i, i + BATCH));
+    if (changes.length === 0) this.bus.publish(CATALOG_TOPIC, []);
+    for (let i = 0; i < changes.length; i += BATCH) this.bus.publish(CATALOG_TOPIC, changes.slice(i, i + BATCH));
   }
 
   /** Batches of changes until `signal` aborts; resolves once listening. Throws EVENTS_UNAVAILABLE. */
   listen(signal: AbortSignal): Promise<AsyncIterable<CatalogChange[]>> {
-    return this.bus.listen(TOPIC, signal) as Promise<AsyncIterable<CatalogChange[]>>;
+    return this.bus.listen(CATALOG_TOPIC, signal) as Promise<AsyncIterable<CatalogChange[]>>;
   }
 }

@@ -7,4 +7,4 @@ export { definitionHash, toolDefinition, type ToolDefinition } from './tool.defi
 export { toolRules } from './tool.rules.js';
 export { approvePendingVersion, syncTools, type SyncOptions, type SyncResult } from './tool.sync.js';
 export { NOTHING_READABLE, readFilterOf, type ReadFilter, type SqlFilter } from './tool.visibility.js';
-export { CatalogChangeKind, CatalogEvents, changesOf, type CatalogChange } from './catalog.events.js';
+export { CATALOG_TOPIC, CatalogChangeKind, CatalogEvents, changesOf, type CatalogChange } from './catalog.events.js';
