@@ -12,7 +12,7 @@ import { rejectionOf } from '../helpers/errors.js';
 import { isRunning } from '../helpers/process.js';
 
 const PEERS = fileURLToPath(new URL('../helpers/peers/', import.meta.url));
-const PETSTORE = fileURLToPath(new URL('../../../shared/fixtures/openapi/petstore-expanded.yaml', import.meta.url));
+const PETSTORE = fileURLToPath(new URL('../fixtures/openapi/petstore-expanded.yaml', import.meta.url));
 const NODE = process.execPath;
 
 const LOOPBACK: EgressPolicy = { allowHosts: [], allowCidrs: ['127.0.0.1/32'] };

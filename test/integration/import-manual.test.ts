@@ -7,7 +7,7 @@ import { INLINE_MANUAL, manual, manualTool } from '../helpers/factories.js';
 import { startRegistry, type TestRegistry } from '../helpers/registry.js';
 import { rejectionOf } from '../helpers/errors.js';
 
-const FIXTURES = new URL('../../../shared/fixtures/utcp/', import.meta.url);
+const FIXTURES = new URL('../fixtures/utcp/', import.meta.url);
 
 async function fixture(name: string): Promise<unknown> {
   return JSON.parse(await readFile(new URL(name, FIXTURES), 'utf8'));

@@ -13,8 +13,8 @@ import { manual, manualTool } from '../helpers/factories.js';
 import { PEER_SCRIPTS, type ProtocolPeers, startPeers, utcpManual } from '../helpers/peers/index.js';
 import { startRegistry, type TestRegistry } from '../helpers/registry.js';
 
-const PETSTORE = new URL('../../../shared/fixtures/openapi/petstore-expanded.yaml', import.meta.url);
-const UTCP_FIXTURES = new URL('../../../shared/fixtures/utcp/', import.meta.url);
+const PETSTORE = new URL('../fixtures/openapi/petstore-expanded.yaml', import.meta.url);
+const UTCP_FIXTURES = new URL('../fixtures/utcp/', import.meta.url);
 
 let registry: TestRegistry;
 let peers: ProtocolPeers;

@@ -4,7 +4,7 @@ import { ManualValidationError } from '../../src/errors.js';
 import { MAX_TOOLS, parseManual, parseManualWithWarnings } from '../../src/utcp/manual.schema.js';
 import { manual, manualTool } from '../helpers/factories.js';
 
-const FIXTURES = new URL('../../../shared/fixtures/utcp/', import.meta.url);
+const FIXTURES = new URL('../fixtures/utcp/', import.meta.url);
 const SEED_MANUALS = new URL('../../src/seed/manuals/', import.meta.url);
 
 async function json(base: URL, name: string): Promise<Record<string, unknown>> {

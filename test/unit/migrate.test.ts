@@ -4,7 +4,7 @@ import { parseManual, parseManualWithWarnings } from '../../src/utcp/manual.sche
 import { isLegacyManual, migrateLegacyManual } from '../../src/utcp/migrate.js';
 import { manual } from '../helpers/factories.js';
 
-const FIXTURES = new URL('../../../shared/fixtures/utcp/', import.meta.url);
+const FIXTURES = new URL('../fixtures/utcp/', import.meta.url);
 
 async function theirstack(): Promise<Record<string, unknown>> {
   return JSON.parse(await readFile(new URL('theirstack_manual_v0_1.json', FIXTURES), 'utf8')) as Record<string, unknown>;

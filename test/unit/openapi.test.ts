@@ -11,7 +11,7 @@ type Obj = Record<string, any>;
 const FIXTURES = ['petstore', 'petstore-expanded', 'uspto', 'api-with-examples', 'callback-example', 'link-example'] as const;
 
 function fixture(name: (typeof FIXTURES)[number]): Obj {
-  return parse(readFileSync(new URL(`../../../shared/fixtures/openapi/${name}.yaml`, import.meta.url), 'utf8'));
+  return parse(readFileSync(new URL(`../fixtures/openapi/${name}.yaml`, import.meta.url), 'utf8'));
 }
 
 /** Where a fixture is pretended to come from (some have no absolute server URL of their own). */

@@ -12,7 +12,7 @@ import { registerExecutorTools } from './mcp-executor-tools.js';
 
 /** Folder of the peer scripts run as processes (stdio MCP server, CLI). */
 export const PEER_SCRIPTS = fileURLToPath(new URL('./', import.meta.url));
-const PETSTORE = fileURLToPath(new URL('../../../../shared/fixtures/openapi/petstore-expanded.yaml', import.meta.url));
+const PETSTORE = fileURLToPath(new URL('../../fixtures/openapi/petstore-expanded.yaml', import.meta.url));
 
 /** A UTCP 1.1 manual of tools with these names, all calling through `template`. */
 export function utcpManual(names: string[], template: Record<string, unknown>): Record<string, unknown> {
