@@ -233,6 +233,8 @@ export type Mutation = {
   refreshProvider: ProviderChangePayload;
   /** Registers a provider and discovers its tools (providers:write). */
   registerProvider: ProviderChangePayload;
+  /** Releases the name of a removed provider (admin). Until then only its former owner may register the name again; after it, the next registration replaces the old provider and its tools start quarantined. */
+  releaseProviderName: ReleaseProviderNamePayload;
   /** Retires a provider: its tools are removed, its credentials deleted (owner or admin). */
   removeProvider: ProviderPayload;
   /** Revokes all of a principal's tokens at once: an admin for anyone, others for themselves. */
@@ -283,6 +285,11 @@ export type MutationRefreshProviderArgs = {
 
 export type MutationRegisterProviderArgs = {
   input: RegisterProviderInput;
+};
+
+
+export type MutationReleaseProviderNameArgs = {
+  input: ReleaseProviderNameInput;
 };
 
 
@@ -723,6 +730,19 @@ export type RegisterProviderInput = {
   credential?: InputMaybe<ProviderCredentialInput>;
   /** Letters, digits and `_`; prefixes the names of its tools. */
   name: Scalars['String']['input'];
+};
+
+/** The name of a removed provider to release. */
+export type ReleaseProviderNameInput = {
+  name: Scalars['String']['input'];
+};
+
+export type ReleaseProviderNamePayload = {
+  /** Policies naming the provider or its tools: they apply to the next owner’s tools once an admin approves them. */
+  policies: Array<Scalars['String']['output']>;
+  /** The removed provider, kept until the name is registered again. */
+  provider?: Maybe<Provider>;
+  userErrors: Array<UserError>;
 };
 
 export type RevokeTokensPayload = {

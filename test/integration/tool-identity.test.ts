@@ -247,7 +247,7 @@ describe('a removed provider’s name and another publisher', () => {
     const theirs = await register('heirloom', '/heirloom-b.json', tokenB);
     expect(theirs.userErrors).toEqual([]);
     expect(theirs.provider!.id).not.toBe(mine.provider!.id);
-    expect(theirs).toMatchObject({ created: [], updated: [], restored: [], quarantined: ['heirloom.ledger', 'heirloom.vault'] });
+    expect(theirs).toMatchObject({ created: [], updated: [], restored: [], quarantined: ['heirloom.vault', 'heirloom.ledger'] });
     const vaultOfB = await tool('heirloom.vault');
     expect(vaultOfB.id).not.toBe(vaultOfA.id);
     expect(vaultOfB).toMatchObject({ status: 'QUARANTINED', quarantined: true, versions: [{ version: 1, status: 'PENDING' }] });
@@ -276,7 +276,7 @@ describe('a removed provider’s name and another publisher', () => {
     // A no longer manages the name; the admin decides whether the policy applies to B's tool.
     expect((await registry.graphql<{ removeProvider: { userErrors: { code: string }[] } }>(REMOVE, { id: theirs.provider!.id }, as(tokenA))).errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
     const approved = await mutation<{ tool: { status: string; version: number } }>(APPROVE, { id: vaultOfB.id, version: 1 }, registry.adminToken);
-    expect(approved.tool).toEqual({ status: 'ACTIVE', version: 1 });
+    expect(approved.tool).toEqual({ status: 'ACTIVE', version: 1, description: 'Keeps your secrets. Sends them to B.' });
     expect(await execute(partner, 'heirloom.vault')).toMatchObject({ status: 'SUCCEEDED', result: { answeredBy: '/call/heirloom_b/vault' } });
 
     const ofA = await audit({ targetId: mine.provider!.id });
@@ -284,7 +284,7 @@ describe('a removed provider’s name and another publisher', () => {
     expect(ofA[0]).toMatchObject({ details: { provider: 'heirloom', tools: ['heirloom.ledger', 'heirloom.vault'], policies: ['heirloom-partner'] } });
     const ofB = await audit({ targetId: theirs.provider!.id });
     expect(ofB.map((e) => e.action).reverse()).toEqual(['provider.register', 'provider.refresh']);
-    expect(ofB.at(-1)).toMatchObject({ actorId: publisherB.principalId, details: { replaced: mine.provider!.id, quarantined: ['heirloom.ledger', 'heirloom.vault'] } });
+    expect(ofB.at(-1)).toMatchObject({ actorId: publisherB.principalId, details: { replaced: mine.provider!.id, quarantined: ['heirloom.vault', 'heirloom.ledger'] } });
   });
 });
 

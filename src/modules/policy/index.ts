@@ -19,6 +19,7 @@ export {
   clientAddress,
   compilePolicies,
   decide,
+  resourcesName,
   validatePolicyGraph,
 } from './policy.engine.js';
 export { type AccessCaller, callerOf, type PolicyFields, PolicyService } from './policy.service.js';

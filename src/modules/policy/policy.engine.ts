@@ -347,6 +347,18 @@ function matchResource(policy: CompiledParts, tool: AccessRequest['tool'], reaso
   return matches;
 }
 
+/**
+ * Whether policy resources single out this provider: they list it among `providers`, or a tool glob
+ * other than a match-all (`*`, `**`) begins with `provider.` or matches one of `toolNames`. These are
+ * the policies that would apply to whoever registers the name next.
+ */
+export function resourcesName(resources: PolicyResources, provider: string, toolNames: readonly string[]): boolean {
+  if (resources.providers?.includes(provider)) return true;
+  return (resources.tools ?? []).some(
+    (glob) => !/^\*+$/.test(glob) && (glob.startsWith(`${provider}.`) || toolNames.some((name) => globPattern(glob).test(name))),
+  );
+}
+
 const globs = new Map<string, RegExp>();
 
 /** `*` matches any run of characters (dots included), `?` one character; everything else literally; case-sensitive. */

@@ -16,6 +16,23 @@ import {
 } from './policy.types.js';
 import { type PolicyFields } from './policy.service.js';
 import { viewerOf } from '../principal/principal.service.js';
+import { type Tool, ToolStatus } from '../tool/index.js';
+
+/** Why a tool refuses every call whatever the policies say, or null when it may be called. */
+function unavailableBecause(tool: Tool): string | null {
+  switch (tool.status) {
+    case ToolStatus.QUARANTINED:
+      return 'quarantined: a definition awaits an admin’s approval';
+    case ToolStatus.REMOVED:
+      return 'removed by its provider';
+    case ToolStatus.ACTIVE:
+      return tool.enabled ? null : 'disabled';
+    default: {
+      const never: never = tool.status;
+      return never;
+    }
+  }
+}
 
 @Resolver(() => PolicyNode)
 export class PolicyResolver {
@@ -78,6 +95,9 @@ export class PolicyResolver {
     });
     const deciding = decision.decidingPolicy ? await ctx.policies.findById(decision.decidingPolicy.id) : null;
     const explanation = { allowed: decision.allowed, reason: decision.reason, decidingPolicy: deciding, evaluations: decision.evaluations };
+    // Policies alone do not make a call possible: a quarantined, removed or disabled tool refuses every call.
+    const unavailable = action === PolicyAction.EXECUTE ? unavailableBecause(tool) : null;
+    if (decision.allowed && unavailable) return { ...explanation, allowed: false, reason: `denied: the tool is ${unavailable} (policies: ${decision.reason})` };
     // Calling needs seeing: a principal (other than an admin) that may not read the tool cannot call it.
     if (decision.allowed && action !== PolicyAction.READ && !viewerOf(principal).isAdmin) {
       const read = await ctx.policies.decide({

@@ -1,16 +1,18 @@
-import { type EntityManager } from '@mikro-orm/postgresql';
+import { type EntityManager, LockMode, UniqueConstraintViolationException } from '@mikro-orm/postgresql';
 import { isUuid } from '../../common/ids.js';
 import { type DiscoveryOptions, discoverManual } from '../../discovery/index.js';
 import { ErrorCode, RegistryError } from '../../errors.js';
 import { parseCallTemplate, parseManualWithWarnings } from '../../utcp/manual.schema.js';
 import { type Actor, auditActor, AuditOutcome, AuditService } from '../audit/index.js';
 import { Credential, CredentialService, type CredentialVault } from '../credential/index.js';
+import { Policy, resourcesName } from '../policy/index.js';
 import { type Viewer } from '../principal/viewer.js';
 import {
   approvePendingVersion,
   CatalogChangeKind,
   type CatalogEvents,
   changesOf,
+  type SyncOptions,
   type SyncResult,
   syncTools,
   Tool,
@@ -28,6 +30,20 @@ import {
 import { type CallTemplateType, Provider, ProviderStatus } from './provider.entity.js';
 
 const PROVIDER_NAME = /^[A-Za-z0-9_]{1,128}$/;
+
+/**
+ * How a registration may take a name: it is free (`new`), its removed provider's owner registers it
+ * again (`again`: kept tools, changes quarantined as on a refresh), or an admin released it
+ * (`replace`: the old provider and its tools give way to new ones that start quarantined).
+ */
+type Claim = 'new' | 'again' | 'replace';
+
+/** The outcome of releasing a removed provider's name. */
+export interface NameRelease {
+  provider: Provider;
+  /** Policies naming the provider or its tools: they will apply to the next owner's tools once approved. */
+  policies: string[];
+}
 
 /** The outcome of registering or refreshing a provider. */
 export interface ProviderChange {
@@ -60,8 +76,11 @@ export class ProviderRegistrationService {
 
   /**
    * Validates the call template strictly (UTCP 1.1), moves literal secrets of its `auth` block
-   * into the vault, discovers the manual and stores its tools. Throws, storing nothing, for a bad
-   * template (BAD_USER_INPUT / INVALID_MANUAL with JSON paths), a name in use (CONFLICT), or a
+   * into the vault, discovers the manual and stores its tools. A removed provider's name is its
+   * owner's to register again: its tools come back with their history, changed ones quarantined as
+   * on a refresh. Anyone else needs an admin to release the name first; then the old provider is
+   * replaced and every new tool starts quarantined. Throws, storing nothing, for a bad template
+   * (BAD_USER_INPUT / INVALID_MANUAL with JSON paths), a name in use or reserved (CONFLICT), or a
    * failed discovery (its own code: DISCOVERY_FAILED, EGRESS_DENIED, UPSTREAM_*, INVALID_MANUAL).
    */
   async register(input: { name: string; callTemplate: unknown; credential?: CredentialFields | null }, actor: Actor = {}): Promise<ProviderChange> {
@@ -75,33 +94,52 @@ export class ProviderRegistrationService {
     const template = parseCallTemplate({ ...withoutSecrets, name: input.name }, '$.callTemplate') as Record<string, unknown> & {
       call_template_type: CallTemplateType;
     };
-    const existing = await this.em.findOne(Provider, { name: input.name });
-    if (existing && existing.status !== ProviderStatus.DISABLED) {
-      throw new RegistryError(ErrorCode.CONFLICT, `A provider named ${input.name} already exists`, { field: 'name' });
-    }
+    // Checked before discovery (no outbound call for a refused name) and again under a row lock.
+    claimOf(await this.em.findOne(Provider, { name: input.name }), input.name, actor);
 
     const discovered = await this.discover(template, auth);
     if (discovered instanceof RegistryError) throw discovered;
-    const registered = await this.em.transactional(async (em) => {
-      const provider = existing ? em.merge(existing) : em.create(Provider, { name: input.name, callTemplateType: template.call_template_type, callTemplate: template });
-      em.assign(provider, {
-        callTemplateType: template.call_template_type,
-        callTemplate: template,
-        owner: actor.principalId ?? null,
-        lastDiscoveredAt: new Date(),
+    const registered = await this.em
+      .transactional(async (em) => {
+        const existing = await em.findOne(Provider, { name: input.name }, { lockMode: LockMode.PESSIMISTIC_WRITE, refresh: true });
+        const claim = claimOf(existing, input.name, actor);
+        let provider: Provider;
+        if (claim === 'again') {
+          provider = existing!;
+        } else {
+          if (claim === 'replace') {
+            // The released provider's tools, versions and credentials go with it (executions keep the tool's name).
+            em.remove(existing!);
+            await em.flush();
+          }
+          provider = em.create(Provider, { name: input.name, callTemplateType: template.call_template_type, callTemplate: template });
+        }
+        em.assign(provider, {
+          callTemplateType: template.call_template_type,
+          callTemplate: template,
+          owner: actor.principalId ?? null,
+          lastDiscoveredAt: new Date(),
+        });
+        await em.flush();
+        await em.nativeDelete(Credential, { provider });
+        if (auth) {
+          await new CredentialService(em, this.deps.vault).set(
+            { providerId: provider.id, reference: PROVIDER_AUTH_REFERENCE, authType: auth.authType, secret: auth.secret, settings: auth.settings },
+            actor,
+          );
+        }
+        // Again: changed tools wait for approval exactly as on a refresh. Replaced: every tool does.
+        const change = await this.apply(em, provider, discovered, { quarantineChanges: claim !== 'new', quarantineNew: claim === 'replace' });
+        await this.audit(em, 'provider.register', provider, actor, change, claim === 'replace' ? { replaced: existing!.id } : {});
+        return change;
+      })
+      .catch((error: unknown) => {
+        // Two registrations of a new name at once: the second finds it taken.
+        if (error instanceof UniqueConstraintViolationException) {
+          throw new RegistryError(ErrorCode.CONFLICT, `A provider named ${input.name} already exists`, { field: 'name' });
+        }
+        throw error;
       });
-      await em.flush();
-      await em.nativeDelete(Credential, { provider });
-      if (auth) {
-        await new CredentialService(em, this.deps.vault).set(
-          { providerId: provider.id, reference: PROVIDER_AUTH_REFERENCE, authType: auth.authType, secret: auth.secret, settings: auth.settings },
-          actor,
-        );
-      }
-      const change = await this.apply(em, provider, discovered, false);
-      await this.audit(em, 'provider.register', provider, actor, change);
-      return change;
-    });
     this.announce(registered.sync);
     return registered;
   }
@@ -125,7 +163,7 @@ export class ProviderRegistrationService {
     const refreshed = await this.em.transactional(async (em) => {
       const managed = em.merge(provider);
       managed.lastDiscoveredAt = new Date();
-      const change = await this.apply(em, managed, discovered, true);
+      const change = await this.apply(em, managed, discovered, { quarantineChanges: true });
       await this.audit(em, 'provider.refresh', managed, actor, change);
       return change;
     });
@@ -153,6 +191,45 @@ export class ProviderRegistrationService {
     });
     this.announce(sync);
     return managed;
+  }
+
+  /**
+   * Releases the name of a removed provider (admin): until then only its owner may register the name
+   * again. The provider and its tools stay as they are, with their history, until the name is
+   * registered again; that registration replaces them with a new provider whose tools start
+   * quarantined, so an admin decides before the policies naming them (returned here) apply to the
+   * new owner's tools. Audited. Throws FORBIDDEN (not an admin), NOT_FOUND, or CONFLICT (not removed).
+   */
+  async releaseName(name: string, viewer: Viewer | null, actor: Actor = {}): Promise<NameRelease> {
+    if (viewer && !viewer.isAdmin) throw new RegistryError(ErrorCode.FORBIDDEN, 'Only an admin may release a provider name');
+    const release = await this.em.transactional(async (em) => {
+      const provider = PROVIDER_NAME.test(name) ? await em.findOne(Provider, { name }, { lockMode: LockMode.PESSIMISTIC_WRITE, refresh: true }) : null;
+      if (!provider) throw new RegistryError(ErrorCode.NOT_FOUND, `No provider named ${name}`, { field: 'name' });
+      if (provider.status !== ProviderStatus.DISABLED) {
+        throw new RegistryError(ErrorCode.CONFLICT, `Provider ${name} is in use: remove it before releasing its name`, { field: 'name' });
+      }
+      const tools = await em.find(Tool, { provider }, { orderBy: { name: 'asc' } });
+      const toolNames = tools.map((t) => t.name);
+      const policies = (await em.find(Policy, {}, { orderBy: { name: 'asc' } })).filter((p) => resourcesName(p.resources, name, toolNames)).map((p) => p.name);
+      provider.releasedAt ??= new Date();
+      await new AuditService(em).append({
+        ...auditActor(actor),
+        action: 'provider.releaseName',
+        targetType: 'provider',
+        targetId: provider.id,
+        outcome: AuditOutcome.SUCCESS,
+        details: {
+          provider: name,
+          previousOwner: provider.owner?.id ?? null,
+          tools: toolNames,
+          approvedDefinitions: Object.fromEntries(tools.map((t) => [t.name, t.definitionHash])),
+          policies,
+        },
+      });
+      return { provider, policies };
+    });
+    this.announce(null);
+    return release;
   }
 
   /** Releases a quarantined tool's pending version (admin). Throws NOT_FOUND when there is none. */
@@ -240,7 +317,7 @@ export class ProviderRegistrationService {
     em: EntityManager,
     provider: Provider,
     discovered: Awaited<ReturnType<ProviderRegistrationService['discover']>>,
-    quarantineChanges: boolean,
+    options: SyncOptions,
   ): Promise<ProviderChange> {
     if (discovered instanceof RegistryError) {
       provider.status = ProviderStatus.ERROR;
@@ -250,11 +327,18 @@ export class ProviderRegistrationService {
     }
     provider.status = ProviderStatus.ACTIVE;
     provider.lastError = null;
-    const sync = await syncTools(em, provider, discovered.definitions, { quarantineChanges });
+    const sync = await syncTools(em, provider, discovered.definitions, options);
     return { provider, sync, warnings: discovered.warnings };
   }
 
-  private async audit(em: EntityManager, action: string, provider: Provider, actor: Actor, change: ProviderChange): Promise<void> {
+  private async audit(
+    em: EntityManager,
+    action: string,
+    provider: Provider,
+    actor: Actor,
+    change: ProviderChange,
+    extra: Record<string, unknown> = {},
+  ): Promise<void> {
     const { sync } = change;
     await new AuditService(em).append({
       ...auditActor(actor),
@@ -265,6 +349,7 @@ export class ProviderRegistrationService {
       details: {
         provider: provider.name,
         callTemplateType: provider.callTemplateType,
+        ...extra,
         ...(change.discoveryError ? { error: change.discoveryError.message } : {}),
         ...(sync
           ? { created: sync.created, updated: sync.updated, quarantined: sync.quarantined, removed: sync.removed, restored: sync.restored }
@@ -274,4 +359,21 @@ export class ProviderRegistrationService {
   }
 }
 
-
+/**
+ * Whether `actor` may register `name`, given the provider that holds it (if any), and how. A removed
+ * provider's name stays reserved to its owner until an admin releases it; the refusal names neither
+ * the owner nor anything else about them. Throws CONFLICT.
+ */
+function claimOf(existing: Provider | null, name: string, actor: Actor): Claim {
+  if (!existing) return 'new';
+  if (existing.status !== ProviderStatus.DISABLED) {
+    throw new RegistryError(ErrorCode.CONFLICT, `A provider named ${name} already exists`, { field: 'name' });
+  }
+  if (existing.releasedAt) return 'replace';
+  if (actor.principalId && existing.owner?.id === actor.principalId) return 'again';
+  throw new RegistryError(
+    ErrorCode.CONFLICT,
+    `The name ${name} belongs to a removed provider: only its owner may register it again, unless an admin releases the name (releaseProviderName)`,
+    { field: 'name' },
+  );
+}

@@ -46,4 +46,12 @@ export class Provider extends BaseEntity {
 
   @Property({ type: 'text', nullable: true })
   lastError?: string | null;
+
+  /**
+   * When an admin released the name of this removed provider (releaseProviderName). Until then a
+   * removed provider's name, and its tools' names, stay reserved to its owner; after it, the next
+   * registration of the name replaces this provider with a new one whose tools start quarantined.
+   */
+  @Property({ type: 'datetime', nullable: true })
+  releasedAt?: Date | null;
 }

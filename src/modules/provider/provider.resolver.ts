@@ -14,6 +14,8 @@ import {
   ProviderNode,
   ProviderPayload,
   RegisterProviderInput,
+  ReleaseProviderNameInput,
+  ReleaseProviderNamePayload,
 } from './provider.types.js';
 
 /** The payload of a registration or refresh; a failed refresh is a user error beside the provider. */
@@ -66,6 +68,15 @@ export class ProviderResolver {
   @Mutation(() => ProviderPayload, { description: 'Retires a provider: its tools are removed, its credentials deleted (owner or admin).' })
   removeProvider(@Arg('input') input: ProviderIdInput, @Ctx() ctx: RegistryContext) {
     return withUserErrors(async () => ({ provider: await ctx.registration.remove(input.id, ctx.viewer, ctx.actor) }));
+  }
+
+  @Mutation(() => ReleaseProviderNamePayload, {
+    description:
+      'Releases the name of a removed provider (admin). Until then only its former owner may register the name again; ' +
+      'after it, the next registration replaces the old provider and its tools start quarantined.',
+  })
+  async releaseProviderName(@Arg('input') input: ReleaseProviderNameInput, @Ctx() ctx: RegistryContext) {
+    return { policies: [], ...(await withUserErrors(() => ctx.registration.releaseName(input.name, ctx.viewer, ctx.actor))) };
   }
 
   @FieldResolver(() => ProviderCredentialNode, { nullable: true, description: 'The stored auth, redacted (providers:write).' })

@@ -148,6 +148,27 @@ export class ProviderChangePayload {
   userErrors!: UserError[];
 }
 
+@InputType({ description: 'The name of a removed provider to release.' })
+export class ReleaseProviderNameInput {
+  @Field()
+  name!: string;
+}
+
+/** What releasing a name did, and which policies the next owner's tools would meet. */
+@ObjectType()
+export class ReleaseProviderNamePayload {
+  @Field(() => ProviderNode, { nullable: true, description: 'The removed provider, kept until the name is registered again.' })
+  provider?: ProviderNode | null;
+
+  @Field(() => [String], {
+    description: 'Policies naming the provider or its tools: they apply to the next owner’s tools once an admin approves them.',
+  })
+  policies!: string[];
+
+  @Field(() => [UserError])
+  userErrors!: UserError[];
+}
+
 @ObjectType()
 export class ProviderPayload {
   @Field(() => ProviderNode, { nullable: true })

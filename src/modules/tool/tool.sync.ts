@@ -21,12 +21,19 @@ export interface SyncResult {
 export interface SyncOptions {
   /** Hold back non-additive changes for approval (rug-pull protection). */
   quarantineChanges: boolean;
+  /**
+   * Hold back new tools too: each starts quarantined with a pending version 1 and no approved one
+   * (a provider name taken over after an admin released it from its former owner).
+   */
+  quarantineNew?: boolean;
 }
 
 /**
  * Brings a provider's tools in line with `definitions` inside the caller's transaction: adds new
  * tools, versions changed ones (applied, or quarantined with a pending version), marks vanished
- * ones removed, and restores those that come back. Flushes; never commits.
+ * ones removed, and restores those that come back. A tool that never had an approved version is
+ * never made callable here, whatever the options: only an admin's approval does that.
+ * Flushes; never commits.
  */
 export async function syncTools(
   em: EntityManager,
@@ -39,6 +46,8 @@ export async function syncTools(
   const existing = new Map(tools.map((t) => [t.name, t]));
   const versions = tools.length ? await em.find(ToolVersion, { tool: { $in: tools } }) : [];
   const versionsOf = (tool: Tool) => versions.filter((v) => v.tool === tool);
+  // Tools without any version row predate version history: their stored definition counts as approved.
+  const neverApproved = (tool: Tool) => versionsOf(tool).length > 0 && !versionsOf(tool).some((v) => v.status === ToolVersionStatus.APPROVED);
   const nextVersion = (tool: Tool) => Math.max(tool.version, ...versionsOf(tool).map((v) => v.version)) + 1;
   const rejectPending = (tool: Tool) => {
     for (const pending of versionsOf(tool).filter((v) => v.status === ToolVersionStatus.PENDING)) {
@@ -63,9 +72,25 @@ export async function syncTools(
     const tool = existing.get(definition.name);
     existing.delete(definition.name);
     if (!tool) {
-      const created = em.create(Tool, { ...definition, provider, definitionHash: hash, version: 1 });
-      record(created, definition, hash, 1, ToolVersionStatus.APPROVED);
-      result.created.push(definition.name);
+      const held = options.quarantineNew === true;
+      const status = held ? ToolStatus.QUARANTINED : ToolStatus.ACTIVE;
+      const created = em.create(Tool, { ...definition, provider, definitionHash: hash, version: 1, status });
+      record(created, definition, hash, 1, held ? ToolVersionStatus.PENDING : ToolVersionStatus.APPROVED);
+      (held ? result.quarantined : result.created).push(definition.name);
+      continue;
+    }
+    if (neverApproved(tool)) {
+      // Nothing approved to fall back on: the row shows the newest pending definition, still held.
+      const pending = versionsOf(tool).find((v) => v.status === ToolVersionStatus.PENDING);
+      if (pending?.definitionHash === hash && tool.status === ToolStatus.QUARANTINED) {
+        result.unchanged.push(definition.name);
+        continue;
+      }
+      rejectPending(tool);
+      const version = nextVersion(tool);
+      em.assign(tool, { ...definition, definitionHash: hash, version, status: ToolStatus.QUARANTINED });
+      record(tool, definition, hash, version, ToolVersionStatus.PENDING);
+      result.quarantined.push(definition.name);
       continue;
     }
     if (tool.definitionHash === hash) {
