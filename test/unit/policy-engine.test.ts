@@ -5,6 +5,7 @@ import {
   compilePolicies,
   decide,
   type PolicyInput,
+  resourcesName,
   validatePolicyGraph,
 } from '../../src/modules/policy/policy.engine.js';
 
@@ -407,5 +408,22 @@ describe('clientAddress', () => {
 
   it('refuses a trusted proxy entry that is not a CIDR', () => {
     expect(() => clientAddress('10.0.0.1', '1.2.3.4', ['proxy.internal'])).toThrow('trusted proxy "proxy.internal" is not an IP address or CIDR');
+  });
+});
+
+describe('resourcesName (the policies a released provider name hands on)', () => {
+  const tools = ['heirloom.vault', 'heirloom.ledger'];
+  it('counts a listed provider, a glob under the provider, or a glob matching one of its tools', () => {
+    expect(resourcesName({ providers: ['other', 'heirloom'] }, 'heirloom', tools)).toBe(true);
+    expect(resourcesName({ tools: ['heirloom.*'] }, 'heirloom', [])).toBe(true);
+    expect(resourcesName({ tools: ['*.vault'] }, 'heirloom', tools)).toBe(true);
+    expect(resourcesName({ tools: ['heir*'] }, 'heirloom', tools)).toBe(true);
+  });
+
+  it('does not count match-all globs, tags only, or other providers', () => {
+    expect(resourcesName({}, 'heirloom', tools)).toBe(false);
+    expect(resourcesName({ tools: ['*'] }, 'heirloom', tools)).toBe(false);
+    expect(resourcesName({ tools: ['**'], tags: ['finance'] }, 'heirloom', tools)).toBe(false);
+    expect(resourcesName({ tools: ['heirloom_b.*', 'other.vault'], providers: ['heirloom_b'] }, 'heirloom', tools)).toBe(false);
   });
 });

@@ -222,7 +222,7 @@ export class ProviderRegistrationService {
           provider: name,
           previousOwner: provider.owner?.id ?? null,
           tools: toolNames,
-          approvedDefinitions: Object.fromEntries(tools.map((t) => [t.name, t.definitionHash])),
+          definitionHashes: Object.fromEntries(tools.map((t) => [t.name, t.definitionHash])),
           policies,
         },
       });
