@@ -720,8 +720,8 @@ export type QueryToolsArgs = {
 };
 
 export type QuotaPeriod =
-  | 'day'
-  | 'month';
+  | 'DAY'
+  | 'MONTH';
 
 /** A UTCP 1.1 manual call template under a new provider name. */
 export type RegisterProviderInput = {

@@ -281,7 +281,7 @@ describe('policy CRUD through the API', () => {
         sourceCidrs: ['10.0.0.0/8', '2001:db8::/32'],
         arguments: { type: 'object', properties: { repo: { type: 'string', pattern: '^acme/' } } },
       },
-      limits: { rate: { calls: 10, windowSeconds: 60 }, quota: { calls: 1000, period: 'month' } },
+      limits: { rate: { calls: 10, windowSeconds: 60 }, quota: { calls: 1000, period: 'MONTH' } },
     };
     const created = await createPolicy(registry, input, policyAdmin);
     expect(created).toMatchObject({
@@ -907,7 +907,7 @@ describe('executeTool follows execute policies', () => {
   });
 
   it('quota: the third call of the day is DENIED with QUOTA_EXCEEDED', async () => {
-    const policy = await createPolicy(registry, allowFor('quota', ['quota.*'], { limits: { quota: { calls: 2, period: 'day' } } }));
+    const policy = await createPolicy(registry, allowFor('quota', ['quota.*'], { limits: { quota: { calls: 2, period: 'DAY' } } }));
     expect((await execute(registry, agent.token, 'quota.call')).status).toBe('SUCCEEDED');
     expect((await execute(registry, agent.token, 'quota.call')).status).toBe('SUCCEEDED');
     const exceeded = await execute(registry, agent.token, 'quota.call');
@@ -919,7 +919,7 @@ describe('executeTool follows execute policies', () => {
 
   it('limits longer than a JS timer can wait (a month) are enforced too', async () => {
     await importTools(registry, 'long', [{ name: 'quota' }, { name: 'rate' }]);
-    const quota = await createPolicy(registry, allowFor('month', ['long.quota'], { limits: { quota: { calls: 2, period: 'month' } } }));
+    const quota = await createPolicy(registry, allowFor('month', ['long.quota'], { limits: { quota: { calls: 2, period: 'MONTH' } } }));
     const rate = await createPolicy(registry, allowFor('thirty-days', ['long.rate'], { limits: { rate: { calls: 2, windowSeconds: 30 * 86_400 } } }));
     for (const [tool, policy, code] of [
       ['long.quota', quota, 'QUOTA_EXCEEDED'],

@@ -84,7 +84,7 @@ describe.runIf(RUNNABLE)('two instances sharing PostgreSQL and Redis', () => {
           actions: ['EXECUTE'],
           subjects: { principals: [client.principalId] },
           resources: { tools: ['shared.quota'] },
-          limits: { quota: { calls: 40, period: 'day' }, rate: { calls: 1000, windowSeconds: 60 } },
+          limits: { quota: { calls: 40, period: 'DAY' }, rate: { calls: 1000, windowSeconds: 60 } },
         },
       },
       { authorization: `Bearer ${first.adminToken}` },

@@ -50,7 +50,7 @@ describe.runIf(HAS_PRIVATE_REDIS)('Redis unavailable', () => {
           actions: ['EXECUTE'],
           subjects: { principals: [agent.id] },
           resources: { tools: ['redis.limited'] },
-          limits: { rate: { calls: 1000, windowSeconds: 60 }, quota: { calls: 1000, period: 'day' } },
+          limits: { rate: { calls: 1000, windowSeconds: 60 }, quota: { calls: 1000, period: 'DAY' } },
         },
       },
       { authorization: `Bearer ${registry.adminToken}` },

@@ -8,8 +8,8 @@ registerEnumType(PolicyEffect, { name: 'PolicyEffect' });
 registerEnumType(PolicyAction, { name: 'PolicyAction', description: 'What a policy governs: seeing a tool, calling it, or administering it.' });
 
 export enum QuotaPeriod {
-  day = 'day',
-  month = 'month',
+  DAY = 'day',
+  MONTH = 'month',
 }
 registerEnumType(QuotaPeriod, { name: 'QuotaPeriod' });
 
