@@ -1,6 +1,7 @@
 import { Writable } from 'node:stream';
 import { createLocalJWKSet, decodeProtectedHeader, generateKeyPair, type JSONWebKeySet, jwtVerify, SignJWT } from 'jose';
 import { afterAll, describe, expect, it } from 'vitest';
+import { generateSigningJwk } from '../../src/security/signing-keys.js';
 import { startRegistry, type TestRegistry } from '../helpers/registry.js';
 
 // Truncating the audit log: someone who can bypass the database's append-only trigger (a superuser)
@@ -260,5 +261,28 @@ describe('audit checkpoints', () => {
     const result = await verify(registry);
     expect(result.valid).toBe(true);
     expect(result.checkpoint).not.toBeNull();
+  });
+
+  it.runIf(process.env.TEST_DATABASE_URL)('two replicas on one database take one checkpoint per head between them', { timeout: 90_000 }, async () => {
+    // Replicas share their signing keys (required with DATABASE_URL), so each verifies the other's checkpoints.
+    const env = { REGISTRY_AUDIT_CHECKPOINT_SECONDS: '1', REGISTRY_SIGNING_KEYS: JSON.stringify([await generateSigningJwk()]) };
+    const first = await start(env);
+    const second = await startRegistry({ shareDatabaseWith: first, env });
+    registries.unshift(second);
+    const heads = new Set<string>();
+    for (let round = 0; round < 3; round += 1) {
+      await makeEntries(round % 2 ? first : second, 1);
+      const head = (await newestSeq(first)).toString();
+      heads.add(head);
+      await expect
+        .poll(async () => (await first.db.fork().execute<{ n: number }[]>('select count(*)::int as n from audit_checkpoint where seq = ?', [head]))[0]!.n, { timeout: 20_000, interval: 250 })
+        .toBeGreaterThan(0);
+    }
+    // Let both timers tick a few more times with nothing new.
+    await new Promise((resolve) => setTimeout(resolve, 3000));
+    const rows = await first.db.fork().execute<{ seq: string; n: number }[]>('select seq::text as seq, count(*)::int as n from audit_checkpoint group by seq');
+    expect(rows.filter((r) => r.n > 1)).toEqual([]);
+    for (const head of heads) expect(rows.map((r) => r.seq)).toContain(head);
+    expect((await verify(first)).problems).toEqual([]);
   });
 });
