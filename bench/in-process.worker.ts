@@ -80,6 +80,7 @@ async function shieldCost(m: Modules, task: ShieldTask): Promise<ShieldAnswer> {
       logger,
       registration: m.app.registrationDependencies(security),
       runtime: m.app.createExecutionRuntime(config, db, security, logger),
+      auditSigner: m.app.auditCheckpointSigner(config, security, logger),
     };
     const viewer = {
       principalId: task.principal.id,

@@ -23,6 +23,7 @@ import { LimitGate } from './security/limit-gate.js';
 import { AuthenticationError } from './security/authenticate.js';
 import { oauthRoutes } from './security/oauth.routes.js';
 import { closeMcpSessions, EXECUTORS } from './executors/index.js';
+import { AuditCheckpointer, AuditCheckpointSigner } from './modules/audit/index.js';
 import { ExecutionEvents, ExecutionRuntime } from './modules/execution/index.js';
 import { clientAddress, PolicyService } from './modules/policy/index.js';
 import { CatalogEvents } from './modules/tool/index.js';
@@ -74,6 +75,11 @@ function requestError(error: FastifyError): ReturnType<typeof httpError> {
 /** What provider registration and refresh work with: the vault, the discovery rules, catalog events. */
 export function registrationDependencies(security: Security): RegistrationDependencies {
   return { vault: security.vault, discovery: security.discovery, catalogEvents: new CatalogEvents(security.events) };
+}
+
+/** Signs and verifies checkpoints of the audit chain with the registry's signing keys, and logs each new one. */
+export function auditCheckpointSigner(config: Config, security: Security, logger: Logger): AuditCheckpointSigner {
+  return new AuditCheckpointSigner(security.keys, config.auth.issuer, logger);
 }
 
 /** The process's execution runtime: every registered executor, the configured limits and egress rules. */
@@ -205,8 +211,19 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
     await closeMcpSessions();
   });
 
+  // Checkpoints of the audit chain's head, signed with the registry's key, every so often.
+  const auditSigner = auditCheckpointSigner(config, security, logger);
+  const checkpointer = new AuditCheckpointer(db, auditSigner, config.auditCheckpointSeconds, logger);
+  app.addHook('onReady', async () => {
+    checkpointer.start();
+  });
+  app.addHook('onClose', async () => {
+    await checkpointer.stop();
+  });
+
   const contextDeps = {
     db,
+    auditSigner,
     budgets: security.budgets,
     defaultBudgetPerHour: config.limits.costBudgetPerHour,
     logger,

@@ -92,6 +92,8 @@ export interface Config {
   masterKey?: string;
   /** Earlier master keys that still decrypt, while `npm run vault:rotate` re-encrypts under the current one. */
   previousMasterKeys: string[];
+  /** Seconds between signed checkpoints of the audit chain's head (one replica writes each); 0 turns the timer off. */
+  auditCheckpointSeconds: number;
 }
 
 /** A comma-separated list, trimmed, without empty entries. */
@@ -163,6 +165,7 @@ const EnvSchema = z.object({
   REGISTRY_EXECUTION_LEASE_SECONDS: z.coerce.number().int().min(1).max(3600).default(30),
   REGISTRY_TRUSTED_PROXIES: z.string().optional(),
   REGISTRY_COST_BUDGET_PER_HOUR: z.coerce.number().int().min(1).max(1_000_000_000).default(10_000),
+  REGISTRY_AUDIT_CHECKPOINT_SECONDS: z.coerce.number().int().min(0).max(86_400).default(300),
 });
 
 /** Raised when the environment does not describe a valid configuration; lists every problem. */
@@ -240,6 +243,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     console: e.REGISTRY_CONSOLE,
     masterKey: e.REGISTRY_MASTER_KEY,
     previousMasterKeys: e.REGISTRY_PREVIOUS_MASTER_KEYS?.split(',').map((k) => k.trim()).filter(Boolean) ?? [],
+    auditCheckpointSeconds: e.REGISTRY_AUDIT_CHECKPOINT_SECONDS,
     auth: {
       issuer: e.REGISTRY_TOKEN_ISSUER,
       accessTokenTtlSeconds: e.REGISTRY_ACCESS_TOKEN_TTL_SECONDS,

@@ -2,7 +2,7 @@ import { type EntityManager } from '@mikro-orm/postgresql';
 import { type Database } from './db/database.js';
 import { ErrorCode, RegistryError } from './errors.js';
 import { type Logger } from './logger.js';
-import { auditActor, AuditOutcome, AuditService } from './modules/audit/index.js';
+import { auditActor, type AuditCheckpointSigner, AuditOutcome, AuditService } from './modules/audit/index.js';
 import { type ExecutionRuntime, ExecutionService } from './modules/execution/index.js';
 import { PrincipalService, type Viewer } from './modules/principal/index.js';
 import { CredentialService } from './modules/credential/index.js';
@@ -22,6 +22,8 @@ export interface ContextDependencies {
   registration: RegistrationDependencies;
   /** Runs tool calls; one per process. */
   runtime: ExecutionRuntime;
+  /** Signs and verifies the audit log's checkpoints. */
+  auditSigner: AuditCheckpointSigner;
 }
 
 /** Everything a resolver may use for one request. */
@@ -116,7 +118,7 @@ export function createContext(
       providers: new ProviderService(em),
       executions: new ExecutionService(em),
       principals: new PrincipalService(em),
-      audit: new AuditService(em),
+      audit: new AuditService(em, deps.auditSigner),
       registration: new ProviderRegistrationService(em, deps.registration),
       credentials: new CredentialService(em, deps.registration.vault),
     };

@@ -16,7 +16,7 @@ import { buildSchema, createResolversMap } from 'type-graphql';
 import { type RegistryContext } from './context.js';
 import { unstorableTextPath } from './common/json-values.js';
 import { ErrorCode, RegistryError } from './errors.js';
-import { AuditEntryConnectionResolver, AuditResolver } from './modules/audit/index.js';
+import { AuditCheckpointConnectionResolver, AuditEntryConnectionResolver, AuditResolver } from './modules/audit/index.js';
 import { ExecutionConnectionResolver, ExecutionResolver } from './modules/execution/index.js';
 import { PolicyConnectionResolver, PolicyResolver } from './modules/policy/index.js';
 import { PrincipalResolver } from './modules/principal/index.js';
@@ -42,6 +42,7 @@ const resolvers = [
   PolicyConnectionResolver,
   AuditResolver,
   AuditEntryConnectionResolver,
+  AuditCheckpointConnectionResolver,
   UtcpManualResolver,
 ] as const;
 

@@ -1,3 +1,4 @@
+import { AuditCheckpoint } from '../modules/audit/audit-checkpoint.entity.js';
 import { AuditEntry } from '../modules/audit/audit-entry.entity.js';
 import { Credential } from '../modules/credential/credential.entity.js';
 import { Execution } from '../modules/execution/execution.entity.js';
@@ -21,4 +22,5 @@ export const entities = [
   Credential,
   Execution,
   AuditEntry,
+  AuditCheckpoint,
 ];

@@ -33,6 +33,34 @@ export type ApproveToolVersionInput = {
   version: Scalars['Int']['input'];
 };
 
+export type AuditCheckpoint = {
+  /** When it was signed. */
+  at: Scalars['DateTimeISO']['output'];
+  /** Entries up to `seq`. */
+  count: Scalars['Int']['output'];
+  /** That entry's hash. */
+  hash: Scalars['String']['output'];
+  /** The checkpoint as a compact JWS (`typ: audit-checkpoint+jwt`; claims `iss`, `iat`, `seq`, `hash`, `count`). */
+  jws: Scalars['String']['output'];
+  /** `kid` of the signing key. */
+  keyId: Scalars['String']['output'];
+  /** Sequence number of the newest entry when it was taken. */
+  seq: Scalars['ID']['output'];
+};
+
+export type AuditCheckpointConnection = {
+  edges: Array<AuditCheckpointEdge>;
+  pageInfo: PageInfo;
+  /** Number of items matching the listing, across all pages. */
+  totalCount: Scalars['Int']['output'];
+};
+
+export type AuditCheckpointEdge = {
+  /** Opaque cursor of this edge, for `after`. */
+  cursor: Scalars['String']['output'];
+  node: AuditCheckpoint;
+};
+
 export type AuditEntry = {
   action: Scalars['String']['output'];
   /** Principal id; null for the registry itself. */
@@ -77,11 +105,54 @@ export type AuditOutcome =
   | 'FAILURE'
   | 'SUCCESS';
 
+export type AuditProblem = {
+  kind: AuditProblemKind;
+  message: Scalars['String']['output'];
+  /** Where: the first missing, broken or truncated-after sequence number. */
+  seq?: Maybe<Scalars['ID']['output']>;
+};
+
+/** What kind of damage `verifyAuditLog` found. */
+export type AuditProblemKind =
+  /** An entry's content no longer matches its hash, or it does not link to the entry before it. */
+  | 'BROKEN_LINK'
+  /** A stored checkpoint's signature does not verify, or its row does not say what it signed. */
+  | 'CHECKPOINT_INVALID'
+  /** The entry at a checkpoint's sequence number is not the one it signed, or the count differs. */
+  | 'CHECKPOINT_MISMATCH'
+  /** Entries were removed from the middle of the log, or the entry a checkpoint names is gone. */
+  | 'MISSING_ENTRIES'
+  /** The newest entries are gone: a checkpoint covers sequence numbers past the last entry left. */
+  | 'TRUNCATED';
+
 export type AuditVerification = {
   /** Entries checked before the first broken one (or all). */
   checked: Scalars['Int']['output'];
+  /** The newest checkpoint the log still matches (stored, or the one passed in); null when none. */
+  checkpoint?: Maybe<AuditCheckpoint>;
+  /** Seconds since `checkpoint` was signed. */
+  checkpointAgeSeconds?: Maybe<Scalars['Int']['output']>;
+  /** Stored checkpoints checked. */
+  checkpointsChecked: Scalars['Int']['output'];
+  /** Entries read. */
+  entries: Scalars['Int']['output'];
   /** Sequence number of the first entry whose hashes do not match. */
   firstBrokenSeq?: Maybe<Scalars['ID']['output']>;
+  /** The first sequence number missing between entries. A gap the chain links across intact is an append rolled back before sequence numbers were gapless, not a deletion. */
+  firstMissingSeq?: Maybe<Scalars['ID']['output']>;
+  /** Sequence number of the newest entry. */
+  lastSeq?: Maybe<Scalars['ID']['output']>;
+  /** Every problem found, in sequence order. */
+  problems: Array<AuditProblem>;
+  /** The verdict in a sentence: what is wrong, or how much of the log is anchored. */
+  summary: Scalars['String']['output'];
+  /** A checkpoint covers entries past the newest one left: the newest entries were removed. */
+  truncated: Scalars['Boolean']['output'];
+  /** When truncated: the last entry left; the entries after it are missing. */
+  truncatedAfterSeq?: Maybe<Scalars['ID']['output']>;
+  /** Entries newer than `checkpoint` (all of them without one): what a truncation could remove unnoticed. */
+  unanchoredEntries: Scalars['Int']['output'];
+  /** No problem found. */
   valid: Scalars['Boolean']['output'];
 };
 
@@ -111,6 +182,11 @@ export type CatalogChangeKind =
   | 'CHANGED'
   | 'QUARANTINED'
   | 'REMOVED';
+
+export type CreateAuditCheckpointPayload = {
+  checkpoint?: Maybe<AuditCheckpoint>;
+  userErrors: Array<UserError>;
+};
 
 export type CreatePrincipalInput = {
   kind: PrincipalKind;
@@ -221,6 +297,8 @@ export type Mutation = {
   approveToolVersion: ToolPayload;
   /** Stops a queued or running call (its principal, or an admin). */
   cancelExecution: Execution;
+  /** Signs a checkpoint of the audit chain's head now, stores it and logs it (admin). */
+  createAuditCheckpoint: CreateAuditCheckpointPayload;
   /** Creates a policy (policies:write). */
   createPolicy: PolicyPayload;
   /** Creates a principal with client credentials (admin). */
@@ -625,6 +703,8 @@ export type ProviderStatus =
 export type Query = {
   _entities: Array<Maybe<_Entity>>;
   _service: _Service;
+  /** Signed checkpoints of the audit chain, newest first, to export (audit:read). */
+  auditCheckpoints: AuditCheckpointConnection;
   /** The audit log, newest first (audit:read). */
   auditLog: AuditEntryConnection;
   /** An execution of the caller (any, with audit:read). */
@@ -648,13 +728,19 @@ export type Query = {
   tools: ToolConnection;
   /** A UTCP 1.1 manual of exactly the tools the caller may execute (tools:execute), each called through `POST /tools/{name}/call` on this registry with the bearer token the UTCP client knows as `REGISTRY_TOKEN`; the same document as `GET /utcp`. */
   utcpManual: Scalars['JSON']['output'];
-  /** Recomputes the hash chain and names the first broken entry (admin). */
+  /** Recomputes the hash chain and checks it against every stored checkpoint and, when given, a checkpoint JWS kept outside the database: names broken links, gaps, truncation and rewrites (admin). */
   verifyAuditLog: AuditVerification;
 };
 
 
 export type Query_EntitiesArgs = {
   representations: Array<Scalars['_Any']['input']>;
+};
+
+
+export type QueryAuditCheckpointsArgs = {
+  after?: InputMaybe<Scalars['String']['input']>;
+  first?: InputMaybe<Scalars['Int']['input']>;
 };
 
 
@@ -717,6 +803,11 @@ export type QueryToolsArgs = {
   after?: InputMaybe<Scalars['String']['input']>;
   filter?: InputMaybe<ToolFilter>;
   first?: InputMaybe<Scalars['Int']['input']>;
+};
+
+
+export type QueryVerifyAuditLogArgs = {
+  checkpoint?: InputMaybe<Scalars['String']['input']>;
 };
 
 export type QuotaPeriod =

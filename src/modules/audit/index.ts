@@ -1,4 +1,7 @@
 export { AuditEntry, AuditOutcome } from './audit-entry.entity.js';
+export { AuditCheckpoint } from './audit-checkpoint.entity.js';
+export { AuditCheckpointSigner, CHECKPOINT_TYP, type CheckpointClaims } from './audit.checkpoints.js';
+export { AuditCheckpointer } from './audit.checkpointer.js';
 export {
   auditActor,
   AuditService,
@@ -7,7 +10,9 @@ export {
   type AuditLogFilterInput,
   type AuditRecord,
   type AuditVerification,
+  type AuditProblem,
+  AuditProblemKind,
 } from './audit.service.js';
 export { AuditResolver } from './audit.resolver.js';
-export { AuditEntryConnectionResolver } from './audit.types.js';
+export { AuditCheckpointConnectionResolver, AuditEntryConnectionResolver } from './audit.types.js';
 export { auditRules } from './audit.rules.js';

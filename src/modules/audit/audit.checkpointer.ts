@@ -1,0 +1,53 @@
+import { type EntityManager } from '@mikro-orm/postgresql';
+import { type Database } from '../../db/database.js';
+import { type Logger } from '../../logger.js';
+import { type AuditCheckpoint } from './audit-checkpoint.entity.js';
+import { type AuditCheckpointSigner, CHECKPOINT_LOCK } from './audit.checkpoints.js';
+import { AuditService } from './audit.service.js';
+
+/**
+ * Takes a checkpoint of the audit chain's head every `intervalSeconds` (jittered ±20%), when the
+ * head moved since the last one. One replica at a time (a transaction-scoped advisory lock, which
+ * `createAuditCheckpoint` takes too); appends themselves do no checkpoint work.
+ */
+export class AuditCheckpointer {
+  private timer?: NodeJS.Timeout;
+  private running?: Promise<unknown>;
+  private stopped = false;
+
+  constructor(
+    private readonly db: Database,
+    private readonly signer: AuditCheckpointSigner,
+    private readonly intervalSeconds: number,
+    private readonly logger: Logger,
+  ) {}
+
+  start(): void {
+    if (this.intervalSeconds <= 0 || this.stopped) return;
+    const delay = this.intervalSeconds * 1000 * (0.8 + Math.random() * 0.4);
+    this.timer = setTimeout(() => {
+      this.running = this.tick()
+        .catch((error: unknown) => this.logger.error({ err: error }, 'audit checkpoint failed'))
+        .finally(() => this.start());
+    }, delay);
+    this.timer.unref();
+  }
+
+  /** Stops scheduling and waits for a checkpoint in progress. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    await this.running;
+  }
+
+  /** Takes a checkpoint if no other replica is taking one and the head moved; returns it, or null. */
+  async tick(): Promise<AuditCheckpoint | null> {
+    const checkpoint = await this.db.fork().transactional(async (em: EntityManager) => {
+      const [lock] = await em.execute<{ locked: boolean }[]>(`select pg_try_advisory_xact_lock(hashtext(?)) as locked`, [CHECKPOINT_LOCK]);
+      if (!lock?.locked) return null;
+      return new AuditService(em, this.signer).writeCheckpoint({ onlyIfMoved: true });
+    });
+    if (checkpoint) this.signer.publish(checkpoint);
+    return checkpoint;
+  }
+}
