@@ -262,6 +262,29 @@ describe('provider variables', () => {
   });
 });
 
+describe('a removed provider', () => {
+  it('loses its variables: removal deletes them, and a new registration of its name starts without them', async () => {
+    const removed = await gql<{ removeProvider: { userErrors: unknown[] } }>(
+      'mutation($id: ID!) { removeProvider(input: { id: $id }) { userErrors { code } } }',
+      { id: providerId },
+      publisher,
+    );
+    expect(removed.data!.removeProvider.userErrors).toEqual([]);
+    expect(await registry.db.fork().count(ProviderVariable, { provider: providerId })).toBe(0);
+    const refused = await setVariables({ variables: [{ name: 'NEWS_API_KEY', value: 'after-removal-0001' }] });
+    expect(refused.userErrors).toEqual([{ code: 'BAD_USER_INPUT', field: ['providerId'], message: expect.stringContaining('removed') }]);
+
+    const again = await gql<{ registerProvider: { provider: { id: string }; userErrors: unknown[] } }>(
+      REGISTER,
+      { input: { name: 'newsapi', callTemplate: { call_template_type: 'http', url: `${peer.url}/manual.json`, http_method: 'GET' } } },
+      otherPublisher,
+    );
+    expect(again.data!.registerProvider.userErrors).toEqual([]);
+    expect(again.data!.registerProvider.provider.id).toBe(providerId);
+    expect(await view(otherPublisher)).toEqual({ name: 'newsapi', variables: [], missingVariables: ['NEWS_API_KEY'] });
+  });
+});
+
 describe('$ref in an inline OpenAPI document', () => {
   it('is not taken for a variable: no warning about it at registration, none missing, and its tools call without one', async () => {
     const content = await readFile(PETSTORE, 'utf8');
