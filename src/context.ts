@@ -7,6 +7,7 @@ import { type ExecutionRuntime, ExecutionService } from './modules/execution/ind
 import { PrincipalService, type Viewer } from './modules/principal/index.js';
 import { CredentialService } from './modules/credential/index.js';
 import { ProviderRegistrationService, ProviderService, type RegistrationDependencies } from './modules/provider/index.js';
+import { ProviderVariableService } from './modules/variable/index.js';
 import { callerOf, PolicyService } from './modules/policy/index.js';
 import { type CatalogEvents, NOTHING_READABLE, type ReadFilter, readFilterOf, ToolService } from './modules/tool/index.js';
 import { type BudgetState, type CostBudgets } from './security/budgets.js';
@@ -53,6 +54,8 @@ export interface RegistryContext {
   audit: AuditService;
   registration: ProviderRegistrationService;
   credentials: CredentialService;
+  /** Provider variables (setProviderVariables, Provider.variables). */
+  variables: ProviderVariableService;
   /** The operation's cost, set by the query-limits plugin once the operation is known. */
   queryCost?: number;
   /**
@@ -121,6 +124,7 @@ export function createContext(
       audit: new AuditService(em, deps.auditSigner),
       registration: new ProviderRegistrationService(em, deps.registration),
       credentials: new CredentialService(em, deps.registration.vault),
+      variables: new ProviderVariableService(em, deps.registration.vault),
     };
   };
 

@@ -30,6 +30,11 @@ export enum ErrorCode {
   DISCOVERY_FAILED = 'DISCOVERY_FAILED',
   /** A tool was called and answered with an error (non-2xx, non-zero exit, protocol error). */
   EXECUTION_FAILED = 'EXECUTION_FAILED',
+  /**
+   * A tool's call template refers to a variable (`$NAME` / `${NAME}`) that neither the provider's
+   * variables nor its credentials provide; `extensions.variable` names it. Set it with setProviderVariables.
+   */
+  VARIABLE_MISSING = 'VARIABLE_MISSING',
   /** A tool's arguments do not match its input schema; `details.errors` lists every problem with its JSON path. */
   INVALID_ARGUMENTS = 'INVALID_ARGUMENTS',
   /** A policy's daily or monthly quota for this principal and tool is used up. */

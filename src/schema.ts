@@ -22,6 +22,7 @@ import { PolicyConnectionResolver, PolicyResolver } from './modules/policy/index
 import { PrincipalResolver } from './modules/principal/index.js';
 import { ProviderConnectionResolver, ProviderResolver } from './modules/provider/index.js';
 import { ToolConnectionResolver, ToolResolver } from './modules/tool/index.js';
+import { ProviderVariableResolver } from './modules/variable/index.js';
 import { UtcpManualResolver } from './interop/utcp.resolver.js';
 import { applyRuleTree } from './security/rule-tree.js';
 
@@ -44,6 +45,7 @@ const resolvers = [
   AuditEntryConnectionResolver,
   AuditCheckpointConnectionResolver,
   UtcpManualResolver,
+  ProviderVariableResolver,
 ] as const;
 
 /**

@@ -6,9 +6,11 @@ import audit from './operations/audit.graphql?raw';
 import explainAccess from './operations/explainAccess.graphql?raw';
 import policies from './operations/policies.graphql?raw';
 import providers from './operations/providers.graphql?raw';
+import providerVariables from './operations/providerVariables.graphql?raw';
 import quarantined from './operations/quarantined.graphql?raw';
 import refreshProvider from './operations/refreshProvider.graphql?raw';
 import registerProvider from './operations/registerProvider.graphql?raw';
+import setProviderVariables from './operations/setProviderVariables.graphql?raw';
 import verifyAudit from './operations/verifyAudit.graphql?raw';
 import { useLoad, useSession } from './session';
 import { Pager, Table, useCursorPages } from './ui';
@@ -73,6 +75,7 @@ function Providers() {
   const [manual, setManual] = useState('');
   const [change, setChange] = useState<Change | null>(null);
   const [error, setError] = useState<unknown>(null);
+  const [variablesOf, setVariablesOf] = useState<string | null>(null);
 
   async function register(event: FormEvent) {
     event.preventDefault();
@@ -115,6 +118,9 @@ function Providers() {
             <td>
               <button type="button" onClick={() => void refresh(p.id)} aria-label={`Refresh ${p.name}`}>
                 Refresh
+              </button>{' '}
+              <button type="button" onClick={() => setVariablesOf(p.id)} aria-label={`Variables of ${p.name}`} aria-pressed={variablesOf === p.id}>
+                Variables
               </button>
             </td>
           </tr>
@@ -122,6 +128,7 @@ function Providers() {
       </Table>
       <ChangeSummary change={change} />
       <ErrorMessage error={error} />
+      {variablesOf && <ProviderVariables key={variablesOf} providerId={variablesOf} />}
       <form onSubmit={register} className="card">
         <h3>Register a provider</h3>
         <label htmlFor="provider-name">Name</label>
@@ -148,6 +155,87 @@ function Providers() {
         )}
         <button type="submit" className="primary">
           Register
+        </button>
+      </form>
+    </section>
+  );
+}
+
+/** A provider's variables: which its tools still need, the ones set (secret values never shown), and a form to set or remove them. */
+function ProviderVariables({ providerId }: { providerId: string }) {
+  const { call } = useSession();
+  const loaded = useLoad(() => call<G.ConsoleProviderVariablesQuery, G.ConsoleProviderVariablesQueryVariables>(providerVariables, { id: providerId }), [call, providerId]);
+  const [name, setName] = useState('');
+  const [value, setValue] = useState('');
+  const [secret, setSecret] = useState(true);
+  const [message, setMessage] = useState<string | null>(null);
+  const [error, setError] = useState<unknown>(null);
+  const provider = loaded.data?.provider;
+
+  async function change(input: { variables?: G.ProviderVariableInput[]; remove?: string[] }, done: string) {
+    setError(null);
+    setMessage(null);
+    try {
+      const data = await call<G.ConsoleSetProviderVariablesMutation, G.ConsoleSetProviderVariablesMutationVariables>(setProviderVariables, {
+        input: { providerId, ...input },
+      });
+      const [problem] = data.setProviderVariables.userErrors;
+      if (problem) {
+        setError(new Error(`${problem.message} (${problem.code}${problem.field.length ? ` at ${problem.field.join('.')}` : ''})`));
+        return;
+      }
+      setMessage(done);
+      setValue('');
+      loaded.reload();
+    } catch (e) {
+      setError(e);
+    }
+  }
+
+  function save(event: FormEvent) {
+    event.preventDefault();
+    // The value leaves the form as soon as it is sent; it is never shown again when secret.
+    void change({ variables: [{ name: name.trim(), value, secret }] }, `Saved ${name.trim()}${secret ? ' (secret)' : ''}.`);
+  }
+
+  if (!provider) return <ErrorMessage error={loaded.error} />;
+  return (
+    <section aria-labelledby="variables-title" className="card">
+      <h3 id="variables-title">Variables of {provider.name}</h3>
+      <p data-testid="missing-variables">
+        {provider.missingVariables.length ? `Still needed by its tools: ${provider.missingVariables.join(', ')}` : 'Every variable its tools refer to is set.'}
+      </p>
+      <Table columns={['Name', 'Value', 'Updated', <span className="sr-only">Actions</span>]}>
+        {provider.variables.map((v) => (
+          <tr key={v.name}>
+            <td>{v.name}</td>
+            <td>{v.secret ? <em>secret (stored in the vault)</em> : v.value}</td>
+            <td>{new Date(v.updatedAt).toLocaleString()}</td>
+            <td>
+              <button type="button" onClick={() => void change({ remove: [v.name] }, `Removed ${v.name}.`)} aria-label={`Remove ${v.name}`}>
+                Remove
+              </button>
+            </td>
+          </tr>
+        ))}
+      </Table>
+      {message && <p role="status">{message}</p>}
+      <ErrorMessage error={error} />
+      <form onSubmit={save}>
+        <label htmlFor="variable-name">Variable name</label>
+        <input id="variable-name" required list="missing-variable-names" autoComplete="off" value={name} onChange={(e) => setName(e.target.value)} />
+        <datalist id="missing-variable-names">
+          {provider.missingVariables.map((n) => (
+            <option key={n} value={n} />
+          ))}
+        </datalist>
+        <label htmlFor="variable-value">Value</label>
+        <input id="variable-value" required type={secret ? 'password' : 'text'} autoComplete="off" value={value} onChange={(e) => setValue(e.target.value)} />
+        <label className="inline">
+          <input type="checkbox" checked={secret} onChange={(e) => setSecret(e.target.checked)} /> Secret (kept in the vault, never shown)
+        </label>
+        <button type="submit" className="primary">
+          Set variable
         </button>
       </form>
     </section>

@@ -3,19 +3,21 @@ import { type Config, ConfigError, loadConfig } from '../config.js';
 import { openDatabase } from '../db/database.js';
 import { createLogger } from '../logger.js';
 import { CredentialService } from '../modules/credential/index.js';
+import { ProviderVariableService } from '../modules/variable/index.js';
 import { createSecurity } from '../security/index.js';
 
 /**
- * Re-encrypts every stored credential under REGISTRY_MASTER_KEY; the keys they are sealed under
- * now must be listed in REGISTRY_PREVIOUS_MASTER_KEYS. Returns how many were re-encrypted; safe to
- * run again after an interruption.
+ * Re-encrypts every stored credential and secret provider variable under REGISTRY_MASTER_KEY; the
+ * keys they are sealed under now must be listed in REGISTRY_PREVIOUS_MASTER_KEYS. Returns how many
+ * were re-encrypted; safe to run again after an interruption.
  */
 export async function rotateMasterKey(config: Config): Promise<number> {
   if (!config.masterKey) throw new ConfigError(['REGISTRY_MASTER_KEY: required, as the key to rotate to']);
   const security = await createSecurity(config, createLogger('warn', process.stderr));
   const db = await openDatabase(config.database);
   try {
-    return await new CredentialService(db.fork(), security.vault).rotateMasterKey();
+    const credentials = await new CredentialService(db.fork(), security.vault).rotateMasterKey();
+    return credentials + (await new ProviderVariableService(db.fork(), security.vault).rotateMasterKey());
   } finally {
     await db.close();
     await security.close();
@@ -26,7 +28,7 @@ export async function rotateMasterKey(config: Config): Promise<number> {
 if (process.argv[1]?.endsWith('rotate-master-key.js')) {
   try {
     const count = await rotateMasterKey(loadConfig());
-    process.stdout.write(`Re-encrypted ${count} credential(s) under the current master key.\n`);
+    process.stdout.write(`Re-encrypted ${count} credential(s) and secret variable(s) under the current master key.\n`);
   } catch (error) {
     process.stderr.write(`${error instanceof ConfigError ? error.message : `vault:rotate failed: ${(error as Error).message}`}\n`);
     process.exitCode = 1;

@@ -6,6 +6,7 @@ import { Policy } from '../modules/policy/policy.entity.js';
 import { Principal } from '../modules/principal/principal.entity.js';
 import { RefreshToken } from '../modules/principal/refresh-token.entity.js';
 import { Provider } from '../modules/provider/provider.entity.js';
+import { ProviderVariable } from '../modules/variable/variable.entity.js';
 import { ToolVersion } from '../modules/tool/tool-version.entity.js';
 import { Tool } from '../modules/tool/tool.entity.js';
 import { BaseEntity } from './base.entity.js';
@@ -20,6 +21,7 @@ export const entities = [
   RefreshToken,
   Policy,
   Credential,
+  ProviderVariable,
   Execution,
   AuditEntry,
   AuditCheckpoint,

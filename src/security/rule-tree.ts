@@ -5,6 +5,7 @@ import { policyRules } from '../modules/policy/index.js';
 import { principalRules } from '../modules/principal/index.js';
 import { providerRules } from '../modules/provider/index.js';
 import { toolRules } from '../modules/tool/index.js';
+import { variableRules } from '../modules/variable/index.js';
 import { interopRules } from '../interop/interop.rules.js';
 import { authenticated, fallbackError } from './rules.js';
 import { allow, applyMiddleware, deny, shield, type ShieldRule } from './shield.js';
@@ -19,7 +20,7 @@ const federationRules: RuleTree = {
 };
 
 /** Every domain's rules, registered explicitly. */
-const domainRules: RuleTree[] = [toolRules, providerRules, executionRules, principalRules, policyRules, auditRules, interopRules, federationRules];
+const domainRules: RuleTree[] = [toolRules, providerRules, executionRules, principalRules, policyRules, auditRules, interopRules, federationRules, variableRules];
 
 function isFieldMap(rules: ShieldRule | Record<string, ShieldRule>): rules is Record<string, ShieldRule> {
   return Object.getPrototypeOf(rules) === Object.prototype;

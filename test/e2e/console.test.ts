@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
@@ -118,6 +118,46 @@ describe.skipIf(!hasChromium)('the console in headless Chromium', () => {
     // The audit log verifies.
     await page.getByRole('button', { name: 'Audit log' }).click();
     await expect.poll(() => page.getByRole('status').first().textContent()).toContain('Hash chain verified');
+    expect(problems).toEqual([]);
+    await page.context().close();
+  });
+
+  it('an admin sets a provider’s secret variable from its provider page and never sees the value again', async () => {
+    const admin = { authorization: `Bearer ${registry.adminToken}` };
+    const content = await readFile(new URL('../fixtures/utcp/newsapi_manual.json', import.meta.url), 'utf8');
+    const registered = await registry.graphql<{ registerProvider: { provider: { id: string } | null } }>(
+      'mutation($t: JSON!) { registerProvider(input: { name: "newsapi", callTemplate: $t }) { provider { id } userErrors { message } } }',
+      { t: { call_template_type: 'text', content } },
+      admin,
+    );
+    const providerId = registered.data!.registerProvider.provider!.id;
+    const key = 'console-news-key-5f2e9c81d7';
+
+    const { page, problems } = await openConsole();
+    await signIn(page, BOOTSTRAP.clientId, BOOTSTRAP.clientSecret);
+    await page.getByRole('button', { name: 'Admin' }).click();
+    await page.getByRole('button', { name: 'Variables of newsapi' }).click();
+    await expect.poll(() => page.getByTestId('missing-variables').textContent()).toContain('Still needed by its tools: NEWS_API_KEY');
+
+    await page.getByLabel('Variable name').fill('NEWS_API_KEY');
+    await page.getByLabel('Value').fill(key);
+    expect(await page.getByLabel('Value').getAttribute('type')).toBe('password');
+    expect(await page.getByRole('checkbox', { name: /Secret/ }).isChecked()).toBe(true);
+    await page.getByRole('button', { name: 'Set variable' }).click();
+    await expect.poll(() => page.getByRole('status').first().textContent()).toContain('Saved NEWS_API_KEY (secret)');
+    await expect.poll(() => page.getByTestId('missing-variables').textContent()).toContain('Every variable its tools refer to is set');
+    expect(await page.getByRole('region', { name: 'Variables of newsapi' }).textContent()).toContain('secret (stored in the vault)');
+    expect(await page.content()).not.toContain(key);
+
+    const stored = await registry.graphql<{ provider: { variables: { name: string; secret: boolean; value: string | null }[]; missingVariables: string[] } }>(
+      'query($id: ID!) { provider(id: $id) { variables { name secret value } missingVariables } }',
+      { id: providerId },
+      admin,
+    );
+    expect(stored.data!.provider).toEqual({ variables: [{ name: 'NEWS_API_KEY', secret: true, value: null }], missingVariables: [] });
+
+    await page.getByRole('button', { name: 'Remove NEWS_API_KEY' }).click();
+    await expect.poll(() => page.getByTestId('missing-variables').textContent()).toContain('Still needed by its tools: NEWS_API_KEY');
     expect(problems).toEqual([]);
     await page.context().close();
   });

@@ -319,6 +319,8 @@ export type Mutation = {
   revokeTokens: RevokeTokensPayload;
   /** Replaces a principal's client secret (admin). */
   rotatePrincipalSecret: PrincipalSecretPayload;
+  /** Sets and removes values of the variables a provider’s manual refers to; secret ones go into the vault (owner or admin). */
+  setProviderVariables: SetProviderVariablesPayload;
   /** Enables or disables a tool (its provider’s owner, or an admin; and an `admin` policy on the tool). */
   setToolEnabled: ToolPayload;
   /** Replaces a policy's fields (policies:write). */
@@ -383,6 +385,11 @@ export type MutationRevokeTokensArgs = {
 
 export type MutationRotatePrincipalSecretArgs = {
   input: PrincipalIdInput;
+};
+
+
+export type MutationSetProviderVariablesArgs = {
+  input: SetProviderVariablesInput;
 };
 
 
@@ -611,12 +618,16 @@ export type Provider = {
   lastDiscoveredAt?: Maybe<Scalars['DateTimeISO']['output']>;
   /** Why the last discovery failed, when it did. */
   lastError?: Maybe<Scalars['String']['output']>;
+  /** Variables its tools refer to that no variable or credential provides yet: calls of those tools fail with VARIABLE_MISSING (providers:write; empty unless owner or admin). */
+  missingVariables: Array<Scalars['String']['output']>;
   /** Unique name; prefixes the names of its tools. */
   name: Scalars['String']['output'];
   status: ProviderStatus;
   /** This provider's tools. */
   tools: ToolConnection;
   updatedAt: Scalars['DateTimeISO']['output'];
+  /** The values set for the manual’s variables, secret ones without their value (providers:write; empty unless owner or admin). */
+  variables: Array<ProviderVariable>;
 };
 
 
@@ -699,6 +710,27 @@ export type ProviderStatus =
   | 'ACTIVE'
   | 'DISABLED'
   | 'ERROR';
+
+/** A value for a variable (`$NAME`, `${NAME}`) the provider’s manual refers to. */
+export type ProviderVariable = {
+  /** The name as the manual writes it, without `$` (`NEWS_API_KEY`). */
+  name: Scalars['String']['output'];
+  /** Whether the value is kept in the vault; a secret value is never returned. */
+  secret: Scalars['Boolean']['output'];
+  updatedAt: Scalars['DateTimeISO']['output'];
+  /** The value of a plain variable; null for a secret one. */
+  value?: Maybe<Scalars['String']['output']>;
+};
+
+/** A variable to create or replace. */
+export type ProviderVariableInput = {
+  /** Letters, digits and `_`, as the manual writes it without `$` (`NEWS_API_KEY`). */
+  name: Scalars['String']['input'];
+  /** Keep the value in the vault and never return it (the default). */
+  secret?: Scalars['Boolean']['input'];
+  /** At most 16,384 characters; never returned when secret. */
+  value: Scalars['String']['input'];
+};
 
 export type Query = {
   _entities: Array<Maybe<_Entity>>;
@@ -841,6 +873,22 @@ export type RevokeTokensPayload = {
   /** Tokens issued up to this instant no longer work. */
   revokedAt?: Maybe<Scalars['DateTimeISO']['output']>;
   userErrors: Array<UserError>;
+};
+
+/** Variables of a provider to set and to remove (its owner or an admin). */
+export type SetProviderVariablesInput = {
+  providerId: Scalars['ID']['input'];
+  /** Names to remove; names that are not set are ignored. */
+  remove?: Array<Scalars['String']['input']>;
+  /** Created, or replaced when the name is set. */
+  variables?: Array<ProviderVariableInput>;
+};
+
+export type SetProviderVariablesPayload = {
+  provider?: Maybe<Provider>;
+  userErrors: Array<UserError>;
+  /** Every variable of the provider after the change. */
+  variables?: Maybe<Array<ProviderVariable>>;
 };
 
 export type SetToolEnabledInput = {

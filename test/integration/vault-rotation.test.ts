@@ -8,11 +8,12 @@ import { type Config, loadConfig } from '../../src/config.js';
 import { openDatabase } from '../../src/db/database.js';
 import { CredentialAuthType, CredentialService, CredentialVault, parseMasterKey } from '../../src/modules/credential/index.js';
 import { ToolService } from '../../src/modules/tool/index.js';
+import { ProviderVariableService } from '../../src/modules/variable/index.js';
 import { createTestDatabase } from '../helpers/database.js';
 import { INLINE_MANUAL, manual } from '../helpers/factories.js';
 
 describe('npm run vault:rotate', () => {
-  it('re-encrypts stored credentials under the new master key named in the environment', async () => {
+  it('re-encrypts stored credentials and secret provider variables under the new master key named in the environment', async () => {
     const oldKey = randomBytes(32).toString('base64');
     const newKey = randomBytes(32).toString('base64');
     // A database that outlives one connection: PostgreSQL, or an embedded one on disk.
@@ -25,15 +26,26 @@ describe('npm run vault:rotate', () => {
       const { provider } = await new ToolService(db.fork()).importManual('vaulted', manual(), INLINE_MANUAL);
       const before = new CredentialService(db.fork(), new CredentialVault(parseMasterKey(oldKey)));
       await before.set({ providerId: provider.id, reference: 'API', authType: CredentialAuthType.API_KEY, secret: { api_key: 's3cret' } });
+      const admin = { principalId: '00000000-0000-4000-8000-000000000001', scopes: new Set<string>(), roles: ['admin'], isAdmin: true, costBudgetPerHour: null };
+      await new ProviderVariableService(db.fork(), new CredentialVault(parseMasterKey(oldKey))).set(
+        { providerId: provider.id, variables: [{ name: 'NEWS_API_KEY', value: 'news-s3cret', secret: true }, { name: 'REGION', value: 'eu', secret: false }] },
+        admin,
+      );
       await db.close();
 
-      expect(await rotateMasterKey(config)).toBe(1);
+      // The credential and the one secret variable; the plain variable holds nothing sealed.
+      expect(await rotateMasterKey(config)).toBe(2);
       expect(await rotateMasterKey(config)).toBe(0);
 
       db = await openDatabase(config.database);
       const onlyNew = new CredentialService(db.fork(), new CredentialVault(parseMasterKey(newKey)));
       const rotated = await onlyNew.findByReference(provider.id, 'API');
       expect(onlyNew.reveal(rotated!)).toEqual({ api_key: 's3cret' });
+      const variables = await new ProviderVariableService(db.fork(), new CredentialVault(parseMasterKey(newKey))).resolve(provider.id, 'vaulted');
+      expect(Object.fromEntries(variables.values)).toEqual({ vaulted_NEWS_API_KEY: 'news-s3cret', vaulted_REGION: 'eu' });
+      expect(variables.secrets).toEqual(['news-s3cret']);
+      const audit = await db.fork().execute<{ details: Record<string, unknown> }[]>(`select details from audit_entry where action = 'provider.rotateVariableKeys'`);
+      expect(audit).toEqual([{ details: { newKeyId: parseMasterKey(newKey).id, previousKeyIds: { [parseMasterKey(oldKey).id]: 1 }, reEncrypted: 1 } }]);
       await db.close();
     } finally {
       await testDb.drop();

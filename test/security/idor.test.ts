@@ -137,6 +137,42 @@ describe("another principal's provider and its credential", () => {
   });
 });
 
+describe("another principal's provider variables", () => {
+  it('shows them to the owner and admins only, by id, in listings and through _entities, and refuses setting or removing them', async () => {
+    const set = await registry.graphql<{ setProviderVariables: { userErrors: unknown[] } }>(
+      'mutation($input: SetProviderVariablesInput!) { setProviderVariables(input: $input) { userErrors { code } } }',
+      { input: { providerId, variables: [{ name: 'REGION', value: 'eu-west', secret: false }, { name: 'ALICE_TOKEN', value: 'alice-variable-secret-0123' }] } },
+      as(alice.token),
+    );
+    expect(set.data!.setProviderVariables.userErrors).toEqual([]);
+    const query = 'query($id: ID!) { provider(id: $id) { variables { name value } } }';
+    expect((await attempt<{ provider: { variables: unknown[] } }>(alice, query, { id: providerId })).data!.provider.variables).toHaveLength(2);
+    const admin = await registry.graphql<{ provider: { variables: unknown[] } }>(query, { id: providerId }, as(registry.adminToken));
+    expect(admin.data!.provider.variables).toHaveLength(2);
+
+    const other = await attempt<{ provider: { variables: unknown[] } | null }>(mallory, query, { id: providerId });
+    expect(other.data?.provider?.variables ?? []).toEqual([]);
+    const listed = await attempt<{ providers: { edges: { node: { variables: unknown[] } }[] } }>(mallory, '{ providers(first: 10) { edges { node { variables { name value } missingVariables } } } }');
+    expect(listed.data?.providers.edges.map((e) => e.node.variables) ?? []).toEqual([[]]);
+    const entity = await attempt<{ _entities: ({ variables: unknown[] } | null)[] }>(
+      mallory,
+      'query($r: [_Any!]!) { _entities(representations: $r) { ... on Provider { variables { name value } } } }',
+      { r: [{ __typename: 'Provider', id: providerId }] },
+    );
+    expect(entity.data?._entities?.[0]?.variables ?? []).toEqual([]);
+
+    for (const input of [{ providerId, variables: [{ name: 'REGION', value: 'mallory-land', secret: false }] }, { providerId, remove: ['ALICE_TOKEN'] }]) {
+      const refused = await attempt(mallory, 'mutation($input: SetProviderVariablesInput!) { setProviderVariables(input: $input) { userErrors { code } } }', { input });
+      expect(code(refused)).toBe('FORBIDDEN');
+    }
+    const still = await registry.graphql<{ provider: { variables: { name: string; value: string | null }[] } }>(query, { id: providerId }, as(alice.token));
+    expect(still.data!.provider.variables).toEqual([
+      { name: 'ALICE_TOKEN', value: null },
+      { name: 'REGION', value: 'eu-west' },
+    ]);
+  });
+});
+
 describe("another principal's execution", () => {
   it('is null by id and through _entities, absent from listings, and cannot be cancelled or followed', async () => {
     const byId = await attempt<{ execution: unknown }>(mallory, 'query($id: ID!) { execution(id: $id) { id result } }', { id: executionId });

@@ -1,5 +1,8 @@
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { MissingVariableError, namespacedVariable, requiredVariables, substituteVariables } from '../../src/utcp/variables.js';
+
+const PETSTORE = readFileSync(new URL('../fixtures/openapi/petstore-expanded.yaml', import.meta.url), 'utf8');
 
 describe('UTCP variables', () => {
   it('are namespaced per manual as the reference substitutor does', () => {
@@ -22,8 +25,19 @@ describe('UTCP variables', () => {
     try {
       substituteVariables({ key: '${MISSING}' }, 'weather', () => undefined);
     } catch (error) {
-      expect((error as MissingVariableError).extensions).toMatchObject({ code: 'BAD_USER_INPUT', variable: 'weather_MISSING' });
+      expect((error as MissingVariableError).extensions).toMatchObject({ code: 'VARIABLE_MISSING', variable: 'MISSING', namespaced: 'weather_MISSING' });
     }
     delete process.env.weather_LEAK;
+  });
+
+  it('are not looked for in the inline document of a text template: its $refs are JSON references', () => {
+    expect(PETSTORE).toContain('$ref');
+    const template = { call_template_type: 'text', content: PETSTORE, auth: { auth_type: 'api_key', api_key: '${TOKEN}' } };
+    expect(requiredVariables(template, 'petstore')).toEqual(['petstore_TOKEN']);
+    expect(substituteVariables(template, 'petstore', (name) => (name === 'petstore_TOKEN' ? 't' : undefined))).toEqual({ ...template, auth: { ...template.auth, api_key: 't' } });
+  });
+
+  it('leave the CLI’s $CMD_<i>_OUTPUT references out of what a template needs', () => {
+    expect(requiredVariables({ call_template_type: 'cli', commands: [{ command: 'a $CMD_0_OUTPUT $NAME' }] }, 'tool')).toEqual(['tool_NAME']);
   });
 });

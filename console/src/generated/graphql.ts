@@ -82,6 +82,16 @@ export type ProviderStatus =
   | 'DISABLED'
   | 'ERROR';
 
+/** A variable to create or replace. */
+export type ProviderVariableInput = {
+  /** Letters, digits and `_`, as the manual writes it without `$` (`NEWS_API_KEY`). */
+  name: string;
+  /** Keep the value in the vault and never return it (the default). */
+  secret?: boolean;
+  /** At most 16,384 characters; never returned when secret. */
+  value: string;
+};
+
 /** A UTCP 1.1 manual call template under a new provider name. */
 export type RegisterProviderInput = {
   /** The call template (`call_template_type`, `url`, …). Literal secrets in `auth` are moved into the vault. */
@@ -89,6 +99,15 @@ export type RegisterProviderInput = {
   credential?: ProviderCredentialInput | null | undefined;
   /** Letters, digits and `_`; prefixes the names of its tools. */
   name: string;
+};
+
+/** Variables of a provider to set and to remove (its owner or an admin). */
+export type SetProviderVariablesInput = {
+  providerId: string | number;
+  /** Names to remove; names that are not set are ignored. */
+  remove?: Array<string>;
+  /** Created, or replaced when the name is set. */
+  variables?: Array<ProviderVariableInput>;
 };
 
 /** Narrows a tool listing; all given criteria must hold. */
@@ -166,6 +185,13 @@ export type ConsolePoliciesQueryVariables = Exact<{
 
 export type ConsolePoliciesQuery = { policies: { totalCount: number, pageInfo: { endCursor: string | null, hasNextPage: boolean }, edges: Array<{ node: { id: string, name: string, description: string, effect: PolicyEffect, priority: number, active: boolean, actions: Array<PolicyAction> } }> } };
 
+export type ConsoleProviderVariablesQueryVariables = Exact<{
+  id: string | number;
+}>;
+
+
+export type ConsoleProviderVariablesQuery = { provider: { id: string, name: string, missingVariables: Array<string>, variables: Array<{ name: string, secret: boolean, value: string | null, updatedAt: string }> } | null };
+
 export type ConsoleProvidersQueryVariables = Exact<{
   first?: number | null | undefined;
   after?: string | null | undefined;
@@ -194,6 +220,13 @@ export type ConsoleRegisterProviderMutationVariables = Exact<{
 
 
 export type ConsoleRegisterProviderMutation = { registerProvider: { created: Array<string>, quarantined: Array<string>, warnings: Array<string>, provider: { id: string, name: string, status: ProviderStatus } | null, userErrors: Array<{ field: Array<string>, message: string, code: string }> } };
+
+export type ConsoleSetProviderVariablesMutationVariables = Exact<{
+  input: SetProviderVariablesInput;
+}>;
+
+
+export type ConsoleSetProviderVariablesMutation = { setProviderVariables: { provider: { id: string, missingVariables: Array<string> } | null, variables: Array<{ name: string, secret: boolean, value: string | null, updatedAt: string }> | null, userErrors: Array<{ field: Array<string>, message: string, code: string }> } };
 
 export type ConsoleToolQueryVariables = Exact<{
   name: string;

@@ -5,8 +5,9 @@ import { Migration20261122103548_principal_cost_budget as M1 } from './Migration
 import { Migration20261122111236_tool_status_removed as M2 } from './Migration20261122111236_tool_status_removed.js';
 import { Migration20261122123000_default_policies as M3 } from './Migration20261122123000_default_policies.js';
 import { Migration20261122124307_execution_lease as M4 } from './Migration20261122124307_execution_lease.js';
-import { Migration20261206160500_provider_released_at as M5 } from './Migration20261206160500_provider_released_at.js';
-import { Migration20261206160742_audit_checkpoint as M6 } from './Migration20261206160742_audit_checkpoint.js';
+import { Migration20261206160207_provider_variables as M5 } from './Migration20261206160207_provider_variables.js';
+import { Migration20261206160500_provider_released_at as M6 } from './Migration20261206160500_provider_released_at.js';
+import { Migration20261206160742_audit_checkpoint as M7 } from './Migration20261206160742_audit_checkpoint.js';
 
 export const migrations: MigrationObject[] = [
   { name: 'Migration20261122101217_init', class: M0 },
@@ -14,6 +15,7 @@ export const migrations: MigrationObject[] = [
   { name: 'Migration20261122111236_tool_status_removed', class: M2 },
   { name: 'Migration20261122123000_default_policies', class: M3 },
   { name: 'Migration20261122124307_execution_lease', class: M4 },
-  { name: 'Migration20261206160500_provider_released_at', class: M5 },
-  { name: 'Migration20261206160742_audit_checkpoint', class: M6 },
+  { name: 'Migration20261206160207_provider_variables', class: M5 },
+  { name: 'Migration20261206160500_provider_released_at', class: M6 },
+  { name: 'Migration20261206160742_audit_checkpoint', class: M7 },
 ];

@@ -1,14 +1,12 @@
 import { type EntityManager } from '@mikro-orm/postgresql';
-import { namespacedVariable, substituteVariables } from '../../utcp/variables.js';
+import { CLI_OUTPUT_REFERENCE, namespacedVariable, substituteVariables } from '../../utcp/variables.js';
 import { Credential, type CredentialVault } from '../credential/index.js';
 import { CredentialService } from '../credential/index.js';
 import { PROVIDER_AUTH_REFERENCE } from '../provider/provider-auth.js';
+import { ProviderVariableService } from '../variable/index.js';
 
 /** Call template types that authenticate with an HTTP `auth` block. */
 const HTTP_AUTH_TYPES = new Set(['http', 'sse', 'streamable_http', 'graphql', 'websocket']);
-
-/** `$CMD_<i>_OUTPUT`: the CLI executor's reference to an earlier command's output, not a variable. */
-const CLI_OUTPUT_REFERENCE = /^CMD_\d+_OUTPUT$/;
 
 /** A tool's call template ready to run, and the secret values it now holds (for redaction). */
 export interface ResolvedTemplate {
@@ -17,11 +15,13 @@ export interface ResolvedTemplate {
 }
 
 /**
- * Decrypts the provider's credentials and puts them into the tool's call template: every
- * `${<reference>_<field>}` variable (`${auth_api_key}`) is replaced with the secret, namespaced by the
- * provider as UTCP does, and a tool of an HTTP-family type without an `auth` block of its own
- * authenticates with the provider's credential (`auth`). Throws BAD_USER_INPUT (MissingVariableError)
- * naming a variable no credential provides. The decrypted values leave only inside the returned template.
+ * Decrypts the provider's credentials and secret variables and puts them into the tool's call
+ * template: every `${<reference>_<field>}` variable (`${auth_api_key}`) is replaced with the secret,
+ * every other `$NAME` / `${NAME}` with the provider's variable NAME (setProviderVariables), namespaced
+ * by the provider as UTCP does (a credential wins over a variable of the same name), and a tool of an
+ * HTTP-family type without an `auth` block of its own authenticates with the provider's credential
+ * (`auth`). Throws VARIABLE_MISSING (MissingVariableError) naming a variable nothing provides. The
+ * decrypted values leave only inside the returned template, and are listed in `secrets` for redaction.
  */
 export async function resolveCallTemplate(
   em: EntityManager,
@@ -32,8 +32,9 @@ export async function resolveCallTemplate(
 ): Promise<ResolvedTemplate> {
   const credentials = await em.find(Credential, { provider: providerId });
   const service = new CredentialService(em, vault);
-  const variables = new Map<string, string>();
-  const secrets: string[] = [];
+  const stored = await new ProviderVariableService(em, vault).resolve(providerId, providerName);
+  const variables = new Map<string, string>(stored.values);
+  const secrets: string[] = [...stored.secrets];
   let providerAuth: Record<string, unknown> | undefined;
   for (const credential of credentials) {
     const secret = service.reveal(credential);

@@ -18,7 +18,8 @@ import {
   Tool,
   toolDefinition,
 } from '../tool/index.js';
-import { namespacedVariable, requiredVariables } from '../../utcp/variables.js';
+import { referencedVariables } from '../../utcp/variables.js';
+import { ProviderVariable } from '../variable/variable.entity.js';
 import {
   type CredentialFields,
   discoveryHeaders,
@@ -122,6 +123,8 @@ export class ProviderRegistrationService {
         });
         await em.flush();
         await em.nativeDelete(Credential, { provider });
+        // A registration over a removed provider starts afresh: the previous owner's variables go too.
+        await em.nativeDelete(ProviderVariable, { provider });
         if (auth) {
           await new CredentialService(em, this.deps.vault).set(
             { providerId: provider.id, reference: PROVIDER_AUTH_REFERENCE, authType: auth.authType, secret: auth.secret, settings: auth.settings },
@@ -159,7 +162,12 @@ export class ProviderRegistrationService {
     const auth = credential
       ? { authType: credential.authType, secret: new CredentialService(this.em, this.deps.vault).reveal(credential), settings: credential.settings }
       : undefined;
-    const discovered = await this.discover(provider.callTemplate as Record<string, unknown> & { call_template_type: string }, auth);
+    const variables = await this.em.find(ProviderVariable, { provider });
+    const discovered = await this.discover(
+      provider.callTemplate as Record<string, unknown> & { call_template_type: string },
+      auth,
+      variables.map((v) => v.name),
+    );
     const refreshed = await this.em.transactional(async (em) => {
       const managed = em.merge(provider);
       managed.lastDiscoveredAt = new Date();
@@ -179,6 +187,7 @@ export class ProviderRegistrationService {
       managed.status = ProviderStatus.DISABLED;
       const sync = await syncTools(em, managed, [], { quarantineChanges: true });
       const credentials = await em.nativeDelete(Credential, { provider: managed });
+      await em.nativeDelete(ProviderVariable, { provider: managed });
       await new AuditService(em).append({
         ...auditActor(actor),
         action: 'provider.remove',
@@ -290,21 +299,22 @@ export class ProviderRegistrationService {
     return provider;
   }
 
-  /** Runs discovery outside any transaction; a failure is returned, not thrown. */
+  /** Runs discovery outside any transaction; a failure is returned, not thrown. `variables`: the names the provider's stored variables provide. */
   private async discover(
     template: Record<string, unknown> & { call_template_type: string },
     auth: ExtractedAuth | undefined,
+    variables: readonly string[] = [],
   ): Promise<{ definitions: ReturnType<typeof toolDefinition>[]; warnings: string[] } | RegistryError> {
     try {
       const { manual, warnings } = await discoverManual(template, { ...this.deps.discovery, headers: discoveryHeaders(auth) });
       const parsed = parseManualWithWarnings(manual);
       const providerName = String(template.name);
       const definitions = parsed.manual.tools.map((tool) => toolDefinition(providerName, tool));
-      const provided = new Set(
-        auth ? Object.keys(auth.secret).map((f) => namespacedVariable(providerName, `${PROVIDER_AUTH_REFERENCE}_${f}`)) : [],
-      );
-      const missing = requiredVariables([template, ...definitions.map((d) => d.callTemplate)], providerName).filter((v) => !provided.has(v));
-      const needs = missing.length ? [`Tools refer to variables nobody provided yet: ${missing.sort().join(', ')}`] : [];
+      const provided = new Set([...variables, ...(auth ? Object.keys(auth.secret).map((f) => `${PROVIDER_AUTH_REFERENCE}_${f}`) : [])]);
+      const missing = referencedVariables([template, ...definitions.map((d) => d.callTemplate)]).filter((v) => !provided.has(v));
+      const needs = missing.length
+        ? [`Tools refer to variables nobody provided yet: ${missing.sort().join(', ')} (set them with setProviderVariables)`]
+        : [];
       return { definitions, warnings: [...warnings, ...parsed.warnings, ...needs] };
     } catch (error) {
       if (error instanceof RegistryError) return error;
