@@ -70,8 +70,8 @@ async function setVariables(input: Record<string, unknown>, token = publisher): 
   return res.data!.setProviderVariables;
 }
 
-async function view(token = publisher) {
-  const res = await gql<{ provider: { name: string; variables: Variable[]; missingVariables: string[] } }>(VIEW, { id: providerId }, token);
+async function view(token = publisher, id = providerId) {
+  const res = await gql<{ provider: { name: string; variables: Variable[]; missingVariables: string[] } }>(VIEW, { id }, token);
   expect(res.errors, JSON.stringify(res.errors)).toBeUndefined();
   return res.data!.provider;
 }
@@ -274,14 +274,41 @@ describe('a removed provider', () => {
     const refused = await setVariables({ variables: [{ name: 'NEWS_API_KEY', value: 'after-removal-0001' }] });
     expect(refused.userErrors).toEqual([{ code: 'BAD_USER_INPUT', field: ['providerId'], message: expect.stringContaining('removed') }]);
 
+    // Its owner registering the name again gets the provider back, without the variables.
+    const template = { call_template_type: 'http', url: `${peer.url}/manual.json`, http_method: 'GET' };
     const again = await gql<{ registerProvider: { provider: { id: string }; userErrors: unknown[] } }>(
       REGISTER,
-      { input: { name: 'newsapi', callTemplate: { call_template_type: 'http', url: `${peer.url}/manual.json`, http_method: 'GET' } } },
-      otherPublisher,
+      { input: { name: 'newsapi', callTemplate: template } },
+      publisher,
     );
     expect(again.data!.registerProvider.userErrors).toEqual([]);
     expect(again.data!.registerProvider.provider.id).toBe(providerId);
-    expect(await view(otherPublisher)).toEqual({ name: 'newsapi', variables: [], missingVariables: ['NEWS_API_KEY'] });
+    expect(await view(publisher)).toEqual({ name: 'newsapi', variables: [], missingVariables: ['NEWS_API_KEY'] });
+
+    // Another publisher gets the name only after an admin releases it, as a new provider with no variables.
+    await setVariables({ variables: [{ name: 'NEWS_API_KEY', value: 'owner-again-0001' }] });
+    const removedAgain = await gql<{ removeProvider: { userErrors: unknown[] } }>(
+      'mutation($id: ID!) { removeProvider(input: { id: $id }) { userErrors { code } } }',
+      { id: providerId },
+      publisher,
+    );
+    expect(removedAgain.data!.removeProvider.userErrors).toEqual([]);
+    const released = await gql<{ releaseProviderName: { userErrors: unknown[] } }>(
+      'mutation($name: String!) { releaseProviderName(input: { name: $name }) { userErrors { code } } }',
+      { name: 'newsapi' },
+      registry.adminToken,
+    );
+    expect(released.errors).toBeUndefined();
+    expect(released.data!.releaseProviderName.userErrors).toEqual([]);
+    const taken = await gql<{ registerProvider: { provider: { id: string }; userErrors: unknown[] } }>(
+      REGISTER,
+      { input: { name: 'newsapi', callTemplate: template } },
+      otherPublisher,
+    );
+    expect(taken.data!.registerProvider.userErrors).toEqual([]);
+    expect(taken.data!.registerProvider.provider.id).not.toBe(providerId);
+    expect(await registry.db.fork().count(ProviderVariable, { provider: providerId })).toBe(0);
+    expect(await view(otherPublisher, taken.data!.registerProvider.provider.id)).toEqual({ name: 'newsapi', variables: [], missingVariables: ['NEWS_API_KEY'] });
   });
 });
 
