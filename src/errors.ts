@@ -13,7 +13,10 @@ export enum ErrorCode {
   NOT_FOUND = 'NOT_FOUND',
   CONFLICT = 'CONFLICT',
   UNAUTHENTICATED = 'UNAUTHENTICATED',
+  /** The caller lacks the scope or role an operation needs (not a policy decision: see POLICY_DENIED). */
   FORBIDDEN = 'FORBIDDEN',
+  /** A policy decided against this call or action on this tool; the message names the deciding policy (or default deny). */
+  POLICY_DENIED = 'POLICY_DENIED',
   /** The caller's hourly query-cost budget is spent; `extensions.resetAt` says when it refills. */
   RATE_LIMITED = 'RATE_LIMITED',
   QUERY_TOO_DEEP = 'QUERY_TOO_DEEP',
@@ -34,6 +37,8 @@ export enum ErrorCode {
   INVALID_ARGUMENTS = 'INVALID_ARGUMENTS',
   /** A policy's daily or monthly quota for this principal and tool is used up. */
   QUOTA_EXCEEDED = 'QUOTA_EXCEEDED',
+  /** A tool's call template refers to a variable (`${VAR}`) that none of its provider's credentials provides; `variable` names it. */
+  VARIABLE_MISSING = 'VARIABLE_MISSING',
   /** The tool is disabled or quarantined (a changed definition awaits approval). */
   TOOL_UNAVAILABLE = 'TOOL_UNAVAILABLE',
   /** The rate-limit store (Redis) cannot be reached; calls are refused rather than run unlimited. */

@@ -30,7 +30,7 @@ export function requiredVariables(value: unknown, namespace: string): string[] {
 /** A template refers to a variable that nobody provided. */
 export class MissingVariableError extends RegistryError {
   constructor(readonly variable: string) {
-    super(ErrorCode.BAD_USER_INPUT, `The call template needs the variable ${variable}, which nobody provided`, { variable });
+    super(ErrorCode.VARIABLE_MISSING, `The call template needs the variable ${variable}, which none of its provider's credentials provides`, { variable });
     this.name = 'MissingVariableError';
   }
 }

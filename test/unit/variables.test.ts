@@ -22,7 +22,7 @@ describe('UTCP variables', () => {
     try {
       substituteVariables({ key: '${MISSING}' }, 'weather', () => undefined);
     } catch (error) {
-      expect((error as MissingVariableError).extensions).toMatchObject({ code: 'BAD_USER_INPUT', variable: 'weather_MISSING' });
+      expect((error as MissingVariableError).extensions).toMatchObject({ code: 'VARIABLE_MISSING', variable: 'weather_MISSING' });
     }
     delete process.env.weather_LEAK;
   });

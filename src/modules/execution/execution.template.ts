@@ -20,7 +20,7 @@ export interface ResolvedTemplate {
  * Decrypts the provider's credentials and puts them into the tool's call template: every
  * `${<reference>_<field>}` variable (`${auth_api_key}`) is replaced with the secret, namespaced by the
  * provider as UTCP does, and a tool of an HTTP-family type without an `auth` block of its own
- * authenticates with the provider's credential (`auth`). Throws BAD_USER_INPUT (MissingVariableError)
+ * authenticates with the provider's credential (`auth`). Throws VARIABLE_MISSING (MissingVariableError)
  * naming a variable no credential provides. The decrypted values leave only inside the returned template.
  */
 export async function resolveCallTemplate(
