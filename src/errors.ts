@@ -13,7 +13,10 @@ export enum ErrorCode {
   NOT_FOUND = 'NOT_FOUND',
   CONFLICT = 'CONFLICT',
   UNAUTHENTICATED = 'UNAUTHENTICATED',
+  /** The caller lacks the scope or role an operation needs (not a policy decision: see POLICY_DENIED). */
   FORBIDDEN = 'FORBIDDEN',
+  /** A policy decided against this call or action on this tool; the message names the deciding policy (or default deny). */
+  POLICY_DENIED = 'POLICY_DENIED',
   /** The caller's hourly query-cost budget is spent; `extensions.resetAt` says when it refills. */
   RATE_LIMITED = 'RATE_LIMITED',
   QUERY_TOO_DEEP = 'QUERY_TOO_DEEP',

@@ -21,31 +21,45 @@ function readConfig(): Config {
   }
 }
 
+/** Client credentials created at this start, to be printed once the registry listens. */
+interface CreatedAdmin {
+  clientId: string;
+  clientSecret: string;
+}
+
 /**
  * Bootstrap credentials from the environment win; otherwise the embedded registry's first start
- * creates an admin and prints its credentials once. A server deployment without an admin is told
- * how to create one. There is never a default password.
+ * creates an admin whose credentials are printed once (returned here). A server deployment without
+ * an admin is told how to create one. There is never a default password.
  */
-async function ensureAdmin(config: Config, db: Database, logger: Logger): Promise<void> {
+async function ensureAdmin(config: Config, db: Database, logger: Logger): Promise<CreatedAdmin | null> {
   const em = db.fork();
   if (config.auth.bootstrap) {
     const admin = await ensureBootstrapAdmin(em, config.auth.bootstrap);
     logger.info({ principalId: admin.id, clientId: admin.clientId }, 'bootstrap admin ready');
-    return;
+    return null;
   }
-  if (await hasAdmin(em)) return;
+  if (await hasAdmin(em)) return null;
   if (config.database.kind === 'postgresql') {
     logger.warn('no admin principal yet: create one with `npm run admin:create`');
-    return;
+    return null;
   }
   const { principal, clientSecret } = await createAdmin(em);
+  return { clientId: principal.clientId!, clientSecret };
+}
+
+/** The one-time credential notice, with the address the registry really listens on and lines to paste into a shell. */
+function printCreatedAdmin(admin: CreatedAdmin, address: string): void {
   process.stdout.write(
     [
       '',
       'An admin principal was created. Its secret is shown only this once:',
-      `  client_id:     ${principal.clientId}`,
-      `  client_secret: ${clientSecret}`,
-      'Get a token: curl -s -u "$CLIENT_ID:$CLIENT_SECRET" -d grant_type=client_credentials http://HOST:PORT/oauth/token',
+      `  client_id:     ${admin.clientId}`,
+      `  client_secret: ${admin.clientSecret}`,
+      'In another shell, export them and get an access token:',
+      `  export CLIENT_ID='${admin.clientId}' CLIENT_SECRET='${admin.clientSecret}'`,
+      `  export TOKEN=$(curl -s -u "$CLIENT_ID:$CLIENT_SECRET" -d grant_type=client_credentials ${address}/oauth/token \\`,
+      `    | node -pe 'JSON.parse(require("fs").readFileSync(0)).access_token')`,
       '',
     ].join('\n'),
   );
@@ -57,7 +71,7 @@ async function main(): Promise<void> {
   const logger = createLogger(config.logLevel);
   const db = await openDatabase(config.database);
   if (config.seed === 'bundled') await seedCatalog(db, logger);
-  await ensureAdmin(config, db, logger);
+  const created = await ensureAdmin(config, db, logger);
   const security = await createSecurity(config, logger);
   const app = await buildApp({ config, db, logger, security, schema: await buildRegistrySchema() });
   const refresher = new ProviderRefresher(
@@ -68,6 +82,7 @@ async function main(): Promise<void> {
   );
   const address = await app.listen({ host: config.host, port: config.port });
   refresher.start();
+  if (created) printCreatedAdmin(created, address);
   logger.info({ database: config.database.kind }, `Tool Registry ready at ${address}/graphql`);
 
   let stopping = false;

@@ -10,7 +10,7 @@ export async function withUserErrors<T extends object>(run: () => Promise<T>): P
   try {
     return { ...(await run()), userErrors: [] };
   } catch (error) {
-    if (!(error instanceof RegistryError) || error.code === ErrorCode.UNAUTHENTICATED || error.code === ErrorCode.FORBIDDEN) throw error;
+    if (!(error instanceof RegistryError) || error.code === ErrorCode.UNAUTHENTICATED || error.code === ErrorCode.FORBIDDEN || error.code === ErrorCode.POLICY_DENIED) throw error;
     const field = typeof error.extensions.field === 'string' ? [error.extensions.field] : [];
     const userErrors: UserError[] = [{ field, message: error.message, code: error.code }];
     return { userErrors } as Partial<T> & { userErrors: UserError[] };

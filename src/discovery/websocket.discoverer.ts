@@ -2,7 +2,7 @@ import type { LookupAddress, LookupOptions } from 'node:dns';
 import { isIP } from 'node:net';
 import WebSocket from 'ws';
 import { ErrorCode, RegistryError } from '../errors.js';
-import { assertEgressAllowed } from '../security/egress.js';
+import { assertEgressAllowed, connectionFailure } from '../security/egress.js';
 import { discoveryFailed, hostOf, isObject, manualFromDocument, optionalString, requestHeaders, requiredString } from './discovery.document.js';
 import type { Discoverer } from './discovery.types.js';
 
@@ -95,8 +95,9 @@ function translateSocketError(error: NodeJS.ErrnoException, source: string, host
   if (/handshake has timed out/i.test(error.message)) {
     return new RegistryError(ErrorCode.UPSTREAM_TIMEOUT, `${source} did not complete the WebSocket handshake in time`, { host });
   }
-  if (typeof error.code === 'string' && /^E[A-Z]+$/.test(error.code)) {
-    return new RegistryError(ErrorCode.UPSTREAM_UNAVAILABLE, `Could not connect to ${source.replace(/^The /, 'the ')} (${error.code})`, { host });
+  // System and TLS errors: the host and the cause (ECONNREFUSED, a certificate problem), as for HTTP.
+  if (typeof error.code === 'string' && /^(E[A-Z]+|ERR_SSL_\w+|ERR_TLS_\w+|\w*CERT\w*)$/.test(error.code)) {
+    return connectionFailure(host ?? 'the provider', error);
   }
   return discoveryFailed('protocol_error', `${source} broke the WebSocket protocol`, { host });
 }

@@ -5,14 +5,59 @@ import { executionCallerOf, ExecutionStatus } from '../modules/execution/index.j
 import { type InteropDependencies, requireExecutor } from './bearer.js';
 import { registryManual } from './utcp-manual.js';
 
-/** The HTTP status of an execution that did not succeed. */
-function statusOf(status: ExecutionStatus, code: string | undefined): number {
-  if (status === ExecutionStatus.DENIED) return code === ErrorCode.RATE_LIMITED || code === ErrorCode.QUOTA_EXCEEDED ? 429 : 403;
-  if (status === ExecutionStatus.TIMED_OUT) return 504;
-  if (code === ErrorCode.INVALID_ARGUMENTS) return 400;
-  if (code === ErrorCode.TOOL_UNAVAILABLE) return 409;
-  if (code === ErrorCode.LIMITER_UNAVAILABLE) return 503;
-  return 502;
+/**
+ * The HTTP status `POST /tools/{name}/call` answers each error code with; one deliberate entry per
+ * code (the compiler refuses a missing one). README's "UTCP clients" table lists the same.
+ */
+export const CALL_STATUS: Readonly<Record<ErrorCode, number>> = Object.freeze({
+  // The request: the caller can fix it.
+  [ErrorCode.BAD_REQUEST]: 400,
+  [ErrorCode.BAD_USER_INPUT]: 400,
+  [ErrorCode.INVALID_ARGUMENTS]: 400,
+  [ErrorCode.PAGE_SIZE_EXCEEDED]: 400,
+  [ErrorCode.INVALID_CURSOR]: 400,
+  [ErrorCode.INVALID_MANUAL]: 400,
+  [ErrorCode.UNSUPPORTED_UTCP_VERSION]: 400,
+  [ErrorCode.QUERY_TOO_DEEP]: 400,
+  [ErrorCode.QUERY_TOO_COMPLEX]: 400,
+  [ErrorCode.TOO_MANY_ALIASES]: 400,
+  [ErrorCode.TOO_MANY_DIRECTIVES]: 400,
+  [ErrorCode.TOO_MANY_TOKENS]: 400,
+  [ErrorCode.PAYLOAD_TOO_LARGE]: 413,
+  // Who may call: token, scope, policy, and the registry's egress rules for the tool's target.
+  [ErrorCode.UNAUTHENTICATED]: 401,
+  [ErrorCode.FORBIDDEN]: 403,
+  [ErrorCode.POLICY_DENIED]: 403,
+  [ErrorCode.EGRESS_DENIED]: 403,
+  [ErrorCode.NOT_FOUND]: 404,
+  // The tool's state: not callable now, or its provider lacks a variable the call needs.
+  [ErrorCode.CONFLICT]: 409,
+  [ErrorCode.TOOL_UNAVAILABLE]: 409,
+  [ErrorCode.CANCELLED]: 409,
+  [ErrorCode.VARIABLE_MISSING]: 424,
+  // Limits: Retry-After says when.
+  [ErrorCode.RATE_LIMITED]: 429,
+  [ErrorCode.QUOTA_EXCEEDED]: 429,
+  // The registry itself.
+  [ErrorCode.INTERNAL_SERVER_ERROR]: 500,
+  [ErrorCode.LIMITER_UNAVAILABLE]: 503,
+  [ErrorCode.EVENTS_UNAVAILABLE]: 503,
+  [ErrorCode.INTERRUPTED]: 503,
+  // The tool's upstream.
+  [ErrorCode.EXECUTION_FAILED]: 502,
+  [ErrorCode.UPSTREAM_UNAVAILABLE]: 502,
+  [ErrorCode.UPSTREAM_TOO_LARGE]: 502,
+  [ErrorCode.DISCOVERY_FAILED]: 502,
+  [ErrorCode.UPSTREAM_TIMEOUT]: 504,
+});
+
+/** The code an unsuccessful execution is answered with: its error's, else one its status implies. */
+function codeOf(status: ExecutionStatus, code: string | undefined): ErrorCode {
+  if (code !== undefined && Object.hasOwn(CALL_STATUS, code)) return code as ErrorCode;
+  if (status === ExecutionStatus.TIMED_OUT) return ErrorCode.UPSTREAM_TIMEOUT;
+  if (status === ExecutionStatus.CANCELLED) return ErrorCode.CANCELLED;
+  if (status === ExecutionStatus.DENIED) return ErrorCode.POLICY_DENIED;
+  return ErrorCode.EXECUTION_FAILED;
 }
 
 /**
@@ -46,6 +91,14 @@ function fromQuery(value: string | string[], schema: unknown): unknown {
 export async function utcpRoutes(app: FastifyInstance, deps: InteropDependencies): Promise<void> {
   const refuse = (reply: FastifyReply, status: number, code: string, message: string, extra: Record<string, unknown> = {}) =>
     reply.status(status).send({ error: { code, message }, ...extra });
+
+  /** An error answer with the status of {@link CALL_STATUS}, its details, and Retry-After for a limit that says when. */
+  const answer = (reply: FastifyReply, code: ErrorCode, message: string, details: Record<string, unknown>, extra: Record<string, unknown> = {}) => {
+    const retryAfter = details.retryAfterSeconds;
+    if (typeof retryAfter === 'number' && Number.isFinite(retryAfter)) reply.header('retry-after', String(Math.max(1, Math.ceil(retryAfter))));
+    const error = Object.keys(details).length ? { code, message, details } : { code, message };
+    return reply.status(CALL_STATUS[code]).send({ error, ...extra });
+  };
 
   const caller = async (request: FastifyRequest, reply: FastifyReply): Promise<RegistryContext | null> => {
     const checked = await requireExecutor(request, deps.authenticate);
@@ -92,12 +145,13 @@ export async function utcpRoutes(app: FastifyInstance, deps: InteropDependencies
       const execution = await ctx.runtime.execute(executionCallerOf(ctx), { tool: request.params.name, arguments: args });
       reply.header('x-execution-id', execution.id);
       if (execution.status === ExecutionStatus.SUCCEEDED) return reply.send(execution.result ?? null);
-      return refuse(reply, statusOf(execution.status, execution.error?.code), execution.error?.code ?? execution.status, execution.error?.message ?? execution.status, {
-        executionId: execution.id,
-      });
+      const code = codeOf(execution.status, execution.error?.code);
+      const { code: _code, ...details } = ((execution.error as { details?: Record<string, unknown> } | null | undefined)?.details ?? {});
+      return answer(reply, code, execution.error?.message ?? execution.status.toLowerCase(), details, { executionId: execution.id });
     } catch (error) {
-      if (error instanceof RegistryError && (error.code === ErrorCode.NOT_FOUND || error.code === ErrorCode.BAD_USER_INPUT || error.code === ErrorCode.CONFLICT)) {
-        return refuse(reply, error.code === ErrorCode.NOT_FOUND ? 404 : error.code === ErrorCode.CONFLICT ? 409 : 400, error.code, error.message);
+      if (error instanceof RegistryError && Object.hasOwn(CALL_STATUS, error.code)) {
+        const { code: _code, ...details } = error.extensions;
+        return answer(reply, error.code, error.message, details);
       }
       throw error;
     }

@@ -61,7 +61,8 @@ export async function boundedFetch(url: string, init: BoundedFetchInit): Promise
   const timer = setTimeout(() => deadline.abort(), timeoutMs);
   const signal = callerSignal ? AbortSignal.any([callerSignal, deadline.signal]) : deadline.signal;
   const agent = new Agent({ connect: guardedConnector(policy, lookup) });
-  let host: string | undefined;
+  // Named in every error, also one raised before the first hop's checks finish.
+  let host = hostNameOf(url);
   try {
     let current: URL | string = url;
     let method = (request.method ?? 'GET').toUpperCase();
@@ -187,20 +188,68 @@ async function readCapped(response: UndiciResponse, maxBytes: number, host: stri
   return Buffer.concat(chunks, total);
 }
 
+/** Plain words for the system and TLS errors of a connection that could not be made. */
+const CONNECT_CAUSES: Readonly<Record<string, string>> = {
+  ECONNREFUSED: 'connection refused',
+  ETIMEDOUT: 'connection timed out',
+  UND_ERR_CONNECT_TIMEOUT: 'connection timed out',
+  EHOSTUNREACH: 'host unreachable',
+  ENETUNREACH: 'network unreachable',
+  DEPTH_ZERO_SELF_SIGNED_CERT: 'its TLS certificate is self-signed',
+  SELF_SIGNED_CERT_IN_CHAIN: 'its TLS certificate chain is self-signed',
+  UNABLE_TO_VERIFY_LEAF_SIGNATURE: 'its TLS certificate is not signed by a trusted authority',
+  UNABLE_TO_GET_ISSUER_CERT_LOCALLY: 'its TLS certificate is not signed by a trusted authority',
+  CERT_HAS_EXPIRED: 'its TLS certificate has expired',
+  CERT_NOT_YET_VALID: 'its TLS certificate is not valid yet',
+  ERR_TLS_CERT_ALTNAME_INVALID: 'its TLS certificate is for another host name',
+};
+/** Plain words for errors of a connection that was made, then failed. */
+const REQUEST_CAUSES: Readonly<Record<string, string>> = {
+  ECONNRESET: 'connection reset',
+  EPIPE: 'connection closed',
+  UND_ERR_SOCKET: 'connection closed by the server',
+};
+const RESOLVE_CODES = new Set(['ENOTFOUND', 'EAI_AGAIN', 'EAI_NODATA', 'EAI_NONAME']);
+
+/**
+ * Why a request to `host` failed, as a message a user can act on: the host and the system error
+ * (`Could not resolve "api.example.com" (ENOTFOUND)`, `Could not connect to "10.1.2.3": connection
+ * refused (ECONNREFUSED)`), with the code in `extensions.cause`. Only the host and the error code are
+ * used, never a URL (its path or query may hold secrets), a header or a body.
+ */
+export function connectionFailure(host: string, error: unknown): RegistryError {
+  const code = findCause(error, (cause): cause is NodeJS.ErrnoException => typeof (cause as NodeJS.ErrnoException).code === 'string')?.code;
+  const failed = (message: string) => new RegistryError(ErrorCode.UPSTREAM_UNAVAILABLE, message, code ? { host, cause: code } : { host });
+  if (code === undefined) return failed(`Request to "${host}" failed`);
+  if (RESOLVE_CODES.has(code)) return failed(`Could not resolve "${host}" (${code})`);
+  const connect = CONNECT_CAUSES[code] ?? (/^(ERR_SSL_|ERR_TLS_|ERR_OSSL_|CERT_)/.test(code) ? 'the TLS handshake failed' : undefined);
+  if (connect) return failed(`Could not connect to "${host}": ${connect} (${code})`);
+  const request = REQUEST_CAUSES[code] ?? (code.startsWith('HPE_') ? 'the answer is not valid HTTP' : undefined);
+  return failed(request ? `Request to "${host}" failed: ${request} (${code})` : `Request to "${host}" failed (${code})`);
+}
+
 function translateError(
   error: unknown,
   context: { host: string | undefined; timedOut: boolean; callerSignal: AbortSignal | null | undefined; timeoutMs: number },
 ): unknown {
-  const { host, timedOut, callerSignal, timeoutMs } = context;
+  const { host = 'the provider', timedOut, callerSignal, timeoutMs } = context;
   if (error instanceof RegistryError) return error;
   if (timedOut) {
-    return new RegistryError(ErrorCode.UPSTREAM_TIMEOUT, `Request to "${host ?? 'upstream'}" timed out after ${timeoutMs} ms`, { host, timeoutMs });
+    return new RegistryError(ErrorCode.UPSTREAM_TIMEOUT, `Request to "${host}" timed out after ${timeoutMs} ms`, { host, timeoutMs });
   }
   if (callerSignal?.aborted) return callerSignal.reason;
   const denied = findCause(error, (cause): cause is EgressDeniedError => cause instanceof EgressDeniedError);
   if (denied) return denied;
-  const code = findCause(error, (cause): cause is NodeJS.ErrnoException => typeof (cause as NodeJS.ErrnoException).code === 'string')?.code;
-  return new RegistryError(ErrorCode.UPSTREAM_UNAVAILABLE, `Request to "${host ?? 'upstream'}" failed${code ? ` (${code})` : ''}`, { host });
+  return connectionFailure(host, error);
+}
+
+/** The host of a URL for messages, never its path, query or credentials; undefined when it does not parse. */
+function hostNameOf(url: string): string | undefined {
+  try {
+    return urlHost(new URL(url)) || undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** Searches an error's `cause` chain (and AggregateError members, as happy-eyeballs connects raise). */

@@ -109,7 +109,7 @@ export async function assertEgressAllowed(
     addresses = (await lookup(host, { all: true })).map((entry) => entry.address);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code ?? 'lookup failed';
-    throw new RegistryError(ErrorCode.UPSTREAM_UNAVAILABLE, `Could not resolve "${host}" (${code})`, { host });
+    throw new RegistryError(ErrorCode.UPSTREAM_UNAVAILABLE, `Could not resolve "${host}" (${code})`, { host, cause: code });
   }
   if (addresses.length === 0) throw new RegistryError(ErrorCode.UPSTREAM_UNAVAILABLE, `Could not resolve "${host}"`, { host });
   assertResolvedAllowed(host, addresses, policy);

@@ -1,4 +1,10 @@
+import { execFileSync } from 'node:child_process';
 import type { LookupAddress } from 'node:dns';
+import { existsSync } from 'node:fs';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { createServer as createHttpsServer } from 'node:https';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -261,6 +267,34 @@ describe('boundedFetch', () => {
     await new Promise<void>((resolve) => servers.pop()!.close(() => resolve()));
     const error = await failure(`http://127.0.0.1:${port}/`, { timeoutMs: 2000, maxBytes: 1024, policy: LOOPBACK });
     expect(error.code).toBe(ErrorCode.UPSTREAM_UNAVAILABLE);
-    expect(error.message).toBe('Request to "127.0.0.1" failed (ECONNREFUSED)');
+    expect(error.message).toBe('Could not connect to "127.0.0.1": connection refused (ECONNREFUSED)');
+    expect(error.extensions).toMatchObject({ host: '127.0.0.1', cause: 'ECONNREFUSED' });
+  });
+
+  it('names the host and the certificate problem of a TLS server it cannot trust, without the URL', { skip: !existsSync('/usr/bin/openssl') }, async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'tls-'));
+    try {
+      execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=127.0.0.1',
+        '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')], { stdio: 'ignore' });
+      const server = createHttpsServer({ key: await readFile(join(dir, 'key.pem')), cert: await readFile(join(dir, 'cert.pem')) }, (_req, res) => res.end('{}'));
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+      servers.push(server as unknown as Server);
+      const { port } = server.address() as AddressInfo;
+      const error = await failure(`https://127.0.0.1:${port}/manual.json?api_key=query-secret-123`, { timeoutMs: 5000, maxBytes: 1024, policy: LOOPBACK });
+      expect(error.code).toBe(ErrorCode.UPSTREAM_UNAVAILABLE);
+      expect(error.message).toBe('Could not connect to "127.0.0.1": its TLS certificate is self-signed (DEPTH_ZERO_SELF_SIGNED_CERT)');
+      expect(JSON.stringify(error.extensions)).not.toContain('query-secret-123');
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('names the host that does not resolve', async () => {
+    const lookup: EgressLookup = async () => {
+      throw Object.assign(new Error('getaddrinfo ENOTFOUND petstore.swagger.io'), { code: 'ENOTFOUND' });
+    };
+    const error = await failure('https://petstore.swagger.io/v2/swagger.json?api_key=query-secret-123', { timeoutMs: 2000, maxBytes: 1024, policy: NONE, lookup });
+    expect(error.message).toBe('Could not resolve "petstore.swagger.io" (ENOTFOUND)');
+    expect(error.extensions).toMatchObject({ code: 'UPSTREAM_UNAVAILABLE', host: 'petstore.swagger.io', cause: 'ENOTFOUND' });
   });
 });

@@ -244,7 +244,7 @@ describe('calls that cannot run become executions, not crashes', () => {
     );
     expect(created.data!.createPolicy.userErrors).toEqual([]);
     const denied = await execute('fail.forbidden', {});
-    expect(denied).toMatchObject({ status: 'DENIED', error: { code: 'FORBIDDEN' }, result: null, startedAt: null });
+    expect(denied).toMatchObject({ status: 'DENIED', error: { code: 'POLICY_DENIED' }, result: null, startedAt: null });
     expect(denied.error!.message).toContain('deny-forbidden-tool');
     expect(denied.decision).toMatchObject({ allowed: false, policy: { name: 'deny-forbidden-tool' } });
     expect(peer.hits('/weather')).toBe(hits);

@@ -93,7 +93,7 @@ describe('the registry as an MCP server', () => {
     expect(invalid.content).toEqual([{ type: 'text', text: expect.stringMatching(/^INVALID_ARGUMENTS: .*\$\.name must be string/) }]);
     const denied = await client.callTool({ name: 'mcpout.readonly', arguments: {} });
     expect(denied.isError).toBe(true);
-    expect(denied.content).toEqual([{ type: 'text', text: expect.stringMatching(/^FORBIDDEN: denied by "readonly-stays-readonly"/) }]);
+    expect(denied.content).toEqual([{ type: 'text', text: expect.stringMatching(/^POLICY_DENIED: denied by "readonly-stays-readonly"/) }]);
     // A tool the caller may not read does not exist for it, exactly like one that does not exist.
     const hidden = await client.callTool({ name: 'mcpout.secret', arguments: {} }).catch((error: Error) => error);
     const missing = await client.callTool({ name: 'mcpout.nothing', arguments: {} }).catch((error: Error) => error);

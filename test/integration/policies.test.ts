@@ -235,7 +235,7 @@ describe('policy CRUD through the API', () => {
     // A higher-priority deny on one tool takes that away, for that tool only.
     const deny = await createPolicy(registry, { name: unique('no-admin-guarded'), effect: 'DENY', priority: 5, actions: ['ADMIN'], resources: { tools: ['adm.guarded'] } });
     const refused = await set(guarded, true);
-    expect(refused.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
+    expect(refused.errors?.[0]?.extensions?.code).toBe('POLICY_DENIED');
     expect(refused.errors?.[0]?.message).toContain(deny.name);
     expect((await set(open, false)).data!.setToolEnabled.tool).toEqual({ enabled: false });
     const denials = await registry.graphql<{ auditLog: { edges: { node: { targetId: string } }[] } }>(
@@ -257,7 +257,7 @@ describe('policy CRUD through the API', () => {
     // A viewer holding the scope is still no agent: no policy lets it execute.
     const viewer = await principal(registry, ['viewer'], ['tools:execute']);
     const denied = await execute(registry, viewer.token, 'plain.call');
-    expect(denied).toMatchObject({ status: 'DENIED', error: { code: 'FORBIDDEN', message: 'denied: no policy applies (default deny)' } });
+    expect(denied).toMatchObject({ status: 'DENIED', error: { code: 'POLICY_DENIED', message: 'denied: no policy applies (default deny)' } });
     expect((await explain(registry, viewer.token, { tool: 'plain.call', action: 'READ' })).decidingPolicy).toMatchObject({ id: catalogRead.id });
     const why = await explain(registry, viewer.token, { tool: 'plain.call' });
     expect(why).toMatchObject({ allowed: false, decidingPolicy: null });
@@ -741,7 +741,7 @@ describe('executeTool follows execute policies', () => {
     // The same clock times in Tokyo (7 or 8 hours ahead) do not contain now.
     await updatePolicy(registry, policy.id, { ...inputOf(policy), conditions: { timeWindows: [{ ...around, timeZone: 'Asia/Tokyo' }] } });
     const denied = await execute(registry, agent.token, 'clock.job');
-    expect(denied).toMatchObject({ status: 'DENIED', result: null, error: { code: 'FORBIDDEN' } });
+    expect(denied).toMatchObject({ status: 'DENIED', result: null, error: { code: 'POLICY_DENIED' } });
     expect(denied.decision).toMatchObject({ allowed: false, policy: null });
     const no = await explain(registry, agent.token, { tool: 'clock.job' });
     expect(no).toMatchObject({ allowed: false, decidingPolicy: null });
@@ -786,7 +786,7 @@ describe('executeTool follows execute policies', () => {
     // Elsewhere, no header (127.0.0.1), a spoofed hop left of the real client, garbage: all fail the condition.
     for (const headers of [fromElsewhere, {}, { 'x-forwarded-for': '203.0.113.7, 198.51.100.7' }, { 'x-forwarded-for': 'not-an-address' }]) {
       const denied = await execute(registry, agent.token, 'net.ping', {}, headers);
-      expect(denied, JSON.stringify(headers)).toMatchObject({ status: 'DENIED', error: { code: 'FORBIDDEN' } });
+      expect(denied, JSON.stringify(headers)).toMatchObject({ status: 'DENIED', error: { code: 'POLICY_DENIED' } });
     }
     const no = await explain(registry, agent.token, { tool: 'net.ping' }, fromElsewhere);
     expect(no).toMatchObject({ allowed: false, decidingPolicy: null });
@@ -820,7 +820,7 @@ describe('executeTool follows execute policies', () => {
 
     for (const args of [{ amount: 500 }, { amount: 40, currency: 'USD' }, {}, { amount: '40' }]) {
       const denied = await execute(registry, agent.token, 'pay.transfer', args);
-      expect(denied, JSON.stringify(args)).toMatchObject({ status: 'DENIED', error: { code: 'FORBIDDEN' }, decision: { allowed: false, policy: null } });
+      expect(denied, JSON.stringify(args)).toMatchObject({ status: 'DENIED', error: { code: 'POLICY_DENIED' }, decision: { allowed: false, policy: null } });
     }
     const no = await explain(registry, agent.token, { tool: 'pay.transfer', arguments: { amount: 500 } });
     expect(no).toMatchObject({ allowed: false, decidingPolicy: null });
@@ -847,7 +847,7 @@ describe('executeTool follows execute policies', () => {
     expect(evaluationOf(yes, parent.id)).toMatchObject({ matched: false, applied: false, reasons: ['inactive: ignored'] });
 
     const denied = await execute(registry, agent.token, 'inherit.call', {}, fromElsewhere);
-    expect(denied).toMatchObject({ status: 'DENIED', error: { code: 'FORBIDDEN' } });
+    expect(denied).toMatchObject({ status: 'DENIED', error: { code: 'POLICY_DENIED' } });
     const no = await explain(registry, agent.token, { tool: 'inherit.call' }, fromElsewhere);
     expect(no.decidingPolicy).toBeNull();
     expect(evaluationOf(no, child.id)).toMatchObject({ matched: true, applied: false });
@@ -870,7 +870,7 @@ describe('executeTool follows execute policies', () => {
 
     const deny = await createPolicy(registry, { name: unique('prio-deny'), effect: 'DENY', priority: 10, resources: { tools: ['prio.call'] }, actions: ['EXECUTE'] });
     const denied = await execute(registry, agent.token, 'prio.call');
-    expect(denied).toMatchObject({ status: 'DENIED', error: { code: 'FORBIDDEN' }, decision: { allowed: false, policy: { id: deny.id } } });
+    expect(denied).toMatchObject({ status: 'DENIED', error: { code: 'POLICY_DENIED' }, decision: { allowed: false, policy: { id: deny.id } } });
     expect(denied.error!.message).toContain(`denied by "${deny.name}" (deny, priority 10)`);
     const no = await explain(registry, agent.token, { tool: 'prio.call' });
     expect(no).toMatchObject({ allowed: false, decidingPolicy: { id: deny.id, priority: 10 }, reason: `denied by "${deny.name}" (deny, priority 10)` });
@@ -946,7 +946,7 @@ describe('executeTool follows execute policies', () => {
     expect(await execute(registry, agent.token, 'subj.call')).toMatchObject({ status: 'SUCCEEDED', decision: { policy: { id: byId.id } } });
     expect(await execute(registry, publisher.token, 'subj.call')).toMatchObject({ status: 'SUCCEEDED', decision: { policy: { id: byRole.id } } });
     const denied = await execute(registry, otherAgent.token, 'subj.call');
-    expect(denied).toMatchObject({ status: 'DENIED', error: { code: 'FORBIDDEN' } });
+    expect(denied).toMatchObject({ status: 'DENIED', error: { code: 'POLICY_DENIED' } });
     const no = await explain(registry, otherAgent.token, { tool: 'subj.call' });
     expect(evaluationOf(no, byId.id).reasons[0]).toMatch(new RegExp(`^subject: principal ${otherAgent.id} with roles \\[agent\\] is not among principals \\[${agent.id}\\]`));
     expect(evaluationOf(no, byRole.id)).toMatchObject({ matched: false });
@@ -963,7 +963,7 @@ describe('executeTool follows execute policies', () => {
       expect(denied).toMatchObject({
         status: 'DENIED',
         result: null,
-        error: { code: 'FORBIDDEN', message: 'denied: no policy applies (default deny)' },
+        error: { code: 'POLICY_DENIED', message: 'denied: no policy applies (default deny)' },
         decision: { allowed: false, reason: 'denied: no policy applies (default deny)', policy: null },
       });
     }

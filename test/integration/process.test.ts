@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { generateSigningJwk } from '../../src/security/signing-keys.js';
-import { run, spawnRegistry } from '../helpers/process.js';
+import { isRunning, run, spawnRegistry } from '../helpers/process.js';
 
 const MAIN = 'dist/src/main.js';
 const ADMIN = { REGISTRY_BOOTSTRAP_CLIENT_ID: 'ops-admin', REGISTRY_BOOTSTRAP_CLIENT_SECRET: 'ops-admin-secret-0123456789abcdef' };
@@ -40,8 +40,9 @@ describe('the registry process', () => {
     await Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true })));
   });
 
-  it('starts with `npm start` on the embedded database, prints an admin credential once, and serves the seeded catalog', { timeout: 180_000 }, async () => {
+  it('starts with `npm start` on the embedded database, prints an admin credential once with lines to paste, serves the seeded catalog, and stops on SIGTERM to npm', { timeout: 180_000 }, async () => {
     const registry = await spawnRegistry('npm', ['start'], {}, 170_000);
+    const group = registry.child.pid!;
     try {
       const clientId = /client_id: +(\S+)/.exec(registry.output())?.[1];
       const clientSecret = /client_secret: +(\S+)/.exec(registry.output())?.[1];
@@ -60,9 +61,25 @@ describe('the registry process', () => {
       );
       expect(data.tools.edges).toHaveLength(5);
       expect(data.tools.edges[0]!.node).toMatchObject({ name: 'currency.convert', tags: ['finance', 'currency'] });
+
+      // The printed hint names the port really listened on (PORT=0 picked one) and runs as pasted.
+      const hint = /In another shell[^\n]*\n((?: {2}.*\n)+)/.exec(registry.output())?.[1];
+      expect(hint).toContain(`export CLIENT_ID='${clientId}' CLIENT_SECRET='${clientSecret}'`);
+      expect(hint).toContain(`${registry.url}/oauth/token`);
+      const pasted = await run('bash', ['-c', `set -e\n${hint}\nprintf 'TOKEN=%s' "$TOKEN"`], {});
+      expect(pasted.code).toBe(0);
+      const printedToken = /TOKEN=(\S+)/.exec(pasted.output)?.[1];
+      expect(printedToken).toMatch(/^ey/);
+      expect((await graphql<{ me: { scopes: string[] } }>(registry.url, '{ me { scopes } }', printedToken!)).me.scopes).toContain('tools:read');
+
+      // SIGTERM to npm alone (as a process manager or `kill <pid>` sends it) stops the registry: nothing of the group survives.
+      process.kill(group, 'SIGTERM');
+      expect(await registry.exited).toBe(0);
+      await expect(fetch(`${registry.url}/healthz`)).rejects.toThrow();
+      await expect.poll(() => isRunning(-group), { timeout: 15_000 }).toBe(false);
+      expect(registry.output()).toContain('"msg":"stopped"');
     } finally {
-      process.kill(-registry.child.pid!, 'SIGTERM');
-      await registry.exited;
+      if (isRunning(-group)) process.kill(-group, 'SIGKILL');
     }
   });
 

@@ -96,7 +96,7 @@ describe('the registry as a UTCP manual', () => {
     expect(await invalid.json()).toMatchObject({ error: { code: 'INVALID_ARGUMENTS' }, executionId: expect.any(String) });
     const denied = await call('utcpout.hidden', {});
     expect(denied.status).toBe(403);
-    expect(await denied.json()).toMatchObject({ error: { code: 'FORBIDDEN', message: expect.stringContaining('no-hidden-calls') } });
+    expect(await denied.json()).toMatchObject({ error: { code: 'POLICY_DENIED', message: expect.stringContaining('no-hidden-calls') } });
     expect((await call('utcpout.nothing', {})).status).toBe(404);
     expect((await call('utcpout.forecast', [1, 2])).status).toBe(400);
     const form = await fetch(`${registry.url}/tools/utcpout.forecast/call`, {

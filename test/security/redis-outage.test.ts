@@ -72,6 +72,14 @@ describe.runIf(HAS_PRIVATE_REDIS)('Redis unavailable', () => {
     expect(refused).toMatchObject({ status: 'DENIED', error: { code: 'LIMITER_UNAVAILABLE' } });
     const again = await execute('redis.limited');
     expect(again.error?.code).toBe('LIMITER_UNAVAILABLE');
+    // Through the UTCP endpoint the same refusal is 503 (retry later), not the 403 of a policy denial.
+    const viaUtcp = await fetch(`${registry.url}/tools/redis.limited/call`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${agent.token}` },
+      body: '{}',
+    });
+    expect(viaUtcp.status).toBe(503);
+    expect(await viaUtcp.json()).toMatchObject({ error: { code: 'LIMITER_UNAVAILABLE' } });
     // A call no limit binds needs no counter, and runs.
     expect(await execute('redis.free')).toMatchObject({ status: 'SUCCEEDED' });
 

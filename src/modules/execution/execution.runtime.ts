@@ -331,7 +331,7 @@ export class ExecutionRuntime {
     });
     const stored = { allowed: decision.allowed, reason: decision.reason, policy: decision.decidingPolicy };
     if (!decision.allowed) {
-      return { status: ExecutionStatus.DENIED, error: { code: ErrorCode.FORBIDDEN, message: decision.reason }, decision: stored };
+      return { status: ExecutionStatus.DENIED, error: { code: ErrorCode.POLICY_DENIED, message: decision.reason }, decision: stored };
     }
     const problems = schemaProblems(`${tool.id}:${tool.definitionHash}:in`, tool.inputs ?? {}, args);
     if (problems === null) {

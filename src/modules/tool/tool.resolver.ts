@@ -20,7 +20,7 @@ import {
 
 /**
  * Administering a tool needs, besides the mutation's scope and ownership, an `admin` policy decision
- * on it. Throws FORBIDDEN (audited) naming the decision; an unknown tool is left to the service (NOT_FOUND).
+ * on it. Throws POLICY_DENIED (audited) naming the decision; an unknown tool is left to the service (NOT_FOUND).
  */
 async function assertAdministers(ctx: RegistryContext, toolId: string, field: string): Promise<void> {
   const tool = await ctx.tools.findById(toolId);
@@ -34,8 +34,8 @@ async function assertAdministers(ctx: RegistryContext, toolId: string, field: st
     sourceIp: ctx.sourceIp,
   });
   if (decision.allowed) return;
-  await ctx.recordDenial(field, ErrorCode.FORBIDDEN);
-  throw new RegistryError(ErrorCode.FORBIDDEN, `Administering ${tool.name} is not allowed: ${decision.reason}`);
+  await ctx.recordDenial(field, ErrorCode.POLICY_DENIED);
+  throw new RegistryError(ErrorCode.POLICY_DENIED, `Administering ${tool.name} is not allowed: ${decision.reason}`);
 }
 
 /**
