@@ -5,6 +5,7 @@ import { Migration20261122103548_principal_cost_budget as M1 } from './Migration
 import { Migration20261122111236_tool_status_removed as M2 } from './Migration20261122111236_tool_status_removed.js';
 import { Migration20261122123000_default_policies as M3 } from './Migration20261122123000_default_policies.js';
 import { Migration20261122124307_execution_lease as M4 } from './Migration20261122124307_execution_lease.js';
+import { Migration20261206161500_token_family as M5 } from './Migration20261206161500_token_family.js';
 
 export const migrations: MigrationObject[] = [
   { name: 'Migration20261122101217_init', class: M0 },
@@ -12,4 +13,5 @@ export const migrations: MigrationObject[] = [
   { name: 'Migration20261122111236_tool_status_removed', class: M2 },
   { name: 'Migration20261122123000_default_policies', class: M3 },
   { name: 'Migration20261122124307_execution_lease', class: M4 },
+  { name: 'Migration20261206161500_token_family', class: M5 },
 ];
