@@ -21,6 +21,7 @@ import { type RegistrySchema } from './schema.js';
 import { type Security } from './security/index.js';
 import { LimitGate } from './security/limit-gate.js';
 import { AuthenticationError } from './security/authenticate.js';
+import { listenOrigin } from './security/access-tokens.js';
 import { oauthRoutes } from './security/oauth.routes.js';
 import { closeMcpSessions, EXECUTORS } from './executors/index.js';
 import { ExecutionEvents, ExecutionRuntime } from './modules/execution/index.js';
@@ -188,6 +189,16 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
   /** The registry's base URL as the caller reaches it. */
   const originOf = (request: { protocol: string; host: string }) => config.publicUrl ?? `${request.protocol}://${request.host}`;
 
+  // The issuer is REGISTRY_PUBLIC_URL, else the origin the registry listens on (known only now).
+  app.addHook('onListen', async () => {
+    const address = app.server.address();
+    if (config.publicUrl || !address || typeof address !== 'object') return;
+    security.tokens.useIssuer(listenOrigin(address.address, address.port));
+    if (address.address === '0.0.0.0' || address.address === '::') {
+      logger.warn({ issuer: security.tokens.issuer }, 'listening on every interface without REGISTRY_PUBLIC_URL: tokens and OAuth metadata name a localhost issuer');
+    }
+  });
+
   await oauthRoutes(app, {
     db,
     tokens: security.tokens,
@@ -291,6 +302,7 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
     context: (request: FastifyRequest, viewer: Viewer) =>
       createContext(contextDeps, { requestId: request.id, sourceIp: sourceIpOf(request.raw), origin: originOf(request), viewer }),
     origin: originOf,
+    issuer: () => security.tokens.issuer,
   };
   await mcpRoutes(app, interop);
   await utcpRoutes(app, interop);
