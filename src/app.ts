@@ -194,8 +194,9 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
     const address = app.server.address();
     if (config.publicUrl || !address || typeof address !== 'object') return;
     security.tokens.useIssuer(listenOrigin(address.address, address.port));
-    if (address.address === '0.0.0.0' || address.address === '::') {
-      logger.warn({ issuer: security.tokens.issuer }, 'listening on every interface without REGISTRY_PUBLIC_URL: tokens and OAuth metadata name a localhost issuer');
+    if (address.address === '0.0.0.0' || address.address === '::' || config.database.kind === 'postgresql') {
+      // Replicas refuse each other's tokens unless they agree on the issuer.
+      logger.warn({ issuer: security.tokens.issuer }, 'no REGISTRY_PUBLIC_URL: the token issuer is the listen origin; set it so every replica and client agree');
     }
   });
 
