@@ -1,13 +1,16 @@
 import { ApolloServer, type ApolloServerPlugin } from '@apollo/server';
 import { unwrapResolverError } from '@apollo/server/errors';
-import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
-import { type GraphQLFormattedError } from 'graphql';
+import { ApolloServerPluginInlineTraceDisabled, ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
+import { ApolloServerPluginInlineTrace } from '@apollo/server/plugin/inlineTrace';
+import { type FragmentDefinitionNode, type GraphQLFormattedError, Kind, type OperationTypeNode, type SelectionSetNode } from 'graphql';
 import { type Config } from './config.js';
 import { type RegistryContext } from './context.js';
 import { ErrorCode, RegistryError } from './errors.js';
 import { type Logger } from './logger.js';
 import { type RegistrySchema } from './schema.js';
+import { AuthenticationError } from './security/authenticate.js';
 import { limitParseOptions, limitValidationRules, queryLimitsPlugin } from './security/limits.js';
+import { publicRootFields } from './security/rule-tree.js';
 
 /** Codes Apollo and graphql-js put on client errors; anything else is masked as internal. */
 const CLIENT_ERROR_CODES = new Set<string>([
@@ -79,6 +82,75 @@ function errorLogging(logger: Logger): ApolloServerPlugin<RegistryContext> {
   };
 }
 
+/** The first root field of `selectionSet` (fragments followed) not in `open`, or null when all are. */
+function firstProtectedField(
+  selectionSet: SelectionSetNode,
+  fragments: ReadonlyMap<string, FragmentDefinitionNode>,
+  open: ReadonlySet<string>,
+  seen = new Set<string>(),
+): string | null {
+  for (const selection of selectionSet.selections) {
+    if (selection.kind === Kind.FIELD) {
+      if (!open.has(selection.name.value)) return selection.name.value;
+      continue;
+    }
+    let inner: SelectionSetNode | undefined;
+    if (selection.kind === Kind.INLINE_FRAGMENT) {
+      inner = selection.selectionSet;
+    } else {
+      if (seen.has(selection.name.value)) continue;
+      seen.add(selection.name.value);
+      inner = fragments.get(selection.name.value)?.selectionSet;
+    }
+    const found = inner ? firstProtectedField(inner, fragments, open, seen) : '(unknown fragment)';
+    if (found) return found;
+  }
+  return null;
+}
+
+/**
+ * A request without a token that selects anything but public root fields is refused before it runs,
+ * with HTTP 401 and `WWW-Authenticate: Bearer` (RFC 6750 §3.1), whichever media type it accepts:
+ * the GraphQL-over-HTTP spec lets a server refuse a client that may not issue the request with a
+ * 401, and the answer has no `data`, as `application/graphql-response+json` requires for a 4xx.
+ */
+function tokenRequired(publicFields: Map<OperationTypeNode, ReadonlySet<string>>): ApolloServerPlugin<RegistryContext> {
+  return {
+    async requestDidStart() {
+      return {
+        async didResolveOperation({ contextValue, operation, document }) {
+          if (contextValue.viewer || !operation) return;
+          const fragments = new Map(
+            document.definitions.filter((d): d is FragmentDefinitionNode => d.kind === Kind.FRAGMENT_DEFINITION).map((d) => [d.name.value, d]),
+          );
+          const field = firstProtectedField(operation.selectionSet, fragments, publicFields.get(operation.operation) ?? new Set());
+          if (field === null) return;
+          const type = operation.operation === 'query' ? 'Query' : operation.operation === 'mutation' ? 'Mutation' : 'Subscription';
+          await contextValue.recordDenial(`${type}.${field}`, ErrorCode.UNAUTHENTICATED);
+          throw new AuthenticationError('Authentication required: send a bearer token');
+        },
+      };
+    },
+  };
+}
+
+/**
+ * Federation traces (`ftv1`, which the `apollo-federation-include-trace` header asks for) only for
+ * authenticated callers, and in production only with REGISTRY_FEDERATION_TRACES=true. The gate
+ * drops an anonymous caller's header before the inline-trace plugin (which follows it) reads it.
+ */
+function federationTraces(enabled: boolean): ApolloServerPlugin<RegistryContext>[] {
+  if (!enabled) return [ApolloServerPluginInlineTraceDisabled()];
+  const gate: ApolloServerPlugin<RegistryContext> = {
+    // Synchronous on purpose: Apollo calls every plugin's requestDidStart in order, so this runs first.
+    requestDidStart({ contextValue, request }) {
+      if (!contextValue.viewer) request.http?.headers.delete('apollo-federation-include-trace');
+      return Promise.resolve();
+    },
+  };
+  return [gate, ApolloServerPluginInlineTrace()];
+}
+
 /**
  * The Apollo server of the registry: the guarded subgraph schema, the query limits, coded and
  * masked errors, no batching, CSRF prevention. Shutdown belongs to the caller (`stop()`).
@@ -104,6 +176,8 @@ export function createApollo(
     // Shutdown belongs to main: Fastify drains in-flight requests, then Apollo stops (onClose).
     stopOnTerminationSignals: false,
     plugins: [
+      ...federationTraces(config.federationTraces),
+      tokenRequired(publicRootFields(schema.schema)),
       queryLimitsPlugin(schema.schema, config.limits),
       errorLogging(logger),
       costReporting(),

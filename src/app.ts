@@ -21,6 +21,7 @@ import { type RegistrySchema } from './schema.js';
 import { type Security } from './security/index.js';
 import { LimitGate } from './security/limit-gate.js';
 import { AuthenticationError } from './security/authenticate.js';
+import { listenOrigin } from './security/access-tokens.js';
 import { oauthRoutes } from './security/oauth.routes.js';
 import { closeMcpSessions, EXECUTORS } from './executors/index.js';
 import { AuditCheckpointer, AuditCheckpointSigner } from './modules/audit/index.js';
@@ -79,7 +80,7 @@ export function registrationDependencies(security: Security): RegistrationDepend
 
 /** Signs and verifies checkpoints of the audit chain with the registry's signing keys, and logs each new one. */
 export function auditCheckpointSigner(config: Config, security: Security, logger: Logger): AuditCheckpointSigner {
-  return new AuditCheckpointSigner(security.keys, config.auth.issuer, logger);
+  return new AuditCheckpointSigner(security.keys, () => security.tokens.issuer, logger);
 }
 
 /** The process's execution runtime: every registered executor, the configured limits and egress rules. */
@@ -193,6 +194,17 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
 
   /** The registry's base URL as the caller reaches it. */
   const originOf = (request: { protocol: string; host: string }) => config.publicUrl ?? `${request.protocol}://${request.host}`;
+
+  // The issuer is REGISTRY_PUBLIC_URL, else the origin the registry listens on (known only now).
+  app.addHook('onListen', async () => {
+    const address = app.server.address();
+    if (config.publicUrl || !address || typeof address !== 'object') return;
+    security.tokens.useIssuer(listenOrigin(address.address, address.port));
+    if (address.address === '0.0.0.0' || address.address === '::' || config.database.kind === 'postgresql') {
+      // Replicas refuse each other's tokens unless they agree on the issuer.
+      logger.warn({ issuer: security.tokens.issuer }, 'no REGISTRY_PUBLIC_URL: the token issuer is the listen origin; set it so every replica and client agree');
+    }
+  });
 
   await oauthRoutes(app, {
     db,
@@ -308,6 +320,7 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
     context: (request: FastifyRequest, viewer: Viewer) =>
       createContext(contextDeps, { requestId: request.id, sourceIp: sourceIpOf(request.raw), origin: originOf(request), viewer }),
     origin: originOf,
+    issuer: () => security.tokens.issuer,
   };
   await mcpRoutes(app, interop);
   await utcpRoutes(app, interop);

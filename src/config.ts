@@ -10,8 +10,6 @@ export type DatabaseConfig =
 
 /** How the registry authenticates callers. */
 export interface AuthConfig {
-  /** `iss` of the registry's own access tokens. */
-  issuer: string;
   accessTokenTtlSeconds: number;
   refreshTokenTtlSeconds: number;
   /** JSON array of private JWKs (first signs); generated (and kept in the data directory) when unset in embedded mode. */
@@ -78,6 +76,8 @@ export interface Config {
   subscriptionRecheckMs: number;
   /** Serve introspection queries (on by default outside production). */
   introspection: boolean;
+  /** Return federation traces (`ftv1`) to authenticated callers that ask (on by default outside production). */
+  federationTraces: boolean;
   /** Serve the catalog console (dist/console) at `/`. */
   console: boolean;
   /** Embedded mode's data directory (database, generated keys); undefined in memory or on PostgreSQL. */
@@ -135,8 +135,9 @@ const EnvSchema = z.object({
     .optional(),
   REGISTRY_SUBSCRIPTION_RECHECK_SECONDS: z.coerce.number().int().min(1).max(3600).default(60),
   REGISTRY_INTROSPECTION: boolean.optional(),
+  REGISTRY_FEDERATION_TRACES: boolean.optional(),
   REGISTRY_CONSOLE: boolean.default(true),
-  REGISTRY_TOKEN_ISSUER: z.string().min(1).default('urn:tool-registry'),
+  REGISTRY_TOKEN_ISSUER: z.string().optional(),
   REGISTRY_ACCESS_TOKEN_TTL_SECONDS: z.coerce.number().int().min(30).max(86_400).default(900),
   REGISTRY_REFRESH_TOKEN_TTL_SECONDS: z.coerce.number().int().min(60).max(365 * 86_400).default(30 * 86_400),
   REGISTRY_SIGNING_KEYS: z.string().min(2).optional(),
@@ -216,6 +217,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     if (e.REGISTRY_PREVIOUS_MASTER_KEYS && !e.REGISTRY_MASTER_KEY) {
       problems.push('REGISTRY_PREVIOUS_MASTER_KEYS: only with REGISTRY_MASTER_KEY (the key to rotate to)');
     }
+    // One issuer everywhere: the tokens' `iss` is the OAuth metadata's `issuer`, the registry's origin.
+    if (e.REGISTRY_TOKEN_ISSUER) {
+      problems.push('REGISTRY_TOKEN_ISSUER: no longer read; the issuer is REGISTRY_PUBLIC_URL (else the listen origin)');
+    }
     if (Boolean(e.OIDC_ISSUER) !== Boolean(e.OIDC_JWKS_URL)) {
       problems.push('OIDC_ISSUER and OIDC_JWKS_URL: set both or neither');
     }
@@ -240,12 +245,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     publicUrl: e.REGISTRY_PUBLIC_URL,
     catalogCache: { maxBytes: e.REGISTRY_CATALOG_CACHE_MB * 1024 * 1024, ttlMs: e.REGISTRY_CATALOG_CACHE_TTL_SECONDS * 1000 },
     introspection: e.REGISTRY_INTROSPECTION ?? e.NODE_ENV !== 'production',
+    federationTraces: e.REGISTRY_FEDERATION_TRACES ?? e.NODE_ENV !== 'production',
     console: e.REGISTRY_CONSOLE,
     masterKey: e.REGISTRY_MASTER_KEY,
     previousMasterKeys: e.REGISTRY_PREVIOUS_MASTER_KEYS?.split(',').map((k) => k.trim()).filter(Boolean) ?? [],
     auditCheckpointSeconds: e.REGISTRY_AUDIT_CHECKPOINT_SECONDS,
     auth: {
-      issuer: e.REGISTRY_TOKEN_ISSUER,
       accessTokenTtlSeconds: e.REGISTRY_ACCESS_TOKEN_TTL_SECONDS,
       refreshTokenTtlSeconds: e.REGISTRY_REFRESH_TOKEN_TTL_SECONDS,
       signingKeys: e.REGISTRY_SIGNING_KEYS,

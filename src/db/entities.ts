@@ -5,6 +5,7 @@ import { Execution } from '../modules/execution/execution.entity.js';
 import { Policy } from '../modules/policy/policy.entity.js';
 import { Principal } from '../modules/principal/principal.entity.js';
 import { RefreshToken } from '../modules/principal/refresh-token.entity.js';
+import { TokenFamily } from '../modules/principal/token-family.entity.js';
 import { Provider } from '../modules/provider/provider.entity.js';
 import { ProviderVariable } from '../modules/variable/variable.entity.js';
 import { ToolVersion } from '../modules/tool/tool-version.entity.js';
@@ -19,6 +20,7 @@ export const entities = [
   ToolVersion,
   Principal,
   RefreshToken,
+  TokenFamily,
   Policy,
   Credential,
   ProviderVariable,

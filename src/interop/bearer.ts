@@ -11,6 +11,8 @@ export interface InteropDependencies {
   context(request: FastifyRequest, viewer: Viewer): RegistryContext;
   /** `https://registry.example` as clients reach the registry (REGISTRY_PUBLIC_URL, else from the request). */
   origin(request: FastifyRequest): string;
+  /** The OAuth issuer: the `iss` of the registry's tokens (REGISTRY_PUBLIC_URL, else the listen origin). */
+  issuer(): string;
 }
 
 /** Why a request to an interop endpoint is refused, in HTTP and OAuth (RFC 6750) terms. */

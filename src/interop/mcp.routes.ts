@@ -86,7 +86,7 @@ export async function mcpRoutes(app: FastifyInstance, deps: InteropDependencies)
     const base = deps.origin(request);
     return {
       resource: `${base}/mcp`,
-      authorization_servers: [base],
+      authorization_servers: [deps.issuer()],
       bearer_methods_supported: ['header'],
       scopes_supported: [Scope.TOOLS_EXECUTE, Scope.TOOLS_READ],
       resource_name: 'Tool Registry',
@@ -95,8 +95,9 @@ export async function mcpRoutes(app: FastifyInstance, deps: InteropDependencies)
   app.get(metadataPath, metadata);
   app.get(`${metadataPath}/mcp`, metadata);
   // RFC 8414: where MCP clients find the token endpoint of the authorization server named above.
-  app.get('/.well-known/oauth-authorization-server', async (request) => {
-    const base = deps.origin(request);
+  // Its `issuer` is the `iss` of the registry's tokens, and its endpoints live under it.
+  app.get('/.well-known/oauth-authorization-server', async () => {
+    const base = deps.issuer();
     return {
       issuer: base,
       token_endpoint: `${base}/oauth/token`,

@@ -11,7 +11,14 @@ export interface OidcConfig {
   scopeClaim: string;
 }
 
+/** Largest clock difference tolerated with the replica or identity provider that issued a token (`iat`, `nbf`). */
+export const CLOCK_SKEW_SECONDS = 60;
+
+/** Longest lifetime (`exp` − `iat`) accepted for a token of an external identity provider. */
+export const MAX_EXTERNAL_TOKEN_LIFETIME_SECONDS = 86_400;
+
 export interface AccessTokenOptions {
+  /** `iss` of the registry's tokens: REGISTRY_PUBLIC_URL, else the listen origin (see {@link AccessTokens.useIssuer}). */
   issuer: string;
   /** Lifetime of an access token, in seconds. */
   ttlSeconds: number;
@@ -25,6 +32,8 @@ export interface AccessTokenClaims {
   scopes: string[];
   issuedAt: Date;
   jti?: string;
+  /** The token family (`sid`) of a registry token: the sign-in it was minted from. */
+  familyId?: string;
   /** The OIDC issuer for external tokens; undefined for the registry's own. */
   externalIssuer?: string;
 }
@@ -43,26 +52,59 @@ function scopesOf(value: unknown): string[] {
   return [];
 }
 
+/**
+ * Refuses a token whose times the registry would never have issued: expired (no tolerance), issued
+ * or valid only from more than {@link CLOCK_SKEW_SECONDS} in the future, or living longer than
+ * `maxLifetime` seconds. `exp` and `iat` were required by the verification before.
+ */
+function checkTimes(payload: JWTPayload, maxLifetime: number): void {
+  const now = Math.floor(Date.now() / 1000);
+  const { iat, exp } = payload as { iat: number; exp: number };
+  if (exp <= now) throw new InvalidTokenError('expired');
+  if (iat > now + CLOCK_SKEW_SECONDS || exp - iat > maxLifetime) throw new InvalidTokenError('invalid');
+}
+
+/**
+ * `http://host:port` of a listening socket, as the registry's issuer when REGISTRY_PUBLIC_URL is
+ * unset; a wildcard address (`0.0.0.0`, `::`) becomes `localhost`.
+ */
+export function listenOrigin(host: string, port: number): string {
+  const name = host === '' || host === '0.0.0.0' || host === '::' ? 'localhost' : host.includes(':') ? `[${host}]` : host;
+  return `http://${name}:${port}`;
+}
+
 /** Signs and verifies access tokens: the registry's own JWTs, and an external IdP's when configured. */
 export class AccessTokens {
   private readonly localKeys: ReturnType<typeof createLocalJWKSet>;
   private readonly remoteKeys?: ReturnType<typeof createRemoteJWKSet>;
+  private currentIssuer: string;
 
   constructor(
     private readonly keys: SigningKeyRing,
     private readonly options: AccessTokenOptions,
   ) {
+    this.currentIssuer = options.issuer;
     this.localKeys = createLocalJWKSet(keys.jwks);
     if (options.oidc) this.remoteKeys = createRemoteJWKSet(new URL(options.oidc.jwksUrl), { timeoutDuration: 5000 });
   }
 
-  /** A signed JWT for `principalId` with `sub`, `scope`, `jti`, `iat`, `exp` and `iss`. */
-  async issue(principalId: string, scopes: readonly string[]): Promise<{ token: string; expiresIn: number }> {
+  /** `iss` of the registry's tokens, which is also the OAuth metadata's `issuer`. */
+  get issuer(): string {
+    return this.currentIssuer;
+  }
+
+  /** Sets the issuer once the listen origin is known (no REGISTRY_PUBLIC_URL); before serving requests. */
+  useIssuer(issuer: string): void {
+    this.currentIssuer = issuer;
+  }
+
+  /** A signed JWT for `principalId` with `sub`, `scope`, `sid` (the token family), `jti`, `iat`, `exp` and `iss`. */
+  async issue(principalId: string, scopes: readonly string[], familyId: string): Promise<{ token: string; expiresIn: number }> {
     const { current } = this.keys;
-    const token = await new SignJWT({ scope: scopes.join(' ') })
+    const token = await new SignJWT({ scope: scopes.join(' '), sid: familyId })
       .setProtectedHeader({ alg: current.alg, kid: current.kid, typ: 'at+jwt' })
       .setSubject(principalId)
-      .setIssuer(this.options.issuer)
+      .setIssuer(this.currentIssuer)
       .setJti(randomUUID())
       .setIssuedAt()
       .setExpirationTime(`${this.options.ttlSeconds}s`)
@@ -70,7 +112,10 @@ export class AccessTokens {
     return { token, expiresIn: this.options.ttlSeconds };
   }
 
-  /** Verifies a bearer token's signature, issuer and lifetime. Throws {@link InvalidTokenError}. */
+  /**
+   * Verifies a bearer token's signature, issuer and times (`exp` and `iat` required; see
+   * {@link checkTimes}); a registry token must also carry `jti` and `sid`. Throws {@link InvalidTokenError}.
+   */
   async verify(token: string): Promise<AccessTokenClaims> {
     const issuer = this.peekIssuer(token);
     try {
@@ -79,16 +124,24 @@ export class AccessTokens {
           issuer: this.options.oidc.issuer,
           audience: this.options.oidc.audience,
           algorithms: ['RS256', 'ES256', 'EdDSA', 'PS256'],
+          requiredClaims: ['sub', 'iat', 'exp'],
+          clockTolerance: CLOCK_SKEW_SECONDS,
         });
+        checkTimes(payload, MAX_EXTERNAL_TOKEN_LIFETIME_SECONDS);
         return this.claims(payload, scopesOf(payload[this.options.oidc.scopeClaim]), this.options.oidc.issuer);
       }
       const { payload } = await jwtVerify(token, this.localKeys, {
-        issuer: this.options.issuer,
+        issuer: this.currentIssuer,
         algorithms: ['EdDSA', 'ES256'],
         typ: 'at+jwt',
+        requiredClaims: ['sub', 'iat', 'exp', 'jti', 'sid'],
+        clockTolerance: CLOCK_SKEW_SECONDS,
       });
-      return this.claims(payload, scopesOf(payload.scope));
+      checkTimes(payload, this.options.ttlSeconds);
+      if (typeof payload.sid !== 'string') throw new InvalidTokenError('invalid');
+      return { ...this.claims(payload, scopesOf(payload.scope)), familyId: payload.sid };
     } catch (error) {
+      if (error instanceof InvalidTokenError) throw error;
       if (error instanceof errors.JWTExpired) throw new InvalidTokenError('expired');
       throw new InvalidTokenError('invalid');
     }

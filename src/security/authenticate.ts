@@ -25,7 +25,7 @@ export class Authenticator {
   /**
    * Null without a header; the viewer of a valid bearer token otherwise. Throws
    * {@link AuthenticationError} for a malformed header, a bad or expired token, or a token whose
-   * principal is disabled or whose tokens were revoked.
+   * principal is disabled or whose tokens or token family were revoked.
    */
   async authenticate(header: string | undefined, em: EntityManager): Promise<Viewer | null> {
     if (header === undefined || header === '') return null;
@@ -39,8 +39,8 @@ export class Authenticator {
       throw error;
     }
     if (claims.externalIssuer) return this.external(em, claims.externalIssuer, claims.subject, claims.scopes, claims.issuedAt);
-    const principal = await new PrincipalService(em).findById(claims.subject);
-    if (!principal || !PrincipalService.accepts(principal, claims.issuedAt)) {
+    const principal = await new PrincipalService(em).tokenHolder({ subject: claims.subject, familyId: claims.familyId ?? '', issuedAt: claims.issuedAt });
+    if (!principal) {
       throw new AuthenticationError('The access token was revoked');
     }
     return viewerOf(principal, claims.scopes);

@@ -5,7 +5,7 @@ import { type EventBus, LocalEventBus, RedisEventBus } from '../common/event-bus
 import { type Logger } from '../logger.js';
 import { CredentialVault, loadOrCreateMasterKey, type MasterKey, parseMasterKey } from '../modules/credential/index.js';
 import { type DiscoveryOptions } from '../discovery/index.js';
-import { AccessTokens } from './access-tokens.js';
+import { AccessTokens, listenOrigin } from './access-tokens.js';
 import { Authenticator } from './authenticate.js';
 import { CostBudgets } from './budgets.js';
 import { ExecutionLimiter } from '../modules/execution/execution.limits.js';
@@ -73,7 +73,8 @@ export async function createSecurity(config: Config, logger: Logger): Promise<Se
     }
   }
   const tokens = new AccessTokens(keys, {
-    issuer: config.auth.issuer,
+    // With port 0 (tests) the app sets the real origin once it listens.
+    issuer: config.publicUrl ?? listenOrigin(config.host, config.port),
     ttlSeconds: config.auth.accessTokenTtlSeconds,
     oidc: config.auth.oidc,
   });

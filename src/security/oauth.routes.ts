@@ -79,6 +79,7 @@ export async function oauthRoutes(app: FastifyInstance, deps: OAuthDependencies)
 
       let subject: Principal = principal;
       let refreshToken: string;
+      let familyId: string;
       const refreshTokens = new RefreshTokenService(em, deps.refreshTokenTtlSeconds);
       if (grantType === 'refresh_token') {
         if (typeof body.refresh_token !== 'string' || body.refresh_token.length > 200) {
@@ -90,12 +91,13 @@ export async function oauthRoutes(app: FastifyInstance, deps: OAuthDependencies)
         }
         subject = result.principal;
         refreshToken = result.refreshToken;
+        familyId = result.familyId;
       } else {
-        refreshToken = await em.transactional(async (tx) => {
-          const token = refreshTokens.issue(tx, tx.merge(principal));
+        ({ token: refreshToken, familyId } = await em.transactional(async (tx) => {
+          const issued = refreshTokens.issue(tx, tx.merge(principal));
           await tx.flush();
-          return token;
-        });
+          return issued;
+        }));
       }
 
       const granted = [...viewerOf(subject).scopes];
@@ -105,7 +107,7 @@ export async function oauthRoutes(app: FastifyInstance, deps: OAuthDependencies)
         await audit('token.issue', AuditOutcome.DENIED, subject.id, { grantType, reason: 'invalid_scope', requested });
         return oauthError(reply, 'invalid_scope', `Not granted to this client: ${outside.join(' ')}`);
       }
-      const { token, expiresIn } = await deps.tokens.issue(subject.id, requested);
+      const { token, expiresIn } = await deps.tokens.issue(subject.id, requested, familyId);
       await audit('token.issue', AuditOutcome.SUCCESS, subject.id, { grantType, scope: requested });
       return reply.send({
         access_token: token,

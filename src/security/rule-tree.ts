@@ -1,4 +1,4 @@
-import { type GraphQLSchema, isObjectType } from 'graphql';
+import { type GraphQLSchema, isObjectType, OperationTypeNode } from 'graphql';
 import { auditRules } from '../modules/audit/index.js';
 import { executionRules } from '../modules/execution/index.js';
 import { policyRules } from '../modules/policy/index.js';
@@ -52,6 +52,22 @@ export function ruleFor(tree: RuleTree, type: string, field: string): ShieldRule
   const rules = tree[type];
   if (rules === undefined) return undefined;
   return isFieldMap(rules) ? (rules[field] ?? rules['*']) : rules;
+}
+
+/**
+ * The root fields anyone may ask for without a token, per operation type: those whose rule is a
+ * plain `allow` (`_service`), and the meta fields (`__typename`; introspection, which is off in
+ * production unless configured).
+ */
+export function publicRootFields(schema: GraphQLSchema, tree: RuleTree = composeRuleTree()): Map<OperationTypeNode, ReadonlySet<string>> {
+  const fields = new Map<OperationTypeNode, ReadonlySet<string>>();
+  for (const operation of [OperationTypeNode.QUERY, OperationTypeNode.MUTATION, OperationTypeNode.SUBSCRIPTION]) {
+    const type = schema.getRootType(operation);
+    const open = new Set(['__typename', ...(operation === OperationTypeNode.QUERY ? ['__schema', '__type'] : [])]);
+    for (const field of Object.keys(type?.getFields() ?? {})) if (type && ruleFor(tree, type.name, field) === allow) open.add(field);
+    fields.set(operation, open);
+  }
+  return fields;
 }
 
 /**

@@ -104,6 +104,8 @@ export async function startRegistry(options: StartOptions = {}): Promise<TestReg
       PORT: '0',
       LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
       REGISTRY_COST_BUDGET_PER_HOUR: '100000000',
+      // Replicas of one deployment share its public URL, hence one token issuer.
+      ...(options.shareDatabaseWith ? { REGISTRY_PUBLIC_URL: options.shareDatabaseWith.security.tokens.issuer } : {}),
       ...options.env,
     }),
     database: testDb.config,

@@ -12,7 +12,7 @@ import {
   isScalarType,
   isUnionType,
 } from 'graphql';
-import { generateKeyPair, SignJWT } from 'jose';
+import { decodeJwt, generateKeyPair, SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildRegistrySchema } from '../../src/schema.js';
 import { authenticated } from '../../src/security/rules.js';
@@ -81,10 +81,11 @@ let cells = 0;
 
 /** An access token for the admin with every scope, signed by `key` and valid from `iat` to `exp` (seconds). */
 function adminToken(key: Pick<SigningKey, 'alg' | 'kid' | 'privateKey'>, iat: number, exp: number): Promise<string> {
-  return new SignJWT({ scope: Object.values(Scope).join(' ') })
+  // The admin token's family (`sid`): refused for its time or key alone, not for a made-up family.
+  return new SignJWT({ scope: Object.values(Scope).join(' '), sid: decodeJwt(registry.adminToken).sid })
     .setProtectedHeader({ alg: key.alg, kid: key.kid, typ: 'at+jwt' })
     .setSubject(adminId)
-    .setIssuer(registry.config.auth.issuer)
+    .setIssuer(registry.security.tokens.issuer)
     .setJti(crypto.randomUUID())
     .setIssuedAt(iat)
     .setExpirationTime(exp)

@@ -174,7 +174,7 @@ describe('audit checkpoints', () => {
     const foreign = await generateKeyPair('EdDSA');
     const forged = await new SignJWT({ seq: second.seq, hash: second.hash, count: second.count })
       .setProtectedHeader({ alg: 'EdDSA', kid: second.keyId, typ: 'audit-checkpoint+jwt' })
-      .setIssuer(registry.config.auth.issuer)
+      .setIssuer(registry.security.tokens.issuer)
       .setIssuedAt()
       .sign(foreign.privateKey);
     await asSuperuser(registry, `update audit_checkpoint set jws = ? where seq = ?`, [forged, second.seq]);
@@ -204,7 +204,7 @@ describe('audit checkpoints', () => {
     const exported = listed.data!.auditCheckpoints.edges[0]!.node.jws;
     expect(exported).toBe(checkpoint.jws);
     const jwks = createLocalJWKSet((await (await fetch(`${registry.url}/.well-known/jwks.json`)).json()) as JSONWebKeySet);
-    const { payload, protectedHeader } = await jwtVerify(exported, jwks, { issuer: registry.config.auth.issuer, typ: 'audit-checkpoint+jwt' });
+    const { payload, protectedHeader } = await jwtVerify(exported, jwks, { issuer: registry.security.tokens.issuer, typ: 'audit-checkpoint+jwt' });
     expect(payload).toMatchObject({ seq: checkpoint.seq, hash: checkpoint.hash, count: checkpoint.count });
     expect(protectedHeader.kid).toBe(checkpoint.keyId);
 

@@ -124,16 +124,18 @@ describe('authentication of GraphQL requests', () => {
     const foreign = await new SignJWT({ scope: 'admin' })
       .setProtectedHeader({ alg: 'EdDSA', typ: 'at+jwt' })
       .setSubject('00000000-0000-4000-8000-000000000000')
-      .setIssuer(registry.config.auth.issuer)
+      .setIssuer(registry.security.tokens.issuer)
       .setIssuedAt()
       .setExpirationTime('5m')
       .sign(privateKey);
     const key = registry.security.keys.current;
-    const expired = await new SignJWT({ scope: 'tools:read' })
+    // Complete but for its time: every claim a registry token must carry, expired a minute ago.
+    const expired = await new SignJWT({ scope: 'tools:read', sid: '00000000-0000-4000-8000-000000000001' })
       .setProtectedHeader({ alg: key.alg, kid: key.kid, typ: 'at+jwt' })
       .setSubject('00000000-0000-4000-8000-000000000000')
-      .setIssuer(registry.config.auth.issuer)
-      .setIssuedAt(Math.floor(Date.now() / 1000) - 3600)
+      .setIssuer(registry.security.tokens.issuer)
+      .setJti('00000000-0000-4000-8000-000000000002')
+      .setIssuedAt(Math.floor(Date.now() / 1000) - 900)
       .setExpirationTime(Math.floor(Date.now() / 1000) - 60)
       .sign(key.privateKey);
     for (const authorization of [`Bearer ${foreign}`, `Bearer ${expired}`, 'Bearer not.a.jwt', 'Basic abc', 'Bearer']) {

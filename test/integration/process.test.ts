@@ -137,7 +137,9 @@ describe('the registry process', () => {
     const count = async (url: string, token: string) =>
       (await graphql<{ tools: { totalCount: number } }>(url, '{ tools { totalCount } }', token)).tools.totalCount;
 
-    const first = await spawnRegistry(process.execPath, [MAIN], { REGISTRY_DATA_DIR: dataDir });
+    // Both runs are one deployment with one public URL (the token issuer); their ports are ephemeral.
+    const env = { REGISTRY_DATA_DIR: dataDir, REGISTRY_PUBLIC_URL: 'http://registry.example.test' };
+    const first = await spawnRegistry(process.execPath, [MAIN], env);
     const clientId = /client_id: +(\S+)/.exec(first.output())![1]!;
     const clientSecret = /client_secret: +(\S+)/.exec(first.output())![1]!;
     const token = await tokenFor(first.url, clientId, clientSecret);
@@ -145,7 +147,7 @@ describe('the registry process', () => {
     first.child.kill('SIGTERM');
     expect(await first.exited).toBe(0);
 
-    const second = await spawnRegistry(process.execPath, [MAIN], { REGISTRY_DATA_DIR: dataDir });
+    const second = await spawnRegistry(process.execPath, [MAIN], env);
     // The token of the first run still verifies: the signing key was kept, and so was the admin.
     expect(await count(second.url, token)).toBe(seeded);
     expect(second.output()).not.toContain('seeded example provider');

@@ -54,6 +54,16 @@ describe('loadConfig', () => {
     expect(loadConfig({ NODE_ENV: 'production', REGISTRY_INTROSPECTION: 'true' }).introspection).toBe(true);
   });
 
+  it('turns federation traces off in production unless explicitly enabled', () => {
+    expect(loadConfig({}).federationTraces).toBe(true);
+    expect(loadConfig({ NODE_ENV: 'production' }).federationTraces).toBe(false);
+    expect(loadConfig({ NODE_ENV: 'production', REGISTRY_FEDERATION_TRACES: 'true' }).federationTraces).toBe(true);
+  });
+
+  it('refuses REGISTRY_TOKEN_ISSUER: the issuer is REGISTRY_PUBLIC_URL or the listen origin, as in the OAuth metadata', () => {
+    expect(() => loadConfig({ REGISTRY_TOKEN_ISSUER: 'urn:tool-registry' })).toThrow(/REGISTRY_TOKEN_ISSUER.*REGISTRY_PUBLIC_URL/);
+  });
+
   it('treats empty variables as unset', () => {
     expect(loadConfig({ DATABASE_URL: '', PORT: '' }).port).toBe(4000);
   });

@@ -1,5 +1,6 @@
 export { Principal, PrincipalKind, PrincipalStatus } from './principal.entity.js';
 export { RefreshToken } from './refresh-token.entity.js';
+export { TokenFamily } from './token-family.entity.js';
 export { type Viewer } from './viewer.js';
 export { PrincipalService, viewerOf, viewerWithScopes, type CreatePrincipalInput, type PrincipalWithSecret } from './principal.service.js';
 export { RefreshTokenService, type RefreshResult } from './refresh-tokens.service.js';

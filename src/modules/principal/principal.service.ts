@@ -6,6 +6,7 @@ import { type Actor, auditActor, AuditOutcome, AuditService } from '../audit/ind
 import { hashSecret, newClientId, newClientSecret, verifySecret } from './client-secrets.js';
 import { Principal, PrincipalKind, PrincipalStatus } from './principal.entity.js';
 import { RefreshToken } from './refresh-token.entity.js';
+import { TokenFamily } from './token-family.entity.js';
 import { type Viewer } from './viewer.js';
 
 export interface CreatePrincipalInput {
@@ -127,7 +128,8 @@ export class PrincipalService {
   }
 
   /**
-   * Revokes every token of a principal, effective immediately on every replica: access tokens
+   * Revokes every token of a principal, effective immediately on every replica: its token families
+   * are revoked (so every access token naming one is refused, whatever its `iat`), access tokens
    * issued up to now are refused, refresh tokens are revoked. Throws NOT_FOUND.
    */
   async revokeTokens(principalId: string, actor: Actor = {}): Promise<{ principal: Principal; revokedAt: Date }> {
@@ -136,6 +138,7 @@ export class PrincipalService {
       const revokedAt = new Date();
       principal.tokensRevokedBefore = revokedAt;
       const refreshTokens = await em.nativeUpdate(RefreshToken, { principal, revokedAt: null }, { revokedAt });
+      await em.nativeUpdate(TokenFamily, { principal, revokedAt: null }, { revokedAt });
       await em.flush();
       await new AuditService(em).append({
         ...auditActor(actor),
@@ -147,6 +150,23 @@ export class PrincipalService {
       });
       return { principal, revokedAt };
     });
+  }
+
+  /**
+   * The principal an access token of the registry authenticates, or null when it must be refused:
+   * the token's family (`sid`) is not a family of this principal or was revoked, the principal is
+   * disabled, or its tokens were revoked at or after `issuedAt`. The one place that decides whether
+   * a verified registry token is still good: one indexed read (the family joined to its principal).
+   */
+  async tokenHolder(claims: { subject: string; familyId: string; issuedAt: Date }): Promise<Principal | null> {
+    if (!isUuid(claims.subject) || !isUuid(claims.familyId)) return null;
+    const family = await this.em.findOne(
+      TokenFamily,
+      { id: claims.familyId, principal: claims.subject },
+      { populate: ['principal'], strategy: 'joined' },
+    );
+    if (!family || family.revokedAt) return null;
+    return PrincipalService.accepts(family.principal, claims.issuedAt) ? family.principal : null;
   }
 
   /** Whether an access token issued at `issuedAt` for this principal may still be used. */

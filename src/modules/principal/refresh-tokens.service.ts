@@ -1,8 +1,9 @@
-import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { type EntityManager } from '@mikro-orm/postgresql';
 import { type Actor, auditActor, AuditOutcome, AuditService } from '../audit/index.js';
 import { Principal, PrincipalStatus } from './principal.entity.js';
 import { RefreshToken } from './refresh-token.entity.js';
+import { TokenFamily } from './token-family.entity.js';
 
 function digest(token: string): string {
   return createHash('sha256').update(token).digest('hex');
@@ -10,7 +11,7 @@ function digest(token: string): string {
 
 /** The outcome of presenting a refresh token. */
 export type RefreshResult =
-  | { ok: true; principal: Principal; refreshToken: string }
+  | { ok: true; principal: Principal; refreshToken: string; familyId: string }
   | { ok: false; reason: 'unknown' | 'expired' | 'reused' | 'revoked' };
 
 /**
@@ -23,17 +24,21 @@ export class RefreshTokenService {
     private readonly ttlSeconds: number,
   ) {}
 
-  /** A new token starting a family (or continuing `family` after `parent`); persisted on flush. */
-  issue(em: EntityManager, principal: Principal, family?: { familyId: string; parent: RefreshToken }): string {
+  /**
+   * A new refresh token starting a new {@link TokenFamily} (or continuing `family` after `parent`);
+   * persisted on flush. The family id is what access tokens of this sign-in carry as `sid`.
+   */
+  issue(em: EntityManager, principal: Principal, family?: { familyId: string; parent: RefreshToken }): { token: string; familyId: string } {
     const token = `rt_${randomBytes(32).toString('base64url')}`;
+    const familyId = family?.familyId ?? em.create(TokenFamily, { principal }).id;
     em.create(RefreshToken, {
       principal,
       tokenHash: digest(token),
-      familyId: family?.familyId ?? randomUUID(),
+      familyId,
       parent: family?.parent ?? null,
       expiresAt: new Date(Date.now() + this.ttlSeconds * 1000),
     });
-    return token;
+    return { token, familyId };
   }
 
   /**
@@ -64,17 +69,25 @@ export class RefreshTokenService {
           return { ok: false, reason: 'revoked' };
         }
         const revoked = await em.nativeUpdate(RefreshToken, { familyId: stored.familyId, revokedAt: null }, { revokedAt: now });
+        // The family's access tokens (`sid`) are refused from now on too.
+        await em.nativeUpdate(TokenFamily, { id: stored.familyId, revokedAt: null }, { revokedAt: now });
         await record('token.refresh.reuse', AuditOutcome.DENIED, { revokedTokens: revoked });
         return { ok: false, reason: 'reused' };
+      }
+      // Locks the family row, so a revocation of the family happens wholly before or after this exchange.
+      const familyActive = await em.nativeUpdate(TokenFamily, { id: stored.familyId, revokedAt: null }, { updatedAt: now });
+      if (familyActive === 0) {
+        await record('token.refresh', AuditOutcome.DENIED, { reason: 'revoked' });
+        return { ok: false, reason: 'revoked' };
       }
       if (stored.expiresAt.getTime() <= now.getTime() || stored.principal.status !== PrincipalStatus.ACTIVE) {
         await record('token.refresh', AuditOutcome.DENIED, { reason: 'expired or principal disabled' });
         return { ok: false, reason: 'expired' };
       }
-      const refreshToken = this.issue(em, stored.principal, { familyId: stored.familyId, parent: stored });
+      const { token: refreshToken } = this.issue(em, stored.principal, { familyId: stored.familyId, parent: stored });
       await em.flush();
       await record('token.refresh', AuditOutcome.SUCCESS);
-      return { ok: true, principal: stored.principal, refreshToken };
+      return { ok: true, principal: stored.principal, refreshToken, familyId: stored.familyId };
     });
   }
 }
