@@ -33,21 +33,28 @@ export async function resolveCallTemplate(
   const credentials = await em.find(Credential, { provider: providerId });
   const service = new CredentialService(em, vault);
   const variables = new Map<string, string>();
-  const secrets: string[] = [];
-  let providerAuth: Record<string, unknown> | undefined;
+  let providerAuth: { block: Record<string, unknown>; values: string[] } | undefined;
   for (const credential of credentials) {
     const secret = service.reveal(credential);
     for (const [field, value] of Object.entries(secret)) {
       variables.set(namespacedVariable(providerName, `${credential.reference}_${field}`), value);
-      if (value) secrets.push(value);
     }
     if (credential.reference === PROVIDER_AUTH_REFERENCE) {
-      providerAuth = { auth_type: credential.authType, ...credential.settings, ...secret };
+      providerAuth = { block: { auth_type: credential.authType, ...credential.settings, ...secret }, values: Object.values(secret) };
     }
   }
-  let template = substituteVariables(callTemplate, providerName, (name) => variables.get(name), CLI_OUTPUT_REFERENCE);
+  // Only what this call carries is scrubbed from what it returns: a value that equals a credential
+  // the call does not use (another provider's, or one this template does not name) comes back as sent.
+  const secrets: string[] = [];
+  const lookup = (name: string) => {
+    const value = variables.get(name);
+    if (value) secrets.push(value);
+    return value;
+  };
+  let template = substituteVariables(callTemplate, providerName, lookup, CLI_OUTPUT_REFERENCE);
   if (template.auth == null && providerAuth && HTTP_AUTH_TYPES.has(template.call_template_type)) {
-    template = { ...template, auth: providerAuth };
+    template = { ...template, auth: providerAuth.block };
+    secrets.push(...providerAuth.values.filter(Boolean));
   }
   return { template, secrets };
 }
