@@ -125,8 +125,8 @@ function refuseOption(step: Step, placeholder: string, value: string, details: R
   if (!value.startsWith('-') || step.options.has(placeholder)) return;
   const what = 'argument' in details ? `The argument "${placeholder}"` : `The output of command ${String(details.output)}`;
   const message = `${what} starts with "-", which "${step.name}" would read as an option; this tool accepts no option there`;
-  const path = 'argument' in details ? appendPath('$', placeholder) : '$';
-  throw new RegistryError(ErrorCode.INVALID_ARGUMENTS, message, { ...details, command: step.name, errors: [{ path, message: 'must not start with "-" (an option)' }] });
+  const at = 'argument' in details ? appendPath('$', placeholder) : '$';
+  throw new RegistryError(ErrorCode.INVALID_ARGUMENTS, message, { ...details, command: step.name, errors: [{ path: at, message: 'must not start with "-" (an option)' }] });
 }
 
 /** The argv value of every argument a placeholder names; BAD_USER_INPUT naming one that is missing. */
