@@ -106,6 +106,8 @@ function patternFor(secrets: readonly string[]): RegExp | null {
 export class SecretScrubber {
   private pattern: RegExp | null = null;
   private compiledFor = -1;
+  /** How many matches were replaced so far. */
+  hits = 0;
 
   /** `values` may grow later (executors push what they fetch); the scrubber follows. */
   constructor(
@@ -126,7 +128,10 @@ export class SecretScrubber {
     const pattern = this.compiled();
     if (!pattern) return text;
     pattern.lastIndex = 0;
-    return text.replace(pattern, this.replacement);
+    return text.replace(pattern, () => {
+      this.hits++;
+      return this.replacement;
+    });
   }
 
   /** A copy of a JSON-like `value` with every string (object keys included) scrubbed; unchanged parts are shared. */

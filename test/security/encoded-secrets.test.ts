@@ -211,6 +211,9 @@ describe('secrets an upstream echoes encoded', () => {
       await em.execute('select details from audit_entry'),
     ]);
     expect(rows).toContain('[REDACTED]');
+    // Each call that had a secret scrubbed says so in its audit entry.
+    const flagged = await em.execute(`select count(*)::int as n from audit_entry where action = 'tool.execute' and details->>'secretsScrubbed' = 'true'`);
+    expect(flagged[0]!.n).toBe(PROVIDERS.length * ENCODINGS.length * 2);
     expect(logged.length).toBeGreaterThan(1000);
     expect({ rows: leaked(rows), responses: leaked(responses.join('\n')), log: leaked(logged) }).toEqual({ rows: [], responses: [], log: [] });
   });

@@ -84,6 +84,8 @@ interface Outcome {
   error?: { code: string; message: string; details?: Record<string, unknown> } | null;
   outputValid?: boolean | null;
   decision?: Record<string, unknown> | null;
+  /** Whether a secret of the call was scrubbed from what it returned (audited). */
+  scrubbed?: boolean;
 }
 
 /** Why a running call was aborted. */
@@ -425,6 +427,8 @@ export class ExecutionRuntime {
       clearTimeout(deadline);
     }
     if (outcome.status === ExecutionStatus.CANCELLED) return; // stored by cancel()
+    // Executors scrub their error excerpts themselves, marking each `[redacted]`.
+    if (scrubber.hits > 0 || outcome.error?.message.includes('[redacted]')) outcome.scrubbed = true;
     await this.storeOutcome(id, tool, actor, outcome);
   }
 
@@ -496,6 +500,8 @@ export class ExecutionRuntime {
           tool: execution.toolName,
           status: outcome.status,
           ...(outcome.error ? { code: outcome.error.code } : {}),
+          // The upstream echoed a credential (or the caller's argument equalled one): worth a look.
+          ...(outcome.scrubbed ? { secretsScrubbed: true } : {}),
           durationMs: execution.durationMs,
         },
       });
