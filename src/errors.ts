@@ -38,7 +38,11 @@ export enum ErrorCode {
    * variables nor its credentials provide; `extensions.variable` names it. Set it with setProviderVariables.
    */
   VARIABLE_MISSING = 'VARIABLE_MISSING',
-  /** A tool's arguments do not match its input schema; `details.errors` lists every problem with its JSON path. */
+  /**
+   * A tool's arguments do not match its input schema; `details.errors` lists every problem with its JSON path.
+   * Also a `cli` value that would be read as an option (starts with `-` where the template allows none):
+   * `details.argument` (or `details.output`, an earlier command's) names it.
+   */
   INVALID_ARGUMENTS = 'INVALID_ARGUMENTS',
   /** A policy's daily or monthly quota for this principal and tool is used up. */
   QUOTA_EXCEEDED = 'QUOTA_EXCEEDED',

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { isObject } from '../discovery/discovery.document.js';
 import { allowedExecutable, processVariables, registryPath, scrubbedEnvironment, withWorkingDirectory } from '../discovery/discovery.process.js';
 import { ErrorCode, RegistryError } from '../errors.js';
+import { appendPath } from '../utcp/call-templates.js';
 import type { ExecutionOutcome, ExecutionRequest, Executor } from './executor.types.js';
 
 const PLACEHOLDER = /UTCP_ARG_([A-Za-z0-9_]+?)_UTCP_END/;
@@ -17,6 +18,8 @@ interface Step {
   name: string;
   words: Word[];
   append: boolean;
+  /** Placeholders (argument names, `CMD_<i>_OUTPUT`) whose value may start with `-` here. */
+  options: ReadonlySet<string>;
 }
 
 /**
@@ -31,8 +34,12 @@ interface Step {
  * scrubbed environment plus `env_vars`, stdin closed, in a fresh private working directory (also
  * `HOME`, removed afterwards; the template's `working_dir` is not used), each in its own process group,
  * killed on timeout, cancellation or exit. Everything is checked before the first command runs.
+ * A value starting with `-` would be read as an option (`echo --help`, `date -r/etc/shadow`), so it
+ * is refused unless the step lists its placeholder in `allow_option_arguments` (a registry extension):
+ * arguments before anything runs, an earlier command's output before the command using it runs.
  *
  * Throws BAD_USER_INPUT (an argument a placeholder needs is missing or holds a NUL byte),
+ * INVALID_ARGUMENTS (a value starting with `-` where the template allows no option),
  * EGRESS_DENIED `command_not_allowed`, UPSTREAM_UNAVAILABLE (executable not found or not startable),
  * UPSTREAM_TIMEOUT (the whole call exceeded `timeoutMs`), UPSTREAM_TOO_LARGE (more than `maxBytes`
  * of output), EXECUTION_FAILED (non-zero exit, killed by a signal, or a template the executor
@@ -42,6 +49,9 @@ export const executeCli: Executor = async (request) => {
   const deadline = Date.now() + request.timeoutMs;
   const steps = await planSteps(request);
   const values = argumentValues(steps, request.arguments);
+  for (const step of steps) {
+    for (const word of step.words) if (word.kind === 'argument') refuseOption(step, word.name, values.get(word.name)!, { argument: word.name });
+  }
   request.signal?.throwIfAborted();
 
   const output = await withWorkingDirectory(async (cwd) => {
@@ -53,7 +63,9 @@ export const executeCli: Executor = async (request) => {
       const args = step.words.map((word) => {
         if (word.kind === 'literal') return word.text;
         if (word.kind === 'argument') return values.get(word.name)!;
-        return outputs[word.index]!.replace(/\n+$/, '');
+        const output = outputs[word.index]!.replace(/\n+$/, '');
+        refuseOption(step, `CMD_${word.index}_OUTPUT`, output, { output: word.index });
+        return output;
       });
       const stdout = await runStep(step, args, { cwd, env, deadline, request });
       outputs[index] = stdout.toString('utf8');
@@ -89,9 +101,32 @@ async function planSteps(request: ExecutionRequest): Promise<Step[]> {
     }
     const executable = await resolveExecutable(first!.text, request.cliAllow);
     const append = typeof entry.append_to_final_output === 'boolean' ? entry.append_to_final_output : index === commands.length - 1;
-    steps.push({ executable, name: path.basename(first!.text), words, append });
+    steps.push({ executable, name: path.basename(first!.text), words, append, options: optionPlaceholders(entry.allow_option_arguments, words, index) });
   }
   return steps;
+}
+
+/** The step's `allow_option_arguments`, each of which must name one of its placeholders. */
+function optionPlaceholders(raw: unknown, words: Word[], index: number): ReadonlySet<string> {
+  if (raw === undefined || raw === null) return new Set();
+  if (!Array.isArray(raw) || raw.some((name) => typeof name !== 'string')) throw invalidTemplate(`\`commands[${index}].allow_option_arguments\` must be a list of placeholder names`);
+  const placeholders = new Set(words.flatMap((word) => (word.kind === 'argument' ? [word.name] : word.kind === 'output' ? [`CMD_${word.index}_OUTPUT`] : [])));
+  for (const name of raw as string[]) {
+    if (!placeholders.has(name)) throw invalidTemplate(`\`commands[${index}].allow_option_arguments\` names "${name}", which is not a placeholder of that command`);
+  }
+  return new Set(raw as string[]);
+}
+
+/**
+ * INVALID_ARGUMENTS when `value`, put in place of `placeholder` in `step`, starts with `-` (an option:
+ * `-r/etc/shadow`, `--reference=/etc/passwd`, `--help`, `-`) and the step does not allow an option there.
+ */
+function refuseOption(step: Step, placeholder: string, value: string, details: Record<string, unknown>): void {
+  if (!value.startsWith('-') || step.options.has(placeholder)) return;
+  const what = 'argument' in details ? `The argument "${placeholder}"` : `The output of command ${String(details.output)}`;
+  const message = `${what} starts with "-", which "${step.name}" would read as an option; this tool accepts no option there`;
+  const at = 'argument' in details ? appendPath('$', placeholder) : '$';
+  throw new RegistryError(ErrorCode.INVALID_ARGUMENTS, message, { ...details, command: step.name, errors: [{ path: at, message: 'must not start with "-" (an option)' }] });
 }
 
 /** The argv value of every argument a placeholder names; BAD_USER_INPUT naming one that is missing. */

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { SecretScrubber } from '../common/secret-scrubber.js';
 import { ErrorCode, RegistryError } from '../errors.js';
 import { boundedFetch, type BoundedResponse, EgressDeniedError } from '../security/egress.js';
 import type { ExecutionRequest } from './executor.types.js';
@@ -488,20 +489,9 @@ export function secretValues(template: Pick<RequestTemplate, 'headers' | 'auth'>
   return values;
 }
 
-/** `text` with every secret (raw, URL-, form- and JSON-encoded) replaced by `[redacted]`. */
+/** `text` with every secret, in every form {@link SecretScrubber} knows, replaced by `[redacted]`. */
 export function redact(text: string, secrets: string[]): string {
-  const forms = new Set<string>();
-  for (const secret of secrets) {
-    if (secret.length < 4) continue;
-    forms.add(secret);
-    forms.add(encodeURIComponent(secret));
-    forms.add(new URLSearchParams({ s: secret }).toString().slice(2));
-    forms.add(JSON.stringify(secret).slice(1, -1));
-  }
-  let result = text;
-  // Longest first, so a secret containing another is removed whole.
-  for (const form of [...forms].sort((a, b) => b.length - a.length)) if (form) result = result.split(form).join('[redacted]');
-  return result;
+  return new SecretScrubber(secrets, '[redacted]').text(text);
 }
 
 /** The host name of a URL for messages (never the path or query), or `upstream`. */

@@ -176,6 +176,11 @@ const StreamableHttpCallTemplate = z.strictObject({
 const CommandStep = z.strictObject({
   command: nonEmpty,
   append_to_final_output: z.boolean().nullable().optional(),
+  /**
+   * Registry extension: the placeholders of this command (argument names, or `CMD_<i>_OUTPUT`) whose
+   * value may start with `-`, i.e. be read as an option. Every other value starting with `-` is refused.
+   */
+  allow_option_arguments: z.array(z.string().regex(/^[A-Za-z0-9_]+$/, 'must be an argument name or CMD_<i>_OUTPUT')).nullable().optional(),
 });
 
 const CliCallTemplate = z.strictObject({

@@ -23,7 +23,7 @@ interface Echo {
 }
 
 function call(
-  commands: Array<{ command: string; append_to_final_output?: boolean }>,
+  commands: Array<{ command: string; append_to_final_output?: boolean; allow_option_arguments?: string[] }>,
   args: Record<string, unknown> = {},
   overrides: Partial<ExecutionRequest> & { env_vars?: Record<string, string> } = {},
 ): Promise<ExecutionOutcome> {
@@ -78,9 +78,34 @@ describe('argument placeholders', () => {
     });
   }
 
-  it('passes `--output=/etc/passwd` as one element exactly as given: the program, not the registry, must treat it as data (an `inputs` schema pattern can refuse it)', async () => {
-    const seen = await echo('--name UTCP_ARG_name_UTCP_END', { name: '--output=/etc/passwd' });
-    expect(seen.argv).toEqual(['--name', '--output=/etc/passwd']);
+  it('refuses a value that would be read as an option, with INVALID_ARGUMENTS naming it, before anything runs', async () => {
+    const mark = path.join(scratch, 'option');
+    for (const value of ['--output=/etc/passwd', '-r/etc/shadow', '--help', '-', '-5']) {
+      const error = await refusal(call([{ command: `${tool('echo')} --name UTCP_ARG_name_UTCP_END` }], { name: value }, { env_vars: { MARK_FILE: mark } }));
+      expect(error.code, value).toBe(ErrorCode.INVALID_ARGUMENTS);
+      expect(error.extensions).toMatchObject({ argument: 'name', command: path.basename(NODE) });
+    }
+    expect(existsSync(mark)).toBe(false);
+    // Not at the start, it is no option.
+    expect((await echo('UTCP_ARG_name_UTCP_END', { name: 'a --output=/etc/passwd' })).argv).toEqual(['a --output=/etc/passwd']);
+  });
+
+  it('passes an option-looking value where the step lists its placeholder in allow_option_arguments, and only there', async () => {
+    const commands = [{ command: `${tool('echo')} UTCP_ARG_flag_UTCP_END UTCP_ARG_name_UTCP_END`, allow_option_arguments: ['flag'] }];
+    const outcome = await call(commands, { flag: '--verbose', name: 'x' });
+    expect((outcome.result as Echo).argv).toEqual(['--verbose', 'x']);
+    const error = await refusal(call(commands, { flag: '--verbose', name: '--help' }));
+    expect(error.extensions.argument).toBe('name');
+    const unknown = await refusal(call([{ command: `${tool('echo')} UTCP_ARG_name_UTCP_END`, allow_option_arguments: ['other'] }], { name: 'x' }));
+    expect(unknown.extensions.reason).toBe('invalid_template');
+  });
+
+  it('refuses an earlier command’s output starting with "-" as an argument of a later one, unless allowed', async () => {
+    const error = await refusal(call([{ command: `${tool('text')} -r/etc/shadow` }, { command: `${tool('echo')} $CMD_0_OUTPUT` }]));
+    expect(error.code).toBe(ErrorCode.INVALID_ARGUMENTS);
+    expect(error.extensions.output).toBe(0);
+    const allowed = await call([{ command: `${tool('text')} -r/etc/shadow` }, { command: `${tool('echo')} $CMD_0_OUTPUT`, allow_option_arguments: ['CMD_0_OUTPUT'] }]);
+    expect((allowed.result as Echo).argv).toEqual(['-r/etc/shadow']);
   });
 
   it('passes an empty string as an empty argv element', async () => {

@@ -99,7 +99,7 @@ describe('parseCallTemplate', () => {
     ]);
     expect(problems({ ...MINIMAL.cli, commands: [{ command: 'ls', shell: true }] })[0]).toEqual({
       path: '$.commands[0].shell',
-      message: 'is not a field of a `cli` command step; expected one of command, append_to_final_output',
+      message: 'is not a field of a `cli` command step; expected one of command, append_to_final_output, allow_option_arguments',
     });
   });
 

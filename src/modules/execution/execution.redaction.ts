@@ -68,20 +68,3 @@ export function schemaHasSecrets(schema: unknown): boolean {
   if (!isObject(schema)) return false;
   return isSecret(schema) || Object.values(schema).some(schemaHasSecrets);
 }
-
-/** Secrets shorter than this are not searched for inside longer strings (too many false hits). */
-const MIN_SECRET_LENGTH = 4;
-
-/** A copy of `value` where every occurrence of a secret in any string (keys included) is replaced by {@link REDACTED}. */
-export function redactSecrets<T>(value: T, secrets: readonly string[]): T {
-  const wanted = [...new Set(secrets.filter((s) => s.length >= MIN_SECRET_LENGTH))].sort((a, b) => b.length - a.length);
-  if (wanted.length === 0) return value;
-  const scrub = (text: string) => wanted.reduce((acc, secret) => (acc.includes(secret) ? acc.split(secret).join(REDACTED) : acc), text);
-  const visit = (item: unknown): unknown => {
-    if (typeof item === 'string') return scrub(item);
-    if (Array.isArray(item)) return item.map(visit);
-    if (isObject(item)) return Object.fromEntries(Object.entries(item).map(([k, v]) => [scrub(k), visit(v)]));
-    return item;
-  };
-  return visit(value) as T;
-}

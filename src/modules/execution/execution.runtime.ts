@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { LockMode, raw } from '@mikro-orm/core';
 import { type EntityManager } from '@mikro-orm/postgresql';
 import { isUuid } from '../../common/ids.js';
+import { SecretScrubber } from '../../common/secret-scrubber.js';
 import { storable } from '../../common/json-values.js';
 import { type RegistryContext } from '../../context.js';
 import { type Database } from '../../db/database.js';
@@ -18,7 +19,7 @@ import { Tool, ToolStatus, type ToolService } from '../tool/index.js';
 import { Execution, ExecutionMode, ExecutionStatus } from './execution.entity.js';
 import { type ExecutionEvents } from './execution.events.js';
 import { type ExecutionLimiter } from './execution.limits.js';
-import { redactBySchema, redactSecrets, schemaHasSecrets, secretsBySchema } from './execution.redaction.js';
+import { redactBySchema, schemaHasSecrets, secretsBySchema } from './execution.redaction.js';
 import { schemaProblems } from './execution.schemas.js';
 import { resolveCallTemplate } from './execution.template.js';
 
@@ -83,6 +84,8 @@ interface Outcome {
   error?: { code: string; message: string; details?: Record<string, unknown> } | null;
   outputValid?: boolean | null;
   decision?: Record<string, unknown> | null;
+  /** Whether a secret of the call was scrubbed from what it returned (audited). */
+  scrubbed?: boolean;
 }
 
 /** Why a running call was aborted. */
@@ -383,7 +386,9 @@ export class ExecutionRuntime {
     );
     if (marked !== 1) return; // cancelled meanwhile
     this.deps.events.publish({ executionId: id, status: ExecutionStatus.RUNNING });
-    let secrets: string[] = [];
+    // The values injected into this call, and only those: executors add what they derive or fetch.
+    const secrets: string[] = [];
+    const scrubber = new SecretScrubber(secrets);
     const deadline = setTimeout(() => controller.abort('timeout' satisfies AbortReason), timeoutMs + 1000);
     let outcome: Outcome;
     try {
@@ -391,7 +396,7 @@ export class ExecutionRuntime {
       const resolved = await resolveCallTemplate(em, this.deps.vault, provider.id, provider.name, tool.callTemplate as Record<string, unknown> & { call_template_type: string });
       // Argument values the input schema marks as secret are scrubbed like credentials when a result or error echoes them.
       // The executor adds what it derives or fetches (an encoded Basic credential, an OAuth token).
-      secrets = [...resolved.secrets, ...secretsBySchema(args, tool.inputs)];
+      secrets.push(...resolved.secrets, ...secretsBySchema(args, tool.inputs));
       const executor = this.deps.executors[resolved.template.call_template_type];
       if (!executor) {
         throw new RegistryError(ErrorCode.EXECUTION_FAILED, `No executor for call template type ${resolved.template.call_template_type}`, { reason: 'unsupported' });
@@ -407,9 +412,9 @@ export class ExecutionRuntime {
         fileRoot: this.deps.fileRoot,
         signal: controller.signal,
         secrets,
-        onChunk: (chunk) => this.deps.events.publish({ executionId: id, status: ExecutionStatus.RUNNING, chunk: redactSecrets(chunk, secrets) }),
+        onChunk: (chunk) => this.deps.events.publish({ executionId: id, status: ExecutionStatus.RUNNING, chunk: scrubber.value(chunk) }),
       });
-      const output = redactSecrets(result.result, secrets);
+      const output = scrubber.value(result.result);
       let outputValid: boolean | null = null;
       if (tool.outputs && Object.keys(tool.outputs).length) {
         const problems = schemaProblems(`${tool.id}:${tool.definitionHash}:out`, tool.outputs, result.result);
@@ -417,11 +422,13 @@ export class ExecutionRuntime {
       }
       outcome = { status: ExecutionStatus.SUCCEEDED, result: redactBySchema(output, tool.outputs), outputValid };
     } catch (error) {
-      outcome = this.failure(error, controller.signal, secrets, id);
+      outcome = this.failure(error, controller.signal, scrubber, id);
     } finally {
       clearTimeout(deadline);
     }
     if (outcome.status === ExecutionStatus.CANCELLED) return; // stored by cancel()
+    // Executors scrub their error excerpts themselves, marking each `[redacted]`.
+    if (scrubber.hits > 0 || outcome.error?.message.includes('[redacted]')) outcome.scrubbed = true;
     await this.storeOutcome(id, tool, actor, outcome);
   }
 
@@ -444,20 +451,22 @@ export class ExecutionRuntime {
     }
   }
 
-  private failure(error: unknown, signal: AbortSignal, secrets: string[], id: string): Outcome {
+  private failure(error: unknown, signal: AbortSignal, scrubber: SecretScrubber, id: string): Outcome {
     const reason = signal.aborted ? (signal.reason as AbortReason) : undefined;
     if (reason === 'cancelled') return { status: ExecutionStatus.CANCELLED };
     if (reason === 'shutdown') {
       return { status: ExecutionStatus.FAILED, error: { code: ErrorCode.INTERRUPTED, message: 'interrupted: the registry shut down before the call finished', details: { reason: 'interrupted' } } };
     }
     if (reason === 'timeout' || (error instanceof RegistryError && error.code === ErrorCode.UPSTREAM_TIMEOUT)) {
-      return { status: ExecutionStatus.TIMED_OUT, error: { code: ErrorCode.UPSTREAM_TIMEOUT, message: error instanceof RegistryError ? redactSecrets(error.message, secrets) : 'The call did not finish in time' } };
+      return { status: ExecutionStatus.TIMED_OUT, error: { code: ErrorCode.UPSTREAM_TIMEOUT, message: error instanceof RegistryError ? scrubber.text(error.message) : 'The call did not finish in time' } };
     }
     if (error instanceof RegistryError) {
-      const details = redactSecrets(Object.fromEntries(Object.entries(error.extensions).filter(([k]) => k !== 'http' && k !== 'code')), secrets);
-      return { status: ExecutionStatus.FAILED, error: { code: error.code, message: redactSecrets(error.message, secrets), details } };
+      const details = scrubber.value(Object.fromEntries(Object.entries(error.extensions).filter(([k]) => k !== 'http' && k !== 'code')));
+      return { status: ExecutionStatus.FAILED, error: { code: error.code, message: scrubber.text(error.message), details } };
     }
-    this.deps.logger.error({ err: error, executionId: id }, 'executor failed unexpectedly');
+    // The error's text may quote what the call carried.
+    const err = error instanceof Error ? { type: error.name, message: scrubber.text(error.message), stack: scrubber.text(error.stack ?? '') } : { message: scrubber.text(String(error)) };
+    this.deps.logger.error({ err, executionId: id }, 'executor failed unexpectedly');
     return { status: ExecutionStatus.FAILED, error: { code: ErrorCode.INTERNAL_SERVER_ERROR, message: 'The call failed inside the registry' } };
   }
 
@@ -491,6 +500,8 @@ export class ExecutionRuntime {
           tool: execution.toolName,
           status: outcome.status,
           ...(outcome.error ? { code: outcome.error.code } : {}),
+          // The upstream echoed a credential (or the caller's argument equalled one): worth a look.
+          ...(outcome.scrubbed ? { secretsScrubbed: true } : {}),
           durationMs: execution.durationMs,
         },
       });

@@ -34,21 +34,31 @@ export async function resolveCallTemplate(
   const service = new CredentialService(em, vault);
   const stored = await new ProviderVariableService(em, vault).resolve(providerId, providerName);
   const variables = new Map<string, string>(stored.values);
-  const secrets: string[] = [...stored.secrets];
-  let providerAuth: Record<string, unknown> | undefined;
+  // The values that are secrets: secret provider variables and every credential field.
+  const known = new Set<string>(stored.secrets);
+  let providerAuth: { block: Record<string, unknown>; values: string[] } | undefined;
   for (const credential of credentials) {
     const secret = service.reveal(credential);
     for (const [field, value] of Object.entries(secret)) {
       variables.set(namespacedVariable(providerName, `${credential.reference}_${field}`), value);
-      if (value) secrets.push(value);
+      if (value) known.add(value);
     }
     if (credential.reference === PROVIDER_AUTH_REFERENCE) {
-      providerAuth = { auth_type: credential.authType, ...credential.settings, ...secret };
+      providerAuth = { block: { auth_type: credential.authType, ...credential.settings, ...secret }, values: Object.values(secret) };
     }
   }
-  let template = substituteVariables(callTemplate, providerName, (name) => variables.get(name), CLI_OUTPUT_REFERENCE);
+  // Only what this call carries is scrubbed from what it returns: a value that equals a credential
+  // the call does not use (another provider's, or one this template does not name) comes back as sent.
+  const secrets: string[] = [];
+  const lookup = (name: string) => {
+    const value = variables.get(name);
+    if (value && known.has(value)) secrets.push(value);
+    return value;
+  };
+  let template = substituteVariables(callTemplate, providerName, lookup, CLI_OUTPUT_REFERENCE);
   if (template.auth == null && providerAuth && HTTP_AUTH_TYPES.has(template.call_template_type)) {
-    template = { ...template, auth: providerAuth };
+    template = { ...template, auth: providerAuth.block };
+    secrets.push(...providerAuth.values.filter(Boolean));
   }
   return { template, secrets };
 }
