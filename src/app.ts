@@ -193,6 +193,7 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
     tokens: security.tokens,
     keys: security.keys,
     refreshTokenTtlSeconds: config.auth.refreshTokenTtlSeconds,
+    throttle: security.loginThrottle,
     sourceIp: (request) => sourceIpOf(request.raw),
   });
 
