@@ -69,7 +69,7 @@ export interface AuthThrottleConfig {
   maxConcurrentVerifications: number;
 }
 
-/** Timeouts and caps of the HTTP server's connections (see src/connection-limits.ts). */
+/** Timeouts and caps of the HTTP server's connections (see src/security/connection-limits.ts). */
 export interface ConnectionsConfig {
   /** Time a client has to send the request headers, from the connection's start or the previous response. */
   headersTimeoutMs: number;
@@ -198,7 +198,7 @@ const EnvSchema = z.object({
   REGISTRY_HEADERS_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(10_000),
   REGISTRY_REQUEST_TIMEOUT_MS: z.coerce.number().int().min(0).max(3_600_000).default(30_000),
   REGISTRY_IDLE_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(5_000),
-  REGISTRY_MAX_CONNECTIONS_PER_ADDRESS: z.coerce.number().int().min(0).max(1_000_000).default(100),
+  REGISTRY_MAX_CONNECTIONS_PER_ADDRESS: z.coerce.number().int().min(0).max(1_000_000).default(256),
 });
 
 /** Raised when the environment does not describe a valid configuration; lists every problem. */
