@@ -102,14 +102,24 @@ export async function oauthRoutes(app: FastifyInstance, deps: OAuthDependencies)
         return throttled(reply, attempt);
       }
       const { clientId, clientSecret } = client;
-      const principal = await attempt.verify(() => principals.authenticateClient(clientId, clientSecret));
-      if (principal === BUSY) return throttled(reply, { limit: 'busy', retryAfterSeconds: 1 });
+      let principal: Principal | null | typeof BUSY;
+      try {
+        principal = await attempt.verify(() => principals.authenticateClient(clientId, clientSecret));
+      } catch (error) {
+        attempt.abandoned();
+        throw error;
+      }
+      if (principal === BUSY) {
+        attempt.abandoned();
+        return throttled(reply, { limit: 'busy', retryAfterSeconds: 1 });
+      }
       if (!principal) {
         // Failures are audited at the 1st, 2nd, 4th… of the window and at the limit, each with the count so far.
-        if (attempt.auditFailure) await audit('token.issue', AuditOutcome.DENIED, null, { grantType, reason: 'invalid_client', failures: attempt.attempts });
+        const { failures, audit: audited } = await attempt.failed();
+        if (audited) await audit('token.issue', AuditOutcome.DENIED, null, { grantType, reason: 'invalid_client', failures });
         return oauthError(reply, 'invalid_client', 'Unknown client or wrong secret', client.basic);
       }
-      await deps.throttle.succeeded(clientKey, actor.sourceIp, attempt);
+      await attempt.succeeded();
 
       let subject: Principal = principal;
       let refreshToken: string;

@@ -103,6 +103,12 @@ describe('throttling of failed client authentication', () => {
     expect((await token(registry.url, client.clientId, client.clientSecret, '127.0.0.4')).status).toBe(200);
   });
 
+  it('lets 40 concurrent right secrets of one client from one address all through', { timeout: 120_000 }, async () => {
+    const client = await registry.createClient({ roles: ['viewer'] });
+    const answers = await Promise.all(Array.from({ length: 40 }, () => token(registry.url, client.clientId, client.clientSecret, '127.0.0.9')));
+    expect(answers.map((a) => a.status)).toEqual(Array(40).fill(200));
+  });
+
   it('gives a client id its full allowance back after a successful login', async () => {
     const client = await registry.createClient({ roles: ['viewer'] });
     const from = '127.0.0.5';
