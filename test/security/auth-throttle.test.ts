@@ -1,6 +1,7 @@
 import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BOOTSTRAP, startRegistry, type TestRegistry } from '../helpers/registry.js';
+import { HAS_PRIVATE_REDIS, type PrivateRedis, startPrivateRedis } from './helpers/servers.js';
 
 // Failed client authentications at POST /oauth/token are counted per client id and source address,
 // per source address, and per client id: over a limit the endpoint answers 429 with Retry-After
@@ -167,5 +168,30 @@ describe.runIf(SHARED)('two instances sharing PostgreSQL and Redis', () => {
     }
     expectThrottled(await token(first.url, client.clientId, 'wrong', from));
     expectThrottled(await token(second.url, client.clientId, client.clientSecret, from));
+  });
+});
+
+describe.runIf(HAS_PRIVATE_REDIS)('while Redis is unavailable', () => {
+  let redis: PrivateRedis;
+  let registry: TestRegistry;
+
+  beforeAll(async () => {
+    redis = await startPrivateRedis();
+    registry = await startRegistry({ redisUrl: redis.url, env: { REGISTRY_AUTH_FAILURES_PER_CLIENT_ADDRESS: '3' } });
+  });
+  afterAll(async () => {
+    await registry?.close();
+    await redis?.kill();
+  });
+
+  it('still throttles, counting in this replica, and still lets the right secret in', { timeout: 60_000 }, async () => {
+    const client = await registry.createClient({ roles: ['viewer'] });
+    await redis.kill();
+    const from = '127.0.0.10';
+    for (let i = 0; i < 3; i += 1) expect((await token(registry.url, client.clientId, 'wrong', from)).status).toBe(401);
+    expectThrottled(await token(registry.url, client.clientId, 'wrong', from));
+    expect((await token(registry.url, client.clientId, client.clientSecret, '127.0.0.11')).status).toBe(200);
+    // Back, so the registry closes its connection cleanly.
+    await redis.start();
   });
 });
