@@ -23,6 +23,7 @@ import { LimitGate } from './security/limit-gate.js';
 import { AuthenticationError } from './security/authenticate.js';
 import { listenOrigin } from './security/access-tokens.js';
 import { oauthRoutes } from './security/oauth.routes.js';
+import { connectionTimeouts, limitConnections } from './security/connection-limits.js';
 import { closeMcpSessions, EXECUTORS } from './executors/index.js';
 import { AuditCheckpointer, AuditCheckpointSigner } from './modules/audit/index.js';
 import { ExecutionEvents, ExecutionRuntime } from './modules/execution/index.js';
@@ -115,9 +116,12 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
       return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
     },
     forceCloseConnections: 'idle',
+    ...connectionTimeouts(config.connections),
     // Refused with a coded 503 by the onRequest hook below instead of Fastify's uncoded one.
     return503OnClosing: false,
   });
+
+  limitConnections(app.server, config.connections, config.trustedProxies);
 
   // Once shutdown begins, responses to requests still in flight close their connection, so
   // keep-alive sockets do not hold the process open until the grace period runs out.
@@ -211,6 +215,7 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
     tokens: security.tokens,
     keys: security.keys,
     refreshTokenTtlSeconds: config.auth.refreshTokenTtlSeconds,
+    throttle: security.loginThrottle,
     sourceIp: (request) => sourceIpOf(request.raw),
   });
 

@@ -54,6 +54,31 @@ export interface LimitsConfig {
   costBudgetPerHour: number;
 }
 
+/** Throttling of client authentication at `POST /oauth/token` (see src/security/login-throttle.ts). */
+export interface AuthThrottleConfig {
+  /** Failed authentications of one client id from one source address per window. */
+  failuresPerClientAddress: number;
+  /** Failed authentications from one source address per window, whatever the client id. */
+  failuresPerAddress: number;
+  /** Failed authentications of one client id per window from addresses it has not logged in from lately. */
+  failuresPerClient: number;
+  windowSeconds: number;
+  /** Client secrets verified (argon2) at the same time; more wait in a bounded queue. */
+  maxConcurrentVerifications: number;
+}
+
+/** Timeouts and caps of the HTTP server's connections (see src/security/connection-limits.ts). */
+export interface ConnectionsConfig {
+  /** Time a client has to send the request headers, from the connection's start or the previous response. */
+  headersTimeoutMs: number;
+  /** Time a client has to send the whole request (headers and body); 0 turns it off. */
+  requestTimeoutMs: number;
+  /** How long an idle keep-alive connection stays open between requests. */
+  idleTimeoutMs: number;
+  /** Open connections one client address may have; 0 turns the cap off. Trusted proxies are not capped. */
+  maxPerAddress: number;
+}
+
 /** The registry's whole configuration, parsed once from the environment by {@link loadConfig}. */
 export interface Config {
   host: string;
@@ -86,6 +111,8 @@ export interface Config {
   limits: LimitsConfig;
   discovery: DiscoveryConfig;
   execution: ExecutionConfig;
+  authThrottle: AuthThrottleConfig;
+  connections: ConnectionsConfig;
   /** Proxies (CIDRs or addresses) whose X-Forwarded-For is believed when finding the client address. */
   trustedProxies: string[];
   /** base64 of the 32-byte credential master key; generated (and kept in the data directory) when unset in embedded mode. */
@@ -167,6 +194,15 @@ const EnvSchema = z.object({
   REGISTRY_TRUSTED_PROXIES: z.string().optional(),
   REGISTRY_COST_BUDGET_PER_HOUR: z.coerce.number().int().min(1).max(1_000_000_000).default(10_000),
   REGISTRY_AUDIT_CHECKPOINT_SECONDS: z.coerce.number().int().min(0).max(86_400).default(300),
+  REGISTRY_AUTH_FAILURES_PER_CLIENT_ADDRESS: z.coerce.number().int().min(1).max(1_000_000).default(10),
+  REGISTRY_AUTH_FAILURES_PER_ADDRESS: z.coerce.number().int().min(1).max(1_000_000).default(50),
+  REGISTRY_AUTH_FAILURES_PER_CLIENT: z.coerce.number().int().min(1).max(1_000_000).default(100),
+  REGISTRY_AUTH_FAILURE_WINDOW_SECONDS: z.coerce.number().int().min(1).max(86_400).default(900),
+  REGISTRY_AUTH_MAX_CONCURRENT_VERIFICATIONS: z.coerce.number().int().min(1).max(64).default(2),
+  REGISTRY_HEADERS_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(10_000),
+  REGISTRY_REQUEST_TIMEOUT_MS: z.coerce.number().int().min(0).max(3_600_000).default(30_000),
+  REGISTRY_IDLE_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(5_000),
+  REGISTRY_MAX_CONNECTIONS_PER_ADDRESS: z.coerce.number().int().min(0).max(1_000_000).default(256),
 });
 
 /** Raised when the environment does not describe a valid configuration; lists every problem. */
@@ -221,6 +257,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     if (e.REGISTRY_TOKEN_ISSUER) {
       problems.push('REGISTRY_TOKEN_ISSUER: no longer read; the issuer is REGISTRY_PUBLIC_URL (else the listen origin)');
     }
+    if (e.REGISTRY_REQUEST_TIMEOUT_MS > 0 && e.REGISTRY_HEADERS_TIMEOUT_MS > e.REGISTRY_REQUEST_TIMEOUT_MS) {
+      problems.push('REGISTRY_HEADERS_TIMEOUT_MS: must not exceed REGISTRY_REQUEST_TIMEOUT_MS');
+    }
     if (Boolean(e.OIDC_ISSUER) !== Boolean(e.OIDC_JWKS_URL)) {
       problems.push('OIDC_ISSUER and OIDC_JWKS_URL: set both or neither');
     }
@@ -270,6 +309,19 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       leaseSeconds: e.REGISTRY_EXECUTION_LEASE_SECONDS,
     },
     trustedProxies: splitList(e.REGISTRY_TRUSTED_PROXIES),
+    authThrottle: {
+      failuresPerClientAddress: e.REGISTRY_AUTH_FAILURES_PER_CLIENT_ADDRESS,
+      failuresPerAddress: e.REGISTRY_AUTH_FAILURES_PER_ADDRESS,
+      failuresPerClient: e.REGISTRY_AUTH_FAILURES_PER_CLIENT,
+      windowSeconds: e.REGISTRY_AUTH_FAILURE_WINDOW_SECONDS,
+      maxConcurrentVerifications: e.REGISTRY_AUTH_MAX_CONCURRENT_VERIFICATIONS,
+    },
+    connections: {
+      headersTimeoutMs: e.REGISTRY_HEADERS_TIMEOUT_MS,
+      requestTimeoutMs: e.REGISTRY_REQUEST_TIMEOUT_MS,
+      idleTimeoutMs: e.REGISTRY_IDLE_TIMEOUT_MS,
+      maxPerAddress: e.REGISTRY_MAX_CONNECTIONS_PER_ADDRESS,
+    },
     discovery: {
       egressAllow: e.REGISTRY_EGRESS_ALLOW,
       cliAllow: e.REGISTRY_CLI_ALLOW?.split(',').map((c) => c.trim()).filter(Boolean) ?? [],

@@ -10,6 +10,7 @@ import { Authenticator } from './authenticate.js';
 import { CostBudgets } from './budgets.js';
 import { ExecutionLimiter } from '../modules/execution/execution.limits.js';
 import { parseEgressAllowList } from './egress.js';
+import { LoginThrottle } from './login-throttle.js';
 import { loadOrCreateSigningKeys, parseSigningKeys, type SigningKeyRing } from './signing-keys.js';
 
 /** The security services a running registry shares across requests. */
@@ -24,6 +25,8 @@ export interface Security {
   budgets: CostBudgets;
   /** Rate limits and quotas of tool calls (Redis when configured). */
   executionLimiter: ExecutionLimiter;
+  /** Throttling of failed client authentications at the token endpoint (Redis when configured). */
+  loginThrottle: LoginThrottle;
   /** Events for subscriptions: through Redis across replicas when configured, else in this process. */
   events: EventBus;
   close(): Promise<void>;
@@ -82,7 +85,8 @@ export async function createSecurity(config: Config, logger: Logger): Promise<Se
     ? new Redis(config.redisUrl, { lazyConnect: false, maxRetriesPerRequest: 1, enableOfflineQueue: false })
     : undefined;
   redis?.on('error', (error: Error) => logger.warn({ err: { message: error.message } }, 'redis unavailable'));
-  const events = redis ? new RedisEventBus(redis, logger, `registry:${eventNamespace(config)}:`) : new LocalEventBus();
+  const namespace = `registry:${eventNamespace(config)}:`;
+  const events = redis ? new RedisEventBus(redis, logger, namespace) : new LocalEventBus();
   return {
     keys,
     discovery: {
@@ -97,6 +101,7 @@ export async function createSecurity(config: Config, logger: Logger): Promise<Se
     authenticator: new Authenticator(tokens),
     budgets: new CostBudgets(redis),
     executionLimiter: new ExecutionLimiter(redis),
+    loginThrottle: new LoginThrottle(config.authThrottle, redis, namespace),
     events,
     async close() {
       await events.close();

@@ -4,6 +4,7 @@ import { type Database } from '../db/database.js';
 import { AuditOutcome, AuditService } from '../modules/audit/index.js';
 import { type Principal, PrincipalService, RefreshTokenService, viewerOf } from '../modules/principal/index.js';
 import { type AccessTokens } from './access-tokens.js';
+import { BUSY, type LoginThrottle, type RefusedAttempt } from './login-throttle.js';
 import { type SigningKeyRing } from './signing-keys.js';
 
 export interface OAuthDependencies {
@@ -11,11 +12,31 @@ export interface OAuthDependencies {
   tokens: AccessTokens;
   keys: SigningKeyRing;
   refreshTokenTtlSeconds: number;
+  /** Limits failed client authentications before any secret is verified. */
+  throttle: LoginThrottle;
   /** The client address for the audit log (trusted proxies applied); default: the socket's. */
   sourceIp?: (request: FastifyRequest) => string;
 }
 
 type OAuthErrorCode = 'invalid_request' | 'invalid_client' | 'invalid_grant' | 'unauthorized_client' | 'unsupported_grant_type' | 'invalid_scope';
+
+const REFUSED_BECAUSE: Record<RefusedAttempt['limit'], string> = {
+  client_address: 'Too many failed authentications of this client from this address',
+  address: 'Too many failed authentications from this address',
+  client: 'Too many failed authentications of this client',
+  busy: 'Too many authentications in progress',
+};
+
+/**
+ * A throttled authentication: 429 with Retry-After and `slow_down` (RFC 8628 §3.5's registered
+ * "slow down" code, as RFC 6749 §5.2 has none for throttling).
+ */
+function throttled(reply: FastifyReply, refusal: Pick<RefusedAttempt, 'limit' | 'retryAfterSeconds'>) {
+  return reply
+    .status(429)
+    .header('retry-after', String(refusal.retryAfterSeconds))
+    .send({ error: 'slow_down', error_description: `${REFUSED_BECAUSE[refusal.limit]}; retry after ${refusal.retryAfterSeconds} s` });
+}
 
 /** An RFC 6749 §5.2 error response. */
 function oauthError(reply: FastifyReply, error: OAuthErrorCode, description: string, basicAuth = false) {
@@ -71,11 +92,34 @@ export async function oauthRoutes(app: FastifyInstance, deps: OAuthDependencies)
       if (!client.clientId || !client.clientSecret) {
         return oauthError(reply, 'invalid_client', 'Client authentication is required', client.basic);
       }
-      const principal = await principals.authenticateClient(client.clientId, client.clientSecret);
+      // Charged before the secret is verified, so a flood costs no hashing and only a few audit entries.
+      const clientKey = client.clientId.slice(0, 128);
+      const attempt = await deps.throttle.attempt(clientKey, actor.sourceIp);
+      if (!attempt.allowed) {
+        if (attempt.auditRefusal) {
+          await audit('token.throttle', AuditOutcome.DENIED, null, { grantType, limit: attempt.limit, refused: attempt.refused, retryAfterSeconds: attempt.retryAfterSeconds });
+        }
+        return throttled(reply, attempt);
+      }
+      const { clientId, clientSecret } = client;
+      let principal: Principal | null | typeof BUSY;
+      try {
+        principal = await attempt.verify(() => principals.authenticateClient(clientId, clientSecret));
+      } catch (error) {
+        attempt.abandoned();
+        throw error;
+      }
+      if (principal === BUSY) {
+        attempt.abandoned();
+        return throttled(reply, { limit: 'busy', retryAfterSeconds: 1 });
+      }
       if (!principal) {
-        await audit('token.issue', AuditOutcome.DENIED, null, { grantType, reason: 'invalid_client' });
+        // Failures are audited at the 1st, 2nd, 4th… of the window and at the limit, each with the count so far.
+        const { failures, audit: audited } = await attempt.failed();
+        if (audited) await audit('token.issue', AuditOutcome.DENIED, null, { grantType, reason: 'invalid_client', failures });
         return oauthError(reply, 'invalid_client', 'Unknown client or wrong secret', client.basic);
       }
+      await attempt.succeeded();
 
       let subject: Principal = principal;
       let refreshToken: string;

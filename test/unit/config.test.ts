@@ -43,6 +43,14 @@ describe('loadConfig', () => {
     expect(config.limits).toEqual({ maxDepth: 10, maxCost: 5000, maxAliases: 15, maxDirectives: 5, maxTokens: 2000, costBudgetPerHour: 10_000 });
   });
 
+  it('has the documented defaults for login throttling and connection limits, and keeps the header timeout within the request timeout', () => {
+    const config = loadConfig({});
+    expect(config.authThrottle).toEqual({ failuresPerClientAddress: 10, failuresPerAddress: 50, failuresPerClient: 100, windowSeconds: 900, maxConcurrentVerifications: 2 });
+    expect(config.connections).toEqual({ headersTimeoutMs: 10_000, requestTimeoutMs: 30_000, idleTimeoutMs: 5000, maxPerAddress: 256 });
+    expect(() => loadConfig({ REGISTRY_HEADERS_TIMEOUT_MS: '5000', REGISTRY_REQUEST_TIMEOUT_MS: '1000' })).toThrow(/REGISTRY_HEADERS_TIMEOUT_MS/);
+    expect(loadConfig({ REGISTRY_HEADERS_TIMEOUT_MS: '5000', REGISTRY_REQUEST_TIMEOUT_MS: '0' }).connections.requestTimeoutMs).toBe(0);
+  });
+
   it('keeps the embedded database in REGISTRY_DATA_DIR when given', () => {
     const config = loadConfig({ REGISTRY_DATA_DIR: '/var/lib/registry' });
     expect(config.database).toEqual({ kind: 'pglite', dataDir: '/var/lib/registry/pglite' });
