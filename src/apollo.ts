@@ -4,7 +4,7 @@ import { ApolloServerPluginInlineTraceDisabled, ApolloServerPluginLandingPageDis
 import { ApolloServerPluginInlineTrace } from '@apollo/server/plugin/inlineTrace';
 import { type FragmentDefinitionNode, type GraphQLFormattedError, Kind, type OperationTypeNode, type SelectionSetNode } from 'graphql';
 import { type Config } from './config.js';
-import { type RegistryContext } from './context.js';
+import { type RegistryContext } from './context.types.js';
 import { ErrorCode, RegistryError } from './errors.js';
 import { type Logger } from './logger.js';
 import { type RegistrySchema } from './schema.js';

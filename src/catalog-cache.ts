@@ -3,7 +3,7 @@ import { type OperationDefinitionNode } from 'graphql';
 import { LRUCache } from 'lru-cache';
 import { type EventBus } from './common/event-bus.js';
 import { type GraphQLRequestBody, requestKey } from './common/graphql-request.js';
-import { type RegistryContext } from './context.js';
+import { type RegistryContext } from './context.types.js';
 import { type Logger } from './logger.js';
 import { type Viewer } from './modules/principal/index.js';
 import { CATALOG_TOPIC, type ReadFilter } from './modules/tool/index.js';

@@ -13,7 +13,7 @@ import {
   parse,
 } from 'graphql';
 import { buildSchema, createResolversMap } from 'type-graphql';
-import { type RegistryContext } from './context.js';
+import { type RegistryContext } from './context.types.js';
 import { unstorableTextPath } from './common/json-values.js';
 import { ErrorCode, RegistryError } from './errors.js';
 import { AuditCheckpointConnectionResolver, AuditEntryConnectionResolver, AuditResolver } from './modules/audit/index.js';

@@ -1,5 +1,5 @@
 import { type FastifyRequest } from 'fastify';
-import { type RegistryContext } from '../context.js';
+import { type RegistryContext } from '../context.types.js';
 import { ErrorCode, RegistryError } from '../errors.js';
 import { type Viewer } from '../modules/principal/index.js';
 import { Scope } from '../security/scopes.js';

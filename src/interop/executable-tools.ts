@@ -1,5 +1,5 @@
 import { type Page } from '../common/pagination.js';
-import { type RegistryContext } from '../context.js';
+import { type RegistryContext } from '../context.types.js';
 import { callerOf } from '../modules/policy/index.js';
 import { readFilterOf, type Tool } from '../modules/tool/index.js';
 

@@ -9,7 +9,7 @@ import {
   type Tool as McpTool,
 } from '@modelcontextprotocol/sdk/types.js';
 import { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
-import { type RegistryContext } from '../context.js';
+import { type RegistryContext } from '../context.types.js';
 import { ErrorCode, RegistryError } from '../errors.js';
 import { executionCallerOf, ExecutionStatus } from '../modules/execution/index.js';
 import { type Tool } from '../modules/tool/index.js';

@@ -1,4 +1,4 @@
-import { type RegistryContext } from '../context.js';
+import { type RegistryContext } from '../context.types.js';
 import { type Tool } from '../modules/tool/index.js';
 import { executableTools } from './executable-tools.js';
 

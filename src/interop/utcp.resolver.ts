@@ -1,6 +1,6 @@
 import { GraphQLJSON } from 'graphql-scalars';
 import { Ctx, Query, Resolver } from 'type-graphql';
-import { type RegistryContext } from '../context.js';
+import { type RegistryContext } from '../context.types.js';
 import { registryManual, type RegistryManual } from './utcp-manual.js';
 
 /** The registry as a UTCP manual, for GraphQL clients (the same document as `GET /utcp`). */

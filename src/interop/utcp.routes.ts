@@ -1,5 +1,5 @@
 import { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
-import { type RegistryContext } from '../context.js';
+import { type RegistryContext } from '../context.types.js';
 import { ErrorCode, RegistryError } from '../errors.js';
 import { executionCallerOf, ExecutionStatus } from '../modules/execution/index.js';
 import { type InteropDependencies, requireExecutor } from './bearer.js';

@@ -1,5 +1,5 @@
 import { type GraphQLResolveInfo } from 'graphql';
-import { type RegistryContext } from '../context.js';
+import { type RegistryContext } from '../context.types.js';
 import { ErrorCode, RegistryError } from '../errors.js';
 import { type Scope } from './scopes.js';
 import { chain, rule, type ShieldRule } from './shield.js';

@@ -1,7 +1,7 @@
 import { Arg, Ctx, Int, Mutation, Query, Resolver } from 'type-graphql';
 import { type Page } from '../../common/pagination.js';
 import { withUserErrors } from '../../common/user-errors.js';
-import { type RegistryContext } from '../../context.js';
+import { type RegistryContext } from '../../context.types.js';
 import { type AuditCheckpoint } from './audit-checkpoint.entity.js';
 import { type AuditEntry } from './audit-entry.entity.js';
 import { type AuditVerification } from './audit.service.js';

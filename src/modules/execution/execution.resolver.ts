@@ -2,7 +2,7 @@ import { Arg, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root, Subs
 import { setTimeout as delay } from 'node:timers/promises';
 import { isUuid } from '../../common/ids.js';
 import { type Page } from '../../common/pagination.js';
-import { type RegistryContext } from '../../context.js';
+import { type RegistryContext } from '../../context.types.js';
 import { ErrorCode, RegistryError } from '../../errors.js';
 import { type Principal, PrincipalNode } from '../principal/index.js';
 import { type Execution, ExecutionStatus } from './execution.entity.js';

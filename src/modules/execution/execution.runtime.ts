@@ -4,7 +4,7 @@ import { type EntityManager } from '@mikro-orm/postgresql';
 import { isUuid } from '../../common/ids.js';
 import { SecretScrubber } from '../../common/secret-scrubber.js';
 import { storable } from '../../common/json-values.js';
-import { type RegistryContext } from '../../context.js';
+import { type RegistryContext } from '../../context.types.js';
 import { type Database } from '../../db/database.js';
 import { ErrorCode, RegistryError } from '../../errors.js';
 import { type Executor } from '../../executors/index.js';

@@ -2,7 +2,7 @@ import { GraphQLJSON } from 'graphql-scalars';
 import { Arg, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
 import { type Page } from '../../common/pagination.js';
 import { withUserErrors } from '../../common/user-errors.js';
-import { type RegistryContext } from '../../context.js';
+import { type RegistryContext } from '../../context.types.js';
 import { ErrorCode, RegistryError } from '../../errors.js';
 import { type Policy, PolicyAction } from './policy.entity.js';
 import {

@@ -1,6 +1,6 @@
 import { Arg, Ctx, Mutation, Query, Resolver } from 'type-graphql';
 import { withUserErrors } from '../../common/user-errors.js';
-import { type RegistryContext } from '../../context.js';
+import { type RegistryContext } from '../../context.types.js';
 import { ErrorCode, RegistryError } from '../../errors.js';
 import {
   CreatePrincipalInput,

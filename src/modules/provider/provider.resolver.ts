@@ -2,7 +2,7 @@ import { Arg, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } fro
 import { withUserErrors } from '../../common/user-errors.js';
 import { type ProviderChange } from './provider-registration.service.js';
 import { type Page } from '../../common/pagination.js';
-import { type RegistryContext } from '../../context.js';
+import { type RegistryContext } from '../../context.types.js';
 import { type Tool } from '../tool/tool.entity.js';
 import { ToolConnection, ToolFilter } from '../tool/tool.types.js';
 import { type Provider } from './provider.entity.js';

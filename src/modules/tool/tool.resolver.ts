@@ -2,7 +2,7 @@ import { Arg, Ctx, FieldResolver, Int, Mutation, Query, Resolver, Root, Subscrip
 import { withUserErrors } from '../../common/user-errors.js';
 import { ErrorCode, RegistryError } from '../../errors.js';
 import { type Page } from '../../common/pagination.js';
-import { type RegistryContext } from '../../context.js';
+import { type RegistryContext } from '../../context.types.js';
 import { ProviderNode } from '../provider/provider.types.js';
 import { CallTemplateType, type Provider } from '../provider/provider.entity.js';
 import { type Tool, ToolStatus } from './tool.entity.js';

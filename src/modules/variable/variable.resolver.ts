@@ -1,6 +1,6 @@
 import { Arg, Ctx, FieldResolver, Mutation, Resolver, Root } from 'type-graphql';
 import { withUserErrors } from '../../common/user-errors.js';
-import { type RegistryContext } from '../../context.js';
+import { type RegistryContext } from '../../context.types.js';
 import { type Provider } from '../provider/provider.entity.js';
 import { ProviderNode } from '../provider/provider.types.js';
 import { ProviderVariableService } from './variable.service.js';
