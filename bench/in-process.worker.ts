@@ -9,7 +9,7 @@ import { median } from './lib/stats.ts';
  */
 
 type Modules = {
-  app: typeof import('../src/app.js');
+  app: typeof import('../src/http/app.js');
   config: typeof import('../src/config.js');
   context: typeof import('../src/context.js');
   database: typeof import('../src/db/database.js');
@@ -25,7 +25,7 @@ const dist = (path: string) => import(new URL(`../dist/src/${path}`, import.meta
 
 async function load(): Promise<Modules> {
   return {
-    app: await dist('app.js'),
+    app: await dist('http/app.js'),
     config: await dist('config.js'),
     context: await dist('context.js'),
     database: await dist('db/database.js'),

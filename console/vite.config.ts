@@ -25,7 +25,7 @@ function removeStaleAssets(): Plugin {
   };
 }
 
-// `npm run build` builds the console into dist/console, which src/console.routes.ts serves at `/`.
+// `npm run build` builds the console into dist/console, which src/http/console.routes.ts serves at `/`.
 export default defineConfig({
   root: fileURLToPath(new URL('.', import.meta.url)),
   base: '/',

@@ -93,7 +93,7 @@ export interface Config {
   bodyLimitBytes: number;
   /** How long SIGTERM waits for in-flight requests before closing them, in milliseconds. */
   shutdownGraceMs: number;
-  /** Answers of catalog queries kept per caller (see src/catalog-cache.ts); 0 bytes turns it off. */
+  /** Answers of catalog queries kept per caller (see src/http/catalog-cache.ts); 0 bytes turns it off. */
   catalogCache: { maxBytes: number; ttlMs: number };
   /** The registry's base URL as clients reach it, for the links it hands out (/utcp, MCP metadata); else from each request. */
   publicUrl?: string;

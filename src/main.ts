@@ -1,5 +1,5 @@
 import 'reflect-metadata';
-import { buildApp, registrationDependencies } from './app.js';
+import { buildApp, registrationDependencies } from './http/app.js';
 import { type Config, ConfigError, loadConfig } from './config.js';
 import { type Database, openDatabase } from './db/database.js';
 import { createAdmin, ensureBootstrapAdmin, hasAdmin } from './modules/principal/index.js';

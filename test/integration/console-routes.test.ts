@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Fastify from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { consoleRoutes } from '../../src/console.routes.js';
+import { consoleRoutes } from '../../src/http/console.routes.js';
 import { startRegistry, type TestRegistry } from '../helpers/registry.js';
 
 describe('the console routes', () => {

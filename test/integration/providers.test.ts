@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AuditEntry } from '../../src/modules/audit/index.js';
 import { Credential } from '../../src/modules/credential/index.js';
 import { createLogger } from '../../src/logger.js';
-import { registrationDependencies } from '../../src/app.js';
+import { registrationDependencies } from '../../src/http/app.js';
 import { Provider, ProviderRefresher, ProviderStatus } from '../../src/modules/provider/index.js';
 import { manual, manualTool } from '../helpers/factories.js';
 import { PEER_SCRIPTS, type ProtocolPeers, startPeers, utcpManual } from '../helpers/peers/index.js';

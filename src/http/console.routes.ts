@@ -3,12 +3,12 @@ import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import fastifyStatic from '@fastify/static';
 import { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
-import { ErrorCode } from './errors.js';
+import { ErrorCode } from '../errors.js';
 
 /** `dist/console`, whether this module runs compiled (dist/src) or from source (src). */
 export function defaultConsoleDir(): string {
-  const here = dirname(fileURLToPath(import.meta.url));
-  const root = basename(dirname(here)) === 'dist' ? dirname(dirname(here)) : dirname(here);
+  const src = dirname(dirname(fileURLToPath(import.meta.url)));
+  const root = basename(dirname(src)) === 'dist' ? dirname(dirname(src)) : dirname(src);
   return join(root, 'dist', 'console');
 }
 

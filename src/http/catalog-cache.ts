@@ -1,13 +1,13 @@
 import { type ApolloServerPlugin } from '@apollo/server';
 import { type OperationDefinitionNode } from 'graphql';
 import { LRUCache } from 'lru-cache';
-import { type EventBus } from './common/event-bus.js';
-import { type GraphQLRequestBody, requestKey } from './common/graphql-request.js';
-import { type RegistryContext } from './context.types.js';
-import { type Logger } from './logger.js';
-import { type Viewer } from './modules/principal/index.js';
-import { CATALOG_TOPIC, type ReadFilter } from './modules/tool/index.js';
-import { type BudgetState } from './security/budgets.js';
+import { type EventBus } from '../common/event-bus.js';
+import { type GraphQLRequestBody, requestKey } from '../common/graphql-request.js';
+import { type RegistryContext } from '../context.types.js';
+import { type Logger } from '../logger.js';
+import { type Viewer } from '../modules/principal/index.js';
+import { CATALOG_TOPIC, type ReadFilter } from '../modules/tool/index.js';
+import { type BudgetState } from '../security/budgets.js';
 
 /** Root fields whose answer depends only on the catalog, the caller and its `read` policies. */
 const CATALOG_FIELDS = new Set(['tools', 'tool', 'providers', 'provider']);

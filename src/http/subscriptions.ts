@@ -4,11 +4,11 @@ import { type FastifyInstance } from 'fastify';
 import { type ExecutionArgs, getOperationAST, GraphQLError, type GraphQLSchema, parse, specifiedRules, validate } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
-import { type RegistryContext } from './context.types.js';
-import { ErrorCode } from './errors.js';
-import { type Logger } from './logger.js';
-import { type Viewer } from './modules/principal/index.js';
-import { limitParseOptions, limitValidationRules, type QueryLimits } from './security/limits.js';
+import { type RegistryContext } from '../context.types.js';
+import { ErrorCode } from '../errors.js';
+import { type Logger } from '../logger.js';
+import { type Viewer } from '../modules/principal/index.js';
+import { limitParseOptions, limitValidationRules, type QueryLimits } from '../security/limits.js';
 
 /** Open subscription connections one principal may hold. */
 export const MAX_CONNECTIONS_PER_PRINCIPAL = 20;

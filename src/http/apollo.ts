@@ -3,14 +3,14 @@ import { unwrapResolverError } from '@apollo/server/errors';
 import { ApolloServerPluginInlineTraceDisabled, ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { ApolloServerPluginInlineTrace } from '@apollo/server/plugin/inlineTrace';
 import { type FragmentDefinitionNode, type GraphQLFormattedError, Kind, type OperationTypeNode, type SelectionSetNode } from 'graphql';
-import { type Config } from './config.js';
-import { type RegistryContext } from './context.types.js';
-import { ErrorCode, RegistryError } from './errors.js';
-import { type Logger } from './logger.js';
-import { type RegistrySchema } from './schema.js';
-import { AuthenticationError } from './security/authenticate.js';
-import { limitParseOptions, limitValidationRules, queryLimitsPlugin } from './security/limits.js';
-import { publicRootFields } from './security/rule-tree.js';
+import { type Config } from '../config.js';
+import { type RegistryContext } from '../context.types.js';
+import { ErrorCode, RegistryError } from '../errors.js';
+import { type Logger } from '../logger.js';
+import { type RegistrySchema } from '../schema.js';
+import { AuthenticationError } from '../security/authenticate.js';
+import { limitParseOptions, limitValidationRules, queryLimitsPlugin } from '../security/limits.js';
+import { publicRootFields } from '../security/rule-tree.js';
 
 /** Codes Apollo and graphql-js put on client errors; anything else is masked as internal. */
 const CLIENT_ERROR_CODES = new Set<string>([

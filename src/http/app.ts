@@ -8,33 +8,33 @@ import Fastify, {
   type FastifyRequest,
   LogController,
 } from 'fastify';
-import { type Config } from './config.js';
+import { type Config } from '../config.js';
 import { createApollo } from './apollo.js';
 import { CatalogCache, type FastPathCaller } from './catalog-cache.js';
-import { catalogVisibility, createContext } from './context.js';
-import { nestsDeeperThan } from './common/json-values.js';
-import { isGraphQLRequestBody } from './common/graphql-request.js';
-import { type Database } from './db/database.js';
-import { ErrorCode } from './errors.js';
-import { type Logger } from './logger.js';
-import { type RegistrySchema } from './schema.js';
-import { type Security } from './security/index.js';
-import { LimitGate } from './security/limit-gate.js';
-import { AuthenticationError } from './security/authenticate.js';
-import { listenOrigin } from './security/access-tokens.js';
-import { oauthRoutes } from './security/oauth.routes.js';
-import { connectionTimeouts, limitConnections } from './security/connection-limits.js';
-import { closeMcpSessions, EXECUTORS } from './executors/index.js';
-import { AuditCheckpointer, AuditCheckpointSigner } from './modules/audit/index.js';
-import { ExecutionEvents, ExecutionRuntime } from './modules/execution/index.js';
-import { clientAddress, PolicyService } from './modules/policy/index.js';
-import { CatalogEvents } from './modules/tool/index.js';
-import { type RegistrationDependencies } from './modules/provider/index.js';
+import { catalogVisibility, createContext } from '../context.js';
+import { nestsDeeperThan } from '../common/json-values.js';
+import { isGraphQLRequestBody } from '../common/graphql-request.js';
+import { type Database } from '../db/database.js';
+import { ErrorCode } from '../errors.js';
+import { type Logger } from '../logger.js';
+import { type RegistrySchema } from '../schema.js';
+import { type Security } from '../security/index.js';
+import { LimitGate } from '../security/limit-gate.js';
+import { AuthenticationError } from '../security/authenticate.js';
+import { listenOrigin } from '../security/access-tokens.js';
+import { oauthRoutes } from '../security/oauth.routes.js';
+import { connectionTimeouts, limitConnections } from '../security/connection-limits.js';
+import { closeMcpSessions, EXECUTORS } from '../executors/index.js';
+import { AuditCheckpointer, AuditCheckpointSigner } from '../modules/audit/index.js';
+import { ExecutionEvents, ExecutionRuntime } from '../modules/execution/index.js';
+import { clientAddress, PolicyService } from '../modules/policy/index.js';
+import { CatalogEvents } from '../modules/tool/index.js';
+import { type RegistrationDependencies } from '../modules/provider/index.js';
 import { attachSubscriptions } from './subscriptions.js';
-import { mcpRoutes } from './interop/mcp.routes.js';
-import { utcpRoutes } from './interop/utcp.routes.js';
+import { mcpRoutes } from '../interop/mcp.routes.js';
+import { utcpRoutes } from '../interop/utcp.routes.js';
 import { consoleRoutes } from './console.routes.js';
-import { type Viewer } from './modules/principal/index.js';
+import { type Viewer } from '../modules/principal/index.js';
 
 /** What the app is built from; it opens nothing itself. */
 export interface AppDependencies {
