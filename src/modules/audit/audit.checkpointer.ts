@@ -1,4 +1,5 @@
 import { type EntityManager } from '@mikro-orm/postgresql';
+import { PeriodicTask } from '../../common/periodic-task.js';
 import { type Database } from '../../db/database.js';
 import { type Logger } from '../../logger.js';
 import { type AuditCheckpoint } from './audit-checkpoint.entity.js';
@@ -11,33 +12,24 @@ import { AuditService } from './audit.service.js';
  * `createAuditCheckpoint` takes too); appends themselves do no checkpoint work.
  */
 export class AuditCheckpointer {
-  private timer?: NodeJS.Timeout;
-  private running?: Promise<unknown>;
-  private stopped = false;
+  private readonly schedule: PeriodicTask;
 
   constructor(
     private readonly db: Database,
     private readonly signer: AuditCheckpointSigner,
-    private readonly intervalSeconds: number,
-    private readonly logger: Logger,
-  ) {}
+    intervalSeconds: number,
+    logger: Logger,
+  ) {
+    this.schedule = new PeriodicTask(intervalSeconds, () => this.tick(), (error) => logger.error({ err: error }, 'audit checkpoint failed'));
+  }
 
   start(): void {
-    if (this.intervalSeconds <= 0 || this.stopped) return;
-    const delay = this.intervalSeconds * 1000 * (0.8 + Math.random() * 0.4);
-    this.timer = setTimeout(() => {
-      this.running = this.tick()
-        .catch((error: unknown) => this.logger.error({ err: error }, 'audit checkpoint failed'))
-        .finally(() => this.start());
-    }, delay);
-    this.timer.unref();
+    this.schedule.start();
   }
 
   /** Stops scheduling and waits for a checkpoint in progress. */
-  async stop(): Promise<void> {
-    this.stopped = true;
-    clearTimeout(this.timer);
-    await this.running;
+  stop(): Promise<void> {
+    return this.schedule.stop();
   }
 
   /** Takes a checkpoint if no other replica is taking one and the head moved; returns it, or null. */

@@ -6,6 +6,7 @@ import { type Actor, auditActor, AuditOutcome, AuditService } from '../audit/ind
 import { Provider } from '../provider/provider.entity.js';
 import { Credential, CredentialAuthType } from './credential.entity.js';
 import { type CredentialVault, VaultError } from './vault.js';
+import { resealUnderCurrentKey } from './vault.reseal.js';
 
 /** What `set` stores: the secret is encrypted, the settings are kept in the clear. */
 export interface CredentialInput {
@@ -270,42 +271,20 @@ export class CredentialService {
   async rotateMasterKey(actor: Actor = {}, batchSize = DEFAULT_BATCH_SIZE): Promise<number> {
     const current = this.vault.keyId;
     return this.em.transactional(async (em) => {
-      const stale = await em.execute<{ keyId: string }[]>(
-        `select distinct key_id as "keyId" from credential where key_id <> ? order by key_id`,
-        [current],
-      );
-      if (stale.length === 0) return 0;
-      const unknown = stale.map((row) => row.keyId).filter((keyId) => !this.vault.knows(keyId));
-      if (unknown.length) {
-        throw new VaultError(`Credentials are sealed under master keys this vault does not hold: ${unknown.join(', ')}`);
-      }
-      const previousKeyIds: Record<string, number> = {};
-      let count = 0;
-      let afterId = '';
-      for (;;) {
-        const batch = await em.find(
-          Credential,
-          { keyId: { $ne: current }, ...(afterId ? { id: { $gt: afterId } } : {}) },
-          { orderBy: { id: 'asc' }, limit: batchSize, lockMode: LockMode.PESSIMISTIC_WRITE },
-        );
-        for (const credential of batch) {
-          let secret: Record<string, string>;
+      const { count, previousKeyIds } = await resealUnderCurrentKey<Credential, Record<string, string>>(em, this.vault, {
+        entity: Credential,
+        table: 'credential',
+        label: 'Credentials',
+        batchSize,
+        open: (credential) => {
           try {
-            secret = this.vault.decrypt(credential.ciphertext, credential.keyId);
+            return this.vault.decrypt(credential.ciphertext, credential.keyId);
           } catch (error) {
             throw new VaultError(`Credential ${credential.id} cannot be re-encrypted: ${(error as Error).message}`);
           }
-          previousKeyIds[credential.keyId] = (previousKeyIds[credential.keyId] ?? 0) + 1;
-          const sealed = this.vault.encrypt(secret);
-          credential.ciphertext = sealed.ciphertext;
-          credential.keyId = sealed.keyId;
-        }
-        await em.flush();
-        count += batch.length;
-        if (batch.length < batchSize) break;
-        afterId = batch.at(-1)!.id;
-        em.clear();
-      }
+        },
+        seal: (credential, secret) => Object.assign(credential, this.vault.encrypt(secret)),
+      });
       if (count === 0) return 0;
       await new AuditService(em).append({
         ...auditActor(actor),

@@ -10,3 +10,4 @@ export {
   type LoadedMasterKey,
   type MasterKey,
 } from './vault.js';
+export { resealUnderCurrentKey, type Resealed } from './vault.reseal.js';

@@ -1,4 +1,5 @@
 import { type EntityManager } from '@mikro-orm/postgresql';
+import { PeriodicTask } from '../../common/periodic-task.js';
 import { type Database } from '../../db/database.js';
 import { type Logger } from '../../logger.js';
 import { ProviderRegistrationService, type RegistrationDependencies } from './provider-registration.service.js';
@@ -14,35 +15,24 @@ const BATCH = 20;
  * replicas do not wake together.
  */
 export class ProviderRefresher {
-  private timer?: NodeJS.Timeout;
-  private running?: Promise<unknown>;
-  private stopped = false;
+  private readonly schedule: PeriodicTask;
 
   constructor(
     private readonly db: Database,
     private readonly deps: RegistrationDependencies,
     private readonly intervalSeconds: number,
     private readonly logger: Logger,
-  ) {}
+  ) {
+    this.schedule = new PeriodicTask(intervalSeconds, () => this.tick(), (error) => logger.error({ err: error }, 'provider refresh tick failed'));
+  }
 
   start(): void {
-    if (this.intervalSeconds <= 0) return;
-    const delay = this.intervalSeconds * 1000 * (0.8 + Math.random() * 0.4);
-    this.timer = setTimeout(() => {
-      this.running = this.tick()
-        .catch((error: unknown) => this.logger.error({ err: error }, 'provider refresh tick failed'))
-        .finally(() => {
-          if (!this.stopped) this.start();
-        });
-    }, delay);
-    this.timer.unref();
+    this.schedule.start();
   }
 
   /** Stops scheduling and waits for a tick in progress. */
-  async stop(): Promise<void> {
-    this.stopped = true;
-    clearTimeout(this.timer);
-    await this.running;
+  stop(): Promise<void> {
+    return this.schedule.stop();
   }
 
   /** Refreshes the providers that are due; returns how many this replica refreshed. */

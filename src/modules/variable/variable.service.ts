@@ -5,7 +5,7 @@ import { isUuid } from '../../common/ids.js';
 import { ErrorCode, RegistryError } from '../../errors.js';
 import { namespacedVariable, referencedVariables } from '../../utcp/variables.js';
 import { type Actor, auditActor, AuditOutcome, AuditService } from '../audit/index.js';
-import { Credential, type CredentialVault, secretFieldsOf, VaultError } from '../credential/index.js';
+import { Credential, type CredentialVault, resealUnderCurrentKey, secretFieldsOf, VaultError } from '../credential/index.js';
 import { type Viewer } from '../principal/viewer.js';
 import { Provider, ProviderStatus } from '../provider/provider.entity.js';
 import { Tool, ToolStatus } from '../tool/tool.entity.js';
@@ -251,42 +251,22 @@ export class ProviderVariableService {
   async rotateMasterKey(actor: Actor = {}, batchSize = DEFAULT_BATCH_SIZE): Promise<number> {
     const current = this.vault.keyId;
     return this.em.transactional(async (em) => {
-      const stale = await em.execute<{ keyId: string }[]>(
-        `select distinct key_id as "keyId" from provider_variable where secret and key_id <> ? order by key_id`,
-        [current],
-      );
-      if (stale.length === 0) return 0;
-      const unknown = stale.map((row) => row.keyId).filter((keyId) => !this.vault.knows(keyId));
-      if (unknown.length) {
-        throw new VaultError(`Provider variables are sealed under master keys this vault does not hold: ${unknown.join(', ')}`);
-      }
-      const previousKeyIds: Record<string, number> = {};
-      let count = 0;
-      let afterId = '';
-      for (;;) {
-        const batch = await em.find(
-          ProviderVariable,
-          { secret: true, keyId: { $ne: current }, ...(afterId ? { id: { $gt: afterId } } : {}) },
-          { orderBy: { id: 'asc' }, limit: batchSize, lockMode: LockMode.PESSIMISTIC_WRITE },
-        );
-        for (const variable of batch) {
-          let value: string;
+      const { count, previousKeyIds } = await resealUnderCurrentKey<ProviderVariable, string>(em, this.vault, {
+        entity: ProviderVariable,
+        table: 'provider_variable',
+        where: { secret: true },
+        whereSql: 'secret',
+        label: 'Provider variables',
+        batchSize,
+        open: (variable) => {
           try {
-            value = this.reveal(variable);
+            return this.reveal(variable);
           } catch (error) {
             throw new VaultError(`Provider variable ${variable.id} cannot be re-encrypted: ${(error as Error).message}`);
           }
-          previousKeyIds[variable.keyId!] = (previousKeyIds[variable.keyId!] ?? 0) + 1;
-          const sealed = this.vault.encrypt({ [SEALED_FIELD]: value });
-          variable.ciphertext = sealed.ciphertext;
-          variable.keyId = sealed.keyId;
-        }
-        await em.flush();
-        count += batch.length;
-        if (batch.length < batchSize) break;
-        afterId = batch.at(-1)!.id;
-        em.clear();
-      }
+        },
+        seal: (variable, value) => Object.assign(variable, this.vault.encrypt({ [SEALED_FIELD]: value })),
+      });
       if (count === 0) return 0;
       await new AuditService(em).append({
         ...auditActor(actor),
