@@ -131,7 +131,7 @@ describe('the registry process', () => {
     expect(registry.output()).toContain('"msg":"stopped"');
   });
 
-  it('keeps its data, admin and signing key in REGISTRY_DATA_DIR across restarts, migrating and seeding only once', async () => {
+  it('keeps its data, admin and signing key in REGISTRY_DATA_DIR across restarts, migrating and seeding only once', { timeout: 120_000 }, async () => {
     const dataDir = await mkdtemp(join(tmpdir(), 'registry-data-'));
     dirs.push(dataDir);
     const count = async (url: string, token: string) =>
@@ -156,7 +156,7 @@ describe('the registry process', () => {
     expect(await second.exited).toBe(0);
   });
 
-  it('starts with an empty catalog when REGISTRY_SEED=none', async () => {
+  it('starts with an empty catalog when REGISTRY_SEED=none', { timeout: 120_000 }, async () => {
     const registry = await spawnRegistry(process.execPath, [MAIN], { REGISTRY_SEED: 'none', ...ADMIN });
     const token = await tokenFor(registry.url, ADMIN.REGISTRY_BOOTSTRAP_CLIENT_ID, ADMIN.REGISTRY_BOOTSTRAP_CLIENT_SECRET);
     expect((await graphql<{ tools: { totalCount: number } }>(registry.url, '{ tools { totalCount } }', token)).tools.totalCount).toBe(0);
