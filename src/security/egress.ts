@@ -8,4 +8,4 @@ export {
   type EgressPolicy,
   parseEgressAllowList,
 } from './egress-policy.js';
-export { boundedFetch, type BoundedFetchInit, type BoundedResponse, MAX_REDIRECTS } from './bounded-fetch.js';
+export { boundedFetch, type BoundedFetchInit, type BoundedResponse, closeEgressAgents, egressAgent, egressDenialOf, MAX_REDIRECTS } from './bounded-fetch.js';

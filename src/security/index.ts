@@ -9,7 +9,7 @@ import { AccessTokens } from './access-tokens.js';
 import { Authenticator } from './authenticate.js';
 import { CostBudgets } from './budgets.js';
 import { ExecutionLimiter } from '../modules/execution/execution.limits.js';
-import { parseEgressAllowList } from './egress.js';
+import { closeEgressAgents, parseEgressAllowList } from './egress.js';
 import { loadOrCreateSigningKeys, parseSigningKeys, type SigningKeyRing } from './signing-keys.js';
 
 /** The security services a running registry shares across requests. */
@@ -82,10 +82,11 @@ export async function createSecurity(config: Config, logger: Logger): Promise<Se
     : undefined;
   redis?.on('error', (error: Error) => logger.warn({ err: { message: error.message } }, 'redis unavailable'));
   const events = redis ? new RedisEventBus(redis, logger, `registry:${eventNamespace(config)}:`) : new LocalEventBus();
+  const egress = parseEgressAllowList(config.discovery.egressAllow);
   return {
     keys,
     discovery: {
-      egress: parseEgressAllowList(config.discovery.egressAllow),
+      egress,
       cliAllow: config.discovery.cliAllow,
       fileRoot: config.discovery.fileRoot,
       timeoutMs: config.discovery.timeoutMs,
@@ -98,6 +99,8 @@ export async function createSecurity(config: Config, logger: Logger): Promise<Se
     executionLimiter: new ExecutionLimiter(redis),
     events,
     async close() {
+      // The pooled keep-alive connections of every outbound request (in-flight calls are drained by now).
+      await closeEgressAgents(egress);
       await events.close();
       if (redis) await redis.quit().catch(() => redis.disconnect());
     },
