@@ -1,5 +1,6 @@
 import type { LookupFunction } from 'node:net';
 import { isIP } from 'node:net';
+import { setImmediate as afterIo } from 'node:timers/promises';
 import { fetch as undiciFetch } from 'undici';
 import { ErrorCode, RegistryError } from '../errors.js';
 import { assertEgressAllowed, egressAgent, egressDenialOf, type EgressPolicy } from '../security/egress.js';
@@ -126,6 +127,8 @@ export async function streamingFetch(url: URL, init: StreamingFetchInit): Promis
       if (ok) init.onData(chunk);
       else kept.push(chunk);
     }
+    // The finished keep-alive connection goes back to the pool on the next turn of the event loop.
+    await afterIo();
     return { status: response.status, headers, body: Buffer.concat(kept), bytes };
   } catch (error) {
     throw streamError(error, { host, timedOut: deadline.signal.aborted, signal: init.signal, timeoutMs: init.timeoutMs });

@@ -5,6 +5,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ErrorCode, RegistryError } from '../../src/errors.js';
 import { boundedFetch, type BoundedFetchInit, closeEgressAgents, EgressDeniedError, type EgressLookup, type EgressPolicy } from '../../src/security/egress.js';
+import { streamingFetch } from '../../src/executors/http.stream.js';
 import { rejectionOf } from '../helpers/errors.js';
 
 const NONE: EgressPolicy = { allowHosts: [], allowCidrs: [] };
@@ -378,6 +379,67 @@ describe('boundedFetch over pooled keep-alive connections', () => {
     await closed;
     // A later request under the same policy gets a new agent and a new connection.
     await boundedFetch(`${server.origin}/`, { timeoutMs: 2000, maxBytes: 1024, policy });
+    expect(server.connections()).toBe(2);
+  });
+});
+
+describe('streamingFetch over pooled keep-alive connections', () => {
+  const loopbackPolicy = (): EgressPolicy => ({ allowHosts: [], allowCidrs: ['127.0.0.1/32'] });
+
+  /** Streams `url`, collecting the chunks of a 2xx body as text. */
+  async function stream(url: string, init: { policy: EgressPolicy; maxBytes?: number; signal?: AbortSignal; onData?: (chunk: Uint8Array) => void }) {
+    let text = '';
+    const response = await streamingFetch(new URL(url), {
+      method: 'GET',
+      headers: new Headers(),
+      timeoutMs: 5000,
+      maxBytes: init.maxBytes ?? 100_000,
+      policy: init.policy,
+      ...(init.signal ? { signal: init.signal } : {}),
+      onData: (chunk) => {
+        text += Buffer.from(chunk).toString();
+        init.onData?.(chunk);
+      },
+    });
+    return { status: response.status, text };
+  }
+
+  /** `/events` answers a short event stream; `/endless` streams until the client goes away. */
+  const streamServer = () =>
+    startServer((req, res) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      if (req.url === '/endless') void streamUntilClosed(res, Buffer.from('data: tick\n\n'.repeat(100)), 64 * 1024 * 1024);
+      else res.end(`data: ${req.url}\n\n`);
+    });
+
+  it('reuses the connection of a stream read to its end', async () => {
+    const server = await streamServer();
+    const policy = loopbackPolicy();
+    expect(await stream(`${server.origin}/events?n=1`, { policy })).toEqual({ status: 200, text: 'data: /events?n=1\n\n' });
+    expect(await stream(`${server.origin}/events?n=2`, { policy })).toEqual({ status: 200, text: 'data: /events?n=2\n\n' });
+    expect(server.connections()).toBe(1);
+  });
+
+  it('drops the connection of a stream that passed the size cap, and the next stream gets a whole answer on a new one', async () => {
+    const server = await streamServer();
+    const policy = loopbackPolicy();
+    await stream(`${server.origin}/events?n=1`, { policy });
+    const error = await rejectionOf(stream(`${server.origin}/endless`, { policy, maxBytes: 50_000 }));
+    expect(error.code).toBe(ErrorCode.UPSTREAM_TOO_LARGE);
+    expect(server.connections()).toBe(1);
+    expect(await stream(`${server.origin}/events?n=2`, { policy })).toEqual({ status: 200, text: 'data: /events?n=2\n\n' });
+    expect(server.connections()).toBe(2);
+  });
+
+  it('drops the connection of a stream aborted mid-body, and the next stream gets a whole answer on a new one', async () => {
+    const server = await streamServer();
+    const policy = loopbackPolicy();
+    await stream(`${server.origin}/events?n=1`, { policy });
+    const controller = new AbortController();
+    const reason = new Error('caller gave up');
+    await expect(stream(`${server.origin}/endless`, { policy, signal: controller.signal, onData: () => controller.abort(reason) })).rejects.toBe(reason);
+    expect(server.connections()).toBe(1);
+    expect(await stream(`${server.origin}/events?n=2`, { policy })).toEqual({ status: 200, text: 'data: /events?n=2\n\n' });
     expect(server.connections()).toBe(2);
   });
 });
