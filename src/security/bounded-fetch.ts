@@ -51,11 +51,11 @@ const BODY_HEADERS = ['content-type', 'content-length', 'content-encoding', 'con
 /**
  * Keep-alive settings of the pooled agents: one request at a time per connection (no pipelining),
  * at most {@link POOL_CONNECTIONS_PER_ORIGIN} connections per origin (further requests wait for a
- * free one), idle connections closed after 10 s (or sooner if the server's Keep-Alive says so, never
- * kept past 60 s idle).
+ * free one), idle connections closed after 4 s, or as the server's Keep-Alive hint says (never kept
+ * past 60 s idle): short, so a request rarely meets a connection the server has just closed.
  */
 const POOL_CONNECTIONS_PER_ORIGIN = 256;
-const POOL_OPTIONS = { connections: POOL_CONNECTIONS_PER_ORIGIN, pipelining: 1, keepAliveTimeout: 10_000, keepAliveMaxTimeout: 60_000 } as const;
+const POOL_OPTIONS = { connections: POOL_CONNECTIONS_PER_ORIGIN, pipelining: 1, keepAliveTimeout: 4_000, keepAliveMaxTimeout: 60_000 } as const;
 
 /** The pooled agents, per egress policy and per resolver (tests inject their own). */
 const pools = new WeakMap<EgressPolicy, Map<EgressLookup, Agent>>();
