@@ -1,8 +1,9 @@
 import type { LookupFunction } from 'node:net';
 import { isIP } from 'node:net';
-import { Agent, fetch as undiciFetch } from 'undici';
+import { setImmediate as afterIo } from 'node:timers/promises';
+import { fetch as undiciFetch } from 'undici';
 import { ErrorCode, RegistryError } from '../errors.js';
-import { assertEgressAllowed, type EgressPolicy } from '../security/egress.js';
+import { assertEgressAllowed, egressAgent, egressDenialOf, type EgressPolicy } from '../security/egress.js';
 import type { ExecutionRequest } from './executor.types.js';
 import { callFailure, dropOAuthToken, hostOf, type PreparedRequest, prepareRequest, type RequestTemplate, upstreamFailure } from './http.request.js';
 
@@ -89,8 +90,8 @@ export async function runStreamingCall(
 
 /**
  * fetch for responses read as they arrive (SSE, chunked streams). The URL is checked by the egress
- * guard and the connection pinned to the addresses it approved (so DNS rebinding between check and
- * connect cannot slip through); redirects are not followed (a 3xx is returned like any non-2xx, as
+ * guard, and the request goes over the policy's pooled keep-alive agent, whose every new connection
+ * re-resolves and re-checks the host (so DNS rebinding between check and connect cannot slip through); redirects are not followed (a 3xx is returned like any non-2xx, as
  * python-utcp's streaming protocols refuse them). The deadline covers the whole stream and the size
  * cap counts every byte. Throws coded RegistryErrors: EGRESS_DENIED, UPSTREAM_TIMEOUT,
  * UPSTREAM_TOO_LARGE, UPSTREAM_UNAVAILABLE; an abort through `init.signal` rejects with its reason,
@@ -101,17 +102,16 @@ export async function streamingFetch(url: URL, init: StreamingFetchInit): Promis
   const timer = setTimeout(() => deadline.abort(), init.timeoutMs);
   const signal = init.signal ? AbortSignal.any([init.signal, deadline.signal]) : deadline.signal;
   const host = hostOf(url.href);
-  let agent: Agent | undefined;
   try {
-    const addresses = await abortable(assertEgressAllowed(url, init.policy), signal);
-    agent = new Agent({ connect: { lookup: pinnedLookup(addresses) } });
+    await abortable(assertEgressAllowed(url, init.policy), signal);
     const response = await undiciFetch(url, {
       method: init.method,
       headers: [...init.headers],
       ...(init.body !== undefined ? { body: init.body } : {}),
       redirect: 'manual',
       signal,
-      dispatcher: agent,
+      // The policy's pooled keep-alive agent: a new connection re-resolves and re-checks the host.
+      dispatcher: egressAgent(init.policy),
     });
     const headers = new Headers([...response.headers]);
     const ok = response.status >= 200 && response.status <= 299;
@@ -127,12 +127,13 @@ export async function streamingFetch(url: URL, init: StreamingFetchInit): Promis
       if (ok) init.onData(chunk);
       else kept.push(chunk);
     }
+    // The finished keep-alive connection goes back to the pool on the next turn of the event loop.
+    await afterIo();
     return { status: response.status, headers, body: Buffer.concat(kept), bytes };
   } catch (error) {
     throw streamError(error, { host, timedOut: deadline.signal.aborted, signal: init.signal, timeoutMs: init.timeoutMs });
   } finally {
     clearTimeout(timer);
-    await agent?.destroy().catch(() => {});
   }
 }
 
@@ -141,6 +142,8 @@ function streamError(error: unknown, context: { host: string; timedOut: boolean;
   const { host, timedOut, signal, timeoutMs } = context;
   if (timedOut) return new RegistryError(ErrorCode.UPSTREAM_TIMEOUT, `Request to "${host}" timed out after ${timeoutMs} ms`, { host, timeoutMs });
   if (signal?.aborted) return signal.reason;
+  const denied = egressDenialOf(error);
+  if (denied) return denied;
   const code = (error as { cause?: { code?: unknown } }).cause?.code;
   const suffix = typeof code === 'string' && /^[A-Z_]+$/.test(code) ? ` (${code})` : '';
   return new RegistryError(ErrorCode.UPSTREAM_UNAVAILABLE, `Request to "${host}" failed${suffix}`, { host });

@@ -1,5 +1,6 @@
 import { lookup as dnsLookup } from 'node:dns/promises';
 import type { LookupFunction } from 'node:net';
+import { setImmediate as afterIo } from 'node:timers/promises';
 import {
   Agent,
   buildConnector,
@@ -48,8 +49,46 @@ const CROSS_ORIGIN_SAFE_HEADERS = new Set(['accept', 'accept-encoding', 'accept-
 const BODY_HEADERS = ['content-type', 'content-length', 'content-encoding', 'content-language', 'content-location'];
 
 /**
+ * Keep-alive settings of the pooled agents: one request at a time per connection (no pipelining),
+ * at most {@link POOL_CONNECTIONS_PER_ORIGIN} connections per origin (further requests wait for a
+ * free one), idle connections closed after 4 s, or as the server's Keep-Alive hint says (never kept
+ * past 60 s idle): short, so a request rarely meets a connection the server has just closed.
+ */
+const POOL_CONNECTIONS_PER_ORIGIN = 256;
+const POOL_OPTIONS = { connections: POOL_CONNECTIONS_PER_ORIGIN, pipelining: 1, keepAliveTimeout: 4_000, keepAliveMaxTimeout: 60_000 } as const;
+
+/** The pooled agents, per egress policy and per resolver (tests inject their own). */
+const pools = new WeakMap<EgressPolicy, Map<EgressLookup, Agent>>();
+
+/**
+ * The keep-alive agent shared by every outbound request under `policy` (resolving with `lookup`).
+ * Every NEW connection it opens goes through the connect-time guard (the host re-resolved and every
+ * answer checked, then the connected peer address checked); a pooled connection is reused only for
+ * the origin it was opened (and checked) for. Bodies that are not read to the end (size cap,
+ * timeout, abort) destroy their connection instead of returning it to the pool.
+ */
+export function egressAgent(policy: EgressPolicy, lookup: EgressLookup = dnsLookup): Agent {
+  let agents = pools.get(policy);
+  if (!agents) pools.set(policy, (agents = new Map()));
+  let agent = agents.get(lookup);
+  if (!agent || agent.closed || agent.destroyed) {
+    agent = new Agent({ ...POOL_OPTIONS, connect: guardedConnector(policy, lookup) });
+    agents.set(lookup, agent);
+  }
+  return agent;
+}
+
+/** Closes every pooled connection made under `policy` (on shutdown, once in-flight calls are drained). */
+export async function closeEgressAgents(policy: EgressPolicy): Promise<void> {
+  const agents = pools.get(policy);
+  pools.delete(policy);
+  await Promise.all([...(agents?.values() ?? [])].map((agent) => agent.destroy().catch(() => {})));
+}
+
+/**
  * fetch with the egress guard applied before every hop and again at connect time (so DNS rebinding
- * between check and connect cannot slip through), a total timeout, a response-size cap (the body is
+ * between check and connect cannot slip through), over the policy's pooled keep-alive connections
+ * ({@link egressAgent}; every new connection is checked), a total timeout, a response-size cap (the body is
  * streamed and the connection dropped past the cap) and redirects followed manually (at most
  * {@link MAX_REDIRECTS}, each hop re-checked; headers other than a safe few are dropped across origins).
  * Throws coded RegistryErrors: EGRESS_DENIED, UPSTREAM_TIMEOUT, UPSTREAM_TOO_LARGE, UPSTREAM_UNAVAILABLE;
@@ -60,7 +99,7 @@ export async function boundedFetch(url: string, init: BoundedFetchInit): Promise
   const deadline = new AbortController();
   const timer = setTimeout(() => deadline.abort(), timeoutMs);
   const signal = callerSignal ? AbortSignal.any([callerSignal, deadline.signal]) : deadline.signal;
-  const agent = new Agent({ connect: guardedConnector(policy, lookup) });
+  const agent = egressAgent(policy, lookup);
   // Named in every error, also one raised before the first hop's checks finish.
   let host = hostNameOf(url);
   try {
@@ -83,7 +122,11 @@ export async function boundedFetch(url: string, init: BoundedFetchInit): Promise
       });
       const location = response.headers.get('location');
       if (redirect === 'manual' || !REDIRECT_STATUSES.has(response.status) || location === null) {
-        return { status: response.status, headers: new Headers([...response.headers]), body: await readCapped(response, maxBytes, host), url: target.href };
+        const read = await readCapped(response, maxBytes, host);
+        // undici hands a finished keep-alive connection back to its pool on the next turn of the
+        // event loop (setImmediate): waiting for it lets a caller's next request reuse it.
+        await afterIo();
+        return { status: response.status, headers: new Headers([...response.headers]), body: read, url: target.href };
       }
       await response.body?.cancel().catch(() => {});
       if (redirect === 'error') throw new RegistryError(ErrorCode.UPSTREAM_UNAVAILABLE, `"${host}" answered with a redirect`, { host });
@@ -113,7 +156,6 @@ export async function boundedFetch(url: string, init: BoundedFetchInit): Promise
     throw translateError(error, { host, timedOut: deadline.signal.aborted, callerSignal, timeoutMs });
   } finally {
     clearTimeout(timer);
-    await agent.destroy().catch(() => {});
   }
 }
 
@@ -238,7 +280,7 @@ function translateError(
     return new RegistryError(ErrorCode.UPSTREAM_TIMEOUT, `Request to "${host}" timed out after ${timeoutMs} ms`, { host, timeoutMs });
   }
   if (callerSignal?.aborted) return callerSignal.reason;
-  const denied = findCause(error, (cause): cause is EgressDeniedError => cause instanceof EgressDeniedError);
+  const denied = egressDenialOf(error);
   if (denied) return denied;
   return connectionFailure(host, error);
 }
@@ -250,6 +292,11 @@ function hostNameOf(url: string): string | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** The connect-time guard's refusal somewhere in a failed fetch's `cause` chain, if that is why it failed. */
+export function egressDenialOf(error: unknown): EgressDeniedError | undefined {
+  return findCause(error, (cause): cause is EgressDeniedError => cause instanceof EgressDeniedError);
 }
 
 /** Searches an error's `cause` chain (and AggregateError members, as happy-eyeballs connects raise). */

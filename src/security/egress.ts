@@ -8,4 +8,13 @@ export {
   type EgressPolicy,
   parseEgressAllowList,
 } from './egress-policy.js';
-export { boundedFetch, type BoundedFetchInit, type BoundedResponse, connectionFailure, MAX_REDIRECTS } from './bounded-fetch.js';
+export {
+  boundedFetch,
+  type BoundedFetchInit,
+  type BoundedResponse,
+  closeEgressAgents,
+  connectionFailure,
+  egressAgent,
+  egressDenialOf,
+  MAX_REDIRECTS,
+} from './bounded-fetch.js';

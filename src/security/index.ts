@@ -9,7 +9,7 @@ import { AccessTokens, listenOrigin } from './access-tokens.js';
 import { Authenticator } from './authenticate.js';
 import { CostBudgets } from './budgets.js';
 import { ExecutionLimiter } from '../modules/execution/execution.limits.js';
-import { parseEgressAllowList } from './egress.js';
+import { closeEgressAgents, parseEgressAllowList } from './egress.js';
 import { LoginThrottle } from './login-throttle.js';
 import { loadOrCreateSigningKeys, parseSigningKeys, type SigningKeyRing } from './signing-keys.js';
 
@@ -87,10 +87,11 @@ export async function createSecurity(config: Config, logger: Logger): Promise<Se
   redis?.on('error', (error: Error) => logger.warn({ err: { message: error.message } }, 'redis unavailable'));
   const namespace = `registry:${eventNamespace(config)}:`;
   const events = redis ? new RedisEventBus(redis, logger, namespace) : new LocalEventBus();
+  const egress = parseEgressAllowList(config.discovery.egressAllow);
   return {
     keys,
     discovery: {
-      egress: parseEgressAllowList(config.discovery.egressAllow),
+      egress,
       cliAllow: config.discovery.cliAllow,
       fileRoot: config.discovery.fileRoot,
       timeoutMs: config.discovery.timeoutMs,
@@ -104,6 +105,8 @@ export async function createSecurity(config: Config, logger: Logger): Promise<Se
     loginThrottle: new LoginThrottle(config.authThrottle, redis, namespace),
     events,
     async close() {
+      // The pooled keep-alive connections of every outbound request (in-flight calls are drained by now).
+      await closeEgressAgents(egress);
       await events.close();
       if (redis) await redis.quit().catch(() => redis.disconnect());
     },

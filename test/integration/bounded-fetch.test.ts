@@ -10,7 +10,8 @@ import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ErrorCode, RegistryError } from '../../src/errors.js';
-import { boundedFetch, type BoundedFetchInit, EgressDeniedError, type EgressLookup, type EgressPolicy } from '../../src/security/egress.js';
+import { boundedFetch, type BoundedFetchInit, closeEgressAgents, EgressDeniedError, type EgressLookup, type EgressPolicy } from '../../src/security/egress.js';
+import { streamingFetch } from '../../src/executors/http.stream.js';
 import { rejectionOf } from '../helpers/errors.js';
 
 const NONE: EgressPolicy = { allowHosts: [], allowCidrs: [] };
@@ -296,5 +297,183 @@ describe('boundedFetch', () => {
     const error = await failure('https://petstore.swagger.io/v2/swagger.json?api_key=query-secret-123', { timeoutMs: 2000, maxBytes: 1024, policy: NONE, lookup });
     expect(error.message).toBe('Could not resolve "petstore.swagger.io" (ENOTFOUND)');
     expect(error.extensions).toMatchObject({ code: 'UPSTREAM_UNAVAILABLE', host: 'petstore.swagger.io', cause: 'ENOTFOUND' });
+  });
+});
+
+describe('boundedFetch over pooled keep-alive connections', () => {
+  /** A policy of its own per test, so no test reuses another's pooled connections. */
+  const loopbackPolicy = (): EgressPolicy => ({ allowHosts: [], allowCidrs: ['127.0.0.1/32'] });
+
+  it('sends sequential requests to one origin over one TCP connection', async () => {
+    const server = await startServer((req, res) => res.end(`answer to ${req.url}`));
+    const policy = loopbackPolicy();
+    const first = await boundedFetch(`${server.origin}/one`, { timeoutMs: 2000, maxBytes: 1024, policy });
+    const second = await boundedFetch(`${server.origin}/two`, { timeoutMs: 2000, maxBytes: 1024, policy });
+    expect([first.body.toString(), second.body.toString()]).toEqual(['answer to /one', 'answer to /two']);
+    expect(server.requests.map((req) => req.url)).toEqual(['/one', '/two']);
+    expect(server.connections()).toBe(1);
+  });
+
+  it('re-checks the host on every new connection, so a name that rebinds to a denied address after a pooled connection closes is refused', async () => {
+    const server = await startServer((req, res) => {
+      // The second answer closes the connection: the next request needs a new one.
+      if (req.url === '/second') res.setHeader('connection', 'close');
+      res.end(`answer to ${req.url}`);
+    });
+    // Calls: 1st request pre-check + connect, 2nd request pre-check only (pooled connection),
+    // 3rd request pre-check, then the new connection's lookup answers a private address.
+    const lookup = scriptedLookup({ 'pool.test': ['127.0.0.1', '127.0.0.1', '127.0.0.1', '127.0.0.1', '10.0.0.5'] });
+    const policy = loopbackPolicy();
+    const init = { timeoutMs: 2000, maxBytes: 1024, policy, lookup };
+    expect((await boundedFetch(`http://pool.test:${server.port}/first`, init)).body.toString()).toBe('answer to /first');
+    expect(lookup.calls).toHaveLength(2);
+    expect((await boundedFetch(`http://pool.test:${server.port}/second`, init)).body.toString()).toBe('answer to /second');
+    expect(lookup.calls).toHaveLength(3);
+    expect(server.connections()).toBe(1);
+
+    const error = await failure(`http://pool.test:${server.port}/third`, init);
+    expect(error).toBeInstanceOf(EgressDeniedError);
+    expect(error.code).toBe(ErrorCode.EGRESS_DENIED);
+    expect(error.message).toContain('"pool.test" denied: it resolves to an address in a non-public range');
+    expect(lookup.calls).toHaveLength(5);
+    await sleep(50);
+    expect(server.requests.map((req) => req.url)).toEqual(['/first', '/second']);
+    expect(server.connections()).toBe(1);
+  });
+
+  it('drops a connection whose body passed the size cap instead of reusing it half-read', async () => {
+    const server = await startServer((req, res) => {
+      if (req.url === '/big') {
+        res.writeHead(200, { 'content-type': 'application/octet-stream' });
+        void streamUntilClosed(res, Buffer.alloc(16 * 1024, 7), 64 * 1024 * 1024);
+      } else res.end(`answer to ${req.url}`);
+    });
+    const policy = loopbackPolicy();
+    const init = { timeoutMs: 10_000, maxBytes: 100_000, policy };
+    expect((await boundedFetch(`${server.origin}/small`, init)).body.toString()).toBe('answer to /small');
+    expect((await failure(`${server.origin}/big`, init)).code).toBe(ErrorCode.UPSTREAM_TOO_LARGE);
+    expect(server.connections()).toBe(1);
+    const after = await boundedFetch(`${server.origin}/after`, init);
+    expect(after.status).toBe(200);
+    expect(after.body.toString()).toBe('answer to /after');
+    // The oversized response's connection was destroyed; the next request opened a fresh one.
+    expect(server.connections()).toBe(2);
+  });
+
+  it('drops a connection aborted mid-body, and the next request gets a whole answer on a new connection', async () => {
+    let started: () => void = () => {};
+    const bodyStarted = new Promise<void>((resolve) => (started = resolve));
+    const server = await startServer((req, res) => {
+      if (req.url === '/slow') {
+        res.writeHead(200, { 'content-type': 'text/plain' });
+        res.write('partial ');
+        started();
+        // Never ends: the caller aborts.
+      } else res.end(`answer to ${req.url}`);
+    });
+    const policy = loopbackPolicy();
+    expect((await boundedFetch(`${server.origin}/small`, { timeoutMs: 5000, maxBytes: 1024, policy })).body.toString()).toBe('answer to /small');
+    const controller = new AbortController();
+    const reason = new Error('caller gave up');
+    const aborted = boundedFetch(`${server.origin}/slow`, { timeoutMs: 5000, maxBytes: 1024, policy, signal: controller.signal });
+    await bodyStarted;
+    controller.abort(reason);
+    await expect(aborted).rejects.toBe(reason);
+    expect(server.connections()).toBe(1);
+    const after = await boundedFetch(`${server.origin}/after`, { timeoutMs: 5000, maxBytes: 1024, policy });
+    expect(after.body.toString()).toBe('answer to /after');
+    expect(server.connections()).toBe(2);
+  });
+
+  it('drops a connection whose body outlived the timeout', async () => {
+    const server = await startServer((req, res) => {
+      if (req.url === '/trickle') {
+        res.writeHead(200, { 'content-type': 'text/plain' });
+        res.write('partial ');
+      } else res.end(`answer to ${req.url}`);
+    });
+    const policy = loopbackPolicy();
+    expect((await boundedFetch(`${server.origin}/small`, { timeoutMs: 5000, maxBytes: 1024, policy })).body.toString()).toBe('answer to /small');
+    expect((await failure(`${server.origin}/trickle`, { timeoutMs: 300, maxBytes: 1024, policy })).code).toBe(ErrorCode.UPSTREAM_TIMEOUT);
+    const after = await boundedFetch(`${server.origin}/after`, { timeoutMs: 5000, maxBytes: 1024, policy });
+    expect(after.body.toString()).toBe('answer to /after');
+    expect(server.connections()).toBe(2);
+  });
+
+  it('closes the pooled connections of a policy on shutdown', async () => {
+    const server = await startServer((_req, res) => res.end('ok'));
+    const policy = loopbackPolicy();
+    await boundedFetch(`${server.origin}/`, { timeoutMs: 2000, maxBytes: 1024, policy });
+    expect(server.connections()).toBe(1);
+    const socket = server.requests[0]!.socket;
+    const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+    expect(socket.destroyed).toBe(false);
+    await closeEgressAgents(policy);
+    // The idle keep-alive connection is closed from the registry's side.
+    await closed;
+    // A later request under the same policy gets a new agent and a new connection.
+    await boundedFetch(`${server.origin}/`, { timeoutMs: 2000, maxBytes: 1024, policy });
+    expect(server.connections()).toBe(2);
+  });
+});
+
+describe('streamingFetch over pooled keep-alive connections', () => {
+  const loopbackPolicy = (): EgressPolicy => ({ allowHosts: [], allowCidrs: ['127.0.0.1/32'] });
+
+  /** Streams `url`, collecting the chunks of a 2xx body as text. */
+  async function stream(url: string, init: { policy: EgressPolicy; maxBytes?: number; signal?: AbortSignal; onData?: (chunk: Uint8Array) => void }) {
+    let text = '';
+    const response = await streamingFetch(new URL(url), {
+      method: 'GET',
+      headers: new Headers(),
+      timeoutMs: 5000,
+      maxBytes: init.maxBytes ?? 100_000,
+      policy: init.policy,
+      ...(init.signal ? { signal: init.signal } : {}),
+      onData: (chunk) => {
+        text += Buffer.from(chunk).toString();
+        init.onData?.(chunk);
+      },
+    });
+    return { status: response.status, text };
+  }
+
+  /** `/events` answers a short event stream; `/endless` streams until the client goes away. */
+  const streamServer = () =>
+    startServer((req, res) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      if (req.url === '/endless') void streamUntilClosed(res, Buffer.from('data: tick\n\n'.repeat(100)), 64 * 1024 * 1024);
+      else res.end(`data: ${req.url}\n\n`);
+    });
+
+  it('reuses the connection of a stream read to its end', async () => {
+    const server = await streamServer();
+    const policy = loopbackPolicy();
+    expect(await stream(`${server.origin}/events?n=1`, { policy })).toEqual({ status: 200, text: 'data: /events?n=1\n\n' });
+    expect(await stream(`${server.origin}/events?n=2`, { policy })).toEqual({ status: 200, text: 'data: /events?n=2\n\n' });
+    expect(server.connections()).toBe(1);
+  });
+
+  it('drops the connection of a stream that passed the size cap, and the next stream gets a whole answer on a new one', async () => {
+    const server = await streamServer();
+    const policy = loopbackPolicy();
+    await stream(`${server.origin}/events?n=1`, { policy });
+    const error = await rejectionOf(stream(`${server.origin}/endless`, { policy, maxBytes: 50_000 }));
+    expect(error.code).toBe(ErrorCode.UPSTREAM_TOO_LARGE);
+    expect(server.connections()).toBe(1);
+    expect(await stream(`${server.origin}/events?n=2`, { policy })).toEqual({ status: 200, text: 'data: /events?n=2\n\n' });
+    expect(server.connections()).toBe(2);
+  });
+
+  it('drops the connection of a stream aborted mid-body, and the next stream gets a whole answer on a new one', async () => {
+    const server = await streamServer();
+    const policy = loopbackPolicy();
+    await stream(`${server.origin}/events?n=1`, { policy });
+    const controller = new AbortController();
+    const reason = new Error('caller gave up');
+    await expect(stream(`${server.origin}/endless`, { policy, signal: controller.signal, onData: () => controller.abort(reason) })).rejects.toBe(reason);
+    expect(server.connections()).toBe(1);
+    expect(await stream(`${server.origin}/events?n=2`, { policy })).toEqual({ status: 200, text: 'data: /events?n=2\n\n' });
+    expect(server.connections()).toBe(2);
   });
 });
