@@ -15,7 +15,7 @@ const HOSTILE_INPUTS = new Set(['../../../../etc/passwd']);
 
 /** References to things only the authors' machines have. */
 const FORBIDDEN: { pattern: RegExp; what: string }[] = [
-  { pattern: /\.\.['"`]?\s*[/,]\s*['"`]?shared\b/, what: 'the sibling directory ../shared' },
+  { pattern: /\.\.['"`]?\s*[/,]\s*['"`]?shared\b/, what: 'the shared directory beside the repository' },
   { pattern: /(?<![\w.-])\/(?:work|home|Users|root)\/[\w.-]/, what: 'an absolute path on a developer machine' },
   { pattern: /\b[A-Z]:\\\\?[\w.-]+\\/, what: 'an absolute Windows path' },
 ];
