@@ -22,13 +22,25 @@ const CLIENT_ERROR_CODES = new Set<string>([
   'PERSISTED_QUERY_NOT_SUPPORTED',
 ]);
 
-/** Keeps expected errors as they are and replaces anything unexpected by a generic, coded message. */
+/**
+ * graphql-js's hints at the schema ("Did you mean the enum value "EXECUTE"?"). Apollo removes them
+ * from validation errors (`hideSchemaDetailsFromClientErrors`), but not from variable coercion errors.
+ */
+const SCHEMA_HINT = / ?Did you mean [^?]*\?/g;
+
+/** `message` without graphql-js's hints at the schema. */
+export const withoutSchemaHints = (message: string): string => message.replace(SCHEMA_HINT, '');
+
+/**
+ * Keeps expected errors as they are, without schema hints, and replaces anything unexpected by a
+ * generic, coded message.
+ */
 export function formatError(formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError {
   const original = unwrapResolverError(error);
   const code = formatted.extensions?.code;
   if (original instanceof RegistryError || (typeof code === 'string' && CLIENT_ERROR_CODES.has(code))) {
     const { stacktrace: _omit, ...extensions } = formatted.extensions ?? {};
-    return { ...formatted, extensions };
+    return { ...formatted, message: withoutSchemaHints(formatted.message), extensions };
   }
   return {
     message: 'Internal server error',

@@ -6,6 +6,7 @@ import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
 import { type RegistryContext } from '../context.types.js';
 import { ErrorCode } from '../errors.js';
+import { withoutSchemaHints } from './apollo.js';
 import { type Logger } from '../logger.js';
 import { type Viewer } from '../modules/principal/index.js';
 import { limitParseOptions, limitValidationRules, type QueryLimits } from '../security/limits.js';
@@ -113,7 +114,8 @@ export function attachSubscriptions(app: FastifyInstance, deps: SubscriptionDepe
           return refusal((error as Error).message, ErrorCode.BAD_REQUEST);
         }
         const errors = validate(deps.schema, document, [...specifiedRules, ...limitValidationRules(deps.limits)]);
-        if (errors.length) return [...errors];
+        // Without "Did you mean …" hints, as over HTTP.
+        if (errors.length) return errors.map((e) => new GraphQLError(withoutSchemaHints(e.message), { nodes: e.nodes, extensions: e.extensions }));
         const operation = getOperationAST(document, payload.operationName);
         if (operation?.operation !== 'subscription') {
           return refusal('Only subscriptions are served over WebSocket; send queries and mutations over HTTP', ErrorCode.BAD_REQUEST);

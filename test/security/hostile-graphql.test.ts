@@ -1,5 +1,7 @@
 import { Trace } from '@apollo/usage-reporting-protobuf';
+import { createClient } from 'graphql-ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
 import { startRegistry, type TestRegistry } from '../helpers/registry.js';
 import { type Watch, watchedRegistry } from './helpers/watch.js';
 
@@ -76,6 +78,9 @@ const cases: Case[] = [
   { name: 'field suggestion: a misspelled enum value', send: () => gql('{ explainAccess(tool: "x", action: EXECUT) { allowed } }'), codes: ['GRAPHQL_VALIDATION_FAILED'], check: noSuggestion },
   { name: 'field suggestion: a misspelled type', send: () => gql('{ ...F } fragment F on Quer { __typename }'), codes: ['GRAPHQL_VALIDATION_FAILED'], check: noSuggestion },
   { name: 'field suggestion: a misspelled input field', send: () => gql('mutation { executeTool(input: { tol: "x", arguments: {} }) { id } }', undefined, agent), codes: ['GRAPHQL_VALIDATION_FAILED'], check: noSuggestion },
+  // Suggestions made while coercing variables, which validation rules never see
+  { name: 'field suggestion: an enum value in a variable in the wrong case', send: () => gql('query($a: PolicyAction!) { explainAccess(tool: "x.y", action: $a) { allowed } }', { a: 'execute' }), codes: ['BAD_USER_INPUT'], check: noSuggestion },
+  { name: 'field suggestion: a misspelled input field in a variable', send: () => gql('mutation($i: ExecuteToolInput!) { executeTool(input: $i) { id } }', { i: { tol: 'x', arguments: {} } }, agent), codes: ['BAD_USER_INPUT'], check: noSuggestion },
   // Introspection in production
   { name: 'introspection: __schema', send: () => gql('{ __schema { types { name fields { name } } } }'), codes: ['GRAPHQL_VALIDATION_FAILED'] },
   { name: 'introspection: __type', send: () => gql('{ __type(name: "Query") { fields { name } } }'), codes: ['GRAPHQL_VALIDATION_FAILED'] },
@@ -206,6 +211,28 @@ describe(`hostile GraphQL requests (${cases.length} cases)`, () => {
     expect(res.status).toBe(400);
     expect(res.errors?.[0]?.extensions?.code).toBe('GRAPHQL_VALIDATION_FAILED');
     expect((await dev.graphql('{ __schema { queryType { name } } }')).data).toEqual({ __schema: { queryType: { name: 'Query' } } });
+  });
+
+  it('gives no schema hints over WebSocket either: a misspelled subscription field is refused without "Did you mean"', async () => {
+    const client = createClient({
+      url: `${registry.url.replace(/^http/, 'ws')}/graphql`,
+      webSocketImpl: WebSocket,
+      connectionParams: { authorization: `Bearer ${registry.viewerToken}` },
+      retryAttempts: 0,
+    });
+    try {
+      const answer = await new Promise<string>((resolve) => {
+        client.subscribe({ query: 'subscription { catalogChangd { kind } }' }, {
+          next: (value) => resolve(JSON.stringify(value)),
+          error: (error) => resolve(JSON.stringify(error)),
+          complete: () => resolve('completed'),
+        });
+      });
+      expect(answer).toContain('catalogChangd');
+      noSuggestion(answer);
+    } finally {
+      await client.dispose();
+    }
   });
 
   it('sends no tracing or exception extensions; a federation trace (outside production only) masks every error', async () => {
