@@ -2,6 +2,8 @@ import { Writable } from 'node:stream';
 import { createLocalJWKSet, decodeProtectedHeader, generateKeyPair, type JSONWebKeySet, jwtVerify, SignJWT } from 'jose';
 import { afterAll, describe, expect, it } from 'vitest';
 import { generateSigningJwk } from '../../src/security/signing-keys.js';
+import { randomBytes } from 'node:crypto';
+import { type RegistryProcess, spawnRegistry } from '../helpers/process.js';
 import { startRegistry, type TestRegistry } from '../helpers/registry.js';
 
 // Truncating the audit log: someone who can bypass the database's append-only trigger (a superuser)
@@ -135,11 +137,13 @@ describe('audit checkpoints', () => {
     expect(truncation.message).toContain(checkpoint.at);
     expect(after.summary).toMatch(/truncat/i);
 
-    // Writing on over the cut does not hide it: the new entries cannot match the checkpoint's hash.
+    // Writing on over the cut does not hide it: the chain goes on from its head, so the removed entries
+    // (the checkpoint's among them) are named as missing between the kept and the new ones.
     await makeEntries(registry, 3);
     const overwritten = await verify(registry);
     expect(overwritten.valid).toBe(false);
-    expect(overwritten.problems.map((p) => p.kind)).toContain('CHECKPOINT_MISMATCH');
+    expect(overwritten.problems).toContainEqual(expect.objectContaining({ kind: 'MISSING_ENTRIES', seq: (keep + 1n).toString() }));
+    expect(overwritten.problems).toContainEqual(expect.objectContaining({ kind: 'MISSING_ENTRIES', seq: checkpoint.seq }));
   });
 
   it('reports a missing entry in the middle as a gap and a broken link', async () => {
@@ -289,4 +293,81 @@ describe('audit checkpoints', () => {
     for (const head of heads) expect(rows.map((r) => r.seq)).toContain(head);
     expect((await verify(first)).problems).toEqual([]);
   });
+
+  it.runIf(process.env.TEST_DATABASE_URL)(
+    'two registry processes write a chain each, and verification checks both, checkpoints both and names damage in either',
+    { timeout: 180_000 },
+    async () => {
+      const keys = JSON.stringify([await generateSigningJwk()]);
+      const first = await start({ REGISTRY_SIGNING_KEYS: keys });
+      const admin = { clientId: 'chains-admin', clientSecret: randomBytes(24).toString('base64url') };
+      const chainOfSeq = (seq: bigint) => (seq - 1n) / 2n ** 40n;
+      const chainsOf = async () =>
+        (await first.db.fork().execute<{ chain: string; n: number; last: string }[]>(
+          `select ((seq - 1) / ?::bigint)::text as chain, count(*)::int as n, max(seq)::text as last from audit_entry group by 1 order by 1`,
+          [(2n ** 40n).toString()],
+        ));
+      await makeEntries(first, 1);
+      const own = chainOfSeq(await newestSeq(first)).toString();
+
+      // A second process on the same database, as another replica: it picks its own chain (1 in 1023 it picks
+      // the same one, which is safe but proves nothing here, so it is started again).
+      let other: RegistryProcess | undefined;
+      for (let attempt = 0; attempt < 3 && !other; attempt += 1) {
+        const child = await spawnRegistry(process.execPath, ['dist/src/main.js'], {
+          DATABASE_URL: (first.config.database as { url: string }).url,
+          REGISTRY_SIGNING_KEYS: keys,
+          REGISTRY_MASTER_KEY: randomBytes(32).toString('base64'),
+          REGISTRY_SEED: 'none',
+          REGISTRY_AUDIT_CHECKPOINT_SECONDS: '0',
+          REGISTRY_BOOTSTRAP_CLIENT_ID: `${admin.clientId}${attempt}`,
+          REGISTRY_BOOTSTRAP_CLIENT_SECRET: admin.clientSecret,
+        });
+        if ((await chainsOf()).length > 1) other = child;
+        else {
+          process.kill(-child.child.pid!, 'SIGTERM');
+          await child.exited;
+        }
+      }
+      expect(other).toBeDefined();
+      try {
+        // The other process appends too: a token request each.
+        for (let i = 0; i < 3; i += 1) {
+          const res = await fetch(`${other!.url}/oauth/token`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/x-www-form-urlencoded' },
+            body: new URLSearchParams({ grant_type: 'client_credentials', client_id: `${admin.clientId}0`, client_secret: admin.clientSecret }),
+          });
+          expect(res.status).toBe(200);
+        }
+        await makeEntries(first, 1);
+        const chains = await chainsOf();
+        expect(chains).toHaveLength(2);
+        const theirs = chains.find((c) => c.chain !== own)!;
+
+        const both = await verify(first);
+        expect(both).toMatchObject({ valid: true, problems: [], entries: chains.reduce((n, c) => n + c.n, 0) });
+        expect(both.summary).toContain('in 2 chains');
+
+        // One checkpoint per chain that moved: both heads are signed.
+        const checkpoint = await createCheckpoint(first);
+        expect(chainOfSeq(BigInt(checkpoint.seq)).toString()).toBe(own);
+        const signed = await first.db.fork().execute<{ seq: string; count: string }[]>('select seq::text as seq, count::text as count from audit_checkpoint');
+        expect(signed.map((c) => c.seq)).toContain(theirs.last);
+        expect(signed.find((c) => c.seq === theirs.last)!.count).toBe(String(theirs.n));
+        expect((await verify(first)).valid).toBe(true);
+
+        // The other chain's newest entry (its checkpoint's) is removed: a truncation of that chain, named.
+        await asSuperuser(first, 'delete from audit_entry where seq = ?', [theirs.last]);
+        const cut = await verify(first);
+        expect(cut.valid).toBe(false);
+        expect(cut.truncatedAfterSeq).toBe((BigInt(theirs.last) - 1n).toString());
+        expect(cut.problems.map((p) => p.kind)).toEqual(['TRUNCATED']);
+        expect(cut.problems[0]!.message).toContain(`chain ${theirs.chain}`);
+      } finally {
+        process.kill(-other!.child.pid!, 'SIGTERM');
+        await other!.exited;
+      }
+    },
+  );
 });
