@@ -294,6 +294,31 @@ describe('audit checkpoints', () => {
     expect((await verify(first)).problems).toEqual([]);
   });
 
+  it('pages the log newest first across cursors, and refuses a cursor it did not make', async () => {
+    const registry = await start();
+    await makeEntries(registry, 2);
+    type Page = { auditLog: { totalCount: number; edges: { cursor: string; node: { seq: string; at: string } }[]; pageInfo: { hasNextPage: boolean; endCursor: string | null } } };
+    const query = 'query($after: String) { auditLog(first: 3, after: $after) { totalCount edges { cursor node { seq at } } pageInfo { hasNextPage endCursor } } }';
+    const seen: { seq: string; at: string }[] = [];
+    let after: string | null = null;
+    let total = 0;
+    for (let page = 0; page < 50; page += 1) {
+      const res = await registry.graphql<Page>(query, { after }, bearer(registry.adminToken));
+      expect(res.errors).toBeUndefined();
+      total = res.data!.auditLog.totalCount;
+      seen.push(...res.data!.auditLog.edges.map((e) => e.node));
+      if (!res.data!.auditLog.pageInfo.hasNextPage) break;
+      after = res.data!.auditLog.pageInfo.endCursor;
+    }
+    expect(seen).toHaveLength(total);
+    expect(new Set(seen.map((e) => e.seq)).size).toBe(total);
+    const newestFirst = [...seen].sort((a, b) => (a.at === b.at ? Number(BigInt(b.seq) - BigInt(a.seq)) : b.at.localeCompare(a.at)));
+    expect(seen).toEqual(newestFirst);
+
+    const forged = Buffer.from(JSON.stringify(['audit', 'yesterday', '1'])).toString('base64url');
+    expect(code(await registry.graphql(query, { after: forged }, bearer(registry.adminToken)))).toBe('INVALID_CURSOR');
+  });
+
   it.runIf(process.env.TEST_DATABASE_URL)(
     'two registry processes write a chain each, and verification checks both, checkpoints both and names damage in either',
     { timeout: 180_000 },
