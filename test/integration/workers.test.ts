@@ -6,6 +6,7 @@ import { generateSigningJwk } from '../../src/security/signing-keys.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
 import { manual, manualTool } from '../helpers/factories.js';
 import { isRunning, type RegistryProcess, run, spawnRegistry } from '../helpers/process.js';
+import { subscribe } from '../helpers/subscriptions.js';
 
 // REGISTRY_WORKERS: the real built server as a primary and its workers on one port, sharing one
 // PostgreSQL database and one Redis. Every request below opens its own connection, which the
@@ -65,6 +66,22 @@ async function onWorker<T>(worker: string, send: () => Promise<Answer<T>>): Prom
   for (let attempt = 0; attempt < 20; attempt += 1) {
     const answer = await send();
     if (answer.worker === worker) return answer;
+  }
+  throw new Error(`worker ${worker} answered none of 20 requests`);
+}
+
+/**
+ * Sends `send` (a request not to be repeated) to worker `worker` of two: the primary hands new
+ * connections to the workers in turn, so after one answered by the other worker, the next goes to
+ * this one. The answer's header confirms it.
+ */
+async function nextOn<T>(url: string, worker: string, send: () => Promise<Answer<T>>): Promise<Answer<T>> {
+  for (let attempt = 0; attempt < 20; attempt += 1) {
+    const probe = await call(url, 'GET', '/healthz');
+    if (probe.worker === worker) continue;
+    const answer = await send();
+    expect(answer.worker).toBe(worker);
+    return answer;
   }
   throw new Error(`worker ${worker} answered none of 20 requests`);
 }
@@ -233,7 +250,7 @@ describe.runIf(SHARED)('REGISTRY_WORKERS=2 on PostgreSQL and Redis', () => {
     }
     const dropped = (await list()).body.data!.tools.edges.find((e) => e.node.name === `${provider}.dropped`)!.node.id;
 
-    const disabled = await onWorker('1', () =>
+    const disabled = await nextOn(registry.url, '1', () =>
       graphql<{ setToolEnabled: { userErrors: unknown[] } }>(
         registry.url,
         adminToken,
@@ -251,6 +268,40 @@ describe.runIf(SHARED)('REGISTRY_WORKERS=2 on PostgreSQL and Redis', () => {
     }
     expect(names(onOther)).toEqual([`${provider}.kept`, `${provider}.limited`]);
     expect(names(await onWorker('1', list))).toEqual([`${provider}.kept`, `${provider}.limited`]);
+  });
+
+  it('delivers catalog changes made through either worker to a subscriber connected to one of them', { timeout: 60_000 }, async () => {
+    const name = `${provider}.kept`;
+    const found = await graphql<{ tool: { id: string } }>(registry.url, adminToken, 'query($name: String!) { tool(name: $name) { id } }', { name });
+    const toolId = found.body.data!.tool.id;
+    const setEnabled = (enabled: boolean) =>
+      graphql<{ setToolEnabled: { userErrors: unknown[] } }>(
+        registry.url,
+        adminToken,
+        `mutation($input: SetToolEnabledInput!) { setToolEnabled(input: $input) { userErrors { message } } }`,
+        { input: { toolId, enabled } },
+      );
+    const live = subscribe<{ catalogChanged: { toolName: string; tool: { enabled: boolean } | null } }>(registry.url, adminToken, 'CatalogChanged');
+    try {
+      // Live once it hears a change made after it connected (through whichever worker).
+      let heard = false;
+      for (let attempt = 0; attempt < 40 && !heard; attempt += 1) {
+        const from = live.received.length;
+        await setEnabled(true);
+        heard = await live.waitFor((d) => d.catalogChanged.toolName === name, { from, timeoutMs: 500 }).then(() => true, () => false);
+      }
+      expect(heard).toBe(true);
+      // One change through each worker: whichever the subscriber is on, one of them reaches it through Redis.
+      for (const [worker, enabled] of [['1', false], ['2', true]] as const) {
+        const from = live.received.length;
+        const changed = await nextOn(registry.url, worker, () => setEnabled(enabled));
+        expect(changed.body.data!.setToolEnabled.userErrors).toEqual([]);
+        const change = await live.waitFor((d) => d.catalogChanged.toolName === name && d.catalogChanged.tool?.enabled === enabled, { from, timeoutMs: 15_000 });
+        expect(change.catalogChanged.tool).toMatchObject({ enabled });
+      }
+    } finally {
+      await live.close();
+    }
   });
 
   it('replaces a killed worker and keeps serving the port meanwhile', { timeout: 90_000 }, async () => {
