@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { parseCidr } from './common/ip.js';
@@ -121,6 +122,8 @@ export interface Config {
   previousMasterKeys: string[];
   /** Seconds between signed checkpoints of the audit chain's head (one replica writes each); 0 turns the timer off. */
   auditCheckpointSeconds: number;
+  /** Registry processes serving one port (src/cluster.ts); more than 1 needs PostgreSQL and Redis. */
+  workers: number;
 }
 
 /** A comma-separated list, trimmed, without empty entries. */
@@ -203,6 +206,7 @@ const EnvSchema = z.object({
   REGISTRY_REQUEST_TIMEOUT_MS: z.coerce.number().int().min(0).max(3_600_000).default(30_000),
   REGISTRY_IDLE_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(5_000),
   REGISTRY_MAX_CONNECTIONS_PER_ADDRESS: z.coerce.number().int().min(0).max(1_000_000).default(256),
+  REGISTRY_WORKERS: z.coerce.number().int('must be a whole number of processes').min(1, 'must be at least 1').max(256, 'must be at most 256').optional(),
 });
 
 /** Raised when the environment does not describe a valid configuration; lists every problem. */
@@ -263,6 +267,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     if (Boolean(e.OIDC_ISSUER) !== Boolean(e.OIDC_JWKS_URL)) {
       problems.push('OIDC_ISSUER and OIDC_JWKS_URL: set both or neither');
     }
+    // Workers are replicas on one port: they need the database and the counters replicas share.
+    if (e.REGISTRY_WORKERS !== undefined && e.REGISTRY_WORKERS > 1) {
+      if (!e.DATABASE_URL) {
+        problems.push('REGISTRY_WORKERS: more than 1 needs DATABASE_URL (the embedded database belongs to one process); set it to 1 or use PostgreSQL');
+      }
+      if (!e.REDIS_URL) {
+        problems.push('REGISTRY_WORKERS: more than 1 needs REDIS_URL (without it each worker keeps its own rate limits, budgets and cache invalidations); set it to 1 or configure Redis');
+      }
+    }
   }
   if (!parsed.success || problems.length > 0) throw new ConfigError(problems);
   const e = parsed.data;
@@ -289,6 +302,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     masterKey: e.REGISTRY_MASTER_KEY,
     previousMasterKeys: e.REGISTRY_PREVIOUS_MASTER_KEYS?.split(',').map((k) => k.trim()).filter(Boolean) ?? [],
     auditCheckpointSeconds: e.REGISTRY_AUDIT_CHECKPOINT_SECONDS,
+    // One per core in a production deployment that can share state between them; else one.
+    workers: e.REGISTRY_WORKERS ?? (e.NODE_ENV === 'production' && e.DATABASE_URL && e.REDIS_URL ? availableParallelism() : 1),
     auth: {
       accessTokenTtlSeconds: e.REGISTRY_ACCESS_TOKEN_TTL_SECONDS,
       refreshTokenTtlSeconds: e.REGISTRY_REFRESH_TOKEN_TTL_SECONDS,

@@ -1,4 +1,6 @@
 import 'reflect-metadata';
+import cluster from 'node:cluster';
+import { announceReady, superviseWorkers } from './cluster.js';
 import { buildApp, registrationDependencies } from './http/app.js';
 import { type Config, ConfigError, loadConfig } from './config.js';
 import { type Database, openDatabase } from './db/database.js';
@@ -65,15 +67,30 @@ function printCreatedAdmin(admin: CreatedAdmin, address: string): void {
   );
 }
 
-/** Starts the registry: config, database and migrations, seed, HTTP; drains on SIGTERM/SIGINT. */
-async function main(): Promise<void> {
-  const config = readConfig();
-  const logger = createLogger(config.logLevel);
-  const db = await openDatabase(config.database);
+/**
+ * The one-time work of a start, done once whatever the number of workers: migrations (when the
+ * database opens), the bundled seed, the admin. Returns credentials to print, if it created an admin.
+ */
+async function prepare(config: Config, db: Database, logger: Logger): Promise<CreatedAdmin | null> {
   if (config.seed === 'bundled') await seedCatalog(db, logger);
-  const created = await ensureAdmin(config, db, logger);
+  return ensureAdmin(config, db, logger);
+}
+
+/**
+ * Serves the registry in this process: database, HTTP, provider refresh; drains on SIGTERM/SIGINT.
+ * A cluster worker (`worker` set) leaves the one-time work to its primary, names itself in a
+ * response header, tells the primary once it listens, and exits when drained.
+ */
+async function serve(config: Config, logger: Logger, worker: { id: number } | null): Promise<void> {
+  const db = await openDatabase(config.database);
+  const created = worker ? null : await prepare(config, db, logger);
   const security = await createSecurity(config, logger);
   const app = await buildApp({ config, db, logger, security, schema: await buildRegistrySchema() });
+  if (worker) {
+    // Which worker answered (its cluster id, not its pid), before any handler of the app runs.
+    const id = String(worker.id);
+    app.server.prependListener('request', (_request, response) => response.setHeader('x-registry-worker', id));
+  }
   const refresher = new ProviderRefresher(
     db,
     registrationDependencies(security),
@@ -83,7 +100,12 @@ async function main(): Promise<void> {
   const address = await app.listen({ host: config.host, port: config.port });
   refresher.start();
   if (created) printCreatedAdmin(created, address);
-  logger.info({ database: config.database.kind }, `Tool Registry ready at ${address}/graphql`);
+  if (worker) {
+    logger.info({ address }, 'worker listening');
+    announceReady(address);
+  } else {
+    logger.info({ database: config.database.kind }, `Tool Registry ready at ${address}/graphql`);
+  }
 
   let stopping = false;
   const stop = async (signal: NodeJS.Signals) => {
@@ -103,9 +125,53 @@ async function main(): Promise<void> {
       logger.error({ err: error }, 'shutdown failed');
       process.exitCode = 1;
     }
+    // The channel to the primary would keep a worker alive.
+    if (worker) process.exit();
   };
-  process.once('SIGTERM', stop);
-  process.once('SIGINT', stop);
+  if (worker) {
+    // A terminal's Ctrl-C reaches the primary and its workers; the primary forwards SIGTERM too.
+    process.on('SIGTERM', stop);
+    process.on('SIGINT', stop);
+  } else {
+    process.once('SIGTERM', stop);
+    process.once('SIGINT', stop);
+  }
+}
+
+/**
+ * The primary of `REGISTRY_WORKERS` > 1 processes: does the one-time work (migrations, seed, admin)
+ * before any worker starts, then forks and supervises the workers (src/cluster.ts) and exits with
+ * their outcome. It serves nothing itself.
+ */
+async function runPrimary(config: Config, logger: Logger): Promise<void> {
+  const db = await openDatabase(config.database);
+  try {
+    await prepare(config, db, logger);
+  } finally {
+    await db.close();
+  }
+  const supervisor = superviseWorkers({
+    workers: config.workers,
+    logger,
+    // The workers' own grace period, plus time to close the database and Redis.
+    stopTimeoutMs: config.shutdownGraceMs + 5000,
+  });
+  process.on('SIGTERM', () => supervisor.stop('SIGTERM'));
+  process.on('SIGINT', () => supervisor.stop('SIGINT'));
+  process.exit(await supervisor.done);
+}
+
+/** Starts the registry: one process, or a primary and its workers (`REGISTRY_WORKERS`). */
+async function main(): Promise<void> {
+  const config = readConfig();
+  const logger = createLogger(config.logLevel);
+  if (cluster.isWorker) {
+    await serve(config, logger.child({ role: 'worker', worker: cluster.worker!.id, pid: process.pid }), cluster.worker!);
+  } else if (config.workers > 1) {
+    await runPrimary(config, logger.child({ role: 'primary', pid: process.pid }));
+  } else {
+    await serve(config, logger, null);
+  }
 }
 
 main().catch((error: unknown) => {

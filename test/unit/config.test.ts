@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../../src/config.js';
 
@@ -90,5 +91,19 @@ describe('loadConfig', () => {
 
   it('refuses a data directory together with a PostgreSQL URL', () => {
     expect(() => loadConfig({ DATABASE_URL: 'postgres://db/r', REGISTRY_DATA_DIR: '/data' })).toThrow(/REGISTRY_DATA_DIR/);
+  });
+  it('runs one worker per core only in production with PostgreSQL and Redis, and refuses more than one without them', () => {
+    const server = { DATABASE_URL: 'postgres://u@db/r', REDIS_URL: 'redis://cache:6379', ...SERVER_KEYS };
+    expect(loadConfig({}).workers).toBe(1);
+    expect(loadConfig({ NODE_ENV: 'production' }).workers).toBe(1);
+    expect(loadConfig(server).workers).toBe(1);
+    expect(loadConfig({ ...server, NODE_ENV: 'production' }).workers).toBe(availableParallelism());
+    expect(loadConfig({ ...server, NODE_ENV: 'production', REDIS_URL: '' }).workers).toBe(1);
+    expect(loadConfig({ ...server, REGISTRY_WORKERS: '3' }).workers).toBe(3);
+    expect(loadConfig({ REGISTRY_WORKERS: '1' }).workers).toBe(1);
+    expect(() => loadConfig({ REGISTRY_WORKERS: '2' })).toThrow(/REGISTRY_WORKERS: more than 1 needs DATABASE_URL[\s\S]*REGISTRY_WORKERS: more than 1 needs REDIS_URL/);
+    expect(() => loadConfig({ ...server, REDIS_URL: undefined, REGISTRY_WORKERS: '2' })).toThrow(/REGISTRY_WORKERS: more than 1 needs REDIS_URL/);
+    expect(() => loadConfig({ ...server, REGISTRY_WORKERS: '0' })).toThrow(/REGISTRY_WORKERS: must be at least 1/);
+    expect(() => loadConfig({ ...server, REGISTRY_WORKERS: '1.5' })).toThrow(/REGISTRY_WORKERS: must be a whole number/);
   });
 });

@@ -13,6 +13,11 @@ interface ComposeFile {
   >;
 }
 
+/** The registry's replica count in the compose file. */
+function replicasOf(file: ComposeFile): number {
+  return file.services.registry!.deploy?.replicas ?? 1;
+}
+
 async function compose(): Promise<ComposeFile> {
   return parseYaml(await readFile('docker-compose.yml', 'utf8')) as ComposeFile;
 }
@@ -44,6 +49,9 @@ describe('the deployment files', () => {
     expect(config.redisUrl).toBe('redis://redis:6379');
     expect(config.nodeEnv).toBe('production');
     expect(config.host).toBe('0.0.0.0');
+    // Two workers per replica: replicas × workers × DATABASE_POOL_MAX stays below PostgreSQL's 100 connections.
+    expect(config.workers).toBe(2);
+    expect(config.workers * replicasOf(await compose()) * (config.database as { poolMax: number }).poolMax).toBeLessThan(100);
   });
 
   it('give the router the supergraph composed from the committed subgraph schema (run `npm run supergraph`)', async () => {
