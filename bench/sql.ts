@@ -33,7 +33,8 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
  * SQL statements per request, counted on the wire: a second registry process on `site`'s database
- * (same environment and keys, so the run's tokens are valid there) reaches PostgreSQL through
+ * (same environment and keys, and the measured registry's origin as its public URL, so the run's
+ * tokens are valid there) reaches PostgreSQL through
  * `StatementCounter` (one per simple-protocol Query and per extended-protocol Sync: round trips,
  * transaction control included). The measured registries never have the counting hop in their path.
  * After a warm-up (caches filled, token verified once), `n` sequential requests are counted, with
@@ -45,7 +46,8 @@ export async function measureSql(site: Site, ctx: BenchContext, execute: Request
   const databaseUrl = site.env.DATABASE_URL;
   if (site.db.kind !== 'postgresql' || !databaseUrl) return NOT_COUNTED;
   const { counter, url } = await StatementCounter.start(databaseUrl);
-  const registry = new RegistryProcess({ ...site.env, DATABASE_URL: url }, logFile);
+  // The measured registry's origin as its public URL, so the tokens it issued (their issuer) hold here.
+  const registry = new RegistryProcess({ ...site.env, DATABASE_URL: url, REGISTRY_PUBLIC_URL: site.registry.url }, logFile);
   try {
     await registry.start();
     const run = async (request: RequestSpec, amount: number, what: string, distinct = false) => {
