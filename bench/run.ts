@@ -32,7 +32,7 @@ const log = (message: string) => process.stderr.write(`[bench ${((performance.no
 
 const quick = process.env.BENCH_QUICK === '1';
 const settings: Settings = quick
-  ? { rounds: 2, roundS: 2, latencyRoundS: 2, connections: 10, warmupS: 1, searchesPerRound: 40 }
+  ? { rounds: 2, roundS: 3, latencyRoundS: 2, connections: 10, warmupS: 1, searchesPerRound: 40 }
   : { rounds: 4, roundS: 5, latencyRoundS: 4, connections: 10, warmupS: 2, searchesPerRound: 120 };
 const shieldOptions = quick ? { rounds: 6, batch: 10 } : { rounds: 20, batch: 20 };
 
@@ -105,14 +105,17 @@ async function main(): Promise<void> {
     await sample('100k registry started and seeded');
     log('catalog read at 10,000 tools: cache hits, cache misses, the bare Apollo peer and the node:http floor');
     catalog = await measureCatalog(ctx, 10_000);
+    log(`catalog: peer ${fmt(catalog.peer.rps, 0)} req/s, hits ${fmt(catalog.hitVsPeer, 3)} × peer, misses ${fmt(catalog.missVsPeer, 3)} × peer`);
     log('shield rule tree, in process, at 10,000 tools');
     shield = await main.exclusive(() => measureShield(main.env, main.agent, 10_000, shieldOptions));
     const tool = await echoTool(ctx);
     try {
       log('SQL statements per request, on a second registry through a counting proxy');
       sql = await measureSql(main, ctx, tool.viaRegistry, logFile, quick ? 50 : 200);
+      log(`SQL statements: ${fmt(sql.catalogPerHit, 2)} per catalog hit, ${fmt(sql.catalogPerMiss, 2)} per miss, ${fmt(sql.executePerCall, 2)} per executeTool`);
       log('execute overhead, and throughput against the bare Apollo peer');
       execute = await measureExecute(ctx, tool);
+      log(`execute: +${fmt(execute.latency.addedP50, 2)} ms p50, ${fmt(execute.throughput.vsPeer, 3)} × peer (${fmt(execute.throughput.peer.rps, 0)} calls/s)`);
     } finally {
       await tool.echo.stop();
     }

@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { catalogRequest } from './catalog.ts';
 import type { BenchContext } from './lib/context.ts';
 import { expectAll, type RequestSpec } from './lib/load.ts';
@@ -37,7 +38,8 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
  * tokens are valid there) reaches PostgreSQL through
  * `StatementCounter` (one per simple-protocol Query and per extended-protocol Sync: round trips,
  * transaction control included). The measured registries never have the counting hop in their path.
- * After a warm-up (caches filled, token verified once), `n` sequential requests are counted, with
+ * After a warm-up on several connections (caches filled and the token verified in every worker
+ * process), `n` sequential requests on one connection are counted, with
  * half a second afterwards for work that completes after the answer. Requests: the catalog read
  * repeated (cache hits), the catalog read with every request distinct (misses) and `execute` (the
  * echo tool's `executeTool`). On PGlite nothing is counted and every figure is NaN.
@@ -50,12 +52,15 @@ export async function measureSql(site: Site, ctx: BenchContext, execute: Request
   const registry = new RegistryProcess({ ...site.env, DATABASE_URL: url, REGISTRY_PUBLIC_URL: site.registry.url }, logFile);
   try {
     await registry.start();
-    const run = async (request: RequestSpec, amount: number, what: string, distinct = false) => {
-      const result = await ctx.load.run({ url: registry.url, requests: [request], connections: 1, amount, distinct });
+    const run = async (request: RequestSpec, amount: number, what: string, distinct = false, connections = 1) => {
+      const result = await ctx.load.run({ url: registry.url, requests: [request], connections, amount, distinct });
       expectAll(result, 200, what);
     };
+    // Warm-up on several connections, so that every worker process (each with caches of its own)
+    // gets requests whichever of them the counted connection lands on.
+    const warmConnections = Math.max(4, 2 * availableParallelism());
     const perRequest = async (request: RequestSpec, amount: number, what: string, distinct = false) => {
-      await run(request, 20, what, distinct);
+      await run(request, 10 * warmConnections, what, distinct, warmConnections);
       await sleep(500);
       const before = counter.statements;
       await run(request, amount, what, distinct);
