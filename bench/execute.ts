@@ -3,7 +3,8 @@ import { type Helper, startHelper } from './lib/child.ts';
 import { type BenchContext, graphqlRequest } from './lib/context.ts';
 import { expectAll, type LoadResult, type RequestSpec } from './lib/load.ts';
 import { graphql } from './lib/registry.ts';
-import { interleaved, perRound, side, type SideSummary } from './lib/rounds.ts';
+import { startPeer } from './lib/peer.ts';
+import { interleaved, perRound, rotating, side, type SideSummary } from './lib/rounds.ts';
 
 const TOOL = 'bench_echo.echo';
 const PAYLOAD = { message: 'hello from the benchmark', n: 42, tags: ['a', 'b', 'c'] };
@@ -18,8 +19,12 @@ const COUNTS = (principalId: string) =>
 export interface ExecuteResult {
   /** One connection: the cost of one call; percentiles pooled over the rounds, added = registry − direct. */
   latency: { direct: SideSummary; registry: SideSummary; addedP50: number; addedP99: number };
-  /** `connections` connections: how many calls per second. */
-  throughput: { connections: number; direct: SideSummary; registry: SideSummary; ratio: number };
+  /**
+   * `connections` connections: how many calls per second through the registry, through the peer (a
+   * bare Apollo Server mutation forwarding the same call to the same echo server: no auth, no
+   * writes) and to the echo server directly; medians of the per-round ratios.
+   */
+  throughput: { connections: number; direct: SideSummary; peer: SideSummary; registry: SideSummary; vsPeer: number; vsDirect: number };
   /** Calls answered 200 through the registry, and the succeeded execution rows and audit entries they left. */
   calls: number;
   executionRows: number;
@@ -100,16 +105,28 @@ export async function echoTool(ctx: BenchContext): Promise<{ echo: Helper<{ port
   };
 }
 
+/** The echo tool of `echoTool`, registered and running. */
+export type EchoTool = Awaited<ReturnType<typeof echoTool>>;
+
 /**
- * Execute overhead: `executeTool` (SYNC) of an http tool against a local echo server, next to
- * calling the echo server directly with the same client, in interleaved rounds; latency with one
- * connection, throughput with `connections`. Afterwards every call through the registry must have
- * left a succeeded execution row and a `tool.execute` audit entry.
+ * Execute overhead: `executeTool` (SYNC) of an http tool against a local echo server (`tool`, from
+ * `echoTool`; the caller stops it), next to calling the echo server directly with the same client,
+ * in interleaved rounds; latency with one connection. Throughput with `connections`, in rotating
+ * rounds: the registry, the peer (the same request body, whose answer is checked to carry the same
+ * echoed result) and the echo server directly. Afterwards every call through the registry must
+ * have left a succeeded execution row and a `tool.execute` audit entry.
  */
-export async function measureExecute(ctx: BenchContext): Promise<ExecuteResult> {
+export async function measureExecute(ctx: BenchContext, tool: EchoTool): Promise<ExecuteResult> {
   const { settings } = ctx;
-  const { echo, direct, viaRegistry } = await echoTool(ctx);
+  const { echo, direct, viaRegistry } = tool;
+  const peer = await startPeer({ echoUrl: `http://127.0.0.1:${echo.ready.port}/echo` });
   try {
+    const check = await graphql<{ executeTool: { status: string; result: unknown } }>(peer.url, null, EXECUTE_MUTATION, {
+      input: { tool: TOOL, arguments: { body: PAYLOAD } },
+    });
+    if (check.executeTool.status !== 'SUCCEEDED' || !isDeepStrictEqual(check.executeTool.result, PAYLOAD)) {
+      throw new Error(`the peer did not forward the call: ${JSON.stringify(check.executeTool)}`);
+    }
     const before = await counts(ctx);
     let calls = 0;
     let inFlightBound = 0;
@@ -117,6 +134,11 @@ export async function measureExecute(ctx: BenchContext): Promise<ExecuteResult> 
     const onDirect = (connections: number) => async (durationS: number): Promise<LoadResult> => {
       const result = await ctx.load.run({ url: `http://127.0.0.1:${echo.ready.port}`, requests: [direct], connections, durationS, keepSamples: connections === 1 });
       expectAll(result, 200, 'echo direct');
+      return result;
+    };
+    const onPeer = (connections: number) => async (durationS: number): Promise<LoadResult> => {
+      const result = await ctx.load.run({ url: peer.url, requests: [viaRegistry], connections, durationS });
+      expectAll(result, 200, 'executeTool on the peer');
       return result;
     };
     const onRegistry = (connections: number) => async (durationS: number): Promise<LoadResult> => {
@@ -129,12 +151,13 @@ export async function measureExecute(ctx: BenchContext): Promise<ExecuteResult> 
 
     await onDirect(1)(settings.warmupS);
     await onRegistry(1)(settings.warmupS);
+    await onPeer(settings.connections)(settings.warmupS);
     const latency = await interleaved(settings.rounds, () => onDirect(1)(settings.latencyRoundS), () => onRegistry(1)(settings.latencyRoundS));
-    const throughput = await interleaved(
-      settings.rounds,
-      () => onDirect(settings.connections)(settings.roundS),
-      () => onRegistry(settings.connections)(settings.roundS),
-    );
+    const throughput = await rotating(settings.rounds, {
+      registry: () => onRegistry(settings.connections)(settings.roundS),
+      peer: () => onPeer(settings.connections)(settings.roundS),
+      direct: () => onDirect(settings.connections)(settings.roundS),
+    });
     // Let the calls still in flight at the end of the last run finish and be recorded.
     await new Promise((resolve) => setTimeout(resolve, 1000));
     const after = await counts(ctx);
@@ -151,9 +174,11 @@ export async function measureExecute(ctx: BenchContext): Promise<ExecuteResult> 
       },
       throughput: {
         connections: settings.connections,
-        direct: side(throughput.a),
-        registry: side(throughput.b),
-        ratio: perRound(throughput.b, throughput.a, (r, d) => r.rps / d.rps),
+        direct: side(throughput.direct),
+        peer: side(throughput.peer),
+        registry: side(throughput.registry),
+        vsPeer: perRound(throughput.registry, throughput.peer, (r, p) => r.rps / p.rps),
+        vsDirect: perRound(throughput.registry, throughput.direct, (r, d) => r.rps / d.rps),
       },
       calls,
       executionRows,
@@ -162,6 +187,6 @@ export async function measureExecute(ctx: BenchContext): Promise<ExecuteResult> 
       recordsComplete: executionRows === auditEntries && executionRows >= calls && executionRows <= calls + inFlightBound,
     };
   } finally {
-    await echo.stop();
+    await peer.stop();
   }
 }

@@ -3,8 +3,10 @@ import { residentMemory } from './lib/registry.ts';
 
 export interface MemoryResult {
   catalogSize: number;
-  /** Resident set of the registry process now (VmRSS), MB. */
+  /** Resident set of the registry now (VmRSS; with its worker processes, if any), MB. */
   rssMb: number;
+  /** Processes counted (the registry and its workers). */
+  processes: number;
   /** Its peak resident set (VmHWM), MB; null where /proc is unavailable. */
   peakRssMb: number | null;
   /** Resident set after `idleS` seconds without requests (V8's memory reducer may return pages by then), MB. */
@@ -20,10 +22,10 @@ export interface MemoryResult {
  */
 export async function measureMemory(registry: RegistryProcess, catalogSize: number, databaseInProcess: boolean, idleS = 10): Promise<MemoryResult> {
   const pid = registry.pid;
-  const { rssMb, peakRssMb } = await residentMemory(pid);
+  const { rssMb, peakRssMb, processes } = await residentMemory(pid);
   await new Promise((resolve) => setTimeout(resolve, idleS * 1000));
   const idle = await residentMemory(registry.pid);
-  return { catalogSize, rssMb, peakRssMb, idleRssMb: idle.rssMb, idleS, databaseInProcess };
+  return { catalogSize, rssMb, processes, peakRssMb, idleRssMb: idle.rssMb, idleS, databaseInProcess };
 }
 
 /** Resident memory of the registry at a named point of the run (to see what grows it). */

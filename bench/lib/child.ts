@@ -12,10 +12,11 @@ export interface Helper<Ready> {
 
 /**
  * Starts `script` (a TypeScript file, run by Node's type stripping) as a child with IPC and waits for
- * its first message. Rejects when it exits first or says nothing within `timeoutMs`.
+ * its first message; `env` is added to the harness's environment. Rejects when it exits first or
+ * says nothing within `timeoutMs`.
  */
-export async function startHelper<Ready>(script: URL, args: string[] = [], timeoutMs = 30_000): Promise<Helper<Ready>> {
-  const child = fork(script, args, { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv: ['--no-warnings'] });
+export async function startHelper<Ready>(script: URL, args: string[] = [], timeoutMs = 30_000, env: Record<string, string> = {}): Promise<Helper<Ready>> {
+  const child = fork(script, args, { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv: ['--no-warnings'], env: { ...process.env, ...env } });
   const first = new Promise<Ready>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`${script.pathname} was not ready within ${timeoutMs} ms`)), timeoutMs);
     child.once('message', (message) => {

@@ -23,7 +23,15 @@ export interface LoadOptions {
   timeoutS?: number;
   /** Return every latency too (for percentiles pooled over several runs). */
   keepSamples?: boolean;
+  /**
+   * Replace each `[<id>]` (DISTINCT) in every request sent with an id unique to that request (autocannon's
+   * `idReplacement`), so that no two requests of the run are alike (e.g. to miss a response cache).
+   */
+  distinct?: boolean;
 }
+
+/** Placeholder replaced with a unique id in each request of a `distinct` run. */
+export const DISTINCT = '[<id>]';
 
 /** What a load run measured, from the client's side. */
 export interface LoadResult {

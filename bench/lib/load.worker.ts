@@ -25,6 +25,7 @@ async function run(options: LoadOptions): Promise<LoadResult> {
       pipelining: 1,
       ...(options.amount ? { amount: options.amount } : { duration: options.durationS ?? 5 }),
       ...(options.overallRate ? { overallRate: options.overallRate } : {}),
+      ...(options.distinct ? { idReplacement: true } : {}),
       timeout: options.timeoutS ?? 10,
       requests: options.requests.map((r) => ({ method: r.method, path: r.path, headers: r.headers, body: r.body })),
     },

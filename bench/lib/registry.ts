@@ -1,7 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { createWriteStream, type WriteStream } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
@@ -19,16 +19,43 @@ export async function freePort(): Promise<number> {
   return port;
 }
 
-/** Resident memory of a process, from /proc (Linux) or `ps`, in MB. */
-export async function residentMemory(pid: number): Promise<{ rssMb: number; peakRssMb: number | null }> {
+/** `pid` and every process below it (Linux: /proc/<pid>/task/<tid>/children), e.g. the registry's workers. */
+async function processTree(pid: number): Promise<number[]> {
+  const tree = [pid];
+  for (let i = 0; i < tree.length; i += 1) {
+    const tasks = await readdir(`/proc/${tree[i]}/task`).catch(() => [] as string[]);
+    for (const task of tasks) {
+      const children = await readFile(`/proc/${tree[i]}/task/${task}/children`, 'utf8').catch(() => '');
+      tree.push(...children.split(/\s+/).filter(Boolean).map(Number));
+    }
+  }
+  return tree;
+}
+
+/**
+ * Resident memory of a process and the processes it started (worker processes count: they are the
+ * registry's too), from /proc (Linux) or `ps` (that process alone), in MB. The peak is the sum of
+ * each process's own peak (VmHWM): an upper bound of the tree's peak.
+ */
+export async function residentMemory(pid: number): Promise<{ rssMb: number; peakRssMb: number | null; processes: number }> {
   try {
-    const status = await readFile(`/proc/${pid}/status`, 'utf8');
-    const kb = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1]);
-    return { rssMb: kb('VmRSS') / 1024, peakRssMb: kb('VmHWM') / 1024 };
+    let rssKb = 0;
+    let peakKb = 0;
+    const pids = await processTree(pid);
+    for (const [i, each] of pids.entries()) {
+      const status = await readFile(`/proc/${each}/status`, 'utf8').catch((error: unknown) => {
+        if (i === 0) throw error;
+        return ''; // a worker that just exited
+      });
+      const kb = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? 0);
+      rssKb += kb('VmRSS');
+      peakKb += kb('VmHWM');
+    }
+    return { rssMb: rssKb / 1024, peakRssMb: peakKb / 1024, processes: pids.length };
   } catch {
     const { execFileSync } = await import('node:child_process');
     const rss = Number(execFileSync('ps', ['-o', 'rss=', '-p', String(pid)], { encoding: 'utf8' }).trim());
-    return { rssMb: rss / 1024, peakRssMb: null };
+    return { rssMb: rss / 1024, peakRssMb: null, processes: 1 };
   }
 }
 

@@ -64,3 +64,18 @@ export async function interleaved(
 export function perRound(a: LoadResult[], b: LoadResult[], f: (a: LoadResult, b: LoadResult) => number): number {
   return median(a.map((x, i) => f(x, b[i]!)));
 }
+
+/**
+ * Runs every side once per round for `rounds` rounds, the order rotating by one each round (ABC,
+ * BCA, CAB, …), so that each side takes each position equally often and a drift of the machine's
+ * speed hits all sides alike. Returns each side's runs, in round order.
+ */
+export async function rotating<K extends string>(rounds: number, sides: Record<K, () => Promise<LoadResult>>): Promise<Record<K, LoadResult[]>> {
+  const names = Object.keys(sides) as K[];
+  const out = Object.fromEntries(names.map((name) => [name, [] as LoadResult[]])) as Record<K, LoadResult[]>;
+  for (let round = 0; round < rounds; round += 1) {
+    const order = [...names.slice(round % names.length), ...names.slice(0, round % names.length)];
+    for (const name of order) out[name].push(await sides[name]());
+  }
+  return out;
+}
