@@ -303,7 +303,7 @@ describe('audit checkpoints', () => {
     let after: string | null = null;
     let total = 0;
     for (let page = 0; page < 50; page += 1) {
-      const res = await registry.graphql<Page>(query, { after }, bearer(registry.adminToken));
+      const res: { data?: Page | null; errors?: unknown } = await registry.graphql<Page>(query, { after }, bearer(registry.adminToken));
       expect(res.errors).toBeUndefined();
       total = res.data!.auditLog.totalCount;
       seen.push(...res.data!.auditLog.edges.map((e) => e.node));
