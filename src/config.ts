@@ -13,6 +13,11 @@ export type DatabaseConfig =
 export interface AuthConfig {
   accessTokenTtlSeconds: number;
   refreshTokenTtlSeconds: number;
+  /**
+   * Longest a replica decides from its cached token holders (principal status, revocations) and
+   * policies without hearing of a change; 0 turns those caches off.
+   */
+  cacheTtlSeconds: number;
   /** JSON array of private JWKs (first signs); generated (and kept in the data directory) when unset in embedded mode. */
   signingKeys?: string;
   bootstrap?: { clientId: string; clientSecret: string };
@@ -157,6 +162,7 @@ const EnvSchema = z.object({
   REGISTRY_SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).max(600_000).default(10_000),
   REGISTRY_CATALOG_CACHE_MB: z.coerce.number().int().min(0).max(4096).default(64),
   REGISTRY_CATALOG_CACHE_TTL_SECONDS: z.coerce.number().int().min(1).max(3600).default(30),
+  REGISTRY_AUTH_CACHE_TTL_SECONDS: z.coerce.number().int().min(0).max(300).default(5),
   REGISTRY_PUBLIC_URL: z
     .string()
     .url()
@@ -307,6 +313,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     auth: {
       accessTokenTtlSeconds: e.REGISTRY_ACCESS_TOKEN_TTL_SECONDS,
       refreshTokenTtlSeconds: e.REGISTRY_REFRESH_TOKEN_TTL_SECONDS,
+      cacheTtlSeconds: e.REGISTRY_AUTH_CACHE_TTL_SECONDS,
       signingKeys: e.REGISTRY_SIGNING_KEYS,
       bootstrap:
         e.REGISTRY_BOOTSTRAP_CLIENT_ID && e.REGISTRY_BOOTSTRAP_CLIENT_SECRET

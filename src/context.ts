@@ -50,7 +50,7 @@ export function createContext(
 
   /** The request's services around one EntityManager; policies are read once per set. */
   const services = (em: EntityManager) => {
-    const policies = new PolicyService(em);
+    const policies = new PolicyService(em, deps.policyCache);
     let readFilter: Promise<ReadFilter> | undefined;
     const readable = (): Promise<ReadFilter> => (readFilter ??= catalogVisibility(policies, request.viewer, request.sourceIp));
     return {
@@ -59,7 +59,7 @@ export function createContext(
       policies,
       providers: new ProviderService(em),
       executions: new ExecutionService(em),
-      principals: new PrincipalService(em),
+      principals: new PrincipalService(em, deps.principalChanges),
       audit: new AuditService(em, deps.auditSigner),
       registration: new ProviderRegistrationService(em, deps.registration),
       credentials: new CredentialService(em, deps.registration.vault),

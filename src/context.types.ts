@@ -8,11 +8,11 @@ import type { RegistryError } from './errors.js';
 import type { Logger } from './logger.js';
 import type { AuditCheckpointSigner, AuditService } from './modules/audit/index.js';
 import type { ExecutionRuntime, ExecutionService } from './modules/execution/index.js';
-import type { PrincipalService, Viewer } from './modules/principal/index.js';
+import type { PrincipalChanges, PrincipalService, Viewer } from './modules/principal/index.js';
 import type { CredentialService } from './modules/credential/index.js';
 import type { ProviderRegistrationService, ProviderService, RegistrationDependencies } from './modules/provider/index.js';
 import type { ProviderVariableService } from './modules/variable/index.js';
-import type { PolicyService } from './modules/policy/index.js';
+import type { PolicyCache, PolicyService } from './modules/policy/index.js';
 import type { CatalogEvents, ToolService } from './modules/tool/index.js';
 import type { BudgetState, CostBudgets } from './security/budgets.js';
 
@@ -29,6 +29,10 @@ export interface ContextDependencies {
   runtime: ExecutionRuntime;
   /** Signs and verifies the audit log's checkpoints. */
   auditSigner: AuditCheckpointSigner;
+  /** The process's compiled policy set (kept current over the event bus). */
+  policyCache?: PolicyCache;
+  /** Where principal changes are announced (the token holder caches of every replica). */
+  principalChanges?: PrincipalChanges;
 }
 
 /** Everything a resolver may use for one request. */

@@ -9,8 +9,12 @@ import { type Logger } from '../logger.js';
  * listener sees only what is published after its `listen` resolved.
  */
 export interface EventBus {
-  /** Sends `message` (JSON-serializable) to every listener of `topic`; never throws. */
-  publish(topic: string, message: unknown): void;
+  /**
+   * Sends `message` (JSON-serializable) to every listener of `topic`; never throws. Resolves once
+   * the bus took it (Redis: answered the PUBLISH, having handed it to every subscribed replica's
+   * connection), so a caller may wait before answering; never rejects.
+   */
+  publish(topic: string, message: unknown): Promise<void>;
   /**
    * The messages of `topic` until `signal` aborts. Resolves once listening is in effect, so a message
    * published after that is delivered. Throws EVENTS_UNAVAILABLE when the shared bus cannot be reached.
@@ -56,7 +60,7 @@ function listening(emitter: EventEmitter, topic: string, signal: AbortSignal): A
 export class LocalEventBus implements EventBus {
   private readonly emitter = new EventEmitter().setMaxListeners(0);
 
-  publish(topic: string, message: unknown): void {
+  async publish(topic: string, message: unknown): Promise<void> {
     this.emitter.emit(topic, message);
   }
 
@@ -141,10 +145,13 @@ export class RedisEventBus implements EventBus {
     if (this.channels.has(topic)) await this.subscriber.subscribe(this.prefix + topic);
   }
 
-  publish(topic: string, message: unknown): void {
-    this.publisher.publish(this.prefix + topic, JSON.stringify(message)).catch((error: Error) => {
-      this.logger.warn({ err: { message: error.message }, topic }, 'could not publish an event');
-    });
+  publish(topic: string, message: unknown): Promise<void> {
+    return this.publisher.publish(this.prefix + topic, JSON.stringify(message)).then(
+      () => undefined,
+      (error: Error) => {
+        this.logger.warn({ err: { message: error.message }, topic }, 'could not publish an event');
+      },
+    );
   }
 
   async listen(topic: string, signal: AbortSignal): Promise<AsyncIterable<unknown>> {

@@ -217,6 +217,7 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
     refreshTokenTtlSeconds: config.auth.refreshTokenTtlSeconds,
     throttle: security.loginThrottle,
     sourceIp: (request) => sourceIpOf(request.raw),
+    principalChanges: security.tokenHolders,
   });
 
   const runtime = createExecutionRuntime(config, db, security, logger);
@@ -246,6 +247,8 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
     logger,
     registration: registrationDependencies(security),
     runtime,
+    policyCache: security.policies,
+    principalChanges: security.tokenHolders,
   };
 
   /** The request's viewer; a refused token is audited and answered with 401. */
@@ -298,7 +301,7 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
     if (!viewer) return null;
     return {
       viewer,
-      readFilter: () => catalogVisibility(new PolicyService(em), viewer, sourceIpOf(request.raw)),
+      readFilter: () => catalogVisibility(new PolicyService(em, security.policies), viewer, sourceIpOf(request.raw)),
       charge: (cost) => security.budgets.charge(viewer.principalId, cost, viewer.costBudgetPerHour ?? config.limits.costBudgetPerHour),
     };
   };

@@ -1,5 +1,6 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { createLocalJWKSet, createRemoteJWKSet, errors, type JWTPayload, jwtVerify, SignJWT } from 'jose';
+import { LRUCache } from 'lru-cache';
 import { type SigningKeyRing } from './signing-keys.js';
 
 /** An external identity provider whose tokens the registry accepts. */
@@ -31,6 +32,8 @@ export interface AccessTokenClaims {
   subject: string;
   scopes: string[];
   issuedAt: Date;
+  /** `exp`: the token is refused from this instant on. */
+  expiresAt: Date;
   jti?: string;
   /** The token family (`sid`) of a registry token: the sign-in it was minted from. */
   familyId?: string;
@@ -73,8 +76,22 @@ export function listenOrigin(host: string, port: number): string {
   return `http://${name}:${port}`;
 }
 
-/** Signs and verifies access tokens: the registry's own JWTs, and an external IdP's when configured. */
+/** Most verified tokens remembered per process. */
+const VERIFIED_TOKENS = 10_000;
+
+/** The key a verified token is remembered by: its sha-256, never the token itself. */
+function tokenKey(token: string): string {
+  return createHash('sha256').update(token).digest('base64url');
+}
+
+/**
+ * Signs and verifies access tokens: the registry's own JWTs, and an external IdP's when configured.
+ * A token that verified is remembered (by its hash, in a bounded LRU) until its `exp`, so a warm
+ * process checks a token's signature once; refusals are not remembered. Whether the token's holder
+ * may still use it (revocation, a disabled principal) is not decided here but on every request.
+ */
 export class AccessTokens {
+  private readonly verified = new LRUCache<string, AccessTokenClaims>({ max: VERIFIED_TOKENS });
   private readonly localKeys: ReturnType<typeof createLocalJWKSet>;
   private readonly remoteKeys?: ReturnType<typeof createRemoteJWKSet>;
   private currentIssuer: string;
@@ -96,6 +113,7 @@ export class AccessTokens {
   /** Sets the issuer once the listen origin is known (no REGISTRY_PUBLIC_URL); before serving requests. */
   useIssuer(issuer: string): void {
     this.currentIssuer = issuer;
+    this.verified.clear();
   }
 
   /** A signed JWT for `principalId` with `sub`, `scope`, `sid` (the token family), `jti`, `iat`, `exp` and `iss`. */
@@ -115,8 +133,24 @@ export class AccessTokens {
   /**
    * Verifies a bearer token's signature, issuer and times (`exp` and `iat` required; see
    * {@link checkTimes}); a registry token must also carry `jti` and `sid`. Throws {@link InvalidTokenError}.
+   * The claims returned are frozen: a token verified before is answered from memory until it expires.
    */
   async verify(token: string): Promise<AccessTokenClaims> {
+    const key = tokenKey(token);
+    const known = this.verified.get(key);
+    if (known) {
+      if (known.expiresAt.getTime() > Date.now()) return known;
+      this.verified.delete(key);
+      throw new InvalidTokenError('expired');
+    }
+    const claims = Object.freeze(await this.check(token));
+    Object.freeze(claims.scopes);
+    const ttl = claims.expiresAt.getTime() - Date.now();
+    if (ttl > 0) this.verified.set(key, claims, { ttl });
+    return claims;
+  }
+
+  private async check(token: string): Promise<AccessTokenClaims> {
     const issuer = this.peekIssuer(token);
     try {
       if (this.options.oidc && this.remoteKeys && issuer === this.options.oidc.issuer) {
@@ -148,8 +182,15 @@ export class AccessTokens {
   }
 
   private claims(payload: JWTPayload, scopes: string[], externalIssuer?: string): AccessTokenClaims {
-    if (!payload.sub || typeof payload.iat !== 'number') throw new InvalidTokenError('invalid');
-    return { subject: payload.sub, scopes, issuedAt: new Date(payload.iat * 1000), jti: payload.jti, externalIssuer };
+    if (!payload.sub || typeof payload.iat !== 'number' || typeof payload.exp !== 'number') throw new InvalidTokenError('invalid');
+    return {
+      subject: payload.sub,
+      scopes,
+      issuedAt: new Date(payload.iat * 1000),
+      expiresAt: new Date(payload.exp * 1000),
+      jti: payload.jti,
+      externalIssuer,
+    };
   }
 
   /** The unverified `iss`, only to pick which keys verify the token. */

@@ -1,7 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { type EntityManager } from '@mikro-orm/postgresql';
 import { ErrorCode, RegistryError } from '../errors.js';
-import { Principal, PrincipalKind, type Viewer } from '../modules/principal/index.js';
+import { Principal, PrincipalKind, type TokenHolderCache, type Viewer } from '../modules/principal/index.js';
 import { PrincipalService, viewerOf, viewerWithScopes } from '../modules/principal/index.js';
 import { type AccessTokens, InvalidTokenError } from './access-tokens.js';
 import { isScope } from './scopes.js';
@@ -18,9 +18,16 @@ function externalClientId(issuer: string, subject: string): string {
   return `oidc:${createHash('sha256').update(`${issuer}\n${subject}`).digest('hex').slice(0, 40)}`;
 }
 
-/** Turns an `Authorization` header into the request's viewer. */
+/**
+ * Turns an `Authorization` header into the request's viewer. A warm process does it without SQL:
+ * the token's signature is checked once per token ({@link AccessTokens.verify}) and its holder's
+ * status and revocations come from `holders`, which every replica keeps current over the event bus.
+ */
 export class Authenticator {
-  constructor(private readonly tokens: AccessTokens) {}
+  constructor(
+    private readonly tokens: AccessTokens,
+    private readonly holders: TokenHolderCache,
+  ) {}
 
   /**
    * Null without a header; the viewer of a valid bearer token otherwise. Throws
@@ -39,7 +46,10 @@ export class Authenticator {
       throw error;
     }
     if (claims.externalIssuer) return this.external(em, claims.externalIssuer, claims.subject, claims.scopes, claims.issuedAt);
-    const principal = await new PrincipalService(em).tokenHolder({ subject: claims.subject, familyId: claims.familyId ?? '', issuedAt: claims.issuedAt });
+    const { subject } = claims;
+    const familyId = claims.familyId ?? '';
+    const holder = await this.holders.family(subject, familyId, () => new PrincipalService(em).holderOf(subject, familyId));
+    const principal = PrincipalService.tokenHolder(holder, claims.issuedAt);
     if (!principal) {
       throw new AuthenticationError('The access token was revoked');
     }
@@ -49,16 +59,17 @@ export class Authenticator {
   /** A principal for an external subject, created on first sight; scopes come from the token. */
   private async external(em: EntityManager, issuer: string, subject: string, scopes: string[], issuedAt: Date): Promise<Viewer> {
     const clientId = externalClientId(issuer, subject);
-    let principal = await em.findOne(Principal, { clientId });
-    if (!principal) {
+    const principal = await this.holders.externalHolder(clientId, async () => {
+      const known = await em.findOne(Principal, { clientId });
+      if (known) return known;
       // Two first requests may race; the unique client id keeps one row.
       await em.upsert(
         Principal,
         { id: randomUUID(), name: subject.slice(0, 200), kind: PrincipalKind.USER, clientId },
         { onConflictFields: ['clientId'], onConflictAction: 'ignore' },
       );
-      principal = await em.findOneOrFail(Principal, { clientId });
-    }
+      return em.findOneOrFail(Principal, { clientId });
+    });
     if (!PrincipalService.accepts(principal, issuedAt)) throw new AuthenticationError('The access token was revoked');
     return viewerWithScopes(principal, scopes.filter(isScope));
   }

@@ -5,6 +5,8 @@ import { type EventBus, LocalEventBus, RedisEventBus } from '../common/event-bus
 import { type Logger } from '../logger.js';
 import { CredentialVault, loadOrCreateMasterKey, type MasterKey, parseMasterKey } from '../modules/credential/index.js';
 import { type DiscoveryOptions } from '../discovery/index.js';
+import { TokenHolderCache } from '../modules/principal/index.js';
+import { PolicyCache } from '../modules/policy/index.js';
 import { AccessTokens, listenOrigin } from './access-tokens.js';
 import { Authenticator } from './authenticate.js';
 import { CostBudgets } from './budgets.js';
@@ -22,6 +24,10 @@ export interface Security {
   vault: CredentialVault;
   tokens: AccessTokens;
   authenticator: Authenticator;
+  /** Token holders (principal status, revocations) held per process; also announces their changes. */
+  tokenHolders: TokenHolderCache;
+  /** The compiled policy set held per process; also announces policy changes. */
+  policies: PolicyCache;
   budgets: CostBudgets;
   /** Rate limits and quotas of tool calls (Redis when configured). */
   executionLimiter: ExecutionLimiter;
@@ -88,6 +94,12 @@ export async function createSecurity(config: Config, logger: Logger): Promise<Se
   const namespace = `registry:${eventNamespace(config)}:`;
   const events = redis ? new RedisEventBus(redis, logger, namespace) : new LocalEventBus();
   const egress = parseEgressAllowList(config.discovery.egressAllow);
+  // Both listen for changes in the background (and keep trying while the bus is out of reach).
+  const cacheTtlMs = config.auth.cacheTtlSeconds * 1000;
+  const tokenHolders = new TokenHolderCache(events, logger, cacheTtlMs);
+  const policies = new PolicyCache(events, logger, cacheTtlMs);
+  void tokenHolders.start();
+  void policies.start();
   return {
     keys,
     discovery: {
@@ -99,7 +111,9 @@ export async function createSecurity(config: Config, logger: Logger): Promise<Se
     },
     vault: new CredentialVault(masterKey, config.previousMasterKeys.map(parseMasterKey)),
     tokens,
-    authenticator: new Authenticator(tokens),
+    authenticator: new Authenticator(tokens, tokenHolders),
+    tokenHolders,
+    policies,
     budgets: new CostBudgets(redis),
     executionLimiter: new ExecutionLimiter(redis),
     loginThrottle: new LoginThrottle(config.authThrottle, redis, namespace),
@@ -107,6 +121,8 @@ export async function createSecurity(config: Config, logger: Logger): Promise<Se
     async close() {
       // The pooled keep-alive connections of every outbound request (in-flight calls are drained by now).
       await closeEgressAgents(egress);
+      tokenHolders.close();
+      policies.close();
       await events.close();
       if (redis) await redis.quit().catch(() => redis.disconnect());
     },

@@ -2,7 +2,7 @@ import formbody from '@fastify/formbody';
 import { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { type Database } from '../db/database.js';
 import { AuditOutcome, AuditService } from '../modules/audit/index.js';
-import { type Principal, PrincipalService, RefreshTokenService, viewerOf } from '../modules/principal/index.js';
+import { type Principal, type PrincipalChanges, PrincipalService, RefreshTokenService, viewerOf } from '../modules/principal/index.js';
 import { type AccessTokens } from './access-tokens.js';
 import { BUSY, type LoginThrottle, type RefusedAttempt } from './login-throttle.js';
 import { type SigningKeyRing } from './signing-keys.js';
@@ -16,6 +16,8 @@ export interface OAuthDependencies {
   throttle: LoginThrottle;
   /** The client address for the audit log (trusted proxies applied); default: the socket's. */
   sourceIp?: (request: FastifyRequest) => string;
+  /** Told when refresh-token reuse revokes a family (the token holder caches). */
+  principalChanges?: PrincipalChanges;
 }
 
 type OAuthErrorCode = 'invalid_request' | 'invalid_client' | 'invalid_grant' | 'unauthorized_client' | 'unsupported_grant_type' | 'invalid_scope';
@@ -124,7 +126,7 @@ export async function oauthRoutes(app: FastifyInstance, deps: OAuthDependencies)
       let subject: Principal = principal;
       let refreshToken: string;
       let familyId: string;
-      const refreshTokens = new RefreshTokenService(em, deps.refreshTokenTtlSeconds);
+      const refreshTokens = new RefreshTokenService(em, deps.refreshTokenTtlSeconds, deps.principalChanges);
       if (grantType === 'refresh_token') {
         if (typeof body.refresh_token !== 'string' || body.refresh_token.length > 200) {
           return oauthError(reply, 'invalid_request', 'refresh_token is required');

@@ -319,6 +319,8 @@ export type Mutation = {
   revokeTokens: RevokeTokensPayload;
   /** Replaces a principal's client secret (admin). */
   rotatePrincipalSecret: PrincipalSecretPayload;
+  /** Disables a principal (its tokens and client credentials are refused at once, on every replica) or enables it again (admin). */
+  setPrincipalStatus: SetPrincipalStatusPayload;
   /** Sets and removes values of the variables a provider’s manual refers to; secret ones go into the vault (owner or admin). */
   setProviderVariables: SetProviderVariablesPayload;
   /** Enables or disables a tool (its provider’s owner, or an admin; and an `admin` policy on the tool). */
@@ -385,6 +387,11 @@ export type MutationRevokeTokensArgs = {
 
 export type MutationRotatePrincipalSecretArgs = {
   input: PrincipalIdInput;
+};
+
+
+export type MutationSetPrincipalStatusArgs = {
+  input: SetPrincipalStatusInput;
 };
 
 
@@ -872,6 +879,17 @@ export type RevokeTokensPayload = {
   principal?: Maybe<Principal>;
   /** Tokens issued up to this instant no longer work. */
   revokedAt?: Maybe<Scalars['DateTimeISO']['output']>;
+  userErrors: Array<UserError>;
+};
+
+export type SetPrincipalStatusInput = {
+  principalId: Scalars['ID']['input'];
+  /** DISABLED refuses its tokens and client credentials at once; ACTIVE accepts them again. */
+  status: PrincipalStatus;
+};
+
+export type SetPrincipalStatusPayload = {
+  principal?: Maybe<Principal>;
   userErrors: Array<UserError>;
 };
 

@@ -23,6 +23,7 @@ export {
   validatePolicyGraph,
 } from './policy.engine.js';
 export { type AccessCaller, callerOf, type PolicyFields, PolicyService } from './policy.service.js';
+export { POLICY_TOPIC, PolicyCache } from './policy.cache.js';
 export { PolicyResolver } from './policy.resolver.js';
 export { PolicyConnectionResolver } from './policy.types.js';
 export { policyRules } from './policy.rules.js';

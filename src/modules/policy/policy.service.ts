@@ -14,6 +14,7 @@ import {
   type PolicyInput,
   type ResourceRule,
 } from './policy.engine.js';
+import { type PolicyCache } from './policy.cache.js';
 import { Policy, type PolicyAction, type PolicyConditions, type PolicyEffect, type PolicyLimits, type PolicyResources, type PolicySubjects } from './policy.entity.js';
 
 /** The fields of a policy a caller writes; an update replaces them all (absent optional fields take their defaults). */
@@ -92,32 +93,37 @@ function compact<T extends object>(value: T | null | undefined): T {
 }
 
 /**
- * Stores policies and answers access questions with them. The policy table is read once per
- * service (one request) and compiled forms are cached by id and `updatedAt`, so every replica
- * decides with the current policies without a cross-replica cache to invalidate.
+ * Stores policies and answers access questions with them. The compiled policy set comes from the
+ * process's {@link PolicyCache} (no SQL while it is current; every change is announced to it once
+ * committed), or without one is read once per service (one request); compiled forms are reused by
+ * id and `updatedAt` either way.
  */
 export class PolicyService {
-  private loaded?: Promise<{ policies: Policy[]; compiled: CompiledPolicies }>;
+  private loaded?: Promise<CompiledPolicies>;
 
-  constructor(private readonly em: EntityManager) {}
+  constructor(
+    private readonly em: EntityManager,
+    private readonly cache?: PolicyCache,
+  ) {}
 
-  /** Every policy, active or not, compiled; read once per service. */
-  private load(): Promise<{ policies: Policy[]; compiled: CompiledPolicies }> {
-    this.loaded ??= (async () => {
+  /** Every policy, active or not, compiled; at most one read per service. */
+  private load(): Promise<CompiledPolicies> {
+    const read = async () => {
       const policies = await this.em.find(Policy, {}, { orderBy: { priority: 'desc', name: 'asc' } });
-      return { policies, compiled: compilePolicies(policies.map(policyInput)) };
-    })();
+      return compilePolicies(policies.map(policyInput));
+    };
+    this.loaded ??= this.cache ? this.cache.compiled(read) : read();
     return this.loaded;
   }
 
   /** Decides one access question with the stored policies. */
   async decide(request: AccessRequest): Promise<AccessDecision> {
-    return decide((await this.load()).compiled, request);
+    return decide(await this.load(), request);
   }
 
   /** The policies that hold for this caller and action whatever the tool (see {@link applicableRules}). */
   async rulesFor(caller: AccessCaller, action: AccessRequest['action']): Promise<ResourceRule[]> {
-    return applicableRules((await this.load()).compiled, { ...caller, action });
+    return applicableRules(await this.load(), { ...caller, action });
   }
 
   async findById(id: string): Promise<Policy | null> {
@@ -170,10 +176,13 @@ export class PolicyService {
     });
   }
 
-  /** Runs a change and its audit entry in one transaction, after checking the whole policy graph still compiles. */
+  /**
+   * Runs a change and its audit entry in one transaction, after checking the whole policy graph
+   * still compiles; announces the change to the policy caches once committed.
+   */
   private async write(action: string, actor: Actor, change: (em: EntityManager) => Promise<Policy>): Promise<Policy> {
     try {
-      return await this.em.transactional(async (em) => {
+      const written = await this.em.transactional(async (em) => {
         // One writer at a time: the graph check below must see every other change.
         await em.execute('select pg_advisory_xact_lock(hashtext(?))', ['registry.policies']);
         const policy = await change(em);
@@ -195,6 +204,9 @@ export class PolicyService {
         });
         return policy;
       });
+      this.loaded = undefined;
+      await this.cache?.changed();
+      return written;
     } catch (error) {
       if (error instanceof UniqueConstraintViolationException) {
         throw new RegistryError(ErrorCode.CONFLICT, 'A policy with this name already exists', { field: 'name' });

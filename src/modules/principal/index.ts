@@ -8,3 +8,4 @@ export { PrincipalResolver } from './principal.resolver.js';
 export { PrincipalNode } from './principal.types.js';
 export { principalRules } from './principal.rules.js';
 export { createAdmin, ensureBootstrapAdmin, hasAdmin } from './bootstrap.js';
+export { type FamilyHolder, type HolderState, type PrincipalChanges, PRINCIPAL_TOPIC, TokenHolderCache } from './token-holders.js';

@@ -8,6 +8,8 @@ import {
   PrincipalIdInput,
   PrincipalSecretPayload,
   RevokeTokensPayload,
+  SetPrincipalStatusInput,
+  SetPrincipalStatusPayload,
 } from './principal.types.js';
 
 @Resolver()
@@ -38,5 +40,12 @@ export class PrincipalResolver {
       throw new RegistryError(ErrorCode.FORBIDDEN, "Only an admin may revoke another principal's tokens");
     }
     return withUserErrors(() => ctx.principals.revokeTokens(input.principalId, ctx.actor));
+  }
+
+  @Mutation(() => SetPrincipalStatusPayload, {
+    description: 'Disables a principal (its tokens and client credentials are refused at once, on every replica) or enables it again (admin).',
+  })
+  setPrincipalStatus(@Arg('input') input: SetPrincipalStatusInput, @Ctx() ctx: RegistryContext) {
+    return withUserErrors(() => ctx.principals.setStatus(input.principalId, input.status, ctx.actor));
   }
 }

@@ -9,10 +9,12 @@ export const principalRules = {
     createPrincipal: requireScope(Scope.ADMIN),
     rotatePrincipalSecret: requireScope(Scope.ADMIN),
     revokeTokens: authenticated,
+    setPrincipalStatus: requireScope(Scope.ADMIN),
   },
   Me: allow,
   Principal: allow,
   PrincipalSecretPayload: allow,
   RevokeTokensPayload: allow,
+  SetPrincipalStatusPayload: allow,
   UserError: allow,
 };

@@ -7,6 +7,7 @@ import { hashSecret, newClientId, newClientSecret, verifySecret } from './client
 import { Principal, PrincipalKind, PrincipalStatus } from './principal.entity.js';
 import { RefreshToken } from './refresh-token.entity.js';
 import { TokenFamily } from './token-family.entity.js';
+import { type FamilyHolder, type HolderState, type PrincipalChanges } from './token-holders.js';
 import { type Viewer } from './viewer.js';
 
 export interface CreatePrincipalInput {
@@ -26,13 +27,13 @@ export interface PrincipalWithSecret {
 }
 
 /** The viewer a principal acts as, given the scopes its token carries. */
-export function viewerOf(principal: Principal, tokenScopes?: readonly string[]): Viewer {
+export function viewerOf(principal: Pick<Principal, 'id' | 'roles' | 'scopes' | 'costBudgetPerHour'>, tokenScopes?: readonly string[]): Viewer {
   const granted = effectiveScopes(principal.roles, principal.scopes);
   return viewerWithScopes(principal, tokenScopes ? granted.filter((s) => tokenScopes.includes(s)) : granted);
 }
 
 /** The viewer of a principal holding exactly these scopes (an external token's are its own). */
-export function viewerWithScopes(principal: Principal, scopes: readonly string[]): Viewer {
+export function viewerWithScopes(principal: Pick<Principal, 'id' | 'roles' | 'costBudgetPerHour'>, scopes: readonly string[]): Viewer {
   return {
     principalId: principal.id,
     scopes: new Set(scopes),
@@ -42,9 +43,16 @@ export function viewerWithScopes(principal: Principal, scopes: readonly string[]
   };
 }
 
-/** Manages principals, their client credentials and the revocation of their tokens. */
+/**
+ * Manages principals, their client credentials and the revocation of their tokens. Every change
+ * to what authenticating a principal's tokens answers is announced to `changes` once committed
+ * (the token holder caches of every replica).
+ */
 export class PrincipalService {
-  constructor(private readonly em: EntityManager) {}
+  constructor(
+    private readonly em: EntityManager,
+    private readonly changes?: PrincipalChanges,
+  ) {}
 
   async findById(id: string): Promise<Principal | null> {
     return isUuid(id) ? this.em.findOne(Principal, { id }) : null;
@@ -111,7 +119,7 @@ export class PrincipalService {
   async rotateSecret(principalId: string, actor: Actor = {}): Promise<PrincipalWithSecret> {
     const clientSecret = newClientSecret();
     const secretHash = await hashSecret(clientSecret);
-    return this.em.transactional(async (em) => {
+    return this.announced(principalId, async (em) => {
       const principal = await this.require(em, principalId);
       principal.secretHash = secretHash;
       principal.clientId ??= newClientId();
@@ -128,12 +136,38 @@ export class PrincipalService {
   }
 
   /**
+   * Disables a principal (its access tokens, refresh tokens and client credentials are refused) or
+   * enables it again, effective immediately on every replica, and audits it. Throws NOT_FOUND, or
+   * BAD_USER_INPUT when the actor would disable itself.
+   */
+  async setStatus(principalId: string, status: PrincipalStatus, actor: Actor = {}): Promise<{ principal: Principal }> {
+    if (status === PrincipalStatus.DISABLED && actor.principalId === principalId) {
+      throw new RegistryError(ErrorCode.BAD_USER_INPUT, 'A principal cannot disable itself', { field: 'principalId' });
+    }
+    return this.announced(principalId, async (em) => {
+      const principal = await this.require(em, principalId);
+      const previous = principal.status;
+      principal.status = status;
+      await em.flush();
+      await new AuditService(em).append({
+        ...auditActor(actor),
+        action: 'principal.setStatus',
+        targetType: 'principal',
+        targetId: principal.id,
+        outcome: AuditOutcome.SUCCESS,
+        details: { status, previous },
+      });
+      return { principal };
+    });
+  }
+
+  /**
    * Revokes every token of a principal, effective immediately on every replica: its token families
    * are revoked (so every access token naming one is refused, whatever its `iat`), access tokens
    * issued up to now are refused, refresh tokens are revoked. Throws NOT_FOUND.
    */
   async revokeTokens(principalId: string, actor: Actor = {}): Promise<{ principal: Principal; revokedAt: Date }> {
-    return this.em.transactional(async (em) => {
+    return this.announced(principalId, async (em) => {
       const principal = await this.require(em, principalId);
       const revokedAt = new Date();
       principal.tokensRevokedBefore = revokedAt;
@@ -153,27 +187,38 @@ export class PrincipalService {
   }
 
   /**
+   * The principal named by a registry token (`sub`) and the state of its token family (`sid`), or
+   * null when the family is not one of this principal's: one indexed read (the family joined to its
+   * principal). {@link accepts} decides with it; the token holder cache keeps it.
+   */
+  async holderOf(subject: string, familyId: string): Promise<FamilyHolder | null> {
+    if (!isUuid(subject) || !isUuid(familyId)) return null;
+    const family = await this.em.findOne(TokenFamily, { id: familyId, principal: subject }, { populate: ['principal'], strategy: 'joined' });
+    return family ? { principal: family.principal, familyRevoked: Boolean(family.revokedAt) } : null;
+  }
+
+  /**
    * The principal an access token of the registry authenticates, or null when it must be refused:
    * the token's family (`sid`) is not a family of this principal or was revoked, the principal is
-   * disabled, or its tokens were revoked at or after `issuedAt`. The one place that decides whether
-   * a verified registry token is still good: one indexed read (the family joined to its principal).
+   * disabled, or its tokens were revoked at or after `issuedAt`.
    */
-  async tokenHolder(claims: { subject: string; familyId: string; issuedAt: Date }): Promise<Principal | null> {
-    if (!isUuid(claims.subject) || !isUuid(claims.familyId)) return null;
-    const family = await this.em.findOne(
-      TokenFamily,
-      { id: claims.familyId, principal: claims.subject },
-      { populate: ['principal'], strategy: 'joined' },
-    );
-    if (!family || family.revokedAt) return null;
-    return PrincipalService.accepts(family.principal, claims.issuedAt) ? family.principal : null;
+  static tokenHolder(holder: FamilyHolder | null, issuedAt: Date): HolderState | null {
+    if (!holder || holder.familyRevoked) return null;
+    return PrincipalService.accepts(holder.principal, issuedAt) ? holder.principal : null;
   }
 
   /** Whether an access token issued at `issuedAt` for this principal may still be used. */
-  static accepts(principal: Principal, issuedAt: Date): boolean {
+  static accepts(principal: Pick<Principal, 'status' | 'tokensRevokedBefore'>, issuedAt: Date): boolean {
     if (principal.status !== PrincipalStatus.ACTIVE) return false;
     // `iat` has whole seconds: a token from the second of the revocation is refused too (fail safe).
     return !principal.tokensRevokedBefore || issuedAt.getTime() > principal.tokensRevokedBefore.getTime();
+  }
+
+  /** Runs `change` in a transaction and announces, once it committed, that `principalId` changed. */
+  private async announced<T>(principalId: string, change: (em: EntityManager) => Promise<T>): Promise<T> {
+    const result = await this.em.transactional(change);
+    await this.changes?.changed(principalId);
+    return result;
   }
 
   private async require(em: EntityManager, id: string): Promise<Principal> {

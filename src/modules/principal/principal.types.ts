@@ -81,6 +81,24 @@ export class PrincipalSecretPayload {
   userErrors!: UserError[];
 }
 
+@InputType()
+export class SetPrincipalStatusInput {
+  @Field(() => ID)
+  principalId!: string;
+
+  @Field(() => PrincipalStatus, { description: 'DISABLED refuses its tokens and client credentials at once; ACTIVE accepts them again.' })
+  status!: PrincipalStatus;
+}
+
+@ObjectType()
+export class SetPrincipalStatusPayload {
+  @Field(() => PrincipalNode, { nullable: true })
+  principal?: PrincipalNode | null;
+
+  @Field(() => [UserError])
+  userErrors!: UserError[];
+}
+
 @ObjectType()
 export class RevokeTokensPayload {
   @Field(() => PrincipalNode, { nullable: true })

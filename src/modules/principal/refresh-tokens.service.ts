@@ -4,6 +4,7 @@ import { type Actor, auditActor, AuditOutcome, AuditService } from '../audit/ind
 import { Principal, PrincipalStatus } from './principal.entity.js';
 import { RefreshToken } from './refresh-token.entity.js';
 import { TokenFamily } from './token-family.entity.js';
+import { type PrincipalChanges } from './token-holders.js';
 
 function digest(token: string): string {
   return createHash('sha256').update(token).digest('hex');
@@ -22,6 +23,8 @@ export class RefreshTokenService {
   constructor(
     private readonly em: EntityManager,
     private readonly ttlSeconds: number,
+    /** Told when reuse revokes a family, so no replica keeps accepting its access tokens. */
+    private readonly changes?: PrincipalChanges,
   ) {}
 
   /**
@@ -47,6 +50,13 @@ export class RefreshTokenService {
    * concurrent exchanges of the same token wins; the others count as reuse. Outcomes are audited.
    */
   async rotate(presented: string, principalId: string, actor: Actor = {}): Promise<RefreshResult> {
+    const result = await this.exchange(presented, principalId, actor);
+    // The family was revoked: announced once committed.
+    if (!result.ok && result.reason === 'reused') await this.changes?.changed(principalId);
+    return result;
+  }
+
+  private async exchange(presented: string, principalId: string, actor: Actor): Promise<RefreshResult> {
     return this.em.transactional(async (em) => {
       const audit = new AuditService(em);
       const stored = await em.findOne(RefreshToken, { tokenHash: digest(presented) }, { populate: ['principal'] });
