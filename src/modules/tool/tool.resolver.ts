@@ -7,6 +7,7 @@ import { ProviderNode } from '../provider/provider.types.js';
 import { CallTemplateType, type Provider } from '../provider/provider.entity.js';
 import { type Tool, ToolStatus } from './tool.entity.js';
 import { type ToolVersion } from './tool-version.entity.js';
+import { joinedProvider } from './tool.service.js';
 import {
   ApproveToolVersionInput,
   CatalogChangeNode,
@@ -114,9 +115,10 @@ export class ToolResolver {
     }));
   }
 
+  /** From the listing's own query when the tool came from one, else batched by id. */
   @FieldResolver(() => ProviderNode)
   async provider(@Root() tool: Tool, @Ctx() ctx: RegistryContext): Promise<Provider> {
-    const provider = await ctx.providers.load(tool.provider.id);
+    const provider = joinedProvider(tool) ?? (await ctx.providers.load(tool.provider.id));
     if (!provider) throw new Error(`Tool ${tool.id} refers to a missing provider`);
     return provider;
   }
