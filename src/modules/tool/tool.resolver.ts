@@ -115,11 +115,15 @@ export class ToolResolver {
     }));
   }
 
-  /** From the listing's own query when the tool came from one, else batched by id. */
+  /**
+   * From the listing's own query when the tool came from one (synchronously, so a page's tools
+   * complete without a promise each), else batched by id.
+   */
   @FieldResolver(() => ProviderNode)
-  async provider(@Root() tool: Tool, @Ctx() ctx: RegistryContext): Promise<Provider> {
-    const provider = joinedProvider(tool) ?? (await ctx.providers.load(tool.provider.id));
-    if (!provider) throw new Error(`Tool ${tool.id} refers to a missing provider`);
-    return provider;
+  provider(@Root() tool: Tool, @Ctx() ctx: RegistryContext): Provider | Promise<Provider> {
+    return joinedProvider(tool) ?? ctx.providers.load(tool.provider.id).then((provider) => {
+      if (!provider) throw new Error(`Tool ${tool.id} refers to a missing provider`);
+      return provider;
+    });
   }
 }
