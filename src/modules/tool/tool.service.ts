@@ -67,6 +67,7 @@ export function joinedProvider(tool: Tool): Provider | undefined {
   return joinedProviders.get(tool);
 }
 
+/** How `entity`'s table is read under `alias`, its columns named `prefix` + column in the row (none when ''). */
 function rowShape<T extends object>(em: EntityManager, entity: new () => T, alias: string, prefix: string): RowShape<T> {
   const props = em.getMetadata().get<T>(entity).props.filter((p) => p.persist !== false && !p.lazy && p.fieldNames?.length);
   const fields = props.map((p) => ({
