@@ -5,15 +5,18 @@ import { echoTool } from './execute.ts';
 import { graphqlRequest, type Settings } from './lib/context.ts';
 import { expectAll, type RequestSpec } from './lib/load.ts';
 import { StatementCounter } from './lib/pg-counter.ts';
+import { accessToken, graphql } from './lib/registry.ts';
 import { startBench } from './lib/setup.ts';
 
 /**
- * `npm run bench:profile [-- catalog|execute]`: where the registry's time goes. Starts the built
+ * `npm run bench:profile [-- catalog|execute] [--no-cache]`: where the registry's time goes. Starts the built
  * registry with `--cpu-prof` on a 10,000-tool catalog, loads it as the non-admin agent with the
  * catalog read `tools(first: 50)` (default) or `executeTool` on the echo tool, counts the SQL
  * statements per request (PostgreSQL only), stops it (the profile is written on exit) and prints
  * the heaviest modules and functions by self and inclusive time, from the samples of the load window
- * only, to stdout and bench/results/profile-<target>.md. BENCH_PROFILE_SECONDS: load length (15).
+ * only, to stdout and bench/results/profile-<target>.md. `--no-cache` restarts the registry with its
+ * catalog cache off (`REGISTRY_CATALOG_CACHE_MB=0`), so every catalog read takes the miss path; its
+ * report goes to profile-<target>-no-cache.md. BENCH_PROFILE_SECONDS: load length (15).
  */
 
 const RESULTS = new URL('./results/', import.meta.url);
@@ -21,9 +24,11 @@ const PROFILES = new URL('./results/profiles/', import.meta.url);
 const started = performance.now();
 const log = (message: string) => process.stderr.write(`[profile ${((performance.now() - started) / 1000).toFixed(0).padStart(3)}s] ${message}\n`);
 const seconds = Number(process.env.BENCH_PROFILE_SECONDS ?? 15);
-const target = process.argv[2] ?? 'catalog';
-if (target !== 'catalog' && target !== 'execute') {
-  process.stderr.write('usage: npm run bench:profile [-- catalog|execute]\n');
+const args = process.argv.slice(2);
+const noCache = args.includes('--no-cache');
+const target = args.find((a) => !a.startsWith('--')) ?? 'catalog';
+if ((target !== 'catalog' && target !== 'execute') || args.some((a) => a.startsWith('--') && a !== '--no-cache')) {
+  process.stderr.write('usage: npm run bench:profile [-- catalog|execute] [--no-cache]\n');
   process.exit(2);
 }
 const settings: Settings = { rounds: 1, roundS: seconds, latencyRoundS: seconds, connections: 10, warmupS: 2, searchesPerRound: 0 };
@@ -146,7 +151,28 @@ async function main(): Promise<void> {
     nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${fileURLToPath(PROFILES)}`],
     log,
   });
-  const ctx = bench.ctx(bench.site(10_000));
+  const site = bench.site(10_000);
+  if (noCache) {
+    // The child keeps a reference to this environment; the restart writes a first profile, dropped here.
+    log('restarting the registry with its catalog cache off');
+    site.env.REGISTRY_CATALOG_CACHE_MB = '0';
+    await site.registry.stop();
+    await rm(PROFILES, { recursive: true, force: true });
+    await mkdir(PROFILES, { recursive: true });
+    await site.registry.start();
+    // Tokens name the registry's address, which the restart changed: a new agent, with the same roles.
+    const adminToken = await accessToken(site.registry.url, site.env.REGISTRY_BOOTSTRAP_CLIENT_ID!, site.env.REGISTRY_BOOTSTRAP_CLIENT_SECRET!);
+    const created = await graphql<{ createPrincipal: { principal: { id: string; clientId: string }; clientSecret: string } }>(
+      site.registry.url,
+      adminToken,
+      'mutation Create($input: CreatePrincipalInput!) { createPrincipal(input: $input) { principal { id clientId } clientSecret } }',
+      { input: { name: 'bench agent, cache off', kind: 'AGENT', roles: ['agent'] } },
+    );
+    const { principal, clientSecret } = created.createPrincipal;
+    site.admin = { ...site.admin, token: adminToken };
+    site.agent = { id: principal.id, clientId: principal.clientId, token: await accessToken(site.registry.url, principal.clientId, clientSecret) };
+  }
+  const ctx = bench.ctx(site);
   let requests = 0;
   let rps = 0;
   let p50 = 0;
@@ -194,7 +220,7 @@ async function main(): Promise<void> {
   const table = (title: string, rows: [string, number][]) =>
     [`### ${title}`, '', '| | ms | share of busy time |', '|---|---|---|', ...rows.map(([k, ms]) => `| \`${k}\` | ${ms.toFixed(0)} | ${pct(ms)} |`), ''].join('\n');
   const report = [
-    `# CPU profile: ${target} (${new Date().toISOString()})`,
+    `# CPU profile: ${target}${noCache ? ', catalog cache off' : ''} (${new Date().toISOString()})`,
     '',
     `Registry child with \`--cpu-prof\`, 10,000 tools, ${target === 'catalog' ? '`tools(first: 50)` with providers and tags' : '`executeTool` (SYNC) of the http echo tool'} as a non-admin agent, ` +
       `10 connections for ${seconds} s: ${requests} requests, ${rps.toFixed(0)} req/s, p50 ${p50.toFixed(1)} ms. ` +
@@ -209,7 +235,7 @@ async function main(): Promise<void> {
     table('Inclusive time of registry functions (src/)', a.inclusiveSrc),
     `Profile: ${fileURLToPath(new URL(files[0]!, PROFILES))} (open it in Chrome DevTools or speedscope).`,
   ].join('\n');
-  await writeFile(new URL(`profile-${target}.md`, RESULTS), `${report}\n`);
+  await writeFile(new URL(`profile-${target}${noCache ? '-no-cache' : ''}.md`, RESULTS), `${report}\n`);
   process.stdout.write(`${report}\n`);
 }
 

@@ -7,6 +7,7 @@ import { ProviderNode } from '../provider/provider.types.js';
 import { CallTemplateType, type Provider } from '../provider/provider.entity.js';
 import { type Tool, ToolStatus } from './tool.entity.js';
 import { type ToolVersion } from './tool-version.entity.js';
+import { joinedProvider } from './tool.service.js';
 import {
   ApproveToolVersionInput,
   CatalogChangeNode,
@@ -114,10 +115,15 @@ export class ToolResolver {
     }));
   }
 
+  /**
+   * From the listing's own query when the tool came from one (synchronously, so a page's tools
+   * complete without a promise each), else batched by id.
+   */
   @FieldResolver(() => ProviderNode)
-  async provider(@Root() tool: Tool, @Ctx() ctx: RegistryContext): Promise<Provider> {
-    const provider = await ctx.providers.load(tool.provider.id);
-    if (!provider) throw new Error(`Tool ${tool.id} refers to a missing provider`);
-    return provider;
+  provider(@Root() tool: Tool, @Ctx() ctx: RegistryContext): Provider | Promise<Provider> {
+    return joinedProvider(tool) ?? ctx.providers.load(tool.provider.id).then((provider) => {
+      if (!provider) throw new Error(`Tool ${tool.id} refers to a missing provider`);
+      return provider;
+    });
   }
 }

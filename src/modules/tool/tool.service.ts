@@ -43,52 +43,73 @@ export interface ManualImport extends SyncResult {
 const PROVIDER_NAME = /^[A-Za-z0-9_]{1,128}$/;
 const MAX_SEARCH_LENGTH = 200;
 
-/** How a listing selects and reads the tool table: its columns, and a row as a Tool. */
-interface ToolShape {
-  /** The selected columns (all mapped ones but the lazy search vector), as `t."column"`. */
+/** How a listing selects and reads an entity's table: its columns, and a row as a plain object. */
+interface RowShape<T> {
+  /** The selected columns (all mapped ones but lazy ones such as the search vector), as `alias."column"`. */
   columns: string;
-  /** A row of those columns as a read-only Tool, not tracked by the ORM (a listing changes nothing). */
-  read(row: Record<string, unknown>): Tool;
+  /** A row of those columns as a read-only object, not tracked by the ORM (a listing changes nothing). */
+  read(row: Record<string, unknown>): T;
 }
 
-const shapes = new WeakMap<object, ToolShape>();
+/** The tool and provider shapes of one ORM metadata. */
+interface ListingShapes {
+  tool: RowShape<Tool>;
+  /** Provider columns selected under a prefix (`p."id" as "p.id"`), so they sit beside the tool's. */
+  provider: RowShape<Provider>;
+}
+
+const shapes = new WeakMap<object, ListingShapes>();
+/** Providers read with their tools' page, which the `provider` field can answer without a lookup. */
+const joinedProviders = new WeakMap<Tool, Provider>();
+
+/** The provider read with `tool` in the same query (tool listings), if any. */
+export function joinedProvider(tool: Tool): Provider | undefined {
+  return joinedProviders.get(tool);
+}
+
+/** How `entity`'s table is read under `alias`, its columns named `prefix` + column in the row (none when ''). */
+function rowShape<T extends object>(em: EntityManager, entity: new () => T, alias: string, prefix: string): RowShape<T> {
+  const props = em.getMetadata().get<T>(entity).props.filter((p) => p.persist !== false && !p.lazy && p.fieldNames?.length);
+  const fields = props.map((p) => ({
+    property: p.name,
+    key: `${prefix}${p.fieldNames[0]!}`,
+    reference: p.kind === ReferenceKind.MANY_TO_ONE,
+    // The embedded database's driver returns timestamps as text.
+    date: p.runtimeType === 'Date',
+  }));
+  return {
+    columns: props.flatMap((p) => p.fieldNames.map((f) => (prefix ? `${alias}."${f}" as "${prefix}${f}"` : `${alias}."${f}"`))).join(', '),
+    read(row) {
+      const object: Record<string, unknown> = {};
+      for (const { property, key, reference, date } of fields) {
+        const value = row[key];
+        object[property] =
+          reference ? (value === null || value === undefined ? null : { id: value }) : date && value !== null && !(value instanceof Date) ? new Date(value as string) : value;
+      }
+      return object as T;
+    },
+  };
+}
 
 /**
- * The shape of tool listings, computed once per ORM metadata rather than for every request's
+ * The shapes of tool listings, computed once per ORM metadata rather than for every request's
  * service. Listings read rows into plain objects: mapping them into managed entities (identity
  * map, change-tracking snapshots of the JSON schemas) cost more than the query itself.
  */
-function toolShape(em: EntityManager): ToolShape {
+function listingShapes(em: EntityManager): ListingShapes {
   const metadata = em.getMetadata();
-  let shape = shapes.get(metadata);
-  if (shape === undefined) {
-    const props = metadata.get(Tool).props.filter((p) => p.persist !== false && !p.lazy && p.fieldNames?.length);
-    const fields = props.map((p) => ({
-      property: p.name,
-      column: p.fieldNames[0]!,
-      reference: p.kind === ReferenceKind.MANY_TO_ONE,
-      // The embedded database's driver returns timestamps as text.
-      date: p.runtimeType === 'Date',
-    }));
-    shape = {
-      columns: props.flatMap((p) => p.fieldNames.map((f) => `t."${f}"`)).join(', '),
-      read(row) {
-        const tool: Record<string, unknown> = {};
-        for (const { property, column, reference, date } of fields) {
-          const value = row[column];
-          tool[property] = reference ? { id: value } : date && value !== null && !(value instanceof Date) ? new Date(value as string) : value;
-        }
-        return tool as unknown as Tool;
-      },
-    };
-    shapes.set(metadata, shape);
+  let found = shapes.get(metadata);
+  if (found === undefined) {
+    found = { tool: rowShape<Tool>(em, Tool, 't', ''), provider: rowShape<Provider>(em, Provider, 'p', 'p.') };
+    shapes.set(metadata, found);
   }
-  return shape;
+  return found;
 }
 
 /** Reads the catalog and imports UTCP manuals into it. */
 export class ToolService {
-  private readonly shape: ToolShape;
+  private readonly shape: RowShape<Tool>;
+  private readonly providerShape: RowShape<Provider>;
 
   /**
    * `readFilter` yields which tools the caller may read (their `read` policies, see tool.visibility.ts);
@@ -98,7 +119,9 @@ export class ToolService {
     private readonly em: EntityManager,
     private readonly readFilter: () => Promise<ReadFilter> = async () => null,
   ) {
-    this.shape = toolShape(em);
+    const listing = listingShapes(em);
+    this.shape = listing.tool;
+    this.providerShape = listing.provider;
   }
 
   private versionLoader?: DataLoader<string, ToolVersion[]>;
@@ -165,7 +188,8 @@ export class ToolService {
   /**
    * One page of tools. Without `search`, ordered by name; with it, by relevance (name and tags
    * weigh more than description, plus fuzzy similarity of the name), then name. Runs one query,
-   * plus one more only when the total count is asked for.
+   * which reads each tool's provider too (see {@link joinedProvider}), plus one more only when the
+   * total count is asked for.
    * Throws PAGE_SIZE_EXCEEDED, INVALID_CURSOR or BAD_USER_INPUT for bad arguments.
    */
   async list(args: ToolListArgs): Promise<Page<Tool>> {
@@ -240,9 +264,10 @@ export class ToolService {
         pageParams.push(afterName);
       }
     }
+    // The page's providers come with it (the `provider` field then needs no query of its own).
     const sql = [
-      `select ${this.shape.columns}${rank ? `, ${rank} as "rank"` : ''}`,
-      `from ${from}`,
+      `select ${this.shape.columns}, ${this.providerShape.columns}${rank ? `, ${rank} as "rank"` : ''}`,
+      `from ${from} join provider p on p.id = t.provider_id`,
       pageWhere.length ? `where ${pageWhere.join(' and ')}` : '',
       rank ? `order by "rank" desc, t.name asc` : `order by t.name asc`,
       `limit ?`,
@@ -255,9 +280,10 @@ export class ToolService {
       size + 1,
     ]);
     const ranks = new Map<Tool, number>();
-    const tools = rows.map(({ rank: score, ...columns }) => {
-      const tool = this.shape.read(columns);
-      if (typeof score === 'number') ranks.set(tool, score);
+    const tools = rows.map((row) => {
+      const tool = this.shape.read(row);
+      joinedProviders.set(tool, this.providerShape.read(row));
+      if (typeof row.rank === 'number') ranks.set(tool, row.rank);
       return tool;
     });
     const cursorOf = search
