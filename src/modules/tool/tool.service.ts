@@ -10,6 +10,7 @@ import { parseManual } from '../../utcp/manual.schema.js';
 import { type Actor, auditActor, AuditOutcome, AuditService } from '../audit/index.js';
 import { type CallTemplateType, Provider } from '../provider/provider.entity.js';
 import { toolDefinition } from './tool.definition.js';
+import { type SearchConditions, searchCountStatement, searchCursor, searchStatement } from './tool.search.js';
 import { type SyncResult, syncTools } from './tool.sync.js';
 import { ToolVersion } from './tool-version.entity.js';
 import { Tool, ToolStatus } from './tool.entity.js';
@@ -209,18 +210,11 @@ export class ToolService {
       params.push(...extra.params);
     }
 
-    let from = 'tool t';
-    let rank = '';
+    if (search) return this.search(search, { where, params }, size, args.after);
+    const from = 'tool t';
+    const rank = '';
     const fromParams: unknown[] = [];
     const rankParams: unknown[] = [];
-    if (search) {
-      from = `tool t cross join websearch_to_tsquery('english', ?) q`;
-      fromParams.push(search);
-      where.push(`(t.search_vector @@ q or ? <% t.name)`);
-      params.push(search);
-      rank = `(ts_rank('{0.1, 0.2, 0.4, 1.0}', t.search_vector, q) + word_similarity(?, t.name))::float8`;
-      rankParams.push(search);
-    }
     const total = async (): Promise<number> => {
       const sql = `select count(*)::int as count from ${from}${where.length ? ` where ${where.join(' and ')}` : ''}`;
       const [row] = await this.em.execute<{ count: number }[]>(sql, [...fromParams, ...params]);
@@ -264,6 +258,28 @@ export class ToolService {
       ? (tool: Tool) => encodeCursor('tools.search', [ranks.get(tool) ?? 0, tool.name])
       : (tool: Tool) => encodeCursor('tools', [tool.name]);
     return toPage(tools, size, args.after, cursorOf, total);
+  }
+
+  /**
+   * One page of a ranked search: top-K candidates from indexes, ranked, in one statement (see
+   * tool.search.ts), plus one more only when the total count is asked for.
+   * Throws INVALID_CURSOR for a cursor of another listing.
+   */
+  private async search(search: string, conditions: SearchConditions, size: number, after?: string | null): Promise<Page<Tool>> {
+    const page = searchStatement(search, conditions, this.shape.columns, size + 1, after);
+    const rows = await this.em.execute<Record<string, unknown>[]>(page.sql, page.params);
+    const ranks = new Map<Tool, number>();
+    const tools = rows.map(({ rank, ...columns }) => {
+      const tool = this.shape.read(columns);
+      ranks.set(tool, Number(rank));
+      return tool;
+    });
+    const total = async (): Promise<number> => {
+      const count = searchCountStatement(search, conditions);
+      const [row] = await this.em.execute<{ count: number }[]>(count.sql, count.params);
+      return row?.count ?? 0;
+    };
+    return toPage(tools, size, after, (tool) => searchCursor(ranks.get(tool) ?? 0, tool.name), total);
   }
 
   /**
