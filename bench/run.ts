@@ -7,7 +7,7 @@ import { type AttackResult, HOSTILE, measureAttack } from './attack.ts';
 import { type CatalogResult, catalogThroughput, measureCatalog } from './catalog.ts';
 import { type ExecuteResult, measureExecute } from './execute.ts';
 import { measureMemory, type MemoryResult, type MemorySample, sampleMemory } from './memory.ts';
-import { measureSearch, type SearchResult } from './search.ts';
+import { measureRelevance, measureSearch, type RelevanceResult, type SearchResult } from './search.ts';
 import { measureRejectInProcess, measureShield, type ShieldResult } from './shield.ts';
 import type { Settings } from './lib/context.ts';
 import { startBench } from './lib/setup.ts';
@@ -61,6 +61,7 @@ async function main(): Promise<void> {
   const db = main.db;
   const seedSeconds = Object.fromEntries(bench.sites.map((s) => [s.size, s.seedSeconds]));
   let search: Record<number, SearchResult>;
+  let relevance: RelevanceResult;
   let catalog: CatalogResult;
   let catalog100k: SideSummary;
   let shield: ShieldResult;
@@ -82,6 +83,7 @@ async function main(): Promise<void> {
     attack = await measureAttack(ctx);
     rejectInProcess = await measureRejectInProcess(Object.fromEntries(Object.entries(HOSTILE).map(([k, v]) => [k, v.query])));
     log('search at 1,000, 10,000 and 100,000 tools, interleaved');
+    relevance = await measureRelevance(bench.ctx(large), 100_000);
     search = await measureSearch(bench.sites.map((site) => ({ size: site.size, ctx: bench.ctx(site) })));
     await sample('100k registry after the search rounds');
     log('catalog read at 100,000 tools');
@@ -95,6 +97,7 @@ async function main(): Promise<void> {
     catalogRatio: catalog.ratio,
     searchP99Ms100k: search[100_000]!.p99,
     searchGrowth10kTo100k: search[100_000]!.p99 / search[10_000]!.p99,
+    searchTop3: relevance.top3,
     executeAddedP50Ms: execute.latency.addedP50,
     executeAddedP99Ms: execute.latency.addedP99,
     // Calls that left no execution row or audit entry would make the comparison meaningless.
@@ -193,7 +196,7 @@ async function main(): Promise<void> {
     targets: Object.fromEntries(Object.entries(TARGETS).map(([k, t]) => [k, { target: t.text, met: meets(k as keyof Summary, summary[k as keyof Summary]) }])),
     environment: { ...env_, registryNodeArgs: process.env.BENCH_REGISTRY_NODE_ARGS ?? '', database: db.kind, databaseDescription: description, redis: Boolean(redisUrl), quick, settings, shieldOptions, loadGenerator: 'autocannon 9, pipelining 1, loopback' },
     durationS,
-    raw: { seedSeconds, catalog, catalog100k, search, shield, execute, attack, rejectInProcess, memory, memorySamples },
+    raw: { seedSeconds, catalog, catalog100k, search, relevance, shield, execute, attack, rejectInProcess, memory, memorySamples },
   }, markdown);
   process.stdout.write(`\n${markdown}\nWritten ${paths.json} and ${paths.markdown} in ${fmt(durationS, 0)} s.\n`);
 }

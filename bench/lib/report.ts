@@ -5,6 +5,7 @@ export interface Summary {
   catalogRatio: number;
   searchP99Ms100k: number;
   searchGrowth10kTo100k: number;
+  searchTop3: number;
   executeAddedP50Ms: number;
   executeAddedP99Ms: number;
   executeThroughputRatio: number;
@@ -20,6 +21,7 @@ export const TARGETS: Record<keyof Summary, Target> = {
   catalogRatio: { op: '>=', value: 0.5, text: '≥ 0.5 × floor' },
   searchP99Ms100k: { op: '<=', value: 20, text: '≤ 20 ms' },
   searchGrowth10kTo100k: { op: '<=', value: 2, text: '≤ 2×' },
+  searchTop3: { op: '>=', value: 0.9, text: '≥ 0.9' },
   executeAddedP50Ms: { op: '<=', value: 2, text: '≤ 2 ms' },
   executeAddedP99Ms: { op: '<=', value: 5, text: '≤ 5 ms' },
   executeThroughputRatio: { op: '>=', value: 0.5, text: '≥ 0.5 × direct' },

@@ -54,10 +54,10 @@ describe('listing tools with their providers', () => {
   });
 
   it('stays bounded when searching', async () => {
-    // The ranked search is one statement, its typo fallback included.
+    // The ranked search is one statement, its typo fallback (`provder` finds the providers' tools) included.
     const statements = await statementsFor({ first: 100, search: 'widgets' });
     expect(statements).toHaveLength(4);
-    const typo = await statementsFor({ first: 100, search: 'widgetz' });
+    const typo = await statementsFor({ first: 100, search: 'provder' });
     expect(typo).toHaveLength(4);
   });
 });
