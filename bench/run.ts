@@ -7,7 +7,7 @@ import { type AttackResult, HOSTILE, measureAttack } from './attack.ts';
 import { type CatalogResult, catalogThroughput, measureCatalog } from './catalog.ts';
 import { echoTool, type ExecuteResult, measureExecute } from './execute.ts';
 import { measureMemory, type MemoryResult, type MemorySample, sampleMemory } from './memory.ts';
-import { measureSearch } from './search.ts';
+import { measureRelevance, measureSearch, type RelevanceResult } from './search.ts';
 import { measureRejectInProcess, measureShield, type ShieldResult } from './shield.ts';
 import { measureSql, type SqlResult } from './sql.ts';
 import type { Settings } from './lib/context.ts';
@@ -91,6 +91,7 @@ async function main(): Promise<void> {
   const db = main.db;
   const seedSeconds = Object.fromEntries(bench.sites.map((s) => [s.size, s.seedSeconds]));
   let search: object;
+  let relevance: RelevanceResult;
   let catalog: CatalogResult;
   let catalog100k: SideSummary;
   let shield: ShieldResult;
@@ -123,6 +124,7 @@ async function main(): Promise<void> {
     attack = await measureAttack(ctx);
     rejectInProcess = await measureRejectInProcess(Object.fromEntries(Object.entries(HOSTILE).map(([k, v]) => [k, v.query])));
     log('search at 1,000, 10,000 and 100,000 tools, interleaved');
+    relevance = await measureRelevance(bench.ctx(large), 100_000);
     search = await measureSearch(bench.sites.map((site) => ({ size: site.size, ctx: bench.ctx(site) })));
     await sample('100k registry after the search rounds');
     log('catalog read at 100,000 tools');
@@ -147,8 +149,8 @@ async function main(): Promise<void> {
     executeVsPeer: complete(execute.throughput.vsPeer),
     searchP99Ms100k: Number.NaN,
     searchGrowth10kTo100k: Number.NaN,
-    searchTop3: Number.NaN,
     ...searched.figures,
+    searchTop3: relevance.top3,
     attackP99Ratio: attack.p99Ratio,
     rejectP50Ms: attack.reject.p50Ms,
     rejectP99Ms: attack.reject.p99Ms,
@@ -301,7 +303,7 @@ async function main(): Promise<void> {
     secondary,
     environment: { ...env_, registryNodeArgs: process.env.BENCH_REGISTRY_NODE_ARGS ?? '', database: db.kind, databaseDescription: description, redis: Boolean(redisUrl), quick, settings, shieldOptions, loadGenerator: 'autocannon 9, pipelining 1, loopback' },
     durationS,
-    raw: { seedSeconds, catalog, catalog100k, sql, search, shield, execute, attack, rejectInProcess, memory, memorySamples },
+    raw: { seedSeconds, catalog, catalog100k, sql, search, relevance, shield, execute, attack, rejectInProcess, memory, memorySamples },
   }, markdown);
   process.stdout.write(`\n${markdown}\nWritten ${paths.json} and ${paths.markdown} in ${fmt(durationS, 0)} s.\n`);
 }

@@ -582,7 +582,8 @@ describe('the catalog shows a caller only what their read policies allow', () =>
     expect(await visible({ search: 'widget' })).toEqual(expect.arrayContaining(ALPHA));
     expect((await visible({ search: 'widget' })).sort()).toEqual(ALPHA);
     expect(await visible({ search: 'beta' })).toEqual([]);
-    expect(await visible({ search: 'gamma.one' })).toEqual([]);
+    // Nothing visible has both words; the any-word fallback finds the visible tool named `one`, never gamma's.
+    expect(await visible({ search: 'gamma.one' })).toEqual(['alpha.one']);
     expect(await visible({ provider: 'beta' })).toEqual([]);
     expect(await visible({ tags: ['secret'] })).toEqual(['alpha.three']);
 

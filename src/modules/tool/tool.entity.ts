@@ -14,7 +14,8 @@ export enum ToolStatus {
 
 /**
  * A tool of a provider, named `provider.tool`. Its `search_vector` column (weighted name, tags,
- * description) is maintained by a database trigger and indexed with GIN; `name` has a trigram index.
+ * description) is maintained by a database trigger and indexed with GIN; `name` has a trigram index
+ * and one on its words, the search's typo fallback (see Migration20261206200500_search_name_words).
  */
 @Entity({ tableName: 'tool' })
 @Index({ properties: ['provider'] })
@@ -24,13 +25,18 @@ export enum ToolStatus {
   name: 'tool_name_trgm_index',
   expression: 'create index "tool_name_trgm_index" on "tool" using gin ("name" gin_trgm_ops)',
 })
+@Index({
+  name: 'tool_name_words_trgm_index',
+  expression: 'create index "tool_name_words_trgm_index" on "tool" using gin (tool_name_words("name") gin_trgm_ops)',
+})
 @Trigger({
   name: 'tool_search_vector',
   timing: 'before',
   events: ['insert', 'update'],
-  // Name and tags weigh A, description B; `weather.get_forecast` is indexed as its words.
+  // Name and tags weigh A, description B; `weather.get_forecast` and `jira.createIssue` are indexed
+  // as their words (`tool_name_words`, which the name-words index of the search uses too).
   body: `new.search_vector :=
-    setweight(to_tsvector('english', regexp_replace(new.name, '[._-]+', ' ', 'g')), 'A') ||
+    setweight(to_tsvector('english', tool_name_words(new.name)), 'A') ||
     setweight(to_tsvector('english', array_to_string(new.tags, ' ')), 'A') ||
     setweight(to_tsvector('english', coalesce(new.description, '')), 'B');
   return new;`,

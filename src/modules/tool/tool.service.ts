@@ -10,6 +10,7 @@ import { parseManual } from '../../utcp/manual.schema.js';
 import { type Actor, auditActor, AuditOutcome, AuditService } from '../audit/index.js';
 import { type CallTemplateType, Provider } from '../provider/provider.entity.js';
 import { toolDefinition } from './tool.definition.js';
+import { type SearchConditions, searchCountStatement, searchCursor, searchStatement } from './tool.search.js';
 import { type SyncResult, syncTools } from './tool.sync.js';
 import { ToolVersion } from './tool-version.entity.js';
 import { Tool, ToolStatus } from './tool.entity.js';
@@ -186,8 +187,8 @@ export class ToolService {
   }
 
   /**
-   * One page of tools. Without `search`, ordered by name; with it, by relevance (name and tags
-   * weigh more than description, plus fuzzy similarity of the name), then name. Runs one query,
+   * One page of tools. Without `search`, ordered by name; with it, by relevance (top-K candidates,
+   * see tool.search.ts), then name. Runs one query,
    * which reads each tool's provider too (see {@link joinedProvider}), plus one more only when the
    * total count is asked for.
    * Throws PAGE_SIZE_EXCEEDED, INVALID_CURSOR or BAD_USER_INPUT for bad arguments.
@@ -233,63 +234,56 @@ export class ToolService {
       params.push(...extra.params);
     }
 
-    let from = 'tool t';
-    let rank = '';
-    const fromParams: unknown[] = [];
-    const rankParams: unknown[] = [];
-    if (search) {
-      from = `tool t cross join websearch_to_tsquery('english', ?) q`;
-      fromParams.push(search);
-      where.push(`(t.search_vector @@ q or ? <% t.name)`);
-      params.push(search);
-      rank = `(ts_rank('{0.1, 0.2, 0.4, 1.0}', t.search_vector, q) + word_similarity(?, t.name))::float8`;
-      rankParams.push(search);
-    }
+    if (search) return this.search(search, { where, params }, size, args.after);
     const total = async (): Promise<number> => {
-      const sql = `select count(*)::int as count from ${from}${where.length ? ` where ${where.join(' and ')}` : ''}`;
-      const [row] = await this.em.execute<{ count: number }[]>(sql, [...fromParams, ...params]);
+      const sql = `select count(*)::int as count from tool t${where.length ? ` where ${where.join(' and ')}` : ''}`;
+      const [row] = await this.em.execute<{ count: number }[]>(sql, params);
       return row?.count ?? 0;
     };
-
     const pageWhere = [...where];
     const pageParams = [...params];
     if (args.after) {
-      if (search) {
-        const [afterRank, afterName] = decodeCursor<[number, string]>('tools.search', args.after, ['number', 'string']);
-        pageWhere.push(`(${rank} < ? or (${rank} = ? and t.name > ?))`);
-        pageParams.push(search, afterRank, search, afterRank, afterName);
-      } else {
-        const [afterName] = decodeCursor<[string]>('tools', args.after, ['string']);
-        pageWhere.push(`t.name > ?`);
-        pageParams.push(afterName);
-      }
+      const [afterName] = decodeCursor<[string]>('tools', args.after, ['string']);
+      pageWhere.push(`t.name > ?`);
+      pageParams.push(afterName);
     }
     // The page's providers come with it (the `provider` field then needs no query of its own).
     const sql = [
-      `select ${this.shape.columns}, ${this.providerShape.columns}${rank ? `, ${rank} as "rank"` : ''}`,
-      `from ${from} join provider p on p.id = t.provider_id`,
+      `select ${this.shape.columns}, ${this.providerShape.columns}`,
+      `from tool t join provider p on p.id = t.provider_id`,
       pageWhere.length ? `where ${pageWhere.join(' and ')}` : '',
-      rank ? `order by "rank" desc, t.name asc` : `order by t.name asc`,
-      `limit ?`,
+      `order by t.name asc limit ?`,
     ].join(' ');
-    // Placeholders in the order they appear: select (rank), from (query), where.
-    const rows = await this.em.execute<Record<string, unknown>[]>(sql, [
-      ...rankParams,
-      ...fromParams,
-      ...pageParams,
-      size + 1,
-    ]);
-    const ranks = new Map<Tool, number>();
+    const rows = await this.em.execute<Record<string, unknown>[]>(sql, [...pageParams, size + 1]);
     const tools = rows.map((row) => {
       const tool = this.shape.read(row);
       joinedProviders.set(tool, this.providerShape.read(row));
-      if (typeof row.rank === 'number') ranks.set(tool, row.rank);
       return tool;
     });
-    const cursorOf = search
-      ? (tool: Tool) => encodeCursor('tools.search', [ranks.get(tool) ?? 0, tool.name])
-      : (tool: Tool) => encodeCursor('tools', [tool.name]);
-    return toPage(tools, size, args.after, cursorOf, total);
+    return toPage(tools, size, args.after, (tool: Tool) => encodeCursor('tools', [tool.name]), total);
+  }
+
+  /**
+   * One page of a ranked search: top-K candidates from indexes, ranked, in one statement (see
+   * tool.search.ts), plus one more only when the total count is asked for.
+   * Throws INVALID_CURSOR for a cursor of another listing.
+   */
+  private async search(search: string, conditions: SearchConditions, size: number, after?: string | null): Promise<Page<Tool>> {
+    const page = searchStatement(search, conditions, `${this.shape.columns}, ${this.providerShape.columns}`, size + 1, after);
+    const rows = await this.em.execute<Record<string, unknown>[]>(page.sql, page.params);
+    const ranks = new Map<Tool, number>();
+    const tools = rows.map(({ rank, ...columns }) => {
+      const tool = this.shape.read(columns);
+      joinedProviders.set(tool, this.providerShape.read(columns));
+      ranks.set(tool, Number(rank));
+      return tool;
+    });
+    const total = async (): Promise<number> => {
+      const count = searchCountStatement(search, conditions);
+      const [row] = await this.em.execute<{ count: number }[]>(count.sql, count.params);
+      return row?.count ?? 0;
+    };
+    return toPage(tools, size, after, (tool) => searchCursor(ranks.get(tool) ?? 0, tool.name), total);
   }
 
   /**
