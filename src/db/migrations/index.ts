@@ -9,6 +9,7 @@ import { Migration20261206160207_provider_variables as M5 } from './Migration202
 import { Migration20261206160500_provider_released_at as M6 } from './Migration20261206160500_provider_released_at.js';
 import { Migration20261206160742_audit_checkpoint as M7 } from './Migration20261206160742_audit_checkpoint.js';
 import { Migration20261206161500_token_family as M8 } from './Migration20261206161500_token_family.js';
+import { Migration20261206190000_audit_chains as M9 } from './Migration20261206190000_audit_chains.js';
 
 export const migrations: MigrationObject[] = [
   { name: 'Migration20261122101217_init', class: M0 },
@@ -20,4 +21,5 @@ export const migrations: MigrationObject[] = [
   { name: 'Migration20261206160500_provider_released_at', class: M6 },
   { name: 'Migration20261206160742_audit_checkpoint', class: M7 },
   { name: 'Migration20261206161500_token_family', class: M8 },
+  { name: 'Migration20261206190000_audit_chains', class: M9 },
 ];

@@ -7,7 +7,7 @@ import { type AuditCheckpointSigner, CHECKPOINT_LOCK } from './audit.checkpoints
 import { AuditService } from './audit.service.js';
 
 /**
- * Takes a checkpoint of the audit chain's head every `intervalSeconds` (jittered ±20%), when the
+ * Takes a checkpoint of each audit chain's head every `intervalSeconds` (jittered ±20%), when the
  * head moved since the last one. One replica at a time (a transaction-scoped advisory lock, which
  * `createAuditCheckpoint` takes too); appends themselves do no checkpoint work.
  */
@@ -32,14 +32,14 @@ export class AuditCheckpointer {
     return this.schedule.stop();
   }
 
-  /** Takes a checkpoint if no other replica is taking one and the head moved; returns it, or null. */
-  async tick(): Promise<AuditCheckpoint | null> {
-    const checkpoint = await this.db.fork().transactional(async (em: EntityManager) => {
+  /** Takes a checkpoint of every chain whose head moved, unless another replica is taking them; returns them. */
+  async tick(): Promise<AuditCheckpoint[]> {
+    const checkpoints = await this.db.fork().transactional(async (em: EntityManager) => {
       const [lock] = await em.execute<{ locked: boolean }[]>(`select pg_try_advisory_xact_lock(hashtext(?)) as locked`, [CHECKPOINT_LOCK]);
-      if (!lock?.locked) return null;
-      return new AuditService(em, this.signer).writeCheckpoint({ onlyIfMoved: true });
+      if (!lock?.locked) return [];
+      return new AuditService(em, this.signer).writeCheckpoints({ onlyIfMoved: true });
     });
-    if (checkpoint) this.signer.publish(checkpoint);
-    return checkpoint;
+    for (const checkpoint of checkpoints) this.signer.publish(checkpoint);
+    return checkpoints;
   }
 }

@@ -8,9 +8,23 @@ import { ErrorCode, RegistryError } from '../../errors.js';
 import { AuditCheckpoint } from './audit-checkpoint.entity.js';
 import { AuditEntry, AuditOutcome } from './audit-entry.entity.js';
 import { type AuditCheckpointSigner, CHECKPOINT_LOCK, type CheckpointClaims, InvalidCheckpointError } from './audit.checkpoints.js';
+import { CHAIN_SPAN, chainOf, chainStart, writerChain } from './audit.chains.js';
 
 /** The `prevHash` of the first entry of the chain. */
 export const GENESIS_HASH = '0'.repeat(64);
+
+/** What an append returns: the entry's place in the log. */
+export interface AppendedEntry {
+  seq: string;
+  hash: string;
+  at: Date;
+}
+
+/** A statement part that appends an entry (see {@link AuditService.appendSql}). */
+export interface AuditAppendSql {
+  sql: string;
+  params: unknown[];
+}
 
 /** Who performs a change, for the audit log. */
 export interface Actor {
@@ -110,10 +124,19 @@ function normalize(record: AuditRecord) {
   };
 }
 
+/** The canonical JSON (RFC 8785) of an entry's content: what its hash covers after the previous hash. */
+function entryBody(at: Date, record: AuditRecord): string {
+  return canonicalize({ at: at.toISOString(), ...normalize(record) }) ?? '';
+}
+
+/** sha-256 over the previous hash and an entry's body, as hex (the statement that appends computes the same in SQL). */
+function chainHash(prevHash: string, body: string): string {
+  return createHash('sha256').update(prevHash).update(body).digest('hex');
+}
+
 /** sha-256 over the previous hash and the canonical JSON (RFC 8785) of the entry's content. */
 function entryHash(prevHash: string, at: Date, record: AuditRecord): string {
-  const body = canonicalize({ at: at.toISOString(), ...normalize(record) });
-  return createHash('sha256').update(prevHash).update(body ?? '').digest('hex');
+  return chainHash(prevHash, entryBody(at, record));
 }
 
 /** The bigint key of a cursor of `kind`; anything else (or beyond bigint) never reaches a query: INVALID_CURSOR. */
@@ -123,6 +146,16 @@ function sequenceCursor(kind: string, cursor: string): string {
     throw new RegistryError(ErrorCode.INVALID_CURSOR, 'The cursor is not valid for this listing', { argument: 'after', http: { status: 400 } });
   }
   return key;
+}
+
+/** Entries listed after the cursor of an entry (time, then sequence number, newest first); anything else: INVALID_CURSOR. */
+function timeCursor(cursor: string): FilterQuery<AuditEntry> {
+  const [at, seq] = decodeCursor<[string, string]>('audit', cursor, ['string', 'string']);
+  const time = new Date(at);
+  if (Number.isNaN(time.getTime()) || time.toISOString() !== at || !/^\d{1,19}$/.test(seq) || BigInt(seq) > 2n ** 63n - 1n) {
+    throw new RegistryError(ErrorCode.INVALID_CURSOR, 'The cursor is not valid for this listing', { argument: 'after', http: { status: 400 } });
+  }
+  return { $or: [{ at: { $lt: time } }, { at: time, seq: { $lt: seq } }] };
 }
 
 /** The sequence number after `seq`, or the first one. */
@@ -139,33 +172,73 @@ export class AuditService {
   ) {}
 
   /**
-   * Appends an entry linked to the previous one. Must run inside the transaction of the change it
-   * records (so both commit or neither); a transaction-scoped advisory lock keeps the chain linear
-   * under concurrent writers. The sequence number is the previous one plus one, taken under that
-   * lock, so a rolled-back append leaves no gap and a gap means entries were removed.
+   * Appends an entry linked to the previous one of this process's chain, in one statement. Must run
+   * inside the transaction of the change it records (so both commit or neither); the statement moves
+   * the chain's head row, whose lock orders this process's appends until the transaction ends, and
+   * never waits on other writers' chains. A rolled-back append leaves no gap.
    * Throws when called outside a transaction.
    */
-  async append(record: AuditRecord): Promise<AuditEntry> {
+  async append(record: AuditRecord): Promise<AppendedEntry> {
     if (!this.em.isInTransaction()) throw new Error('AuditService.append must run inside a transaction');
-    await this.em.execute(`select pg_advisory_xact_lock(hashtext('audit_entry_chain'))`);
-    const [last] = await this.em.execute<{ seq: string; hash: string }[]>(`select a.seq::text as seq, a.hash from audit_entry a order by a.seq desc limit 1`);
-    const prevHash = last?.hash ?? GENESIS_HASH;
-    const seq = String(after(last ? BigInt(last.seq) : null));
-    const at = new Date();
-    const entry = this.em.create(AuditEntry, { ...normalize(record), seq, at, prevHash, hash: entryHash(prevHash, at, record) });
-    await this.em.flush();
-    return entry;
+    const { sql, params } = AuditService.appendSql(record);
+    const [entry] = await this.em.execute<AppendedEntry[]>(`with ${sql.slice(2)}`, params);
+    return entry!;
   }
 
   /**
    * Appends one entry in a transaction of its own, for records of refusals and other events that
-   * change nothing else (a denied field, a refused call, a token request).
+   * change nothing else (a denied field, a refused call, a token request): one autocommit statement.
    */
-  static async appendAlone(em: EntityManager, record: AuditRecord): Promise<AuditEntry> {
-    return em.fork().transactional((tx) => new AuditService(tx).append(record));
+  static async appendAlone(em: EntityManager, record: AuditRecord): Promise<AppendedEntry> {
+    const { sql, params } = AuditService.appendSql(record);
+    const [entry] = await em.fork().execute<AppendedEntry[]>(`with ${sql.slice(2)}`, params);
+    return entry!;
   }
 
-  /** The log newest first, a page at a time. Throws PAGE_SIZE_EXCEEDED or INVALID_CURSOR. */
+  /**
+   * The continuation of a `WITH` list that appends `record` to this process's chain: `sql` starts with
+   * ", " and ends with the INSERT, which returns the entry's `seq` and `hash`. Callers prefix their own
+   * data-modifying CTEs and run the whole as one statement (atomic without a transaction: the change
+   * and its entry commit together); with `guard`, the entry is appended only when the CTE of that name
+   * returned a row, so a change that matched nothing leaves neither an entry nor a gap.
+   */
+  static appendSql(record: AuditRecord, options: { guard?: string } = {}): AuditAppendSql {
+    const at = new Date();
+    const body = entryBody(at, record);
+    const fields = normalize(record);
+    const start = chainStart(writerChain);
+    const guard = options.guard ? ` where exists (select 1 from ${options.guard})` : '';
+    const sql = `, audit_chain_head as (
+        insert into audit_chain (id, seq, prev_hash, hash) select ?::int, ?::bigint, ?, ?${guard}
+        on conflict (id) do update set seq = audit_chain.seq + 1, prev_hash = audit_chain.hash,
+          hash = encode(sha256(convert_to(audit_chain.hash || ?::text, 'UTF8')), 'hex')
+        returning seq, prev_hash, hash)
+      insert into audit_entry (seq, at, actor_id, action, target_type, target_id, outcome, request_id, source_ip, details, prev_hash, hash)
+      select h.seq, ?::timestamptz, ?::uuid, ?, ?, ?, ?, ?, ?, ?::jsonb, h.prev_hash, h.hash from audit_chain_head h
+      returning seq::text as seq, hash, at`;
+    const params = [
+      Number(writerChain),
+      start.toString(),
+      GENESIS_HASH,
+      chainHash(GENESIS_HASH, body),
+      body,
+      at.toISOString(),
+      fields.actorId,
+      fields.action,
+      fields.targetType,
+      fields.targetId,
+      fields.outcome,
+      fields.requestId,
+      fields.sourceIp,
+      JSON.stringify(fields.details),
+    ];
+    return { sql, params };
+  }
+
+  /**
+   * The log newest first (by time: entries of several chains interleave), a page at a time.
+   * Throws PAGE_SIZE_EXCEEDED or INVALID_CURSOR.
+   */
   async list(args: { first?: number | null; after?: string | null; filter?: AuditLogFilterInput | null }): Promise<Page<AuditEntry>> {
     const size = pageSize(args.first);
     const where: FilterQuery<AuditEntry> = {};
@@ -176,9 +249,9 @@ export class AuditService {
     if (filter.targetId) where.targetId = filter.targetId;
     if (filter.outcome) where.outcome = filter.outcome;
     const total = () => this.em.count(AuditEntry, where);
-    if (args.after) where.seq = { $lt: sequenceCursor('audit', args.after) };
-    const rows = await this.em.find(AuditEntry, where, { orderBy: { seq: 'desc' }, limit: size + 1 });
-    return toPage(rows, size, args.after, (e) => encodeCursor('audit', [e.seq]), total);
+    const page: FilterQuery<AuditEntry> = args.after ? timeCursor(args.after) : {};
+    const rows = await this.em.find(AuditEntry, { $and: [where, page] }, { orderBy: { at: 'desc', seq: 'desc' }, limit: size + 1 });
+    return toPage(rows, size, args.after, (e) => encodeCursor('audit', [e.at.toISOString(), e.seq]), total);
   }
 
   /**
@@ -211,12 +284,38 @@ export class AuditService {
     let prevHash = GENESIS_HASH;
     let checked = 0;
     let entries = 0;
+    let chains = 0;
     let lastSeq: bigint | null = null;
     let firstBrokenSeq: string | null = null;
     let firstMissingSeq: string | null = null;
     let anchor: CheckpointClaims | null = null;
-    let sinceAnchor = 0;
+    let unanchoredEntries = 0;
+    let truncatedAfterSeq: string | null = null;
+    /** The chain being read: its number, its newest entry read, its entries, and those after its newest matching checkpoint. */
+    let chain = null as { id: bigint; last: bigint | null; entries: number; sinceAnchor: number; anchored: boolean } | null;
     let pending = await nextCheckpoint();
+
+    /** Checkpoints of chains before `seq`'s (or all, without it) are past their chain's last entry: the newest entries were removed. */
+    const truncations = async (beforeSeq: bigint | null) => {
+      const last = new Map<bigint, CheckpointClaims>();
+      while (pending && (beforeSeq === null || BigInt(pending.seq) < chainStart(chainOf(beforeSeq)))) {
+        last.set(chainOf(BigInt(pending.seq)), pending);
+        pending = await nextCheckpoint();
+      }
+      for (const [id, newest] of last) {
+        const keptUpTo = chain?.id === id && chain.last !== null ? chain.last : chainStart(id) - 1n;
+        truncatedAfterSeq ??= String(keptUpTo);
+        problems.push({
+          kind: AuditProblemKind.TRUNCATED,
+          seq: String(keptUpTo),
+          message: `the log was truncated: entries after seq ${keptUpTo} are missing, though the checkpoint of ${when(newest)} covers the log up to seq ${newest.seq} (${newest.count} entries of chain ${id})`,
+        });
+      }
+    };
+    const closeChain = () => {
+      if (chain) unanchoredEntries += chain.anchored ? chain.sinceAnchor : chain.entries;
+    };
+
     let afterSeq = '0';
     for (;;) {
       const batch = await this.em.find(
@@ -226,7 +325,15 @@ export class AuditService {
       );
       for (const entry of batch) {
         const seq = BigInt(entry.seq);
-        const expected = after(lastSeq);
+        const id = chainOf(seq);
+        if (chain?.id !== id) {
+          await truncations(seq);
+          closeChain();
+          chain = { id, last: null, entries: 0, sinceAnchor: 0, anchored: false };
+          chains += 1;
+          prevHash = GENESIS_HASH;
+        }
+        const expected = chain.last === null ? chainStart(id) : chain.last + 1n;
         const gap = seq > expected;
         if (gap) firstMissingSeq ??= String(expected);
         const linked = entry.prevHash === prevHash;
@@ -234,7 +341,7 @@ export class AuditService {
           if (firstBrokenSeq === null) checked += 1;
         } else {
           firstBrokenSeq ??= entry.seq;
-          const before = lastSeq === null ? 'the start of the chain' : `the entry at seq ${lastSeq}`;
+          const before = chain.last === null ? `the start of chain ${id}` : `the entry at seq ${chain.last}`;
           problems.push(
             gap && !linked
               ? { kind: AuditProblemKind.MISSING_ENTRIES, seq: String(expected), message: `entries from seq ${expected} to seq ${seq - 1n} are missing: the entry at seq ${seq} does not link to ${before}` }
@@ -248,7 +355,8 @@ export class AuditService {
         // Go on from the stored hash, so one damaged entry is reported once.
         prevHash = entry.hash;
         entries += 1;
-        sinceAnchor += 1;
+        chain.entries += 1;
+        chain.sinceAnchor += 1;
         while (pending && BigInt(pending.seq) < seq) {
           problems.push({
             kind: AuditProblemKind.MISSING_ENTRIES,
@@ -264,43 +372,36 @@ export class AuditService {
               seq: entry.seq,
               message: `the entry at seq ${seq} is not the one the checkpoint of ${when(pending)} signed: the log was changed or rewritten after it`,
             });
-          } else if (pending.count !== entries) {
+          } else if (pending.count !== chain.entries) {
             problems.push({
               kind: AuditProblemKind.CHECKPOINT_MISMATCH,
               seq: entry.seq,
-              message: `the checkpoint of ${when(pending)} counted ${pending.count} entries up to seq ${seq}; the log now holds ${entries}`,
+              message: `the checkpoint of ${when(pending)} counted ${pending.count} entries of chain ${id} up to seq ${seq}; the log now holds ${chain.entries}`,
             });
           } else {
-            anchor = pending;
-            sinceAnchor = 0;
+            if (!anchor || pending.at >= anchor.at) anchor = pending;
+            chain.anchored = true;
+            chain.sinceAnchor = 0;
           }
           pending = await nextCheckpoint();
         }
+        chain.last = seq;
         lastSeq = seq;
       }
       if (batch.length < batchSize) break;
       afterSeq = batch.at(-1)!.seq;
     }
-
-    // Checkpoints past the last entry left: the newest entries were removed.
-    let newest: CheckpointClaims | undefined;
-    for (; pending; pending = await nextCheckpoint()) newest = pending;
-    const truncatedAfterSeq = newest ? String(lastSeq ?? 0n) : null;
-    if (newest) {
-      problems.push({
-        kind: AuditProblemKind.TRUNCATED,
-        seq: truncatedAfterSeq,
-        message: `the log was truncated: entries after seq ${truncatedAfterSeq} are missing, though the checkpoint of ${when(newest)} covers the log up to seq ${newest.seq} (${newest.count} entries)`,
-      });
-    }
+    // Checkpoints past the last entry left of their chain: the newest entries were removed.
+    await truncations(null);
+    closeChain();
 
     const valid = problems.length === 0;
-    const unanchoredEntries = anchor ? sinceAnchor : entries;
     const unsigned = !this.signer && counter.stored > 0 ? ' (checkpoint signatures not checked: no keys given)' : '';
+    const across = chains > 1 ? ` in ${chains} chains` : '';
     const summary = valid
       ? anchor
-        ? `valid: ${entries} entries, anchored by the checkpoint of ${when(anchor)} at seq ${anchor.seq}; ${unanchoredEntries} newer entries are not covered by a checkpoint yet${unsigned}`
-        : `valid: ${entries} entries, but no checkpoint anchors them, so removing the newest would go unnoticed${unsigned}`
+        ? `valid: ${entries} entries${across}, anchored by the checkpoint of ${when(anchor)} at seq ${anchor.seq}; ${unanchoredEntries} newer entries are not covered by a checkpoint yet${unsigned}`
+        : `valid: ${entries} entries${across}, but no checkpoint anchors them, so removing the newest would go unnoticed${unsigned}`
       : `not valid: ${problems.length} problem${problems.length === 1 ? '' : 's'}: ${problems.slice(0, 3).map((p) => p.message).join('; ')}${problems.length > 3 ? '; …' : ''}`;
     return {
       valid,
@@ -309,7 +410,7 @@ export class AuditService {
       entries,
       lastSeq: lastSeq === null ? null : String(lastSeq),
       firstMissingSeq,
-      truncated: Boolean(newest),
+      truncated: truncatedAfterSeq !== null,
       truncatedAfterSeq,
       checkpoint: anchor,
       checkpointAgeSeconds: anchor ? Math.max(0, Math.floor((Date.now() - anchor.at.getTime()) / 1000)) : null,
@@ -368,48 +469,43 @@ export class AuditService {
   }
 
   /**
-   * Signs the chain's head and stores the checkpoint; returns it, or null when the log is empty
-   * (or, with `onlyIfMoved`, when the newest checkpoint already names the head). The caller
-   * serializes writers (advisory lock {@link CHECKPOINT_LOCK}) and publishes it after commit.
+   * Signs the head of every chain (with `onlyIfMoved`, of every chain whose head moved since its newest
+   * checkpoint) and stores the checkpoints; returns them, in chain order (none when the log is empty).
+   * The caller serializes writers (advisory lock {@link CHECKPOINT_LOCK}) and publishes them after commit.
    */
-  async writeCheckpoint(options: { onlyIfMoved?: boolean } = {}): Promise<AuditCheckpoint | null> {
+  async writeCheckpoints(options: { onlyIfMoved?: boolean } = {}): Promise<AuditCheckpoint[]> {
     const signer = this.requireSigner();
-    const [head] = await this.em.execute<{ seq: string; hash: string }[]>(`select a.seq::text as seq, a.hash from audit_entry a order by a.seq desc limit 1`);
-    if (!head) return null;
-    const [previous] = await this.em.find(AuditCheckpoint, {}, { orderBy: { seq: 'desc', id: 'desc' }, limit: 1, disableIdentityMap: true });
-    if (options.onlyIfMoved && previous?.seq === head.seq) return null;
-    const claims = await signer.sign({ ...head, count: await this.countUpTo(head.seq, previous) });
-    const checkpoint = this.em.create(AuditCheckpoint, { ...claims, count: String(claims.count) });
-    await this.em.flush();
-    return checkpoint;
-  }
-
-  /** Entries up to `seq`: the previous checkpoint's signed count plus those after it, or all of them counted. */
-  private async countUpTo(seq: string, previous: AuditCheckpoint | undefined): Promise<number> {
-    const count = async (sql: string, params: string[]) => Number((await this.em.execute<{ n: string }[]>(sql, params))[0]!.n);
-    if (previous && BigInt(previous.seq) <= BigInt(seq)) {
-      const claims = await this.signer!.verify(previous.jws).catch(() => null);
-      if (claims?.seq === previous.seq) {
-        return claims.count + (await count(`select count(*)::text as n from audit_entry where seq > ? and seq <= ?`, [previous.seq, seq]));
-      }
+    const heads = await this.em.execute<{ seq: string; hash: string }[]>(`select c.seq::text as seq, c.hash from audit_chain c order by c.id`);
+    const signed = options.onlyIfMoved
+      ? new Set((await this.em.execute<{ seq: string }[]>(`select max(seq)::text as seq from audit_checkpoint group by (seq - 1) / ?::bigint`, [CHAIN_SPAN.toString()])).map((r) => r.seq))
+      : new Set<string>();
+    const checkpoints: AuditCheckpoint[] = [];
+    for (const head of heads) {
+      if (signed.has(head.seq)) continue;
+      const seq = BigInt(head.seq);
+      // A chain's entries take its sequence numbers without gaps: the count up to the head is its position.
+      const claims = await signer.sign({ ...head, count: Number(seq - chainStart(chainOf(seq)) + 1n) });
+      checkpoints.push(this.em.create(AuditCheckpoint, { ...claims, count: String(claims.count) }));
     }
-    return count(`select count(*)::text as n from audit_entry where seq <= ?`, [seq]);
+    await this.em.flush();
+    return checkpoints;
   }
 
   /**
-   * `createAuditCheckpoint`: audits the request, then signs a checkpoint that covers that entry too,
-   * stores it and writes it to the log.
+   * `createAuditCheckpoint`: audits the request, then signs checkpoints of every chain that moved (this
+   * process's chain, which holds that entry, among them), stores them and writes them to the log;
+   * returns the one of this process's chain.
    */
   async createCheckpoint(actor: Actor): Promise<{ checkpoint: AuditCheckpoint }> {
     const signer = this.requireSigner();
     const checkpoint = await this.em.transactional(async (em) => {
       await em.execute(`select pg_advisory_xact_lock(hashtext(?))`, [CHECKPOINT_LOCK]);
       const audit = new AuditService(em, signer);
-      await audit.append({ ...auditActor(actor), action: 'audit.checkpoint', targetType: 'audit_log', outcome: AuditOutcome.SUCCESS });
-      return (await audit.writeCheckpoint())!;
+      const entry = await audit.append({ ...auditActor(actor), action: 'audit.checkpoint', targetType: 'audit_log', outcome: AuditOutcome.SUCCESS });
+      return { written: await audit.writeCheckpoints({ onlyIfMoved: true }), seq: entry.seq };
     });
-    signer.publish(checkpoint);
-    return { checkpoint };
+    for (const written of checkpoint.written) signer.publish(written);
+    return { checkpoint: checkpoint.written.find((c) => c.seq === checkpoint.seq)! };
   }
 
   /** Stored checkpoints, newest first, a page at a time. Throws PAGE_SIZE_EXCEEDED or INVALID_CURSOR. */
