@@ -111,12 +111,15 @@ describe('executing a tool', () => {
     const { execution, statements } = await executeCounted({ tool: 'counted.echo', arguments: {} });
     expect(execution).toMatchObject({ status: 'SUCCEEDED', result: { ok: true }, attempts: 1 });
     expect(statements.length, statements.join('\n')).toBeLessThanOrEqual(4);
+    // The tool with its provider, credentials and variables; the claim (stored running); the finish with its audit entry.
+    expect(statements.map((sql) => sql.trim().split(/\s+/).slice(0, 3).join(' '))).toEqual(['select t.id, t.name,', 'insert into execution', 'with fin as']);
   });
 
   it('stores a denial in one statement after the tool read', async () => {
     const { execution, statements } = await executeCounted({ tool: 'counted.forbidden', arguments: {} });
     expect(execution).toMatchObject({ status: 'DENIED', error: { code: 'POLICY_DENIED' } });
-    expect(statements.length, statements.join('\n')).toBeLessThanOrEqual(2);
+    // The tool read, then the refusal stored with its audit entry.
+    expect(statements.length, statements.join('\n')).toBe(2);
   });
 
   it('answers an idempotent replay with the first call in a bounded number of statements', async () => {

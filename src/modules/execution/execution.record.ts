@@ -29,9 +29,6 @@ export interface Ending {
   startedAt: Date | null;
 }
 
-/** TRANSITIONAL: `AuditService.appendSql` once the one-statement audit append is merged. */
-const appendSql = (AuditService as unknown as { appendSql?: (record: AuditRecord, options?: { guard?: string }) => { sql: string; params: unknown[] } }).appendSql?.bind(AuditService);
-
 const ACTIVE_SQL = ACTIVE.map((s) => `'${s}'`).join(', ');
 
 /** A JSON value as a jsonb parameter (the ORM expands arrays and would send a string as text). */
@@ -68,15 +65,7 @@ function executionAudit(actor: Actor, ending: Ending, outcome: Outcome, duration
  * it did (so a change that matched nothing leaves no entry).
  */
 async function withAudit(em: EntityManager, ctes: string, params: unknown[], record: AuditRecord, guard: string): Promise<boolean> {
-  if (!appendSql) {
-    // TRANSITIONAL until the one-statement audit append is merged: the same change in a transaction.
-    return em.transactional(async (tx) => {
-      const rows = await tx.execute<unknown[]>(`with ${ctes} select 1 from ${guard}`, params);
-      if (rows.length) await new AuditService(tx).append(record);
-      return rows.length > 0;
-    });
-  }
-  const tail = appendSql(record, { guard });
+  const tail = AuditService.appendSql(record, { guard });
   const rows = await em.execute<unknown[]>(`with ${ctes}${tail.sql}`, [...params, ...tail.params]);
   return rows.length > 0;
 }
@@ -191,12 +180,7 @@ export class ExecutionRecords {
       outcome: AuditOutcome.DENIED,
       details: { tool: storable(toolName.slice(0, 300)), code },
     };
-    if (!appendSql) {
-      await AuditService.appendAlone(this.db.fork(), record);
-      return;
-    }
-    const tail = appendSql(record);
-    await this.db.fork().execute(`with refused as (select 1)${tail.sql}`, tail.params);
+    await AuditService.appendAlone(this.db.fork(), record);
   }
 }
 
