@@ -47,10 +47,8 @@ export interface CallableTool {
 /** The stored policy decision of a call. */
 export type StoredDecision = Record<string, unknown>;
 
-/** What admission decided: a refusal to store, or the decision that allows the call (and the limits it consumed). */
-export type Admission =
-  | { refusal: Outcome & { decision?: StoredDecision | null } }
-  | { decision: StoredDecision; limits: readonly AppliedLimits[]; at: Date };
+/** What admission decided: a refusal to store, or the decision that allows the call and the limits that bind it. */
+export type Admission = { refusal: Outcome } | { decision: StoredDecision; limits: readonly AppliedLimits[] };
 
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,200}$/;
 /** HTTP methods whose calls may be repeated safely after an interruption. */
@@ -144,12 +142,10 @@ export function retryable(tool: CallableTool): boolean {
 
 /**
  * Decides a call without storing anything: tool state, the caller's policies, the arguments against
- * the input schema, then the rate limits and quotas (consumed here: give them back with
- * {@link ExecutionLimiter.refund} when the call turns out to be a replay). Returns the refusal to
- * store, or the decision that allows the call. Throws only what the policy service or limiter throw
- * unexpectedly (a limiter outage is a refusal).
+ * the input schema. Returns the refusal to store, or the decision that allows the call with the
+ * limits that bind it (for {@link charge}). Throws only what the policy service throws unexpectedly.
  */
-export async function admit(limiter: ExecutionLimiter, tool: CallableTool, caller: ExecutionCaller, args: Record<string, unknown>): Promise<Admission> {
+export async function admit(tool: CallableTool, caller: ExecutionCaller, args: Record<string, unknown>): Promise<Admission> {
   if (tool.status !== ToolStatus.ACTIVE || !tool.enabled) {
     const why = tool.status === ToolStatus.QUARANTINED ? 'quarantined: a changed definition awaits approval' : tool.status === ToolStatus.REMOVED ? 'removed by its provider' : 'disabled';
     return { refusal: { status: ExecutionStatus.FAILED, error: { code: ErrorCode.TOOL_UNAVAILABLE, message: `The tool is ${why}` } } };
@@ -181,12 +177,20 @@ export async function admit(limiter: ExecutionLimiter, tool: CallableTool, calle
       refusal: { status: ExecutionStatus.FAILED, error: { code: ErrorCode.INVALID_ARGUMENTS, message: `Invalid arguments: ${summary}`, details: { errors: problems } }, decision: stored },
     };
   }
-  const at = new Date();
+  return { decision: stored, limits: decision.limits };
+}
+
+/**
+ * Consumes one call from the rate limits and quotas that bind it. Returns the refusal to store
+ * (RATE_LIMITED, QUOTA_EXCEEDED, or LIMITER_UNAVAILABLE when the limit store is unreachable), or
+ * null when the call may run.
+ */
+export async function charge(limiter: ExecutionLimiter, principalId: string, toolId: string, limits: readonly AppliedLimits[], decision: StoredDecision): Promise<Outcome | null> {
   try {
-    await limiter.consume(caller.viewer.principalId, tool.id, decision.limits, at);
+    await limiter.consume(principalId, toolId, limits);
+    return null;
   } catch (error) {
     if (!(error instanceof RegistryError)) throw error;
-    return { refusal: { status: ExecutionStatus.DENIED, error: { code: error.code, message: error.message, details: { ...error.extensions } }, decision: stored } };
+    return { status: ExecutionStatus.DENIED, error: { code: error.code, message: error.message, details: { ...error.extensions } }, decision };
   }
-  return { decision: stored, limits: decision.limits, at };
 }

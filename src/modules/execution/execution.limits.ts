@@ -55,15 +55,6 @@ export class ExecutionLimiter {
     }
   }
 
-  /**
-   * Gives back the call consumed at `now` with these limits (a call that turned out to replay an
-   * earlier one). Best effort: a failure to reach the store is ignored.
-   */
-  async refund(principalId: string, toolId: string, limits: readonly AppliedLimits[], now: Date): Promise<void> {
-    const counters = this.countersFor(principalId, toolId, limits, now);
-    await Promise.allSettled(counters.map((c) => c.limiter.reward(c.key, 1)));
-  }
-
   private countersFor(principalId: string, toolId: string, limits: readonly AppliedLimits[], now: Date): Counter[] {
     const subject = `${principalId}:${toolId}`;
     const counters: Counter[] = [];

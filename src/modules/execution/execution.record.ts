@@ -124,12 +124,15 @@ export class ExecutionRecords {
   /**
    * Ends a call that has not ended yet with `outcome` and appends its audit entry, in one statement.
    * With `runner`, only while that process still holds the call (its own outcome); without, whoever
-   * holds it (a cancel, the sweep of a dead process's calls). Resolves the fields written, or null
+   * holds it (a cancel, the sweep of a dead process's calls); `unstarted` for a claimed call refused
+   * before it ran (it keeps no start time). Resolves the fields written, or null
    * when the call had already ended (nothing is written, nothing audited).
    */
-  async finish(ending: Ending, actor: Actor, outcome: Outcome, options: { runner?: string } = {}): Promise<Partial<Execution> | null> {
+  async finish(ending: Ending, actor: Actor, outcome: Outcome, options: { runner?: string; unstarted?: boolean } = {}): Promise<Partial<Execution> | null> {
     const finishedAt = new Date();
-    const durationMs = ending.startedAt ? finishedAt.getTime() - ending.startedAt.getTime() : null;
+    // A claimed call refused before it ran (its limits) did not start.
+    const startedAt = options.unstarted ? null : ending.startedAt;
+    const durationMs = startedAt ? finishedAt.getTime() - startedAt.getTime() : null;
     const result = storable(outcome.result ?? null);
     const error = storable(outcome.error ?? null);
     const outputValid = outcome.outputValid ?? null;
@@ -140,10 +143,10 @@ export class ExecutionRecords {
     if (options.runner) params.push(options.runner);
     const stored = await withAudit(
       this.db.fork(),
-      `fin as (update execution set status = ?, result = ?::jsonb, error = ?::jsonb, output_valid = ?, finished_at = ?::timestamptz, duration_ms = ?, runner = null, updated_at = ?::timestamptz${withDecision ? ', decision = ?::jsonb' : ''}
+      `fin as (update execution set status = ?, result = ?::jsonb, error = ?::jsonb, output_valid = ?, finished_at = ?::timestamptz, duration_ms = ?, runner = null, updated_at = ?::timestamptz${withDecision ? ', decision = ?::jsonb' : ''}${options.unstarted ? ', started_at = null, attempts = 0' : ''}
        where id = ? and status in (${ACTIVE_SQL})${options.runner ? ' and runner = ?' : ''} returning id)`,
       params,
-      executionAudit(actor, ending, outcome, durationMs),
+      executionAudit(actor, { ...ending, startedAt }, outcome, durationMs),
       'fin',
     );
     if (!stored) return null;
@@ -157,6 +160,7 @@ export class ExecutionRecords {
       durationMs,
       runner: null,
       ...(withDecision ? { decision: outcome.decision } : {}),
+      ...(options.unstarted ? { startedAt: null, attempts: 0 } : {}),
     };
   }
 

@@ -9,7 +9,7 @@ import { type EgressPolicy } from '../../security/egress.js';
 import { type Actor } from '../audit/index.js';
 import { type CredentialVault } from '../credential/index.js';
 import { type Viewer } from '../principal/viewer.js';
-import { admit, type CallableTool, checkInput, findCallable } from './execution.admit.js';
+import { admit, type CallableTool, charge, checkInput, findCallable } from './execution.admit.js';
 import { callTool } from './execution.call.js';
 import { Execution, ExecutionMode, ExecutionStatus } from './execution.entity.js';
 import { type ExecutionEvents } from './execution.events.js';
@@ -104,17 +104,22 @@ export class ExecutionRuntime {
       key,
       timeoutMs,
     };
-    const admission = await admit(this.deps.limiter, tool, caller, args);
-    if ('refusal' in admission) {
-      const refused = await this.records.refuse(call, admission.refusal, caller.actor);
+    const admission = await admit(tool, caller, args);
+    // Without a key the claim cannot turn out to be a replay, so the limits are charged first and a
+    // refusal is stored in one statement; with one, only the call that wins the key is charged.
+    const limited = 'decision' in admission && key === null ? await charge(this.deps.limiter, caller.viewer.principalId, tool.id, admission.limits, admission.decision) : null;
+    const refusal = 'refusal' in admission ? admission.refusal : limited;
+    if (refusal) {
+      const refused = await this.records.refuse(call, refusal, caller.actor);
       if (refused) this.deps.events.publish({ executionId: call.id, status: refused.status });
-      return refused ?? this.replay(caller, call);
+      return refused ?? this.replay(call);
     }
-    const claimed = await this.records.claim(call, admission.decision);
-    if (!claimed) {
-      // A replay: the call it repeats already counted against the limits.
-      await this.deps.limiter.refund(caller.viewer.principalId, tool.id, admission.limits, admission.at);
-      return this.replay(caller, call);
+    const { decision, limits } = admission as Exclude<typeof admission, { refusal: unknown }>;
+    const claimed = await this.records.claim(call, decision);
+    if (!claimed) return this.replay(call);
+    if (key !== null) {
+      const over = await charge(this.deps.limiter, caller.viewer.principalId, tool.id, limits, decision);
+      if (over) return (await this.finish(claimed, caller.actor, over, this.instanceId, { unstarted: true })) ?? this.records.load(call.id);
     }
     this.deps.events.publish({ executionId: call.id, status: ExecutionStatus.RUNNING });
     const work = this.launch(claimed, tool, args, timeoutMs, caller.actor);
@@ -163,7 +168,7 @@ export class ExecutionRuntime {
   }
 
   /** The call an idempotent retry repeats: once it ended (SYNC), or as it is (ASYNC). */
-  private async replay(caller: ExecutionCaller, call: NewCall): Promise<Execution> {
+  private async replay(call: NewCall): Promise<Execution> {
     const existing = await this.records.existing(call.principalId, call.key!);
     if (existing.toolName !== call.toolName) {
       throw new RegistryError(ErrorCode.CONFLICT, 'This idempotency key was already used for a call of another tool', { argument: 'input.idempotencyKey' });
@@ -224,9 +229,9 @@ export class ExecutionRuntime {
   }
 
   /** Ends a call with its audit entry (only while `runner` holds it, when given); the ended execution, or null when it had ended already. */
-  private async finish(execution: Execution, actor: Actor, outcome: Outcome, runner?: string): Promise<Execution | null> {
+  private async finish(execution: Execution, actor: Actor, outcome: Outcome, runner?: string, options: { unstarted?: boolean } = {}): Promise<Execution | null> {
     const ending = { id: execution.id, toolId: execution.tool?.id ?? null, toolName: execution.toolName, startedAt: execution.startedAt ?? null };
-    const written = await this.records.finish(ending, actor, outcome, { runner });
+    const written = await this.records.finish(ending, actor, outcome, { runner, unstarted: options.unstarted });
     if (!written) return null;
     this.deps.events.publish({ executionId: execution.id, status: outcome.status });
     // A managed entity is not changed behind the ORM's back: the answer is a copy.
