@@ -157,3 +157,76 @@ describe('authenticated requests of a warm process', () => {
     expect(allowed.res.data!.tools.edges.some((e) => e.node.name.startsWith('provider_0.'))).toBe(true);
   });
 });
+
+describe('executing a tool', () => {
+  const EXECUTE = `mutation($input: ExecuteToolInput!) { executeTool(input: $input) { id status result error { code } attempts idempotencyKey } }`;
+  let agent: string;
+  /** BEGIN and COMMIT (or ROLLBACK) seen since the last count. */
+  const transactions: string[] = [];
+
+  beforeAll(async () => {
+    const content = JSON.stringify({ ok: true });
+    const tools = [
+      manualTool({ name: 'echo', tool_call_template: { call_template_type: 'text', content } }),
+      manualTool({ name: 'forbidden', tool_call_template: { call_template_type: 'text', content } }),
+    ];
+    await new ToolService(registry.db.fork()).importManual('counted', manual(tools), INLINE_MANUAL);
+    const policyAdmin = await registry.login({ roles: ['policy_admin'] });
+    const created = await registry.graphql<{ createPolicy: { userErrors: unknown[] } }>(
+      'mutation($input: PolicyInput!) { createPolicy(input: $input) { userErrors { message } } }',
+      { input: { name: 'deny-counted-forbidden', effect: 'DENY', priority: 10, actions: ['EXECUTE'], resources: { tools: ['counted.forbidden'] }, subjects: { roles: ['agent'] } } },
+      { authorization: `Bearer ${policyAdmin}` },
+    );
+    expect(created.data!.createPolicy.userErrors).toEqual([]);
+    registry.db.fork().getEventManager().registerSubscriber({
+      afterTransactionStart: () => void transactions.push('BEGIN'),
+      afterTransactionCommit: () => void transactions.push('COMMIT'),
+      afterTransactionRollback: () => void transactions.push('ROLLBACK'),
+    });
+    agent = await registry.login({ roles: ['agent'] });
+    // A first call warms what a process loads once.
+    await executeCounted({ tool: 'counted.echo', arguments: {} });
+  });
+
+  /**
+   * Statements on the wire of one executeTool request, BEGIN and COMMIT included (the ORM's query
+   * log does not show them: its transaction events count them), without the principal lookup and
+   * the policy-set load, which the per-process authentication cache serves (they are filtered out
+   * here by their SQL shape).
+   */
+  async function executeCounted(input: Record<string, unknown>): Promise<{ execution: { status: string; result: unknown; error: { code: string } | null; attempts: number }; statements: string[] }> {
+    registry.resetQueryLog();
+    transactions.splice(0);
+    const res = await registry.graphql<{ executeTool: { status: string; result: unknown; error: { code: string } | null; attempts: number } }>(EXECUTE, { input }, { authorization: `Bearer ${agent}` });
+    expect(res.errors, JSON.stringify(res.errors)).toBeUndefined();
+    const statements = [
+      ...transactions,
+      ...registry.queries.filter((sql) => !/ from "token_family" as "t0" inner join "principal"/.test(sql) && !/^select "p0"\.\* from "policy"/.test(sql)),
+    ];
+    return { execution: res.data!.executeTool, statements };
+  }
+
+  it('runs a successful synchronous call in at most 4 statements', async () => {
+    const { execution, statements } = await executeCounted({ tool: 'counted.echo', arguments: {} });
+    expect(execution).toMatchObject({ status: 'SUCCEEDED', result: { ok: true }, attempts: 1 });
+    expect(statements.length, statements.join('\n')).toBeLessThanOrEqual(4);
+    // The tool with its provider, credentials and variables; the claim (stored running); the finish with its audit entry.
+    expect(statements.map((sql) => sql.trim().split(/\s+/).slice(0, 3).join(' '))).toEqual(['select t.id, t.name,', 'insert into execution', 'with fin as']);
+  });
+
+  it('stores a denial in one statement after the tool read', async () => {
+    const { execution, statements } = await executeCounted({ tool: 'counted.forbidden', arguments: {} });
+    expect(execution).toMatchObject({ status: 'DENIED', error: { code: 'POLICY_DENIED' } });
+    // The tool read, then the refusal stored with its audit entry.
+    expect(statements.length, statements.join('\n')).toBe(2);
+  });
+
+  it('answers an idempotent replay with the first call in a bounded number of statements', async () => {
+    const first = await executeCounted({ tool: 'counted.echo', arguments: {}, idempotencyKey: 'counted-1' });
+    expect(first.statements.length, first.statements.join('\n')).toBeLessThanOrEqual(4);
+    const replay = await executeCounted({ tool: 'counted.echo', arguments: {}, idempotencyKey: 'counted-1' });
+    expect(replay.execution).toEqual(first.execution);
+    // The tool read, the claim that finds the key taken, and the read of the call it repeats.
+    expect(replay.statements.length, replay.statements.join('\n')).toBeLessThanOrEqual(3);
+  });
+});

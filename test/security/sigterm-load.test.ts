@@ -96,13 +96,13 @@ describe('SIGTERM during a load of executions', () => {
       expect(code).toBe(0);
 
       // Every call the registry had accepted was answered with its execution, finished (SYNC) or
-      // queued (ASYNC, and finished before exit); one it had not yet read was refused, coded.
+      // claimed (ASYNC: stored running, and finished before exit); one it had not yet read was refused, coded.
       const accepted = [...answers, ...lateAnswers].filter((a) => a.body?.data?.executeTool);
       for (const answer of [...answers, ...lateAnswers]) {
         if (answer.status === 0) continue; // no connection: the listener was closed
         expect([200, 503], JSON.stringify(answer)).toContain(answer.status);
         expect(JSON.stringify(answer)).not.toMatch(/stacktrace|\n\s+at /);
-        if (answer.body?.data?.executeTool) expect(['QUEUED', 'SUCCEEDED']).toContain(answer.body.data.executeTool.status);
+        if (answer.body?.data?.executeTool) expect(['RUNNING', 'SUCCEEDED']).toContain(answer.body.data.executeTool.status);
         else expect(['UPSTREAM_UNAVAILABLE'], JSON.stringify(answer)).toContain(answer.body?.errors?.[0]?.extensions?.code);
       }
       expect(accepted.length).toBeGreaterThanOrEqual(16);

@@ -58,10 +58,17 @@ async function* executionUpdates({ args, context }: SubscribeResolverData<unknow
       if (step?.done) return;
       if (step) pending = updates.next();
       ctx.em.clear();
-      const execution = (await visible())!;
-      if (!step && execution.status === current.status) continue;
+      const stored = (await visible())!;
+      if (!step && stored.status === current.status) continue;
+      const chunk = step?.value.chunk ?? null;
+      // A chunk sent while the call ran can arrive after its outcome was stored: it is shown in the
+      // state it was sent in, and the update of the stored end follows it.
+      const execution: Execution =
+        chunk !== null && ENDED.has(stored.status) && !ENDED.has(step!.value.status)
+          ? ({ ...stored, status: step!.value.status, result: null, error: null, outputValid: null, finishedAt: null, durationMs: null } as Execution)
+          : stored;
       current = execution;
-      yield { execution, chunk: step?.value.chunk ?? null };
+      yield { execution, chunk };
     }
   } finally {
     stop.abort();

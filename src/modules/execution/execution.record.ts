@@ -1,0 +1,222 @@
+import { type EntityManager } from '@mikro-orm/postgresql';
+import { storable } from '../../common/json-values.js';
+import { type Database } from '../../db/database.js';
+import { type ErrorCode } from '../../errors.js';
+import { type Actor, auditActor, AuditOutcome, type AuditRecord, AuditService } from '../audit/index.js';
+import { Execution, type ExecutionMode, ExecutionStatus } from './execution.entity.js';
+import { ACTIVE, type Outcome } from './execution.model.js';
+
+/** A call about to be stored: what its first statement writes. */
+export interface NewCall {
+  id: string;
+  createdAt: Date;
+  toolId: string;
+  toolName: string;
+  principalId: string;
+  requestId: string | null;
+  /** As stored: redacted by the input schema, storable. */
+  args: Record<string, unknown>;
+  mode: ExecutionMode;
+  key: string | null;
+  timeoutMs: number;
+}
+
+/** What {@link ExecutionRecords.finish} needs to know of the call it ends. */
+export interface Ending {
+  id: string;
+  toolId: string | null;
+  toolName: string;
+  startedAt: Date | null;
+}
+
+const ACTIVE_SQL = ACTIVE.map((s) => `'${s}'`).join(', ');
+
+/** A JSON value as a jsonb parameter (the ORM expands arrays and would send a string as text). */
+const jsonb = (value: unknown): string | null => (value === undefined || value === null ? null : JSON.stringify(value));
+const iso = (at: Date | null | undefined): string | null => (at ? at.toISOString() : null);
+
+function auditOutcomeOf(status: ExecutionStatus): AuditOutcome {
+  return status === ExecutionStatus.SUCCEEDED ? AuditOutcome.SUCCESS : status === ExecutionStatus.DENIED ? AuditOutcome.DENIED : AuditOutcome.FAILURE;
+}
+
+/** The audit record of a call's outcome. */
+function executionAudit(actor: Actor, ending: Ending, outcome: Outcome, durationMs: number | null): AuditRecord {
+  return {
+    ...auditActor(actor),
+    action: 'tool.execute',
+    targetType: 'tool',
+    targetId: ending.toolId,
+    outcome: auditOutcomeOf(outcome.status),
+    details: {
+      executionId: ending.id,
+      tool: ending.toolName,
+      status: outcome.status,
+      ...(outcome.error ? { code: outcome.error.code } : {}),
+      // The upstream echoed a credential (or the caller's argument equalled one): worth a look.
+      ...(outcome.scrubbed ? { secretsScrubbed: true } : {}),
+      durationMs,
+    },
+  };
+}
+
+/**
+ * Runs the data-modifying `with` list `ctes` and appends `record` to the audit log in ONE autocommit
+ * statement; the entry is appended only when the CTE named `guard` returned a row. Resolves whether
+ * it did (so a change that matched nothing leaves no entry).
+ */
+async function withAudit(em: EntityManager, ctes: string, params: unknown[], record: AuditRecord, guard: string): Promise<boolean> {
+  const tail = AuditService.appendSql(record, { guard });
+  const rows = await em.execute<unknown[]>(`with ${ctes}${tail.sql}`, [...params, ...tail.params]);
+  return rows.length > 0;
+}
+
+/**
+ * The SQL of executions: each write is one autocommit statement, and every outcome commits with its
+ * audit entry in the same statement, so the record and its entry exist together or not at all. No
+ * write reads back what it wrote: the execution returned is built from the values written.
+ */
+export class ExecutionRecords {
+  constructor(
+    private readonly db: Database,
+    /** The process whose lease a claimed call carries. */
+    private readonly runner: string,
+  ) {}
+
+  /**
+   * Stores an admitted call already `running` under this process's lease (claim and start in one
+   * statement; an idempotency key is claimed by the same insert). Returns the execution, or null when
+   * the key was already claimed (read that one with {@link existing}).
+   */
+  async claim(call: NewCall, decision: Record<string, unknown>): Promise<Execution | null> {
+    const at = call.createdAt;
+    const rows = await this.db.fork().execute<{ id: string }[]>(
+      `insert into execution (id, created_at, updated_at, tool_id, tool_name, principal_id, arguments, status, mode, idempotency_key, request_id, timeout_ms, runner, heartbeat_at, attempts, started_at, decision)
+       values (?, ?::timestamptz, ?::timestamptz, ?, ?, ?, ?::jsonb, ?, ?, ?, ?, ?, ?, ?::timestamptz, 1, ?::timestamptz, ?::jsonb)
+       on conflict (principal_id, idempotency_key) do nothing returning id`,
+      [call.id, iso(at), iso(at), call.toolId, call.toolName, call.principalId, jsonb(call.args), ExecutionStatus.RUNNING, call.mode, call.key, call.requestId, call.timeoutMs, this.runner, iso(at), iso(at), jsonb(decision)],
+    );
+    if (rows.length === 0) return null;
+    return executionOf(call, { status: ExecutionStatus.RUNNING, startedAt: at, runner: this.runner, heartbeatAt: at, attempts: 1, decision });
+  }
+
+  /**
+   * Stores a call refused before it ran (tool state, policy, arguments, limits) with its audit entry,
+   * in one statement. Returns the execution, or null when its idempotency key was already claimed.
+   */
+  async refuse(call: NewCall, outcome: Outcome, actor: Actor): Promise<Execution | null> {
+    const error = storable(outcome.error ?? null);
+    const decision = outcome.decision ?? null;
+    const record = executionAudit(actor, { id: call.id, toolId: call.toolId, toolName: call.toolName, startedAt: null }, outcome, null);
+    const at = call.createdAt;
+    const stored = await withAudit(
+      this.db.fork(),
+      `ins as (insert into execution (id, created_at, updated_at, tool_id, tool_name, principal_id, arguments, status, mode, idempotency_key, request_id, timeout_ms, attempts, error, decision, finished_at)
+       values (?, ?::timestamptz, ?::timestamptz, ?, ?, ?, ?::jsonb, ?, ?, ?, ?, ?, 0, ?::jsonb, ?::jsonb, ?::timestamptz)
+       on conflict (principal_id, idempotency_key) do nothing returning id)`,
+      [call.id, iso(at), iso(at), call.toolId, call.toolName, call.principalId, jsonb(call.args), outcome.status, call.mode, call.key, call.requestId, call.timeoutMs, jsonb(error), jsonb(decision), iso(at)],
+      record,
+      'ins',
+    );
+    if (!stored) return null;
+    return executionOf(call, { status: outcome.status, error: jsonClone(error), decision, finishedAt: at, durationMs: null, attempts: 0 });
+  }
+
+  /**
+   * Ends a call that has not ended yet with `outcome` and appends its audit entry, in one statement.
+   * With `runner`, only while that process still holds the call (its own outcome); without, whoever
+   * holds it (a cancel, the sweep of a dead process's calls); `unstarted` for a claimed call refused
+   * before it ran (it keeps no start time). Resolves the fields written, or null
+   * when the call had already ended (nothing is written, nothing audited).
+   */
+  async finish(ending: Ending, actor: Actor, outcome: Outcome, options: { runner?: string; unstarted?: boolean } = {}): Promise<Partial<Execution> | null> {
+    const finishedAt = new Date();
+    // A claimed call refused before it ran (its limits) did not start.
+    const startedAt = options.unstarted ? null : ending.startedAt;
+    const durationMs = startedAt ? finishedAt.getTime() - startedAt.getTime() : null;
+    const result = storable(outcome.result ?? null);
+    const error = storable(outcome.error ?? null);
+    const outputValid = outcome.outputValid ?? null;
+    const withDecision = outcome.decision !== undefined;
+    const params: unknown[] = [outcome.status, jsonb(result), jsonb(error), outputValid, iso(finishedAt), durationMs, iso(finishedAt)];
+    if (withDecision) params.push(jsonb(outcome.decision));
+    params.push(ending.id);
+    if (options.runner) params.push(options.runner);
+    const stored = await withAudit(
+      this.db.fork(),
+      `fin as (update execution set status = ?, result = ?::jsonb, error = ?::jsonb, output_valid = ?, finished_at = ?::timestamptz, duration_ms = ?, runner = null, updated_at = ?::timestamptz${withDecision ? ', decision = ?::jsonb' : ''}${options.unstarted ? ', started_at = null, attempts = 0' : ''}
+       where id = ? and status in (${ACTIVE_SQL})${options.runner ? ' and runner = ?' : ''} returning id)`,
+      params,
+      executionAudit(actor, { ...ending, startedAt }, outcome, durationMs),
+      'fin',
+    );
+    if (!stored) return null;
+    return {
+      status: outcome.status,
+      result,
+      error: jsonClone(error),
+      outputValid,
+      finishedAt,
+      updatedAt: finishedAt,
+      durationMs,
+      runner: null,
+      ...(withDecision ? { decision: outcome.decision } : {}),
+      ...(options.unstarted ? { startedAt: null, attempts: 0 } : {}),
+    };
+  }
+
+  /** The call that claimed this idempotency key of the principal (the replay path). */
+  existing(principalId: string, key: string): Promise<Execution> {
+    return this.db.fork().findOneOrFail(Execution, { principal: principalId, idempotencyKey: key });
+  }
+
+  /** The call as stored. */
+  load(id: string): Promise<Execution> {
+    return this.db.fork().findOneOrFail(Execution, { id });
+  }
+
+  /** Audits a call refused before it named a tool the caller may see (one statement). */
+  async auditRefusal(actor: Actor, toolName: string, code: ErrorCode): Promise<void> {
+    const record: AuditRecord = {
+      ...auditActor(actor),
+      action: 'tool.execute',
+      targetType: 'tool',
+      targetId: null,
+      outcome: AuditOutcome.DENIED,
+      details: { tool: storable(toolName.slice(0, 300)), code },
+    };
+    await AuditService.appendAlone(this.db.fork(), record);
+  }
+}
+
+/** A small JSON value as it reads back from jsonb (undefined members dropped). */
+function jsonClone<T>(value: T): T {
+  return value === null || value === undefined ? value : (JSON.parse(JSON.stringify(value)) as T);
+}
+
+/** The execution of `call` with the fields written about it, as the ORM would read it (not managed by it). */
+function executionOf(call: NewCall, fields: Partial<Execution>): Execution {
+  return {
+    id: call.id,
+    createdAt: call.createdAt,
+    updatedAt: call.createdAt,
+    tool: { id: call.toolId },
+    toolName: call.toolName,
+    principal: { id: call.principalId },
+    arguments: call.args,
+    mode: call.mode,
+    idempotencyKey: call.key,
+    requestId: call.requestId,
+    timeoutMs: call.timeoutMs,
+    result: null,
+    error: null,
+    outputValid: null,
+    decision: null,
+    startedAt: null,
+    finishedAt: null,
+    durationMs: null,
+    runner: null,
+    heartbeatAt: null,
+    attempts: 0,
+    ...fields,
+  } as unknown as Execution;
+}
