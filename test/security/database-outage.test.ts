@@ -73,6 +73,8 @@ describe.runIf(HAS_PRIVATE_POSTGRES)('while the database is unavailable', () => 
         expect(body.errors[0]!.message).toMatch(/database/);
         expect(JSON.stringify(body)).not.toMatch(/ECONNREFUSED|stack|127\.0\.0\.1/);
       }
+      // Without a token the refusal needs no database: it stays a 401.
+      expect((await post('/graphql', { query: '{ me { scopes } }' }, { authorization: '' })).status).toBe(401);
 
       // The token endpoint answers in RFC 6749's terms, never GraphQL's.
       const refused = await token();
