@@ -31,10 +31,10 @@ function quotaPeriod(period: 'day' | 'month', now: Date): { id: string; seconds:
 /**
  * Rate limits and quotas of executions, per policy, principal and tool. Counters live in Redis when
  * a client is given (shared by every replica), in memory otherwise. A rate limit of N calls per W
- * seconds is a sliding window (see security/sliding-window.ts): no span of W seconds holds more than
- * N admitted calls. A quota is per calendar day or month (UTC), a fixed period by definition. Unlike the query budget there
- * is no in-memory stand-in: when Redis fails, calls are refused (LIMITER_UNAVAILABLE), never run
- * unlimited. A call consumes from every limit that binds it or from none: when one refuses, the
+ * seconds is a sliding window (see security/sliding-window.ts): no span of W seconds holds more
+ * than N admitted calls. A quota is per calendar day or month (UTC), a fixed period by definition.
+ * Unlike the query budget there is no in-memory stand-in: when Redis fails, calls are refused
+ * (LIMITER_UNAVAILABLE), never run unlimited. A call consumes from every limit that binds it or from none: when one refuses, the
  * points already taken from the others are given back.
  */
 export class ExecutionLimiter {
