@@ -56,6 +56,11 @@ export enum ErrorCode {
   CANCELLED = 'CANCELLED',
   /** Live updates (subscriptions) cannot be served: the shared event bus (Redis) is unreachable. */
   EVENTS_UNAVAILABLE = 'EVENTS_UNAVAILABLE',
+  /**
+   * The registry's database cannot be reached right now (restarting, failing over, refusing
+   * connections); nothing was done. Answered with HTTP 503 and `Retry-After`; retry the same request.
+   */
+  UNAVAILABLE = 'UNAVAILABLE',
   INTERNAL_SERVER_ERROR = 'INTERNAL_SERVER_ERROR',
 }
 

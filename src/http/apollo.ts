@@ -5,6 +5,7 @@ import { ApolloServerPluginInlineTrace } from '@apollo/server/plugin/inlineTrace
 import { type FragmentDefinitionNode, type GraphQLFormattedError, Kind, type OperationTypeNode, type SelectionSetNode } from 'graphql';
 import { type Config } from '../config.js';
 import { type RegistryContext } from '../context.types.js';
+import { DATABASE_RETRY_AFTER_SECONDS, DATABASE_UNAVAILABLE_MESSAGE, type DatabaseOutage, isDatabaseUnavailable } from '../db/unavailable.js';
 import { ErrorCode, RegistryError } from '../errors.js';
 import { type Logger } from '../logger.js';
 import { type RegistrySchema } from '../schema.js';
@@ -32,12 +33,20 @@ const SCHEMA_HINT = / ?Did you mean [^?]*\?/g;
 export const withoutSchemaHints = (message: string): string => message.replace(SCHEMA_HINT, '');
 
 /**
- * Keeps expected errors as they are, without schema hints, and replaces anything unexpected by a
- * generic, coded message.
+ * Keeps expected errors as they are, without schema hints, codes a database outage UNAVAILABLE
+ * (with `retryAfterSeconds`), and replaces anything else unexpected by a generic, coded message.
  */
 export function formatError(formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError {
   const original = unwrapResolverError(error);
   const code = formatted.extensions?.code;
+  if (!(original instanceof RegistryError) && isDatabaseUnavailable(original)) {
+    return {
+      message: DATABASE_UNAVAILABLE_MESSAGE,
+      locations: formatted.locations,
+      path: formatted.path,
+      extensions: { code: ErrorCode.UNAVAILABLE, retryAfterSeconds: DATABASE_RETRY_AFTER_SECONDS },
+    };
+  }
   if (original instanceof RegistryError || (typeof code === 'string' && CLIENT_ERROR_CODES.has(code))) {
     const { stacktrace: _omit, ...extensions } = formatted.extensions ?? {};
     return { ...formatted, message: withoutSchemaHints(formatted.message), extensions };
@@ -86,8 +95,36 @@ function errorLogging(logger: Logger): ApolloServerPlugin<RegistryContext> {
             const original = unwrapResolverError(error);
             const code = error.extensions?.code;
             if (original instanceof RegistryError || (typeof code === 'string' && CLIENT_ERROR_CODES.has(code))) continue;
+            // Logged once per outage by DatabaseOutage, not once per request.
+            if (isDatabaseUnavailable(original)) continue;
             logger.error({ requestId: contextValue.requestId, err: original, path: error.path }, 'unexpected error');
           }
+        },
+      };
+    },
+  };
+}
+
+/**
+ * Answers a request that failed because the database is unavailable with HTTP 503 and
+ * `Retry-After` (the errors themselves are coded UNAVAILABLE by {@link formatError}), and reports
+ * the failure to `outage`, which logs the outage once.
+ */
+export function databaseOutageAnswers(outage: DatabaseOutage): ApolloServerPlugin<RegistryContext> {
+  return {
+    async requestDidStart() {
+      let unavailable = false;
+      return {
+        async didEncounterErrors({ errors }) {
+          for (const error of errors) {
+            const original = unwrapResolverError(error);
+            if (!(original instanceof RegistryError) && outage.observe(original)) unavailable = true;
+          }
+        },
+        async willSendResponse({ response }) {
+          if (!unavailable) return;
+          response.http.status = 503;
+          response.http.headers.set('retry-after', String(outage.retryAfterSeconds));
         },
       };
     },

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { HeaderMap } from '@apollo/server';
 import { fastifyApolloHandler } from '@as-integrations/fastify';
 import { type EntityManager } from '@mikro-orm/postgresql';
 import Fastify, {
@@ -9,13 +10,14 @@ import Fastify, {
   LogController,
 } from 'fastify';
 import { type Config } from '../config.js';
-import { createApollo } from './apollo.js';
+import { createApollo, databaseOutageAnswers } from './apollo.js';
 import { CatalogCache, type FastPathCaller } from './catalog-cache.js';
 import { catalogVisibility, createContext } from '../context.js';
 import { nestsDeeperThan } from '../common/json-values.js';
 import { isGraphQLRequestBody } from '../common/graphql-request.js';
 import { type Database } from '../db/database.js';
-import { ErrorCode } from '../errors.js';
+import { DATABASE_UNAVAILABLE_MESSAGE, DatabaseOutage } from '../db/unavailable.js';
+import { ErrorCode, RegistryError } from '../errors.js';
 import { type Logger } from '../logger.js';
 import { type RegistrySchema } from '../schema.js';
 import { type Security } from '../security/index.js';
@@ -74,6 +76,20 @@ function requestError(error: FastifyError): ReturnType<typeof httpError> {
   return httpError(500, ErrorCode.INTERNAL_SERVER_ERROR, 'Internal server error');
 }
 
+/**
+ * The answer to a request that failed because the database is unavailable: 503, `Retry-After`, code
+ * UNAVAILABLE, in the shape of the route's protocol (UTCP's `{ error }`, MCP's JSON-RPC error,
+ * else GraphQL's `{ errors }`).
+ */
+function unavailableAnswer(route: string | undefined, retryAfterSeconds: number): { statusCode: number; body: unknown } {
+  const error = { code: ErrorCode.UNAVAILABLE, message: DATABASE_UNAVAILABLE_MESSAGE };
+  if (route === '/utcp' || route === '/tools/:name/call') return { statusCode: 503, body: { error: { ...error, details: { retryAfterSeconds } } } };
+  if (route === '/mcp') {
+    return { statusCode: 503, body: { jsonrpc: '2.0', id: null, error: { code: -32000, message: error.message, data: { code: error.code, retryAfterSeconds } } } };
+  }
+  return { statusCode: 503, body: { errors: [{ message: error.message, extensions: { code: error.code, retryAfterSeconds } }] } };
+}
+
 /** What provider registration and refresh work with: the vault, the discovery rules, catalog events. */
 export function registrationDependencies(security: Security): RegistrationDependencies {
   return { vault: security.vault, discovery: security.discovery, catalogEvents: new CatalogEvents(security.events) };
@@ -123,6 +139,13 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
 
   limitConnections(app.server, config.connections, config.trustedProxies);
 
+  // Requests failing because the database is away are answered 503 + Retry-After; the outage is
+  // logged once when it starts and once when a probe finds the database back.
+  const outage = new DatabaseOutage(() => db.ping(1000), logger);
+  app.addHook('onClose', async () => {
+    outage.stop();
+  });
+
   // Once shutdown begins, responses to requests still in flight close their connection, so
   // keep-alive sockets do not hold the process open until the grace period runs out.
   let closing = false;
@@ -169,6 +192,10 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
   });
 
   app.setErrorHandler((error: FastifyError, request, reply) => {
+    if (outage.observe(error)) {
+      const { statusCode, body } = unavailableAnswer(request.routeOptions.url, outage.retryAfterSeconds);
+      return reply.status(statusCode).header('retry-after', String(outage.retryAfterSeconds)).send(body);
+    }
     const { statusCode, body } = requestError(error);
     if (statusCode >= 500) request.log.error({ err: error }, 'request failed');
     return reply.status(statusCode).send(body);
@@ -185,7 +212,7 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
       await db.ping();
       return { status: 'ready', database: db.kind };
     } catch (error) {
-      request.log.warn({ err: error }, 'readiness check failed');
+      if (!outage.observe(error)) request.log.warn({ err: error }, 'readiness check failed');
       return reply.status(503).send({ status: 'unavailable', database: db.kind });
     }
   });
@@ -216,6 +243,7 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
     keys: security.keys,
     refreshTokenTtlSeconds: config.auth.refreshTokenTtlSeconds,
     throttle: security.loginThrottle,
+    outage,
     sourceIp: (request) => sourceIpOf(request.raw),
     principalChanges: security.tokenHolders,
   });
@@ -275,7 +303,7 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
   });
 
   const limitGate = new LimitGate(schema.schema, config.limits);
-  const apollo = createApollo(schema, config, logger, catalogCache ? [catalogCache.plugin()] : []);
+  const apollo = createApollo(schema, config, logger, [databaseOutageAnswers(outage), ...(catalogCache ? [catalogCache.plugin()] : [])]);
   await apollo.start();
   app.addHook('onClose', async () => {
     await apollo.stop();
@@ -284,8 +312,18 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
   const apolloHandler = fastifyApolloHandler(apollo, {
     context: async (request: FastifyRequest) => {
       const em = db.fork();
-      const viewer = await authenticate(request, em);
-      return createContext(contextDeps, { requestId: request.id, sourceIp: sourceIpOf(request.raw), origin: originOf(request), viewer, em });
+      try {
+        const viewer = await authenticate(request, em);
+        return createContext(contextDeps, { requestId: request.id, sourceIp: sourceIpOf(request.raw), origin: originOf(request), viewer, em });
+      } catch (error) {
+        if (!outage.observe(error)) throw error;
+        // Apollo answers a failed context with this error's status and headers.
+        const retryAfter = String(outage.retryAfterSeconds);
+        throw new RegistryError(ErrorCode.UNAVAILABLE, DATABASE_UNAVAILABLE_MESSAGE, {
+          retryAfterSeconds: outage.retryAfterSeconds,
+          http: { status: 503, headers: new HeaderMap([['retry-after', retryAfter]]) },
+        });
+      }
     },
   });
 

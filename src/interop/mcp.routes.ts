@@ -10,6 +10,7 @@ import {
 } from '@modelcontextprotocol/sdk/types.js';
 import { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { type RegistryContext } from '../context.types.js';
+import { DATABASE_RETRY_AFTER_SECONDS, DATABASE_UNAVAILABLE_MESSAGE, isDatabaseUnavailable } from '../db/unavailable.js';
 import { ErrorCode, RegistryError } from '../errors.js';
 import { executionCallerOf, ExecutionStatus } from '../modules/execution/index.js';
 import { type Tool } from '../modules/tool/index.js';
@@ -42,13 +43,19 @@ function callResult(status: ExecutionStatus, result: unknown, error: { code: str
   return { content: [{ type: 'text', text }], ...structured };
 }
 
+/** A database outage as a JSON-RPC error coded UNAVAILABLE (with `retryAfterSeconds`); anything else as it is. */
+function retryable(error: unknown): unknown {
+  if (error instanceof RegistryError || !isDatabaseUnavailable(error)) return error;
+  return new McpError(McpErrorCode.InternalError, DATABASE_UNAVAILABLE_MESSAGE, { code: ErrorCode.UNAVAILABLE, retryAfterSeconds: DATABASE_RETRY_AFTER_SECONDS });
+}
+
 /** An MCP server for one request and caller: it lists and calls exactly the tools the caller may execute. */
 function serverFor(ctx: RegistryContext): Server {
   const server = new Server(SERVER_INFO, { capabilities: { tools: {} } });
   server.setRequestHandler(ListToolsRequestSchema, async (request) => {
     const page = await executableTools(ctx, PAGE_SIZE, request.params?.cursor ?? null).catch((error: unknown) => {
       if (error instanceof RegistryError && error.code === ErrorCode.INVALID_CURSOR) throw new McpError(McpErrorCode.InvalidParams, 'Invalid cursor');
-      throw error;
+      throw retryable(error);
     });
     return {
       tools: page.edges.map((edge) => mcpTool(edge.node)),
@@ -64,7 +71,7 @@ function serverFor(ctx: RegistryContext): Server {
       if (error instanceof RegistryError && (error.code === ErrorCode.NOT_FOUND || error.code === ErrorCode.BAD_USER_INPUT)) {
         throw new McpError(McpErrorCode.InvalidParams, error.code === ErrorCode.NOT_FOUND ? `Unknown tool: ${request.params.name}` : error.message);
       }
-      throw error;
+      throw retryable(error);
     }
   });
   return server;

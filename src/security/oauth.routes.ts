@@ -1,6 +1,7 @@
 import formbody from '@fastify/formbody';
 import { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { type Database } from '../db/database.js';
+import { type DatabaseOutage } from '../db/unavailable.js';
 import { AuditOutcome, AuditService } from '../modules/audit/index.js';
 import { type Principal, type PrincipalChanges, PrincipalService, RefreshTokenService, viewerOf } from '../modules/principal/index.js';
 import { type AccessTokens } from './access-tokens.js';
@@ -18,6 +19,8 @@ export interface OAuthDependencies {
   sourceIp?: (request: FastifyRequest) => string;
   /** Told when refresh-token reuse revokes a family (the token holder caches). */
   principalChanges?: PrincipalChanges;
+  /** Tells a database outage from other failures (and logs it once); without it, every failure is a server_error. */
+  outage?: DatabaseOutage;
 }
 
 type OAuthErrorCode = 'invalid_request' | 'invalid_client' | 'invalid_grant' | 'unauthorized_client' | 'unsupported_grant_type' | 'invalid_scope';
@@ -45,6 +48,29 @@ function oauthError(reply: FastifyReply, error: OAuthErrorCode, description: str
   const status = error === 'invalid_client' ? 401 : 400;
   if (status === 401) reply.header('www-authenticate', basicAuth ? 'Basic realm="tool-registry"' : 'Bearer');
   return reply.status(status).send({ error, error_description: description });
+}
+
+/**
+ * The token endpoint's answer to a request it could not handle, always an RFC 6749 error body: the
+ * database unavailable is 503 `temporarily_unavailable` with Retry-After (the code RFC 6749 §4.1.2.1
+ * registers for a server that cannot serve now), an unreadable request 400 `invalid_request`,
+ * anything else 500 `server_error` (logged).
+ */
+function failure(error: Error & { statusCode?: number }, request: FastifyRequest, reply: FastifyReply, outage: DatabaseOutage | undefined) {
+  reply.header('cache-control', 'no-store').header('pragma', 'no-cache');
+  if (outage?.observe(error)) {
+    return reply
+      .status(503)
+      .header('retry-after', String(outage.retryAfterSeconds))
+      .send({ error: 'temporarily_unavailable', error_description: `The registry cannot reach its database right now; retry after ${outage.retryAfterSeconds} s` });
+  }
+  if (error.statusCode && error.statusCode >= 400 && error.statusCode < 500) {
+    return reply
+      .status(error.statusCode === 413 ? 413 : 400)
+      .send({ error: 'invalid_request', error_description: 'The request could not be read: send a form-encoded body (application/x-www-form-urlencoded) of at most 16 KiB' });
+  }
+  request.log.error({ err: error }, 'token request failed');
+  return reply.status(500).send({ error: 'server_error', error_description: 'Internal server error' });
 }
 
 /** Client credentials from HTTP Basic (RFC 6749 §2.3.1, form-encoded parts) or the body. */
@@ -77,6 +103,7 @@ export async function oauthRoutes(app: FastifyInstance, deps: OAuthDependencies)
   // Form bodies are parsed for this route only; /graphql keeps refusing them (CSRF prevention).
   await app.register(async (scope) => {
     await scope.register(formbody, { bodyLimit: 16 * 1024 });
+    scope.setErrorHandler((error: Error & { statusCode?: number }, request, reply) => failure(error, request, reply, deps.outage));
     scope.post('/oauth/token', { bodyLimit: 16 * 1024 }, async (request, reply) => {
       reply.header('cache-control', 'no-store').header('pragma', 'no-cache');
       const body = (request.body && typeof request.body === 'object' ? request.body : {}) as Record<string, unknown>;

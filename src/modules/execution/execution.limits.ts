@@ -1,13 +1,16 @@
 import { type Redis } from 'ioredis';
 import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
 import { ErrorCode, RegistryError } from '../../errors.js';
+import { MemorySlidingWindow, RedisSlidingWindow, type SlidingWindow } from '../../security/sliding-window.js';
 import { type AppliedLimits } from '../policy/index.js';
 
-/** One counter a call consumes from: a policy's rate window or its quota period. */
+/** What offering a call to one counter did: taken (and how to give it back), or refused with when to retry. */
+type Outcome = { taken: true; giveBack: () => Promise<unknown> } | { taken: false; retryAfterMs: number };
+
+/** One counter a call consumes from: a policy's rate window or its quota period. Rejects when its store is unreachable. */
 interface Counter {
-  limiter: RateLimiterAbstract;
-  key: string;
-  refusal: (res: RateLimiterRes) => RegistryError;
+  take: () => Promise<Outcome>;
+  refusal: (retryAfterMs: number) => RegistryError;
 }
 
 /**
@@ -27,31 +30,41 @@ function quotaPeriod(period: 'day' | 'month', now: Date): { id: string; seconds:
 
 /**
  * Rate limits and quotas of executions, per policy, principal and tool. Counters live in Redis when
- * a client is given (shared by every replica), in memory otherwise. Unlike the query budget there
- * is no in-memory stand-in: when Redis fails, calls are refused (LIMITER_UNAVAILABLE), never run
- * unlimited. A call consumes from every limit that binds it or from none: when one refuses, the
+ * a client is given (shared by every replica), in memory otherwise. A rate limit of N calls per W
+ * seconds is a sliding window (see security/sliding-window.ts): no span of W seconds holds more
+ * than N admitted calls. A quota is per calendar day or month (UTC), a fixed period by definition.
+ * Unlike the query budget there is no in-memory stand-in: when Redis fails, calls are refused
+ * (LIMITER_UNAVAILABLE), never run unlimited. A call consumes from every limit that binds it or from none: when one refuses, the
  * points already taken from the others are given back.
  */
 export class ExecutionLimiter {
   private readonly limiters = new Map<string, RateLimiterAbstract>();
+  private readonly windows: SlidingWindow;
 
-  constructor(private readonly redis?: Redis) {}
+  constructor(private readonly redis?: Redis) {
+    this.windows = redis ? new RedisSlidingWindow(redis) : new MemorySlidingWindow();
+  }
 
   /** Consumes one call; throws RATE_LIMITED, QUOTA_EXCEEDED (with `retryAfterSeconds`) or LIMITER_UNAVAILABLE. */
   async consume(principalId: string, toolId: string, limits: readonly AppliedLimits[], now = new Date()): Promise<void> {
     const counters = this.countersFor(principalId, toolId, limits, now);
-    const taken: Counter[] = [];
+    const taken: (() => Promise<unknown>)[] = [];
+    let refused: RegistryError | undefined;
     try {
       for (const counter of counters) {
-        await counter.limiter.consume(counter.key, 1);
-        taken.push(counter);
+        const outcome = await counter.take();
+        if (!outcome.taken) {
+          refused = counter.refusal(outcome.retryAfterMs);
+          break;
+        }
+        taken.push(outcome.giveBack);
       }
-    } catch (rejection) {
-      await Promise.allSettled(taken.map((c) => c.limiter.reward(c.key, 1)));
-      if (rejection instanceof RateLimiterRes) {
-        throw counters[taken.length]!.refusal(rejection);
-      }
-      throw new RegistryError(ErrorCode.LIMITER_UNAVAILABLE, 'Rate limits cannot be checked right now (the limit store is unreachable); try again shortly');
+    } catch {
+      refused = new RegistryError(ErrorCode.LIMITER_UNAVAILABLE, 'Rate limits cannot be checked right now (the limit store is unreachable); try again shortly');
+    }
+    if (refused) {
+      await Promise.allSettled(taken.map((giveBack) => giveBack()));
+      throw refused;
     }
   }
 
@@ -61,17 +74,19 @@ export class ExecutionLimiter {
     for (const limit of limits) {
       if (limit.rate) {
         const { calls, windowSeconds } = limit.rate;
-        // In memory, a window too long for a timer becomes a fixed window named in the key, whose counter never expires.
-        const fixed = !this.redis && windowSeconds > MAX_TIMER_SECONDS;
         const windowMs = windowSeconds * 1000;
-        const index = Math.floor(now.getTime() / windowMs);
+        const key = `exec:window:${limit.policyId}:${calls}:${windowSeconds}:${subject}`;
         counters.push({
-          limiter: this.limiter(`exec:rate:${limit.policyId}:${calls}:${windowSeconds}`, calls, fixed ? 0 : windowSeconds),
-          key: fixed ? `${subject}:${index}` : subject,
-          refusal: (res) =>
-            new RegistryError(ErrorCode.RATE_LIMITED, `Rate limit reached: ${calls} calls per ${windowSeconds} s for this tool`, {
+          take: async () => {
+            const admission = await this.windows.take(key, calls, windowMs);
+            return admission.admitted
+              ? { taken: true, giveBack: () => this.windows.giveBack(key, windowMs, admission.slot) }
+              : { taken: false, retryAfterMs: admission.retryAfterMs };
+          },
+          refusal: (retryAfterMs) =>
+            new RegistryError(ErrorCode.RATE_LIMITED, `Rate limit reached: ${calls} calls in any ${windowSeconds} s for this tool`, {
               policyId: limit.policyId,
-              retryAfterSeconds: Math.max(1, Math.ceil((fixed ? (index + 1) * windowMs - now.getTime() : res.msBeforeNext) / 1000)),
+              retryAfterSeconds: Math.max(1, Math.ceil(retryAfterMs / 1000)),
             }),
         });
       }
@@ -80,10 +95,19 @@ export class ExecutionLimiter {
         const current = quotaPeriod(period, now);
         // The period is part of the key, so a new day or month starts from zero whatever the expiry.
         const duration = period === 'day' ? 86_400 : 31 * 86_400;
+        // In memory a month is too long for a timer: the counter then never expires (the key names the period anyway).
+        const limiter = this.limiter(`exec:quota:${limit.policyId}:${calls}:${period}`, calls, !this.redis && duration > MAX_TIMER_SECONDS ? 0 : duration);
+        const key = `${subject}:${current.id}`;
         counters.push({
-          // In memory a month is too long for a timer: the counter then never expires (the key names the period anyway).
-          limiter: this.limiter(`exec:quota:${limit.policyId}:${calls}:${period}`, calls, !this.redis && duration > MAX_TIMER_SECONDS ? 0 : duration),
-          key: `${subject}:${current.id}`,
+          take: async () => {
+            try {
+              await limiter.consume(key, 1);
+            } catch (rejection) {
+              if (rejection instanceof RateLimiterRes) return { taken: false, retryAfterMs: rejection.msBeforeNext };
+              throw rejection;
+            }
+            return { taken: true, giveBack: () => limiter.reward(key, 1) };
+          },
           refusal: () =>
             new RegistryError(ErrorCode.QUOTA_EXCEEDED, `Quota used up: ${calls} calls per ${period} for this tool`, {
               policyId: limit.policyId,
