@@ -190,19 +190,15 @@ describe('executing a tool', () => {
 
   /**
    * Statements on the wire of one executeTool request, BEGIN and COMMIT included (the ORM's query
-   * log does not show them: its transaction events count them), without the principal lookup and
-   * the policy-set load, which the per-process authentication cache serves (they are filtered out
-   * here by their SQL shape).
+   * log does not show them: its transaction events count them). The caller's token holder and the
+   * policy set come from the process's caches, warmed by the first call.
    */
   async function executeCounted(input: Record<string, unknown>): Promise<{ execution: { status: string; result: unknown; error: { code: string } | null; attempts: number }; statements: string[] }> {
     registry.resetQueryLog();
     transactions.splice(0);
     const res = await registry.graphql<{ executeTool: { status: string; result: unknown; error: { code: string } | null; attempts: number } }>(EXECUTE, { input }, { authorization: `Bearer ${agent}` });
     expect(res.errors, JSON.stringify(res.errors)).toBeUndefined();
-    const statements = [
-      ...transactions,
-      ...registry.queries.filter((sql) => !/ from "token_family" as "t0" inner join "principal"/.test(sql) && !/^select "p0"\.\* from "policy"/.test(sql)),
-    ];
+    const statements = [...transactions, ...registry.queries];
     return { execution: res.data!.executeTool, statements };
   }
 
