@@ -26,7 +26,7 @@ export type ExecuteToolInput = {
   arguments: unknown;
   /** Retries with the same key (from the same principal) return the first execution instead of calling again. */
   idempotencyKey?: string | null | undefined;
-  /** SYNC (default) answers when the call ended; ASYNC answers at once with the queued execution. */
+  /** SYNC (default) answers when the call ended; ASYNC answers at once with the execution, already claimed and running (follow it with `execution` or `executionUpdated`). */
   mode?: ExecutionMode | null | undefined;
   /** Deadline of the call in milliseconds (default and maximum are configured). */
   timeoutMs?: number | null | undefined;

@@ -205,7 +205,7 @@ export type ExecuteToolInput = {
   arguments: Scalars['JSON']['input'];
   /** Retries with the same key (from the same principal) return the first execution instead of calling again. */
   idempotencyKey?: InputMaybe<Scalars['String']['input']>;
-  /** SYNC (default) answers when the call ended; ASYNC answers at once with the queued execution. */
+  /** SYNC (default) answers when the call ended; ASYNC answers at once with the execution, already claimed and running (follow it with `execution` or `executionUpdated`). */
   mode?: InputMaybe<ExecutionMode>;
   /** Deadline of the call in milliseconds (default and maximum are configured). */
   timeoutMs?: InputMaybe<Scalars['Int']['input']>;

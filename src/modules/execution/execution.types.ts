@@ -82,7 +82,7 @@ export class ExecuteToolInput {
   @Field(() => String, { nullable: true, description: 'Retries with the same key (from the same principal) return the first execution instead of calling again.' })
   idempotencyKey?: string | null;
 
-  @Field(() => ExecutionMode, { nullable: true, description: 'SYNC (default) answers when the call ended; ASYNC answers at once with the queued execution.' })
+  @Field(() => ExecutionMode, { nullable: true, description: 'SYNC (default) answers when the call ended; ASYNC answers at once with the execution, already claimed and running (follow it with `execution` or `executionUpdated`).' })
   mode?: ExecutionMode | null;
 
   @Field(() => Int, { nullable: true, description: 'Deadline of the call in milliseconds (default and maximum are configured).' })
