@@ -2,6 +2,7 @@ import { type ApolloServerPlugin } from '@apollo/server';
 import { type OperationDefinitionNode } from 'graphql';
 import { LRUCache } from 'lru-cache';
 import { type EventBus } from '../common/event-bus.js';
+import { InvalidationListener } from '../common/invalidations.js';
 import { type GraphQLRequestBody, requestKey } from '../common/graphql-request.js';
 import { type RegistryContext } from '../context.types.js';
 import { type Logger } from '../logger.js';
@@ -15,8 +16,6 @@ const CATALOG_FIELDS = new Set(['tools', 'tool', 'providers', 'provider']);
 const NEUTRAL_MUTATIONS = new Set(['executeTool', 'cancelExecution']);
 /** Topic on which any replica announces a change that may alter catalog answers. */
 const INVALIDATE = 'invalidate';
-/** How soon listening for invalidations is tried again after the bus could not be reached. */
-const RETRY_MS = 5_000;
 
 export interface CatalogCacheOptions {
   /** Most bytes of cached answers per process. */
@@ -65,53 +64,29 @@ export class CatalogCache {
   private readonly requests = new LRUCache<string, { cost: number }>({ max: 10_000 });
   private readonly answers: LRUCache<string, string>;
   private generation = 0;
-  /** The bus's delivery epoch the cached answers were computed in. */
-  private epoch: number | null = null;
-  private readonly stop = new AbortController();
+  /** Invalidations from every replica (and this one); until they arrive, nothing is cached or served. */
+  private readonly invalidations: InvalidationListener;
 
   constructor(
     private readonly bus: EventBus,
-    private readonly logger: Logger,
+    logger: Logger,
     options: CatalogCacheOptions,
   ) {
     this.answers = new LRUCache<string, string>({ maxSize: options.maxBytes, sizeCalculation: (value) => value.length || 1, ttl: options.ttlMs });
+    const clear = () => this.clear();
+    this.invalidations = new InvalidationListener(bus, [INVALIDATE, CATALOG_TOPIC], { onMessage: clear, onMissed: clear }, logger, 'catalog cache');
   }
-
-  /** Whether invalidations reach this replica; until they do, nothing is cached or served. */
-  private listening = false;
-  private retry?: NodeJS.Timeout;
 
   /**
    * Listens for invalidations from every replica (and this one). When the bus cannot be reached
    * the cache stays off and listening is retried in the background; it never fails the start.
    */
-  async start(): Promise<void> {
-    // An attempt that gets one topic but not the other lets go of the one before the next try.
-    const attempt = new AbortController();
-    try {
-      for (const topic of [INVALIDATE, CATALOG_TOPIC]) {
-        const messages = await this.bus.listen(topic, AbortSignal.any([this.stop.signal, attempt.signal]));
-        void (async () => {
-          for await (const _ of messages) this.clear();
-        })().catch((error: unknown) => {
-          this.listening = false;
-          this.logger.warn({ err: error }, 'catalog cache invalidations stopped; the cache is off');
-        });
-      }
-      this.listening = true;
-    } catch (error) {
-      attempt.abort();
-      this.logger.warn({ err: { message: (error as Error).message } }, 'catalog cache off until its invalidations can be received');
-      if (!this.stop.signal.aborted) {
-        this.retry = setTimeout(() => void this.start(), RETRY_MS);
-        this.retry.unref();
-      }
-    }
+  start(): Promise<void> {
+    return this.invalidations.start();
   }
 
   stopListening(): void {
-    clearTimeout(this.retry);
-    this.stop.abort();
+    this.invalidations.close();
   }
 
   /** Drops every cached answer here and on every other replica. */
@@ -126,26 +101,11 @@ export class CatalogCache {
   }
 
   /**
-   * Whether answers may be cached and served now: invalidations are being received. Drops every
-   * answer when some may have been missed since they were cached (the bus was out of reach).
-   */
-  private usable(): boolean {
-    if (!this.listening) return false;
-    const epoch = this.bus.deliveryEpoch();
-    if (epoch === null) return false;
-    if (epoch !== this.epoch) {
-      this.epoch = epoch;
-      this.clear();
-    }
-    return true;
-  }
-
-  /**
    * The cached answer's body for this request, or null when the full path must answer. `caller`
    * is asked for only when the request is a known catalog read.
    */
   async serve(body: GraphQLRequestBody, caller: () => Promise<FastPathCaller | null>): Promise<string | null> {
-    if (!this.usable()) return null;
+    if (!this.invalidations.usable()) return null;
     const key = requestKey(body);
     const known = this.requests.get(key);
     if (!known) return null;
@@ -178,7 +138,7 @@ export class CatalogCache {
               return;
             }
             const viewer = contextValue.viewer;
-            if (!this.usable() || !viewer || errors?.length || result.errors?.length || !result.data || !readsOnlyCatalog(operation)) return;
+            if (!this.invalidations.usable() || !viewer || errors?.length || result.errors?.length || !result.data || !readsOnlyCatalog(operation)) return;
             if (typeof request.query !== 'string' || generation !== this.generation) return;
             const body = { query: request.query, operationName: request.operationName, variables: request.variables };
             const key = requestKey(body);

@@ -1,12 +1,11 @@
 import { LRUCache } from 'lru-cache';
 import { type EventBus } from '../../common/event-bus.js';
+import { InvalidationListener } from '../../common/invalidations.js';
 import { type Logger } from '../../logger.js';
 import { type Principal } from './principal.entity.js';
 
 /** Topic on which a replica announces that what authenticating a principal's tokens answers changed. */
 export const PRINCIPAL_TOPIC = 'principal-changed';
-/** How soon listening for changes is tried again after the bus could not be reached. */
-const RETRY_MS = 5_000;
 /** Most principals (and, separately, external subjects) held per process. */
 const MAX_PRINCIPALS = 10_000;
 /** Most token families remembered per principal; past this its families are read again. */
@@ -75,47 +74,33 @@ export class TokenHolderCache implements PrincipalChanges {
   /** External (OIDC) subjects by the client id they are known by. */
   private readonly external: LRUCache<string, HolderState>;
   private generation = 0;
-  private epoch: number | null = null;
-  private listening = false;
-  private retry?: NodeJS.Timeout;
-  private readonly stop = new AbortController();
+  private readonly invalidations: InvalidationListener;
 
   constructor(
     private readonly bus: EventBus,
-    private readonly logger: Logger,
+    logger: Logger,
     private readonly ttlMs: number,
   ) {
     const ttl = Math.max(ttlMs, 1);
     this.holders = new LRUCache<string, Entry>({ max: MAX_PRINCIPALS, ttl });
     this.external = new LRUCache<string, HolderState>({ max: MAX_PRINCIPALS, ttl });
+    this.invalidations = new InvalidationListener(
+      bus,
+      [PRINCIPAL_TOPIC],
+      { onMessage: (message) => this.drop((message as { principalId?: unknown } | null)?.principalId), onMissed: () => this.drop(undefined) },
+      logger,
+      'token holder cache',
+    );
   }
 
   /** Listens for changes from every replica; retried in the background while the bus is out of reach. */
   async start(): Promise<void> {
-    if (this.ttlMs <= 0) return;
-    try {
-      const messages = await this.bus.listen(PRINCIPAL_TOPIC, this.stop.signal);
-      this.listening = true;
-      void (async () => {
-        for await (const message of messages) this.drop((message as { principalId?: unknown } | null)?.principalId);
-      })().catch((error: unknown) => {
-        this.listening = false;
-        this.logger.warn({ err: error }, 'token holder invalidations stopped; authentication reads the database');
-      });
-    } catch (error) {
-      this.logger.warn({ err: { message: (error as Error).message } }, 'token holder cache off until its invalidations can be received');
-      if (!this.stop.signal.aborted) {
-        this.retry = setTimeout(() => void this.start(), RETRY_MS);
-        this.retry.unref();
-      }
-    }
+    if (this.ttlMs > 0) await this.invalidations.start();
   }
 
   /** Stops listening; the cache is off from now on. */
   close(): void {
-    clearTimeout(this.retry);
-    this.listening = false;
-    this.stop.abort();
+    this.invalidations.close();
   }
 
   /**
@@ -139,31 +124,19 @@ export class TokenHolderCache implements PrincipalChanges {
     for (const [clientId, state] of this.external.entries()) if (state.id === principalId) this.external.delete(clientId);
   }
 
-  /** Whether cached holders may be used now; drops them when changes may have been missed since. */
-  private usable(): boolean {
-    if (!this.listening) return false;
-    const epoch = this.bus.deliveryEpoch();
-    if (epoch === null) return false;
-    if (epoch !== this.epoch) {
-      this.epoch = epoch;
-      this.drop(undefined);
-    }
-    return true;
-  }
-
   /**
    * The principal `subject` and the state of its token family `familyId`: from memory when known,
    * else from `load` (null: no such family of this principal, which is not remembered).
    */
   async family(subject: string, familyId: string, load: () => Promise<FamilyHolder | null>): Promise<FamilyHolder | null> {
-    if (this.usable()) {
+    if (this.invalidations.usable()) {
       const entry = this.holders.get(subject);
       const revoked = entry?.families.get(familyId);
       if (entry && revoked !== undefined) return { principal: entry.principal, familyRevoked: revoked };
     }
     const generation = this.generation;
     const loaded = await load();
-    if (!loaded || !this.usable() || generation !== this.generation) return loaded;
+    if (!loaded || !this.invalidations.usable() || generation !== this.generation) return loaded;
     const principal = stateOf(loaded.principal);
     const entry = this.holders.get(subject);
     if (entry) {
@@ -179,13 +152,13 @@ export class TokenHolderCache implements PrincipalChanges {
 
   /** The principal an external subject is known by (`clientId`): from memory when known, else from `load`. */
   async externalHolder(clientId: string, load: () => Promise<HolderState>): Promise<HolderState> {
-    if (this.usable()) {
+    if (this.invalidations.usable()) {
       const known = this.external.get(clientId);
       if (known) return known;
     }
     const generation = this.generation;
     const loaded = stateOf(await load());
-    if (this.usable() && generation === this.generation) this.external.set(clientId, loaded);
+    if (this.invalidations.usable() && generation === this.generation) this.external.set(clientId, loaded);
     return loaded;
   }
 }
