@@ -158,9 +158,6 @@ function timeCursor(cursor: string): FilterQuery<AuditEntry> {
   return { $or: [{ at: { $lt: time } }, { at: time, seq: { $lt: seq } }] };
 }
 
-/** The sequence number after `seq`, or the first one. */
-const after = (seq: bigint | null) => (seq === null ? 1n : seq + 1n);
-
 /**
  * Appends to and verifies the hash-chained audit log, and takes and lists its signed checkpoints
  * (those need `signer`). Never updates or deletes.
