@@ -22,12 +22,16 @@ export class Migration20261206200500_search_name_words extends Migration {
     // The update queued every row in the full-text index's pending list, which each search would scan.
     this.addSql(`select gin_clean_pending_list('tool_search_vector_index');`);
     this.addSql(`create index "tool_name_words_trgm_index" on "tool" using gin (tool_name_words("name") gin_trgm_ops);`);
+    // The fallback matches the name's words; nothing matches trigrams of the raw name any more, and the
+    // index would only cost every tool write.
+    this.addSql(`drop index if exists "tool_name_trgm_index";`);
     // Fresh statistics after the update, and for the trigram index's expression.
     this.addSql(`analyze "tool";`);
   }
 
   override down(): void | Promise<void> {
     this.addSql(`drop index if exists "tool_name_words_trgm_index";`);
+    this.addSql(`create index if not exists "tool_name_trgm_index" on "tool" using gin ("name" gin_trgm_ops);`);
     this.addSql(`create or replace function "tool_tool_search_vector_fn"() returns trigger as \$\$ begin new.search_vector :=
     setweight(to_tsvector('english', regexp_replace(new.name, '[._-]+', ' ', 'g')), 'A') ||
     setweight(to_tsvector('english', array_to_string(new.tags, ' ')), 'A') ||
