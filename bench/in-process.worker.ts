@@ -81,6 +81,7 @@ async function shieldCost(m: Modules, task: ShieldTask): Promise<ShieldAnswer> {
       registration: m.app.registrationDependencies(security),
       runtime: m.app.createExecutionRuntime(config, db, security, logger),
       auditSigner: m.app.auditCheckpointSigner(config, security, logger),
+      securityMonitor: m.app.createSecurityMonitor(config, db, security, logger),
     };
     const viewer = {
       principalId: task.principal.id,

@@ -85,6 +85,16 @@ export interface ConnectionsConfig {
   maxPerAddress: number;
 }
 
+/** Security alerts (src/modules/alert): where they are sent. The rules themselves live in the database. */
+export interface AlertsConfig {
+  /** The webhook every alert is POSTed to, signed; unset sends none. */
+  webhookUrl?: string;
+  /** The HMAC-SHA256 key of the webhook's `X-Registry-Signature`. */
+  webhookSecret?: string;
+  /** Wait before the first retry of a failed delivery, doubled for each further one (up to an hour). */
+  webhookRetryBaseMs: number;
+}
+
 /** The registry's whole configuration, parsed once from the environment by {@link loadConfig}. */
 export interface Config {
   host: string;
@@ -119,6 +129,7 @@ export interface Config {
   execution: ExecutionConfig;
   authThrottle: AuthThrottleConfig;
   connections: ConnectionsConfig;
+  alerts: AlertsConfig;
   /** Proxies (CIDRs or addresses) whose X-Forwarded-For is believed when finding the client address. */
   trustedProxies: string[];
   /** base64 of the 32-byte credential master key; generated (and kept in the data directory) when unset in embedded mode. */
@@ -212,6 +223,13 @@ const EnvSchema = z.object({
   REGISTRY_REQUEST_TIMEOUT_MS: z.coerce.number().int().min(0).max(3_600_000).default(30_000),
   REGISTRY_IDLE_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(5_000),
   REGISTRY_MAX_CONNECTIONS_PER_ADDRESS: z.coerce.number().int().min(0).max(1_000_000).default(256),
+  REGISTRY_ALERT_WEBHOOK_URL: z
+    .string()
+    .url()
+    .refine((v) => /^https?:\/\//.test(v), { message: 'must be an http(s) URL' })
+    .optional(),
+  REGISTRY_ALERT_WEBHOOK_SECRET: z.string().min(32, 'must be at least 32 characters').max(512).optional(),
+  REGISTRY_ALERT_WEBHOOK_RETRY_BASE_MS: z.coerce.number().int().min(10).max(3_600_000).default(1000),
   REGISTRY_WORKERS: z.coerce.number().int('must be a whole number of processes').min(1, 'must be at least 1').max(256, 'must be at most 256').optional(),
 });
 
@@ -272,6 +290,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     }
     if (Boolean(e.OIDC_ISSUER) !== Boolean(e.OIDC_JWKS_URL)) {
       problems.push('OIDC_ISSUER and OIDC_JWKS_URL: set both or neither');
+    }
+    if (Boolean(e.REGISTRY_ALERT_WEBHOOK_URL) !== Boolean(e.REGISTRY_ALERT_WEBHOOK_SECRET)) {
+      problems.push('REGISTRY_ALERT_WEBHOOK_URL and REGISTRY_ALERT_WEBHOOK_SECRET: set both or neither (deliveries are signed)');
     }
     // Workers are replicas on one port: they need the database and the counters replicas share.
     if (e.REGISTRY_WORKERS !== undefined && e.REGISTRY_WORKERS > 1) {
@@ -337,6 +358,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       failuresPerClient: e.REGISTRY_AUTH_FAILURES_PER_CLIENT,
       windowSeconds: e.REGISTRY_AUTH_FAILURE_WINDOW_SECONDS,
       maxConcurrentVerifications: e.REGISTRY_AUTH_MAX_CONCURRENT_VERIFICATIONS,
+    },
+    alerts: {
+      webhookUrl: e.REGISTRY_ALERT_WEBHOOK_URL,
+      webhookSecret: e.REGISTRY_ALERT_WEBHOOK_SECRET,
+      webhookRetryBaseMs: e.REGISTRY_ALERT_WEBHOOK_RETRY_BASE_MS,
     },
     connections: {
       headersTimeoutMs: e.REGISTRY_HEADERS_TIMEOUT_MS,

@@ -1,6 +1,7 @@
 import { type EntityManager } from '@mikro-orm/postgresql';
 import { type ContextDependencies, type RegistryContext } from './context.types.js';
 import { ErrorCode, RegistryError } from './errors.js';
+import { AlertService } from './modules/alert/index.js';
 import { auditActor, AuditOutcome, AuditService } from './modules/audit/index.js';
 import { ExecutionService } from './modules/execution/index.js';
 import { PrincipalService, type Viewer } from './modules/principal/index.js';
@@ -33,6 +34,8 @@ export function createContext(
   const recordDenial = async (field: string, code: string): Promise<void> => {
     if (denied.has(field)) return;
     denied.add(field);
+    if (request.viewer) deps.securityMonitor.observe({ kind: 'denial', principalId: request.viewer.principalId });
+    else if (field === '(authentication)') deps.securityMonitor.observe({ kind: 'auth_failure', sourceIp: request.sourceIp, clientId: null });
     try {
       await AuditService.appendAlone(deps.db.fork(), {
         ...auditActor(actor),
@@ -64,6 +67,7 @@ export function createContext(
       registration: new ProviderRegistrationService(em, deps.registration),
       credentials: new CredentialService(em, deps.registration.vault),
       variables: new ProviderVariableService(em, deps.registration.vault),
+      alerts: new AlertService(em),
     };
   };
 
@@ -75,6 +79,7 @@ export function createContext(
     viewer: request.viewer,
     ...services(em),
     runtime: deps.runtime,
+    securityMonitor: deps.securityMonitor,
     catalogEvents: deps.registration.catalogEvents,
     refresh() {
       Object.assign(context, services(deps.db.fork()));

@@ -6,6 +6,7 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Database } from './db/database.js';
 import type { RegistryError } from './errors.js';
 import type { Logger } from './logger.js';
+import type { AlertService, SecurityMonitor } from './modules/alert/index.js';
 import type { AuditCheckpointSigner, AuditService } from './modules/audit/index.js';
 import type { ExecutionRuntime, ExecutionService } from './modules/execution/index.js';
 import type { PrincipalChanges, PrincipalService, Viewer } from './modules/principal/index.js';
@@ -33,6 +34,8 @@ export interface ContextDependencies {
   policyCache?: PolicyCache;
   /** Where principal changes are announced (the token holder caches of every replica). */
   principalChanges?: PrincipalChanges;
+  /** Anomaly detection: told of denials; raises and announces security alerts. */
+  securityMonitor: SecurityMonitor;
 }
 
 /** Everything a resolver may use for one request. */
@@ -64,6 +67,10 @@ export interface RegistryContext {
   credentials: CredentialService;
   /** Provider variables (setProviderVariables, Provider.variables). */
   variables: ProviderVariableService;
+  /** Security alerts and their rules. */
+  alerts: AlertService;
+  /** The process's anomaly detection (alert subscriptions, rule announcements). */
+  securityMonitor: SecurityMonitor;
   /** The operation's cost, set by the query-limits plugin once the operation is known. */
   queryCost?: number;
   /**

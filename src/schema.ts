@@ -16,6 +16,7 @@ import { buildSchema, createResolversMap } from 'type-graphql';
 import { type RegistryContext } from './context.types.js';
 import { unstorableTextPath } from './common/json-values.js';
 import { ErrorCode, RegistryError } from './errors.js';
+import { AlertResolver, SecurityAlertConnectionResolver } from './modules/alert/index.js';
 import { AuditCheckpointConnectionResolver, AuditEntryConnectionResolver, AuditResolver } from './modules/audit/index.js';
 import { ExecutionConnectionResolver, ExecutionResolver } from './modules/execution/index.js';
 import { PolicyConnectionResolver, PolicyResolver } from './modules/policy/index.js';
@@ -44,6 +45,8 @@ const resolvers = [
   AuditResolver,
   AuditEntryConnectionResolver,
   AuditCheckpointConnectionResolver,
+  AlertResolver,
+  SecurityAlertConnectionResolver,
   UtcpManualResolver,
   ProviderVariableResolver,
 ] as const;

@@ -1,3 +1,4 @@
+import { AlertRule, SecurityAlert } from '../modules/alert/alert.entity.js';
 import { AuditCheckpoint } from '../modules/audit/audit-checkpoint.entity.js';
 import { AuditEntry } from '../modules/audit/audit-entry.entity.js';
 import { Credential } from '../modules/credential/credential.entity.js';
@@ -27,4 +28,6 @@ export const entities = [
   Execution,
   AuditEntry,
   AuditCheckpoint,
+  AlertRule,
+  SecurityAlert,
 ];

@@ -27,6 +27,7 @@ import { listenOrigin } from '../security/access-tokens.js';
 import { oauthRoutes } from '../security/oauth.routes.js';
 import { connectionTimeouts, limitConnections } from '../security/connection-limits.js';
 import { closeMcpSessions, EXECUTORS } from '../executors/index.js';
+import { AlertWebhook, SecurityMonitor } from '../modules/alert/index.js';
 import { AuditCheckpointer, AuditCheckpointSigner } from '../modules/audit/index.js';
 import { ExecutionEvents, ExecutionRuntime } from '../modules/execution/index.js';
 import { clientAddress, PolicyService } from '../modules/policy/index.js';
@@ -45,6 +46,8 @@ export interface AppDependencies {
   logger: Logger;
   schema: RegistrySchema;
   security: Security;
+  /** The security monitor's clock (ms since the epoch); tests move it to drive rule windows and hours. */
+  alertClock?: () => number;
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,100}$/;
@@ -100,9 +103,23 @@ export function auditCheckpointSigner(config: Config, security: Security, logger
   return new AuditCheckpointSigner(security.keys, () => security.tokens.issuer, logger);
 }
 
+/** The process's anomaly detection: counts in `security.alertCounters`, alerts to the database, the bus and (when configured) the webhook. */
+export function createSecurityMonitor(config: Config, db: Database, security: Security, logger: Logger, options: { clock?: () => number; webhook?: AlertWebhook } = {}): SecurityMonitor {
+  return new SecurityMonitor({
+    db,
+    counters: security.alertCounters,
+    bus: security.events,
+    logger,
+    deliver: Boolean(config.alerts.webhookUrl),
+    onRaised: () => options.webhook?.poke(),
+    clock: options.clock,
+  });
+}
+
 /** The process's execution runtime: every registered executor, the configured limits and egress rules. */
-export function createExecutionRuntime(config: Config, db: Database, security: Security, logger: Logger): ExecutionRuntime {
+export function createExecutionRuntime(config: Config, db: Database, security: Security, logger: Logger, monitor?: SecurityMonitor): ExecutionRuntime {
   return new ExecutionRuntime({
+    onCall: monitor ? (call) => monitor.observe(call) : undefined,
     db,
     vault: security.vault,
     logger,
@@ -237,7 +254,24 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
     }
   });
 
+  // Anomaly detection and alerts: events are queued on the answer path and evaluated after it.
+  const { webhookUrl, webhookSecret, webhookRetryBaseMs } = config.alerts;
+  const alertWebhook =
+    webhookUrl && webhookSecret
+      ? new AlertWebhook({ db, url: webhookUrl, secret: webhookSecret, egress: security.discovery.egress, logger, retryBaseMs: webhookRetryBaseMs })
+      : undefined;
+  const securityMonitor = createSecurityMonitor(config, db, security, logger, { clock: deps.alertClock, webhook: alertWebhook });
+  app.addHook('onReady', async () => {
+    await securityMonitor.start();
+    alertWebhook?.start();
+  });
+  app.addHook('onClose', async () => {
+    await securityMonitor.close();
+    await alertWebhook?.stop();
+  });
+
   await oauthRoutes(app, {
+    onFailure: (failure) => securityMonitor.observe({ kind: 'auth_failure', ...failure }),
     db,
     tokens: security.tokens,
     keys: security.keys,
@@ -248,7 +282,7 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
     principalChanges: security.tokenHolders,
   });
 
-  const runtime = createExecutionRuntime(config, db, security, logger);
+  const runtime = createExecutionRuntime(config, db, security, logger, securityMonitor);
   app.addHook('onReady', async () => {
     await runtime.start();
   });
@@ -277,6 +311,7 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
     runtime,
     policyCache: security.policies,
     principalChanges: security.tokenHolders,
+    securityMonitor,
   };
 
   /** The request's viewer; a refused token is audited and answered with 401. */

@@ -13,6 +13,7 @@ import { CostBudgets } from './budgets.js';
 import { ExecutionLimiter } from '../modules/execution/execution.limits.js';
 import { closeEgressAgents, parseEgressAllowList } from './egress.js';
 import { LoginThrottle } from './login-throttle.js';
+import { type AlertCounters, MemoryAlertCounters, RedisAlertCounters } from '../modules/alert/alert.counters.js';
 import { loadOrCreateSigningKeys, parseSigningKeys, type SigningKeyRing } from './signing-keys.js';
 
 /** The security services a running registry shares across requests. */
@@ -33,6 +34,8 @@ export interface Security {
   executionLimiter: ExecutionLimiter;
   /** Throttling of failed client authentications at the token endpoint (Redis when configured). */
   loginThrottle: LoginThrottle;
+  /** Baselines and counts of the security alert rules (Redis when configured, so replicas share them). */
+  alertCounters: AlertCounters;
   /** Events for subscriptions: through Redis across replicas when configured, else in this process. */
   events: EventBus;
   close(): Promise<void>;
@@ -117,6 +120,7 @@ export async function createSecurity(config: Config, logger: Logger): Promise<Se
     budgets: new CostBudgets(redis),
     executionLimiter: new ExecutionLimiter(redis),
     loginThrottle: new LoginThrottle(config.authThrottle, redis, namespace),
+    alertCounters: redis ? new RedisAlertCounters(redis, namespace) : new MemoryAlertCounters(),
     events,
     async close() {
       // The pooled keep-alive connections of every outbound request (in-flight calls are drained by now).

@@ -21,6 +21,8 @@ export interface OAuthDependencies {
   principalChanges?: PrincipalChanges;
   /** Tells a database outage from other failures (and logs it once); without it, every failure is a server_error. */
   outage?: DatabaseOutage;
+  /** Told of every failed client authentication (wrong or missing secret, throttled attempt); must only queue. */
+  onFailure?: (failure: { sourceIp: string; clientId: string | null }) => void;
 }
 
 type OAuthErrorCode = 'invalid_request' | 'invalid_client' | 'invalid_grant' | 'unauthorized_client' | 'unsupported_grant_type' | 'invalid_scope';
@@ -119,12 +121,14 @@ export async function oauthRoutes(app: FastifyInstance, deps: OAuthDependencies)
         return oauthError(reply, typeof grantType === 'string' ? 'unsupported_grant_type' : 'invalid_request', 'grant_type must be client_credentials or refresh_token');
       }
       if (!client.clientId || !client.clientSecret) {
+        deps.onFailure?.({ sourceIp: actor.sourceIp, clientId: client.clientId?.slice(0, 128) ?? null });
         return oauthError(reply, 'invalid_client', 'Client authentication is required', client.basic);
       }
       // Charged before the secret is verified, so a flood costs no hashing and only a few audit entries.
       const clientKey = client.clientId.slice(0, 128);
       const attempt = await deps.throttle.attempt(clientKey, actor.sourceIp);
       if (!attempt.allowed) {
+        deps.onFailure?.({ sourceIp: actor.sourceIp, clientId: clientKey });
         if (attempt.auditRefusal) {
           await audit('token.throttle', AuditOutcome.DENIED, null, { grantType, limit: attempt.limit, refused: attempt.refused, retryAfterSeconds: attempt.retryAfterSeconds });
         }
@@ -143,6 +147,7 @@ export async function oauthRoutes(app: FastifyInstance, deps: OAuthDependencies)
         return throttled(reply, { limit: 'busy', retryAfterSeconds: 1 });
       }
       if (!principal) {
+        deps.onFailure?.({ sourceIp: actor.sourceIp, clientId: clientKey });
         // Failures are audited at the 1st, 2nd, 4th… of the window and at the limit, each with the count so far.
         const { failures, audit: audited } = await attempt.failed();
         if (audited) await audit('token.issue', AuditOutcome.DENIED, null, { grantType, reason: 'invalid_client', failures });

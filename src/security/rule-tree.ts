@@ -1,4 +1,5 @@
 import { type GraphQLSchema, isObjectType, OperationTypeNode } from 'graphql';
+import { alertRules } from '../modules/alert/index.js';
 import { auditRules } from '../modules/audit/index.js';
 import { executionRules } from '../modules/execution/index.js';
 import { policyRules } from '../modules/policy/index.js';
@@ -20,7 +21,7 @@ const federationRules: RuleTree = {
 };
 
 /** Every domain's rules, registered explicitly. */
-const domainRules: RuleTree[] = [toolRules, providerRules, executionRules, principalRules, policyRules, auditRules, interopRules, federationRules, variableRules];
+const domainRules: RuleTree[] = [toolRules, providerRules, executionRules, principalRules, policyRules, auditRules, alertRules, interopRules, federationRules, variableRules];
 
 function isFieldMap(rules: ShieldRule | Record<string, ShieldRule>): rules is Record<string, ShieldRule> {
   return Object.getPrototypeOf(rules) === Object.prototype;

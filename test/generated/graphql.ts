@@ -2,6 +2,21 @@
 type Exact<T extends { [key: string]: unknown }> = { [K in keyof T]: T[K] };
 /** Internal type. DO NOT USE DIRECTLY. */
 export type Incremental<T> = T | { [P in keyof T]?: P extends ' $fragmentName' | '__typename' ? T[P] : never };
+/** A behaviour the registry watches for (see README "Security alerts"). */
+export type AlertRuleName =
+  /** Failed authentications per source address and per client id, in a window. */
+  | 'AUTH_FAILURES'
+  /** Tool calls of one principal in a window. */
+  | 'CALL_RATE'
+  /** Refusals of one principal (policy denials, limits, missing scopes, unknown tools) in a window. */
+  | 'DENIAL_RATE'
+  /** Tools one principal called for the first time, in a window. */
+  | 'NEW_TOOLS'
+  /** Calls at an hour of the day (UTC) at which the principal has not been calling, in a window. */
+  | 'OFF_HOURS'
+  /** Tool calls whose arguments carry a secret-shaped string (API key, JWT, private key, AWS key), in a window. */
+  | 'SECRET_ARGUMENT';
+
 /** UTCP 1.1 call template types. */
 export type CallTemplateType =
   | 'CLI'
@@ -71,6 +86,11 @@ export type ToolStatus =
   | 'ACTIVE'
   | 'QUARANTINED'
   | 'REMOVED';
+
+export type SecurityAlertRaisedSubscriptionVariables = Exact<{ [key: string]: never; }>;
+
+
+export type SecurityAlertRaisedSubscription = { securityAlertRaised: { id: string, rule: AlertRuleName, subject: string, principalId: string | null, count: number, threshold: number, windowSeconds: number, details: unknown } };
 
 export type ToolsQueryVariables = Exact<{
   first?: number | null | undefined;

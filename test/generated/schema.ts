@@ -28,6 +28,30 @@ export type AccessExplanation = {
   reason: Scalars['String']['output'];
 };
 
+export type AlertRule = {
+  enabled: Scalars['Boolean']['output'];
+  name: AlertRuleName;
+  /** Events in one window that raise the alert. */
+  threshold: Scalars['Int']['output'];
+  updatedAt: Scalars['DateTimeISO']['output'];
+  windowSeconds: Scalars['Int']['output'];
+};
+
+/** A behaviour the registry watches for (see README "Security alerts"). */
+export type AlertRuleName =
+  /** Failed authentications per source address and per client id, in a window. */
+  | 'AUTH_FAILURES'
+  /** Tool calls of one principal in a window. */
+  | 'CALL_RATE'
+  /** Refusals of one principal (policy denials, limits, missing scopes, unknown tools) in a window. */
+  | 'DENIAL_RATE'
+  /** Tools one principal called for the first time, in a window. */
+  | 'NEW_TOOLS'
+  /** Calls at an hour of the day (UTC) at which the principal has not been calling, in a window. */
+  | 'OFF_HOURS'
+  /** Tool calls whose arguments carry a secret-shaped string (API key, JWT, private key, AWS key), in a window. */
+  | 'SECRET_ARGUMENT';
+
 export type ApproveToolVersionInput = {
   toolId: Scalars['ID']['input'];
   version: Scalars['Int']['input'];
@@ -325,6 +349,8 @@ export type Mutation = {
   setProviderVariables: SetProviderVariablesPayload;
   /** Enables or disables a tool (its provider’s owner, or an admin; and an `admin` policy on the tool). */
   setToolEnabled: ToolPayload;
+  /** Turns an alert rule on or off, or changes its threshold or window; applies on every replica (admin). */
+  updateAlertRule: UpdateAlertRulePayload;
   /** Replaces a policy's fields (policies:write). */
   updatePolicy: PolicyPayload;
 };
@@ -402,6 +428,11 @@ export type MutationSetProviderVariablesArgs = {
 
 export type MutationSetToolEnabledArgs = {
   input: SetToolEnabledInput;
+};
+
+
+export type MutationUpdateAlertRuleArgs = {
+  input: UpdateAlertRuleInput;
 };
 
 
@@ -742,6 +773,8 @@ export type ProviderVariableInput = {
 export type Query = {
   _entities: Array<Maybe<_Entity>>;
   _service: _Service;
+  /** The alert rules with their thresholds and windows (admin). */
+  alertRules: Array<AlertRule>;
   /** Signed checkpoints of the audit chain, newest first, to export (audit:read). */
   auditCheckpoints: AuditCheckpointConnection;
   /** The audit log, newest first (audit:read). */
@@ -761,6 +794,8 @@ export type Query = {
   provider?: Maybe<Provider>;
   /** Providers ordered by name, a page at a time. */
   providers: ProviderConnection;
+  /** Security alerts, newest first (audit:read). */
+  securityAlerts: SecurityAlertConnection;
   /** The tool with this name (`provider.tool`), if any. */
   tool?: Maybe<Tool>;
   /** The catalog, a page at a time (at most 100 per page). */
@@ -833,6 +868,13 @@ export type QueryProvidersArgs = {
 };
 
 
+export type QuerySecurityAlertsArgs = {
+  after?: InputMaybe<Scalars['String']['input']>;
+  filter?: InputMaybe<SecurityAlertFilter>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+};
+
+
 export type QueryToolArgs = {
   name: Scalars['String']['input'];
 };
@@ -882,6 +924,45 @@ export type RevokeTokensPayload = {
   userErrors: Array<UserError>;
 };
 
+export type SecurityAlert = {
+  /** Events counted in the window when the alert was raised. */
+  count: Scalars['Int']['output'];
+  /** What was seen (tool names, kinds of secret, hours); never an argument value. */
+  details: Scalars['JSON']['output'];
+  id: Scalars['ID']['output'];
+  /** The principal, when the subject is one. */
+  principalId?: Maybe<Scalars['ID']['output']>;
+  raisedAt: Scalars['DateTimeISO']['output'];
+  rule: AlertRuleName;
+  /** Who: `principal:<id>`, `address:<ip>` or `client:<client id>`. */
+  subject: Scalars['String']['output'];
+  threshold: Scalars['Int']['output'];
+  windowSeconds: Scalars['Int']['output'];
+  /** Start of the window the events were counted in. */
+  windowStart: Scalars['DateTimeISO']['output'];
+};
+
+export type SecurityAlertConnection = {
+  edges: Array<SecurityAlertEdge>;
+  pageInfo: PageInfo;
+  /** Number of items matching the listing, across all pages. */
+  totalCount: Scalars['Int']['output'];
+};
+
+export type SecurityAlertEdge = {
+  /** Opaque cursor of this edge, for `after`. */
+  cursor: Scalars['String']['output'];
+  node: SecurityAlert;
+};
+
+/** Narrows `securityAlerts`; all given criteria must hold. */
+export type SecurityAlertFilter = {
+  principal?: InputMaybe<Scalars['ID']['input']>;
+  rule?: InputMaybe<AlertRuleName>;
+  /** Only alerts raised at or after this time. */
+  since?: InputMaybe<Scalars['DateTimeISO']['input']>;
+};
+
 export type SetPrincipalStatusInput = {
   principalId: Scalars['ID']['input'];
   /** DISABLED refuses its tokens and client credentials at once; ACTIVE accepts them again. */
@@ -919,6 +1000,8 @@ export type Subscription = {
   catalogChanged: CatalogChange;
   /** Follows an execution (its principal's, or any with audit:read): its state now, then each change and streamed chunk until it ends. */
   executionUpdated: ExecutionUpdate;
+  /** Security alerts as they are raised on any replica (audit:read). */
+  securityAlertRaised: SecurityAlert;
 };
 
 
@@ -1008,6 +1091,19 @@ export type ToolVersionStatus =
   | 'APPROVED'
   | 'PENDING'
   | 'REJECTED';
+
+/** Changes one alert rule; fields left out keep their value. */
+export type UpdateAlertRuleInput = {
+  enabled?: InputMaybe<Scalars['Boolean']['input']>;
+  name: AlertRuleName;
+  threshold?: InputMaybe<Scalars['Int']['input']>;
+  windowSeconds?: InputMaybe<Scalars['Int']['input']>;
+};
+
+export type UpdateAlertRulePayload = {
+  rule?: Maybe<AlertRule>;
+  userErrors: Array<UserError>;
+};
 
 export type UpdatePolicyInput = {
   id: Scalars['ID']['input'];

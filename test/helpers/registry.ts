@@ -88,6 +88,8 @@ export interface StartOptions {
   databaseServerUrl?: string;
   /** Redis to use instead of `TEST_REDIS_URL`'s. */
   redisUrl?: string;
+  /** The security monitor's clock (ms since the epoch), to drive alert windows and hours of the day. */
+  alertClock?: () => number;
 }
 
 /**
@@ -117,7 +119,7 @@ export async function startRegistry(options: StartOptions = {}): Promise<TestReg
   if (options.seed) await seedCatalog(db, logger);
   await ensureBootstrapAdmin(db.fork(), BOOTSTRAP);
   const security = await createSecurity(config, logger);
-  const app = await buildApp({ config, db, logger, security, schema: await buildRegistrySchema() });
+  const app = await buildApp({ config, db, logger, security, schema: await buildRegistrySchema(), alertClock: options.alertClock });
   await app.listen({ host: '127.0.0.1', port: 0 });
   const { port } = app.server.address() as AddressInfo;
   const url = `http://127.0.0.1:${port}`;

@@ -36,6 +36,21 @@ export interface ExecutionRuntimeDependencies {
   maxTimeoutMs: number;
   maxResponseBytes: number;
   leaseSeconds: number;
+  /**
+   * Told of every call as it is decided, on the answer path (the security monitor): it must only
+   * queue. `tool` is null when the name matched no tool the caller may read.
+   */
+  onCall?: (call: CallObservation) => void;
+}
+
+/** A decided call, as the security monitor sees it. */
+export interface CallObservation {
+  kind: 'call';
+  principalId: string;
+  tool: string | null;
+  denied: boolean;
+  args: Record<string, unknown>;
+  inputs: unknown;
 }
 
 interface Running {
@@ -89,6 +104,7 @@ export class ExecutionRuntime {
     if (this.stopping) throw new RegistryError(ErrorCode.UPSTREAM_UNAVAILABLE, 'The registry is shutting down; try again on another instance');
     const tool = await findCallable(this.deps.db.fork(), input.tool, await caller.tools.visibility());
     if (!tool) {
+      this.deps.onCall?.({ kind: 'call', principalId: caller.viewer.principalId, tool: null, denied: true, args, inputs: null });
       await this.records.auditRefusal(caller.actor, input.tool, ErrorCode.NOT_FOUND);
       throw new RegistryError(ErrorCode.NOT_FOUND, `No tool named ${input.tool}`, { argument: 'input.tool' });
     }
@@ -109,6 +125,7 @@ export class ExecutionRuntime {
     // refusal is stored in one statement; with one, only the call that wins the key is charged.
     const limited = 'decision' in admission && key === null ? await charge(this.deps.limiter, caller.viewer.principalId, tool.id, admission.limits, admission.decision) : null;
     const refusal = 'refusal' in admission ? admission.refusal : limited;
+    this.deps.onCall?.({ kind: 'call', principalId: caller.viewer.principalId, tool: tool.name, denied: refusal?.status === ExecutionStatus.DENIED, args, inputs: tool.inputs });
     if (refusal) {
       const refused = await this.records.refuse(call, refusal, caller.actor);
       if (refused) this.deps.events.publish({ executionId: call.id, status: refused.status });

@@ -1,0 +1,296 @@
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { type AddressInfo } from 'node:net';
+import { timingSafeEqual } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { signatureOf, SIGNATURE_HEADER } from '../../src/modules/alert/index.js';
+import { ToolService } from '../../src/modules/tool/index.js';
+import { INLINE_MANUAL, manual, manualTool } from '../helpers/factories.js';
+import { startRegistry, type TestRegistry } from '../helpers/registry.js';
+import { type LiveSubscription, subscribe } from '../helpers/subscriptions.js';
+
+/**
+ * Scripted abusive sequences through the public surface, each by its own principal (or address), on
+ * one registry whose alerts go to a webhook receiver that is down at first. The quiet control
+ * sequence raises nothing.
+ */
+
+const SECRET = 'whsec-test-0123456789abcdef0123456789abcdef';
+const AWS_KEY = 'AKIAIOSFODNN7EXAMPLE';
+const TOOLS = 50;
+
+let registry: TestRegistry;
+/** The monitor's clock: real time unless a test sets `fakeNow`. */
+let fakeNow: number | null = null;
+let receiverPort: number;
+let receiver: Server | undefined;
+/** Deliveries the receiver accepted: the alert id and whether the signature verified. */
+const delivered: { id: string; signed: boolean; body: Record<string, unknown> }[] = [];
+let auditReader: string;
+let feed: LiveSubscription<{ securityAlertRaised: { id: string; rule: string; subject: string } }>;
+
+interface Alert {
+  id: string;
+  rule: string;
+  subject: string;
+  principalId: string | null;
+  count: number;
+  threshold: number;
+  windowSeconds: number;
+  details: Record<string, unknown>;
+}
+
+const ALERTS = `query($filter: SecurityAlertFilter, $first: Int) {
+  securityAlerts(first: $first, filter: $filter) { totalCount edges { node { id rule subject principalId count threshold windowSeconds details } } }
+}`;
+
+async function alerts(filter: Record<string, unknown> = {}): Promise<Alert[]> {
+  const res = await registry.graphql<{ securityAlerts: { edges: { node: Alert }[] } }>(ALERTS, { filter, first: 100 }, { authorization: `Bearer ${auditReader}` });
+  expect(res.errors).toBeUndefined();
+  return res.data!.securityAlerts.edges.map((e) => e.node);
+}
+
+/** Polls the alerts until `predicate` holds for them (the monitor evaluates shortly after the answers). */
+async function alertsWhen(filter: Record<string, unknown>, predicate: (list: Alert[]) => boolean): Promise<Alert[]> {
+  for (let i = 0; i < 200; i += 1) {
+    const list = await alerts(filter);
+    if (predicate(list)) return list;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`alerts never matched: ${JSON.stringify(await alerts(filter))}`);
+}
+
+const EXECUTE = `mutation($input: ExecuteToolInput!) { executeTool(input: $input) { id status error { code } } }`;
+
+async function call(token: string, tool: string, args: Record<string, unknown> = {}) {
+  const res = await registry.graphql<{ executeTool: { status: string } }>(EXECUTE, { input: { tool, arguments: args } }, { authorization: `Bearer ${token}` });
+  expect(res.errors).toBeUndefined();
+  return res.data!.executeTool;
+}
+
+async function agent(): Promise<{ token: string; principalId: string }> {
+  const client = await registry.createClient({ roles: ['agent'] });
+  return { token: (await registry.tokenFor(client)).access_token, principalId: client.principalId };
+}
+
+function readBody(request: IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    request.on('data', (c: Buffer) => chunks.push(c));
+    request.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    request.on('error', reject);
+  });
+}
+
+/** The receiver a security team would run: checks the signature and its age before trusting the body. */
+function startReceiver(): Promise<void> {
+  receiver = createServer((request, response) => {
+    void readBody(request).then((body) => {
+      const header = String(request.headers[SIGNATURE_HEADER] ?? '');
+      const t = Number(/t=(\d+)/.exec(header)?.[1]);
+      const expected = Buffer.from(signatureOf(SECRET, t, body));
+      const given = Buffer.from(header);
+      const fresh = Math.abs(Date.now() / 1000 - t) < 300;
+      const signed = fresh && expected.length === given.length && timingSafeEqual(expected, given);
+      const parsed = JSON.parse(body) as { alert: { id: string } };
+      delivered.push({ id: parsed.alert.id, signed, body: parsed });
+      response.writeHead(signed ? 204 : 400).end();
+    });
+  });
+  return new Promise((resolve) => receiver!.listen(receiverPort, '127.0.0.1', resolve));
+}
+
+beforeAll(async () => {
+  // A port nothing listens on yet: the receiver is down until a test starts it.
+  const probe = createServer();
+  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+  receiverPort = (probe.address() as AddressInfo).port;
+  await new Promise((resolve) => probe.close(resolve));
+
+  registry = await startRegistry({
+    alertClock: () => fakeNow ?? Date.now(),
+    env: {
+      REGISTRY_EGRESS_ALLOW: '127.0.0.1/32',
+      REGISTRY_ALERT_WEBHOOK_URL: `http://127.0.0.1:${receiverPort}/alerts`,
+      REGISTRY_ALERT_WEBHOOK_SECRET: SECRET,
+      REGISTRY_ALERT_WEBHOOK_RETRY_BASE_MS: '20',
+    },
+  });
+  const text = { call_template_type: 'text', content: '"ok"' };
+  const tools = Array.from({ length: TOOLS }, (_, t) => manualTool({ name: `tool_${t}`, tool_call_template: text }));
+  await new ToolService(registry.db.fork()).importManual('fleet', manual(tools), INLINE_MANUAL);
+  auditReader = await registry.login({ roles: ['policy_admin'] });
+  feed = subscribe(registry.url, auditReader, 'SecurityAlertRaised');
+});
+
+afterAll(async () => {
+  await feed?.close();
+  await registry?.close();
+  await new Promise((resolve) => (receiver ? receiver.close(resolve) : resolve(undefined)));
+});
+
+describe('security alerts', () => {
+  it('starts with the documented rules, which only an admin may tune, within bounds', async () => {
+    const res = await registry.graphql<{ alertRules: { name: string; enabled: boolean; threshold: number; windowSeconds: number }[] }>(
+      '{ alertRules { name enabled threshold windowSeconds } }',
+      {},
+      { authorization: `Bearer ${registry.adminToken}` },
+    );
+    expect(res.data!.alertRules).toEqual([
+      { name: 'AUTH_FAILURES', enabled: true, threshold: 20, windowSeconds: 300 },
+      { name: 'CALL_RATE', enabled: true, threshold: 600, windowSeconds: 60 },
+      { name: 'DENIAL_RATE', enabled: true, threshold: 10, windowSeconds: 300 },
+      { name: 'NEW_TOOLS', enabled: true, threshold: 25, windowSeconds: 3600 },
+      { name: 'OFF_HOURS', enabled: true, threshold: 5, windowSeconds: 3600 },
+      { name: 'SECRET_ARGUMENT', enabled: true, threshold: 1, windowSeconds: 3600 },
+    ]);
+    const update = `mutation($input: UpdateAlertRuleInput!) { updateAlertRule(input: $input) { rule { name threshold } userErrors { field code } } }`;
+    const bad = await registry.graphql<{ updateAlertRule: { userErrors: { field: string[]; code: string }[] } }>(
+      update,
+      { input: { name: 'CALL_RATE', threshold: 0 } },
+      { authorization: `Bearer ${registry.adminToken}` },
+    );
+    expect(bad.data!.updateAlertRule.userErrors).toEqual([{ field: ['threshold'], code: 'BAD_USER_INPUT' }]);
+    const forbidden = await registry.graphql(update, { input: { name: 'CALL_RATE', threshold: 1 } }, { authorization: `Bearer ${auditReader}` });
+    expect(forbidden.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
+  });
+
+  it('raises one alert for a secret-shaped argument, naming its kind and never its value; the webhook receiver is down, so it is retried', async () => {
+    const { token, principalId } = await agent();
+    await call(token, 'fleet.tool_0', { q: `aws_access_key_id=${AWS_KEY}` });
+    await call(token, 'fleet.tool_1', { q: AWS_KEY });
+    const [alert] = await alertsWhen({ rule: 'SECRET_ARGUMENT', principal: principalId }, (l) => l.length > 0);
+    expect(alert).toMatchObject({ rule: 'SECRET_ARGUMENT', subject: `principal:${principalId}`, principalId, threshold: 1 });
+    expect(alert!.details.kinds).toEqual(['aws_access_key_id']);
+    expect(JSON.stringify(alert)).not.toContain(AWS_KEY);
+
+    // The alert is an audit entry too, without the secret.
+    const audit = await registry.graphql<{ auditLog: { edges: { node: { details: Record<string, unknown> } }[] } }>(
+      `{ auditLog(first: 100, filter: { action: "security.alert" }) { edges { node { details } } } }`,
+      {},
+      { authorization: `Bearer ${auditReader}` },
+    );
+    const entry = audit.data!.auditLog.edges.find((e) => e.node.details.alertId === alert!.id);
+    expect(entry?.node.details).toMatchObject({ rule: 'secret_argument', kinds: ['aws_access_key_id'] });
+    expect(JSON.stringify(audit.data)).not.toContain(AWS_KEY);
+
+    // Subscribers hear it as it is raised.
+    await feed.waitFor((d) => d.securityAlertRaised.id === alert!.id);
+
+    // Delivery failed (nothing listens) and was tried again, with the outbox row kept.
+    for (let i = 0; ; i += 1) {
+      const [row] = await registry.db.fork().execute<{ attempts: number; delivered_at: Date | null; last_error: string | null }[]>(
+        `select attempts, delivered_at, last_error from security_alert_delivery where alert_id = ?`,
+        [alert!.id],
+      );
+      if (row && row.attempts >= 2) {
+        expect(row.delivered_at).toBeNull();
+        expect(row.last_error).toBeTruthy();
+        break;
+      }
+      if (i > 200) throw new Error(`not retried: ${JSON.stringify(row)}`);
+      await new Promise((r) => setTimeout(r, 25));
+    }
+    await startReceiver();
+  });
+
+  it('raises one denial-rate alert for a burst of refused requests, not one per refusal', async () => {
+    const client = await registry.createClient({ roles: ['viewer'] });
+    const token = (await registry.tokenFor(client)).access_token;
+    for (let i = 0; i < 14; i += 1) {
+      const res = await registry.graphql('{ auditLog(first: 1) { totalCount } }', {}, { authorization: `Bearer ${token}` });
+      expect(res.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
+    }
+    const list = await alertsWhen({ rule: 'DENIAL_RATE', principal: client.principalId }, (l) => l.length > 0);
+    expect(list).toHaveLength(1);
+    expect(list[0]!.count).toBeGreaterThanOrEqual(10);
+  });
+
+  it('raises an authentication-failure alert for a credential-stuffing run at /oauth/token', async () => {
+    for (let i = 0; i < 24; i += 1) {
+      const res = await registry.oauth({ grant_type: 'client_credentials', client_id: `stuffed-${i}@example.com`, client_secret: `Password${i}!` });
+      expect(res.status).toBe(401);
+    }
+    const list = await alertsWhen({ rule: 'AUTH_FAILURES' }, (l) => l.some((a) => a.subject === 'address:127.0.0.1'));
+    expect(list.filter((a) => a.subject === 'address:127.0.0.1')).toHaveLength(1);
+    expect(list.every((a) => a.principalId === null)).toBe(true);
+  });
+
+  it(`raises a new-tools alert when an agent suddenly calls ${TOOLS} tools it never called before`, async () => {
+    const { token, principalId } = await agent();
+    for (let t = 0; t < 3; t += 1) await call(token, `fleet.tool_${t}`, { q: 'usual' });
+    for (let t = 3; t < TOOLS; t += 1) expect((await call(token, `fleet.tool_${t}`, { q: 'x' })).status).toBe('SUCCEEDED');
+    const list = await alertsWhen({ rule: 'NEW_TOOLS', principal: principalId }, (l) => l.length > 0);
+    expect(list).toHaveLength(1);
+    expect(list[0]!.count).toBeGreaterThanOrEqual(25);
+    expect((list[0]!.details.tools as string[]).every((name) => name.startsWith('fleet.tool_'))).toBe(true);
+  });
+
+  it('raises nothing for a quiet agent: a few usual tools, ordinary arguments, a login, reads', async () => {
+    const { token, principalId } = await agent();
+    for (let round = 0; round < 3; round += 1) {
+      for (let t = 0; t < 3; t += 1) {
+        await call(token, `fleet.tool_${t}`, { q: ['hello world', 'c0a80101-7d2e-4b8f-9a11-2f6c3b1d0e55', 'sk-short', 'eyJhbGciOi'][(round + t) % 4] });
+      }
+    }
+    await registry.graphql('{ tools(first: 5) { edges { node { name } } } }', {}, { authorization: `Bearer ${token}` });
+    // A sentinel alert raised after the quiet sequence: once it is stored, the quiet events were evaluated.
+    const sentinel = await agent();
+    await call(sentinel.token, 'fleet.tool_0', { key: '-----BEGIN RSA PRIVATE KEY-----\nMIIEow==' });
+    await alertsWhen({ principal: sentinel.principalId }, (l) => l.length > 0);
+    expect(await alerts({ principal: principalId })).toEqual([]);
+  });
+
+  it('applies a tuned rule at once: a call-rate threshold lowered to 5 raises on the 5th call, and is restored', async () => {
+    const update = `mutation($input: UpdateAlertRuleInput!) { updateAlertRule(input: $input) { rule { name threshold windowSeconds } userErrors { code } } }`;
+    const tuned = await registry.graphql<{ updateAlertRule: { rule: { threshold: number } } }>(
+      update,
+      { input: { name: 'CALL_RATE', threshold: 5, windowSeconds: 3600 } },
+      { authorization: `Bearer ${registry.adminToken}` },
+    );
+    expect(tuned.data!.updateAlertRule.rule.threshold).toBe(5);
+    try {
+      const { token, principalId } = await agent();
+      for (let i = 0; i < 6; i += 1) await call(token, 'fleet.tool_0', { q: 'again' });
+      const list = await alertsWhen({ rule: 'CALL_RATE', principal: principalId }, (l) => l.length > 0);
+      expect(list).toHaveLength(1);
+      expect(list[0]).toMatchObject({ threshold: 5, windowSeconds: 3600 });
+    } finally {
+      await registry.graphql(update, { input: { name: 'CALL_RATE', threshold: 600, windowSeconds: 60 } }, { authorization: `Bearer ${registry.adminToken}` });
+    }
+  });
+
+  it('raises an off-hours alert for calls at an hour the agent never works at', async () => {
+    const { token, principalId } = await agent();
+    const day = Date.UTC(2026, 0, 5);
+    try {
+      // A day of work at 10:00 UTC: the baseline of usual hours.
+      fakeNow = day + 10 * 3_600_000;
+      for (let i = 0; i < 40; i += 1) await call(token, 'fleet.tool_0', { q: 'daytime' });
+      // The next day, calls at 22:00, until the baseline (evaluated shortly after the calls) has judged five.
+      fakeNow = day + 86_400_000 + 22 * 3_600_000;
+      let list: Alert[] = [];
+      for (let i = 0; i < 60 && list.length === 0; i += 1) {
+        await call(token, 'fleet.tool_0', { q: 'nighttime' });
+        list = await alerts({ rule: 'OFF_HOURS', principal: principalId });
+      }
+      expect(list).toHaveLength(1);
+      expect(list[0]!.details).toMatchObject({ hoursUtc: [22], usualHoursUtc: [10] });
+    } finally {
+      fakeNow = null;
+    }
+  });
+
+  it('delivers every alert to the webhook once it is up, signed (HMAC-SHA256 over timestamp and body), at least once', async () => {
+    const all = await alerts();
+    const ids = new Set(all.map((a) => a.id));
+    expect(ids.size).toBeGreaterThanOrEqual(7);
+    for (let i = 0; [...ids].some((id) => !delivered.some((d) => d.id === id)); i += 1) {
+      if (i > 400) throw new Error(`undelivered: ${[...ids].filter((id) => !delivered.some((d) => d.id === id)).join(', ')}`);
+      await new Promise((r) => setTimeout(r, 25));
+    }
+    expect(delivered.every((d) => d.signed)).toBe(true);
+    expect(new Set(delivered.map((d) => d.id))).toEqual(ids);
+    const secretAlert = delivered.find((d) => (d.body.alert as { rule: string }).rule === 'secret_argument');
+    expect(JSON.stringify(secretAlert)).not.toContain(AWS_KEY);
+  });
+});
