@@ -38,6 +38,14 @@ describe('loadConfig', () => {
     expect(config.auth.oidc).toEqual({ issuer: 'https://idp.test', jwksUrl: 'https://idp.test/jwks', audience: undefined, scopeClaim: 'scp' });
   });
 
+  it('sends security alerts to a webhook only with the secret that signs them, and not to a URL of another scheme', () => {
+    expect(loadConfig({}).alerts).toEqual({ webhookUrl: undefined, webhookSecret: undefined, webhookRetryBaseMs: 1000 });
+    expect(() => loadConfig({ REGISTRY_ALERT_WEBHOOK_URL: 'https://siem.example/hook' })).toThrow(/REGISTRY_ALERT_WEBHOOK_SECRET: set both or neither/);
+    expect(() => loadConfig({ REGISTRY_ALERT_WEBHOOK_URL: 'https://siem.example/hook', REGISTRY_ALERT_WEBHOOK_SECRET: 'short' })).toThrow(/at least 32 characters/);
+    expect(() => loadConfig({ REGISTRY_ALERT_WEBHOOK_URL: 'ftp://siem.example/hook', REGISTRY_ALERT_WEBHOOK_SECRET: 'x'.repeat(32) })).toThrow(/http\(s\) URL/);
+    expect(loadConfig({ REGISTRY_ALERT_WEBHOOK_URL: 'https://siem.example/hook', REGISTRY_ALERT_WEBHOOK_SECRET: 'x'.repeat(32) }).alerts.webhookUrl).toBe('https://siem.example/hook');
+  });
+
   it('has the documented defaults for tokens and query limits', () => {
     const config = loadConfig({});
     expect(config.auth).toMatchObject({ accessTokenTtlSeconds: 900, refreshTokenTtlSeconds: 2_592_000 });
