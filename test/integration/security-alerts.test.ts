@@ -19,8 +19,12 @@ const AWS_KEY = 'AKIAIOSFODNN7EXAMPLE';
 const TOOLS = 50;
 
 let registry: TestRegistry;
-/** The monitor's clock: real time unless a test sets `fakeNow`. */
-let fakeNow: number | null = null;
+/**
+ * The monitor's clock, standing still in the middle of every rule's window unless a test moves it,
+ * so that no burst is split by a window edge.
+ */
+const MIDDAY = Date.UTC(2026, 0, 7, 12, 30);
+let fakeNow = MIDDAY;
 let receiverPort: number;
 let receiver: Server | undefined;
 /** Deliveries the receiver accepted: the alert id and whether the signature verified. */
@@ -99,6 +103,16 @@ function startReceiver(): Promise<void> {
   return new Promise((resolve) => receiver!.listen(receiverPort, '127.0.0.1', resolve));
 }
 
+/** The registry's settings: its webhook is the test's receiver, retried quickly. */
+function registryEnv(): Record<string, string> {
+  return {
+    REGISTRY_EGRESS_ALLOW: '127.0.0.1/32',
+    REGISTRY_ALERT_WEBHOOK_URL: `http://127.0.0.1:${receiverPort}/alerts`,
+    REGISTRY_ALERT_WEBHOOK_SECRET: SECRET,
+    REGISTRY_ALERT_WEBHOOK_RETRY_BASE_MS: '20',
+  };
+}
+
 beforeAll(async () => {
   // A port nothing listens on yet: the receiver is down until a test starts it.
   const probe = createServer();
@@ -106,15 +120,7 @@ beforeAll(async () => {
   receiverPort = (probe.address() as AddressInfo).port;
   await new Promise((resolve) => probe.close(resolve));
 
-  registry = await startRegistry({
-    alertClock: () => fakeNow ?? Date.now(),
-    env: {
-      REGISTRY_EGRESS_ALLOW: '127.0.0.1/32',
-      REGISTRY_ALERT_WEBHOOK_URL: `http://127.0.0.1:${receiverPort}/alerts`,
-      REGISTRY_ALERT_WEBHOOK_SECRET: SECRET,
-      REGISTRY_ALERT_WEBHOOK_RETRY_BASE_MS: '20',
-    },
-  });
+  registry = await startRegistry({ alertClock: () => fakeNow, env: registryEnv() });
   const text = { call_template_type: 'text', content: '"ok"' };
   const tools = Array.from({ length: TOOLS }, (_, t) => manualTool({ name: `tool_${t}`, tool_call_template: text }));
   await new ToolService(registry.db.fork()).importManual('fleet', manual(tools), INLINE_MANUAL);
@@ -276,7 +282,33 @@ describe('security alerts', () => {
       expect(list).toHaveLength(1);
       expect(list[0]!.details).toMatchObject({ hoursUtc: [22], usualHoursUtc: [10] });
     } finally {
-      fakeNow = null;
+      fakeNow = MIDDAY;
+    }
+  });
+
+  it.runIf(process.env.TEST_DATABASE_URL && process.env.TEST_REDIS_URL)('counts on two replicas together through Redis, and raises the alert once', async () => {
+    const second = await startRegistry({ shareDatabaseWith: registry, alertClock: () => fakeNow, env: registryEnv() });
+    try {
+      const client = await registry.createClient({ roles: ['viewer'] });
+      // Six refusals on each replica: neither reaches the threshold of 10 alone.
+      for (const replica of [registry, second]) {
+        const { url } = replica;
+        const token = (await replica.tokenFor(client)).access_token;
+        for (let i = 0; i < 6; i += 1) {
+          const res = await fetch(`${url}/graphql`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+            body: JSON.stringify({ query: '{ auditLog(first: 1) { totalCount } }' }),
+          });
+          const body = (await res.json()) as { errors?: { extensions?: { code?: string } }[] };
+          expect(body.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
+        }
+      }
+      const list = await alertsWhen({ rule: 'DENIAL_RATE', principal: client.principalId }, (l) => l.length > 0);
+      expect(list).toHaveLength(1);
+      expect(list[0]!.count).toBeGreaterThanOrEqual(10);
+    } finally {
+      await second.close();
     }
   });
 
