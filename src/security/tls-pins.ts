@@ -32,7 +32,7 @@ export function normaliseTlsPins(pins: readonly string[] | null | undefined): st
     throw new RegistryError(ErrorCode.BAD_USER_INPUT, `At most ${MAX_TLS_PINS} TLS pins`, { argument: 'tlsPins' });
   }
   unique.forEach((pin, index) => {
-    if (!PIN.test(pin) || Buffer.from(pin, 'base64').length !== 32) {
+    if (!PIN.test(pin) || Buffer.from(pin, 'base64').toString('base64') !== pin) {
       throw new RegistryError(ErrorCode.BAD_USER_INPUT, `tlsPins[${index}] is not a base64 SHA-256 digest (44 characters ending in "=")`, {
         argument: 'tlsPins',
       });
