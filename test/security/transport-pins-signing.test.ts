@@ -141,6 +141,7 @@ function startProvider(first: Issued, jwksUrl: () => string) {
                 inputs: { type: 'object', properties: { text: { type: 'string' } } },
                 tool_call_template: { call_template_type: 'http', url: `${toolOrigin}/echo`, http_method: 'POST', body_field: 'text' },
               }),
+              manualTool({ name: 'feed', inputs: { type: 'object' }, outputs: {}, tool_call_template: { call_template_type: 'sse', url: `${toolOrigin}/feed` } }),
               manualTool({ name: 'plain', inputs: { type: 'object' }, tool_call_template: { call_template_type: 'http', url: `${toolOrigin}/plain`, http_method: 'GET' } }),
               manualTool({
                 name: 'say',
@@ -158,6 +159,11 @@ function startProvider(first: Issued, jwksUrl: () => string) {
       }
       void verify(request).then((problem) => {
         res.statusCode = problem ? 401 : 200;
+        if (!problem && req.url === '/feed') {
+          res.setHeader('content-type', 'text/event-stream');
+          res.end('data: {"verified":true}\n\n');
+          return;
+        }
         res.end(JSON.stringify(problem ? { error: problem } : { verified: true, body: request.body }));
       });
     });
@@ -249,14 +255,14 @@ beforeAll(async () => {
     REGISTRY_AUDIT_CHECKPOINT_SECONDS: '0',
     REGISTRY_BOOTSTRAP_CLIENT_ID: ADMIN.clientId,
     REGISTRY_BOOTSTRAP_CLIENT_SECRET: ADMIN.clientSecret,
-  });
+  }, 170_000);
   const tokenRes = await fetch(`${registry.url}/oauth/token`, {
     method: 'POST',
     headers: { 'content-type': 'application/x-www-form-urlencoded' },
     body: new URLSearchParams({ grant_type: 'client_credentials', client_id: ADMIN.clientId, client_secret: ADMIN.clientSecret }),
   });
   token = ((await tokenRes.json()) as { access_token: string }).access_token;
-}, 120_000);
+}, 240_000);
 
 afterAll(async () => {
   if (registry) {
@@ -276,7 +282,7 @@ describe('TLS pinning and signed tool calls (issue 20)', () => {
     );
     expect(res.errors, JSON.stringify(res.errors)).toBeUndefined();
     expect(res.data!.registerProvider.userErrors).toEqual([]);
-    expect(res.data!.registerProvider.created.sort()).toEqual(['pinned.echo', 'pinned.plain', 'pinned.say']);
+    expect(res.data!.registerProvider.created.sort()).toEqual(['pinned.echo', 'pinned.feed', 'pinned.plain', 'pinned.say']);
     expect(res.data!.registerProvider.provider).toMatchObject({ tlsPins: [certA.pin], requestSigning: 'SIGN', tlsPinFailure: null });
     providerId = res.data!.registerProvider.provider.id;
   });
@@ -297,6 +303,12 @@ describe('TLS pinning and signed tool calls (issue 20)', () => {
     const requestKeys = (await (await fetch(`${registry.url}/.well-known/request-signing-keys.json`)).json()) as { keys: { kid: string; use: string; alg: string }[] };
     expect(requestKeys.keys[0]).toMatchObject({ use: 'sig', alg: 'EdDSA', crv: 'Ed25519' });
     expect(tokenKeys.keys.map((k) => k.kid)).not.toContain(requestKeys.keys[0]!.kid);
+  });
+
+  it('signs streamed (sse) calls the same way', async () => {
+    const execution = await call('pinned.feed');
+    expect(execution, JSON.stringify(execution.error)).toMatchObject({ status: 'SUCCEEDED' });
+    expect(provider.received.filter((r) => r.path === '/feed').at(-1)!.headers['signature-input']).toMatch(/^registry=\("@method" "@target-uri" "content-digest" "date"\)/);
   });
 
   it('the verifying peer refuses a replayed signed call and one whose body was changed', async () => {
