@@ -6,9 +6,10 @@
  * `http-message-signatures` library against the keys the registry publishes, checks Content-Digest
  * itself (RFC 9530) and refuses a nonce it has seen.
  */
-import { createHash, createPublicKey, randomBytes, webcrypto } from 'node:crypto';
+import { createHash, createPublicKey, type JsonWebKey, randomBytes, webcrypto } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createServer, type IncomingMessage, type Server } from 'node:https';
+import { type IncomingMessage } from 'node:http';
+import { createServer, type Server } from 'node:https';
 import { type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -21,7 +22,7 @@ import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
 import { manual, manualTool } from '../helpers/factories.js';
 import { type RegistryProcess, spawnRegistry } from '../helpers/process.js';
 
-x509.cryptoProvider.set(webcrypto as unknown as Crypto);
+x509.cryptoProvider.set(webcrypto as never);
 const ALG = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' } as const;
 const ADMIN = { clientId: 'pins-admin', clientSecret: randomBytes(24).toString('base64url') };
 
@@ -32,8 +33,8 @@ interface Issued {
   pin: string;
 }
 
-async function pemKey(key: CryptoKey): Promise<string> {
-  return x509.PemConverter.encode(await webcrypto.subtle.exportKey('pkcs8', key as webcrypto.CryptoKey), 'PRIVATE KEY');
+async function pemKey(key: webcrypto.CryptoKey): Promise<string> {
+  return x509.PemConverter.encode(await webcrypto.subtle.exportKey('pkcs8', key), 'PRIVATE KEY');
 }
 const pinOf = (cert: x509.X509Certificate) => createHash('sha256').update(Buffer.from(cert.publicKey.rawData)).digest('base64');
 
@@ -41,23 +42,23 @@ const pinOf = (cert: x509.X509Certificate) => createHash('sha256').update(Buffer
 async function testCa() {
   const notBefore = new Date(Date.now() - 60_000);
   const notAfter = new Date(Date.now() + 86_400_000);
-  const caKeys = (await webcrypto.subtle.generateKey(ALG, true, ['sign', 'verify'])) as CryptoKeyPair;
+  const caKeys = (await webcrypto.subtle.generateKey(ALG, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
   const ca = await x509.X509CertificateGenerator.createSelfSigned({
     serialNumber: '01',
     name: 'CN=Pinning Test CA',
     notBefore,
     notAfter,
-    keys: caKeys,
+    keys: caKeys as never,
     signingAlgorithm: ALG,
     extensions: [
       new x509.BasicConstraintsExtension(true, 0, true),
       new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),
-      await x509.SubjectKeyIdentifierExtension.create(caKeys.publicKey),
+      await x509.SubjectKeyIdentifierExtension.create(caKeys.publicKey as never),
     ],
   });
   let serial = 1;
   async function issue(): Promise<Issued> {
-    const keys = (await webcrypto.subtle.generateKey(ALG, true, ['sign', 'verify'])) as CryptoKeyPair;
+    const keys = (await webcrypto.subtle.generateKey(ALG, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
     serial += 1;
     const cert = await x509.X509CertificateGenerator.create({
       serialNumber: serial.toString(16).padStart(2, '0'),
@@ -65,8 +66,8 @@ async function testCa() {
       issuer: ca.subject,
       notBefore,
       notAfter,
-      signingKey: caKeys.privateKey,
-      publicKey: keys.publicKey,
+      signingKey: caKeys.privateKey as never,
+      publicKey: keys.publicKey as never,
       signingAlgorithm: ALG,
       extensions: [
         new x509.BasicConstraintsExtension(false),
@@ -101,7 +102,7 @@ function startProvider(first: Issued, jwksUrl: () => string) {
   async function verify(req: Received): Promise<string | null> {
     const digest = req.headers['content-digest'];
     if (digest !== `sha-256=:${createHash('sha256').update(req.body).digest('base64')}:`) return 'content-digest does not match the body';
-    const { keys } = (await (await fetch(jwksUrl())).json()) as { keys: (webcrypto.JsonWebKey & { kid: string })[] };
+    const { keys } = (await (await fetch(jwksUrl())).json()) as { keys: (JsonWebKey & { kid: string })[] };
     let params: { nonce?: unknown } = {};
     const ok = await httpbis.verifyMessage(
       {
@@ -243,7 +244,7 @@ beforeAll(async () => {
   provider = startProvider(certA, () => `${registry.url}/.well-known/request-signing-keys.json`);
   origin = await provider.listen();
   db = await createTestDatabase();
-  const database =
+  const database: Record<string, string> =
     db.config.kind === 'postgresql'
       ? { DATABASE_URL: db.config.url, REGISTRY_SIGNING_KEYS: JSON.stringify([await generateSigningJwk()]), REGISTRY_MASTER_KEY: randomBytes(32).toString('base64') }
       : {};
@@ -388,7 +389,7 @@ describe('TLS pinning and signed tool calls (issue 20)', () => {
     const params = input.slice('registry='.length);
     expect(params).toMatch(/^\("@target-uri" "content-digest"\);created=\d+;keyid="[^"]+";alg="ed25519";nonce="[^"]+"$/);
     const base = [`"@target-uri": ${origin.replace('https:', 'wss:')}/ws`, `"content-digest": ${envelope['content-digest']}`, `"@signature-params": ${params}`].join('\n');
-    const { keys } = (await (await fetch(`${registry.url}/.well-known/request-signing-keys.json`)).json()) as { keys: webcrypto.JsonWebKey[] };
+    const { keys } = (await (await fetch(`${registry.url}/.well-known/request-signing-keys.json`)).json()) as { keys: JsonWebKey[] };
     const signature = Buffer.from(/^registry=:(.+):$/.exec(envelope.signature!)![1]!, 'base64');
     const { verify } = await import('node:crypto');
     expect(verify(null, Buffer.from(base), createPublicKey({ key: keys[0]!, format: 'jwk' }), signature)).toBe(true);
