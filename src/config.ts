@@ -134,6 +134,8 @@ export interface Config {
   trustedProxies: string[];
   /** base64 of the 32-byte credential master key; generated (and kept in the data directory) when unset in embedded mode. */
   masterKey?: string;
+  /** REGISTRY_REQUEST_SIGNING_KEYS: private Ed25519 JWKs for signed tool calls; unset: derived from the master key. */
+  requestSigningKeys?: string;
   /** Earlier master keys that still decrypt, while `npm run vault:rotate` re-encrypts under the current one. */
   previousMasterKeys: string[];
   /** Seconds between signed checkpoints of the audit chain's head (one replica writes each); 0 turns the timer off. */
@@ -189,6 +191,8 @@ const EnvSchema = z.object({
   REGISTRY_REFRESH_TOKEN_TTL_SECONDS: z.coerce.number().int().min(60).max(365 * 86_400).default(30 * 86_400),
   REGISTRY_SIGNING_KEYS: z.string().min(2).optional(),
   REGISTRY_MASTER_KEY: z.string().min(40).optional(),
+  /** Private Ed25519 JWKs (JSON array, the first signs) for signed tool calls; unset: derived from the master key. */
+  REGISTRY_REQUEST_SIGNING_KEYS: z.string().min(2).optional(),
   REGISTRY_PREVIOUS_MASTER_KEYS: z.string().min(40).optional(),
   REGISTRY_BOOTSTRAP_CLIENT_ID: z.string().regex(/^[A-Za-z0-9._:-]{3,128}$/, 'must be 3 to 128 letters, digits or ._:-').optional(),
   REGISTRY_BOOTSTRAP_CLIENT_SECRET: z.string().min(24, 'must be at least 24 characters').max(256).optional(),
@@ -327,6 +331,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     federationTraces: e.REGISTRY_FEDERATION_TRACES ?? e.NODE_ENV !== 'production',
     console: e.REGISTRY_CONSOLE,
     masterKey: e.REGISTRY_MASTER_KEY,
+    requestSigningKeys: e.REGISTRY_REQUEST_SIGNING_KEYS,
     previousMasterKeys: e.REGISTRY_PREVIOUS_MASTER_KEYS?.split(',').map((k) => k.trim()).filter(Boolean) ?? [],
     auditCheckpointSeconds: e.REGISTRY_AUDIT_CHECKPOINT_SECONDS,
     // One per core in a production deployment that can share state between them; else one.

@@ -29,6 +29,11 @@ export enum ErrorCode {
   UPSTREAM_TIMEOUT = 'UPSTREAM_TIMEOUT',
   UPSTREAM_TOO_LARGE = 'UPSTREAM_TOO_LARGE',
   UPSTREAM_UNAVAILABLE = 'UPSTREAM_UNAVAILABLE',
+  /**
+   * A provider's TLS certificate chain holds none of the provider's pinned keys (SPKI SHA-256):
+   * the connection was closed after the handshake, before any request byte; `extensions.host` names the host.
+   */
+  TLS_PIN_MISMATCH = 'TLS_PIN_MISMATCH',
   /** A provider's manual could not be discovered: unreachable, refused, too large, or not a manual. */
   DISCOVERY_FAILED = 'DISCOVERY_FAILED',
   /** A tool was called and answered with an error (non-2xx, non-zero exit, protocol error). */

@@ -3,6 +3,7 @@ import { isIP } from 'node:net';
 import WebSocket from 'ws';
 import { ErrorCode, RegistryError } from '../errors.js';
 import { assertEgressAllowed, connectionFailure } from '../security/egress.js';
+import { webSocketTlsOptions } from '../security/tls-pins.js';
 import { discoveryFailed, hostOf, isObject, manualFromDocument, optionalString, requestHeaders, requiredString } from './discovery.document.js';
 import type { Discoverer } from './discovery.types.js';
 
@@ -39,6 +40,7 @@ export const discoverWebSocket: Discoverer = async (template, context) => {
       followRedirects: false,
       perMessageDeflate: false,
       lookup: pinnedLookup(addresses),
+      ...webSocketTlsOptions(context.options.egress),
     });
     let received = 0;
     let settled = false;

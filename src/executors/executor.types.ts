@@ -1,4 +1,5 @@
 import { type EgressPolicy } from '../security/egress.js';
+import { type RequestSigner } from '../security/request-signing.js';
 
 /**
  * One call of a tool, ready to run: the tool's call template has had its variables substituted
@@ -13,7 +14,10 @@ export interface ExecutionRequest {
   timeoutMs: number;
   /** Largest response (or process output) accepted. */
   maxBytes: number;
+  /** The egress guard; for a provider with TLS pins, a policy that carries them (see security/tls-pins.ts). */
   egress: EgressPolicy;
+  /** Present when the provider has `requestSigning: SIGN`: HTTP calls and WebSocket messages are signed with it. */
+  signer?: RequestSigner;
   /** Executables the `cli` and stdio `mcp` types may run. */
   cliAllow: readonly string[];
   /** The only directory `file` tools may read (as file discovery's root); absent: `file` tools are refused. */

@@ -116,6 +116,7 @@ export const executeGraphql: Executor = async (request: ExecutionRequest): Promi
         maxBytes: request.maxBytes,
         policy: request.egress,
         ...(request.signal ? { signal: request.signal } : {}),
+        ...(request.signer ? { sign: request.signer } : {}),
       });
     const endpoint: Endpoint = { request, url, secrets, oauthKey, post };
 

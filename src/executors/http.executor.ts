@@ -36,6 +36,7 @@ export const executeHttp: Executor = async (request: ExecutionRequest): Promise<
       maxBytes: request.maxBytes,
       policy: request.egress,
       ...(request.signal ? { signal: request.signal } : {}),
+      ...(request.signer ? { sign: request.signer } : {}),
     });
     if (response.status < 200 || response.status > 299) {
       if (response.status === 401) dropOAuthToken(prepared.oauthKey);

@@ -4,6 +4,8 @@ import { setImmediate as afterIo } from 'node:timers/promises';
 import { fetch as undiciFetch } from 'undici';
 import { ErrorCode, RegistryError } from '../errors.js';
 import { assertEgressAllowed, egressAgent, egressDenialOf, type EgressPolicy } from '../security/egress.js';
+import { type RequestSigner } from '../security/request-signing.js';
+import { tlsPinFailureOf } from '../security/tls-pins.js';
 import type { ExecutionRequest } from './executor.types.js';
 import { callFailure, dropOAuthToken, hostOf, type PreparedRequest, prepareRequest, type RequestTemplate, upstreamFailure } from './http.request.js';
 
@@ -18,6 +20,8 @@ export interface StreamingFetchInit {
   maxBytes: number;
   policy: EgressPolicy;
   signal?: AbortSignal;
+  /** Signs the request (RFC 9421) just before it is sent: a provider with `requestSigning: SIGN`. */
+  sign?: RequestSigner;
   /** Sees a 2xx response's status and headers before its body is read; throwing ends the call. */
   onResponse?: (response: { status: number; headers: Headers }) => void;
   /** Receives the body of a 2xx response piece by piece, as it arrives. */
@@ -74,6 +78,7 @@ export async function runStreamingCall(
       maxBytes: request.maxBytes,
       policy: request.egress,
       ...(request.signal ? { signal: request.signal } : {}),
+      ...(request.signer ? { sign: request.signer } : {}),
       ...(onResponse ? { onResponse: ({ headers }: { headers: Headers }) => onResponse(headers) } : {}),
       onData,
     });
@@ -104,6 +109,7 @@ export async function streamingFetch(url: URL, init: StreamingFetchInit): Promis
   const host = hostOf(url.href);
   try {
     await abortable(assertEgressAllowed(url, init.policy), signal);
+    await init.sign?.signRequest(init.method, url, init.headers, init.body);
     const response = await undiciFetch(url, {
       method: init.method,
       headers: [...init.headers],
@@ -142,7 +148,7 @@ function streamError(error: unknown, context: { host: string; timedOut: boolean;
   const { host, timedOut, signal, timeoutMs } = context;
   if (timedOut) return new RegistryError(ErrorCode.UPSTREAM_TIMEOUT, `Request to "${host}" timed out after ${timeoutMs} ms`, { host, timeoutMs });
   if (signal?.aborted) return signal.reason;
-  const denied = egressDenialOf(error);
+  const denied = egressDenialOf(error) ?? tlsPinFailureOf(error);
   if (denied) return denied;
   const code = (error as { cause?: { code?: unknown } }).cause?.code;
   const suffix = typeof code === 'string' && /^[A-Z_]+$/.test(code) ? ` (${code})` : '';

@@ -18,6 +18,7 @@ import {
 } from '../discovery/mcp.discoverer.js';
 import { ErrorCode, RegistryError } from '../errors.js';
 import type { EgressPolicy } from '../security/egress.js';
+import { tlsPinsOf } from '../security/tls-pins.js';
 import type { ExecutionOutcome, ExecutionRequest, Executor } from './executor.types.js';
 import { jsonOrText, redact } from './http.request.js';
 
@@ -253,7 +254,7 @@ function sanitise(name: string): string {
 
 /** The pooled session for this server (moved to most recently used), or a new one; marked busy. */
 function acquire(plan: McpServerPlan, request: ExecutionRequest, scope: CallScope, remaining: () => number): { session: Session; reused: boolean } {
-  const key = sessionKey(plan, request.maxBytes);
+  const key = sessionKey(plan, request.maxBytes, tlsPinsOf(request.egress) ?? []);
   let session = pool.get(key);
   const reused = session !== undefined;
   if (session) {
@@ -392,11 +393,11 @@ function sessionFetch(session: Session): FetchLike {
 }
 
 /** Sessions are shared between calls whose server configuration is the same, secrets included (hashed). */
-function sessionKey(plan: McpServerPlan, maxBytes: number): string {
+function sessionKey(plan: McpServerPlan, maxBytes: number, tlsPins: readonly string[]): string {
   const identity =
     plan.kind === 'stdio'
       ? ['stdio', plan.executable, plan.args, sortedEntries(plan.variables), wireCap(maxBytes)]
-      : ['http', plan.url, sortedEntries(Object.fromEntries(Object.entries(plan.headers).map(([name, value]) => [name.toLowerCase(), value])))];
+      : ['http', plan.url, tlsPins, sortedEntries(Object.fromEntries(Object.entries(plan.headers).map(([name, value]) => [name.toLowerCase(), value])))];
   return createHash('sha256').update(JSON.stringify(identity)).digest('base64url');
 }
 

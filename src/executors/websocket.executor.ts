@@ -15,6 +15,7 @@ import {
   templateHeaders,
   templateProblem,
 } from './http.request.js';
+import { webSocketTlsOptions } from '../security/tls-pins.js';
 import { abortable, pinnedLookup } from './http.stream.js';
 
 /** `UTCP_ARG_<name>_UTCP_END`, and `UTCP_ARG_<name>_UTCP_ARG` as python-utcp's WebSocket protocol spells it. */
@@ -92,8 +93,11 @@ export const executeWebsocket: Executor = async (request: ExecutionRequest): Pro
     const oauthKey = await applyAuth(template.auth, { headers, url, secrets }, request, remainingMs);
     // Invalid URLs, private addresses and credentials in the URL are refused here (EGRESS_DENIED).
     const addresses = await abortable(assertEgressAllowed(url, request.egress, { allowWebSocket: true }), signal);
+    // A signing provider gets a signed upgrade request (RFC 9421) and the message in a signed envelope.
+    await request.signer?.signRequest('GET', url, headers, undefined);
+    const outgoing = request.signer ? await request.signer.signWebSocketMessage(url, message) : message;
     const connection: Connection = { url, addresses, headers, protocol: typeof protocol === 'string' && protocol !== '' ? protocol : undefined, timeoutMs: remainingMs() };
-    const reply = await exchange(connection, message, request, signal).catch((error: unknown) => {
+    const reply = await exchange(connection, outgoing, request, signal).catch((error: unknown) => {
       if (error instanceof RegistryError && error.extensions.status === 401) dropOAuthToken(oauthKey);
       throw error;
     });
@@ -152,6 +156,7 @@ function exchange(connection: Connection, message: string, request: ExecutionReq
       followRedirects: false,
       perMessageDeflate: false,
       lookup: pinnedLookup(connection.addresses),
+      ...webSocketTlsOptions(request.egress),
     });
     let settled = false;
     const finish = (error: unknown, reply?: Reply) => {

@@ -25,6 +25,7 @@ import { LimitGate } from '../security/limit-gate.js';
 import { AuthenticationError } from '../security/authenticate.js';
 import { listenOrigin } from '../security/access-tokens.js';
 import { oauthRoutes } from '../security/oauth.routes.js';
+import { REQUEST_SIGNING_JWKS_PATH } from '../security/request-signing.js';
 import { connectionTimeouts, limitConnections } from '../security/connection-limits.js';
 import { closeMcpSessions, EXECUTORS } from '../executors/index.js';
 import { AlertWebhook, SecurityMonitor } from '../modules/alert/index.js';
@@ -127,6 +128,7 @@ export function createExecutionRuntime(config: Config, db: Database, security: S
     events: new ExecutionEvents(security.events),
     executors: EXECUTORS,
     egress: security.discovery.egress,
+    requestSigner: security.requestSigner,
     cliAllow: security.discovery.cliAllow,
     fileRoot: security.discovery.fileRoot,
     ...config.execution,
@@ -223,6 +225,10 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
   );
 
   app.get('/healthz', async () => ({ status: 'ok' }));
+  // The public halves of the request-signing keys, apart from the token JWKS so no token verifier ever trusts them.
+  app.get(REQUEST_SIGNING_JWKS_PATH, async (_request, reply) =>
+    reply.header('cache-control', 'public, max-age=300').send(security.requestSigner.jwks),
+  );
 
   app.get('/readyz', async (request, reply) => {
     try {

@@ -47,6 +47,7 @@ export const CALL_STATUS: Readonly<Record<ErrorCode, number>> = Object.freeze({
   // The tool's upstream.
   [ErrorCode.EXECUTION_FAILED]: 502,
   [ErrorCode.UPSTREAM_UNAVAILABLE]: 502,
+  [ErrorCode.TLS_PIN_MISMATCH]: 502,
   [ErrorCode.UPSTREAM_TOO_LARGE]: 502,
   [ErrorCode.DISCOVERY_FAILED]: 502,
   [ErrorCode.UPSTREAM_TIMEOUT]: 504,

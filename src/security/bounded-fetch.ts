@@ -20,6 +20,8 @@ import {
   type EgressPolicy,
   urlHost,
 } from './egress-policy.js';
+import { type RequestSigner } from './request-signing.js';
+import { assertSocketPinned, tlsPinFailureOf, tlsPinsOf } from './tls-pins.js';
 
 /** Redirects followed before giving up. */
 export const MAX_REDIRECTS = 5;
@@ -33,6 +35,8 @@ export interface BoundedFetchInit extends RequestInit {
   policy: EgressPolicy;
   /** Resolver for both the pre-check and the connect-time check; defaults to `dns.lookup`. */
   lookup?: EgressLookup;
+  /** Signs every hop (RFC 9421) just before it is sent: a provider with `requestSigning: SIGN`. */
+  sign?: RequestSigner;
 }
 
 /** A fully read response. `url` is the URL of the last hop. */
@@ -95,7 +99,7 @@ export async function closeEgressAgents(policy: EgressPolicy): Promise<void> {
  * an abort through `init.signal` rejects with that signal's reason.
  */
 export async function boundedFetch(url: string, init: BoundedFetchInit): Promise<BoundedResponse> {
-  const { timeoutMs, maxBytes, policy, lookup = dnsLookup, signal: callerSignal, redirect = 'follow', ...request } = init;
+  const { timeoutMs, maxBytes, policy, lookup = dnsLookup, signal: callerSignal, redirect = 'follow', sign, ...request } = init;
   const deadline = new AbortController();
   const timer = setTimeout(() => deadline.abort(), timeoutMs);
   const signal = callerSignal ? AbortSignal.any([callerSignal, deadline.signal]) : deadline.signal;
@@ -111,6 +115,7 @@ export async function boundedFetch(url: string, init: BoundedFetchInit): Promise
       await untilAborted(assertEgressAllowed(current, policy, { lookup }), signal);
       const target: URL = typeof current === 'string' ? new URL(current) : current;
       host = urlHost(target);
+      if (sign) await sign.signRequest(method, target, headers as unknown as Headers, typeof body === 'string' ? body : undefined);
       const response = await undiciFetch(target, {
         ...(request as UndiciRequestInit),
         method,
@@ -165,7 +170,9 @@ export async function boundedFetch(url: string, init: BoundedFetchInit): Promise
  * checked once more (IP-literal hosts skip `lookup`; they were checked before the request).
  */
 function guardedConnector(policy: EgressPolicy, lookup: EgressLookup): buildConnector.connector {
-  const connect = buildConnector({ lookup: guardedLookup(policy, lookup) });
+  const pins = tlsPinsOf(policy);
+  // A resumed TLS session presents no certificate chain to check a pin against.
+  const connect = buildConnector({ lookup: guardedLookup(policy, lookup), ...(pins ? { maxCachedSessions: 0 } : {}) });
   return (options, callback) => {
     connect(options, (error, socket) => {
       if (error) {
@@ -177,6 +184,7 @@ function guardedConnector(policy: EgressPolicy, lookup: EgressLookup): buildConn
       try {
         if (address === undefined) throw new EgressDeniedError(host, 'the connection has no peer address');
         assertResolvedAllowed(host, [address], policy);
+        if (pins && options.protocol === 'https:') assertSocketPinned(socket as import('node:tls').TLSSocket, host, pins);
       } catch (denied) {
         socket.destroy();
         callback(denied as Error, null);
@@ -280,7 +288,7 @@ function translateError(
     return new RegistryError(ErrorCode.UPSTREAM_TIMEOUT, `Request to "${host}" timed out after ${timeoutMs} ms`, { host, timeoutMs });
   }
   if (callerSignal?.aborted) return callerSignal.reason;
-  const denied = egressDenialOf(error);
+  const denied = egressDenialOf(error) ?? tlsPinFailureOf(error);
   if (denied) return denied;
   return connectionFailure(host, error);
 }

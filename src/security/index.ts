@@ -15,10 +15,13 @@ import { closeEgressAgents, parseEgressAllowList } from './egress.js';
 import { LoginThrottle } from './login-throttle.js';
 import { type AlertCounters, MemoryAlertCounters, RedisAlertCounters } from '../modules/alert/alert.counters.js';
 import { loadOrCreateSigningKeys, parseSigningKeys, type SigningKeyRing } from './signing-keys.js';
+import { RequestSigner } from './request-signing.js';
 
 /** The security services a running registry shares across requests. */
 export interface Security {
   keys: SigningKeyRing;
+  /** Signs the calls of providers with `requestSigning: SIGN`; its public keys are at /.well-known/request-signing-keys.json. */
+  requestSigner: RequestSigner;
   /** Who discovery may reach, run and read. */
   discovery: Omit<DiscoveryOptions, 'headers'>;
   /** Encrypts provider credentials under the master key. */
@@ -84,6 +87,7 @@ export async function createSecurity(config: Config, logger: Logger): Promise<Se
       );
     }
   }
+  const requestSigner = await RequestSigner.create({ jwks: config.requestSigningKeys, masterKey: masterKey.key });
   const tokens = new AccessTokens(keys, {
     // With port 0 (tests) the app sets the real origin once it listens.
     issuer: config.publicUrl ?? listenOrigin(config.host, config.port),
@@ -105,6 +109,7 @@ export async function createSecurity(config: Config, logger: Logger): Promise<Se
   void policies.start();
   return {
     keys,
+    requestSigner,
     discovery: {
       egress,
       cliAllow: config.discovery.cliAllow,

@@ -345,6 +345,8 @@ export type Mutation = {
   rotatePrincipalSecret: PrincipalSecretPayload;
   /** Disables a principal (its tokens and client credentials are refused at once, on every replica) or enables it again (admin). */
   setPrincipalStatus: SetPrincipalStatusPayload;
+  /** Sets a provider’s TLS pins and request signing (providers:write; owner or admin). */
+  setProviderTransportSecurity: ProviderPayload;
   /** Sets and removes values of the variables a provider’s manual refers to; secret ones go into the vault (owner or admin). */
   setProviderVariables: SetProviderVariablesPayload;
   /** Enables or disables a tool (its provider’s owner, or an admin; and an `admin` policy on the tool). */
@@ -418,6 +420,11 @@ export type MutationRotatePrincipalSecretArgs = {
 
 export type MutationSetPrincipalStatusArgs = {
   input: SetPrincipalStatusInput;
+};
+
+
+export type MutationSetProviderTransportSecurityArgs = {
+  input: SetProviderTransportSecurityInput;
 };
 
 
@@ -660,7 +667,12 @@ export type Provider = {
   missingVariables: Array<Scalars['String']['output']>;
   /** Unique name; prefixes the names of its tools. */
   name: Scalars['String']['output'];
+  requestSigning: RequestSigning;
   status: ProviderStatus;
+  /** The last connection (call or discovery) whose TLS chain held none of the pinned keys; cleared when the pins are set again. */
+  tlsPinFailure?: Maybe<TlsPinFailure>;
+  /** SPKI SHA-256 pins (base64): every TLS connection to the provider must present a chain holding one of these keys. Empty: no pinning. */
+  tlsPins: Array<Scalars['String']['output']>;
   /** This provider's tools. */
   tools: ToolConnection;
   updatedAt: Scalars['DateTimeISO']['output'];
@@ -902,6 +914,10 @@ export type RegisterProviderInput = {
   credential?: InputMaybe<ProviderCredentialInput>;
   /** Letters, digits and `_`; prefixes the names of its tools. */
   name: Scalars['String']['input'];
+  /** Default OFF. */
+  requestSigning?: InputMaybe<RequestSigning>;
+  /** SPKI SHA-256 pins (base64, at most 8; several while rotating). Discovery is pinned too. */
+  tlsPins?: InputMaybe<Array<Scalars['String']['input']>>;
 };
 
 /** The name of a removed provider to release. */
@@ -916,6 +932,13 @@ export type ReleaseProviderNamePayload = {
   provider?: Maybe<Provider>;
   userErrors: Array<UserError>;
 };
+
+/** Whether the registry signs this provider’s calls with HTTP Message Signatures (RFC 9421). */
+export type RequestSigning =
+  /** Calls are not signed. */
+  | 'OFF'
+  /** http, sse, streamable_http and graphql calls (and WebSocket upgrades) carry Signature-Input/Signature; WebSocket messages travel in a signed envelope. Keys: /.well-known/request-signing-keys.json. */
+  | 'SIGN';
 
 export type RevokeTokensPayload = {
   principal?: Maybe<Principal>;
@@ -974,6 +997,14 @@ export type SetPrincipalStatusPayload = {
   userErrors: Array<UserError>;
 };
 
+/** A provider’s TLS pins and request signing; omitted fields stay as they are. */
+export type SetProviderTransportSecurityInput = {
+  id: Scalars['ID']['input'];
+  requestSigning?: InputMaybe<RequestSigning>;
+  /** The complete new pin set (replaces the old one); [] turns pinning off. */
+  tlsPins?: InputMaybe<Array<Scalars['String']['input']>>;
+};
+
 /** Variables of a provider to set and to remove (its owner or an admin). */
 export type SetProviderVariablesInput = {
   providerId: Scalars['ID']['input'];
@@ -1007,6 +1038,12 @@ export type Subscription = {
 
 export type SubscriptionExecutionUpdatedArgs = {
   id: Scalars['ID']['input'];
+};
+
+export type TlsPinFailure = {
+  at: Scalars['DateTimeISO']['output'];
+  /** The host whose certificate chain did not match. */
+  host: Scalars['String']['output'];
 };
 
 /** A tool an agent can call, named `provider.tool`. */

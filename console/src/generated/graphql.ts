@@ -99,7 +99,18 @@ export type RegisterProviderInput = {
   credential?: ProviderCredentialInput | null | undefined;
   /** Letters, digits and `_`; prefixes the names of its tools. */
   name: string;
+  /** Default OFF. */
+  requestSigning?: RequestSigning | null | undefined;
+  /** SPKI SHA-256 pins (base64, at most 8; several while rotating). Discovery is pinned too. */
+  tlsPins?: Array<string> | null | undefined;
 };
+
+/** Whether the registry signs this provider’s calls with HTTP Message Signatures (RFC 9421). */
+export type RequestSigning =
+  /** Calls are not signed. */
+  | 'OFF'
+  /** http, sse, streamable_http and graphql calls (and WebSocket upgrades) carry Signature-Input/Signature; WebSocket messages travel in a signed envelope. Keys: /.well-known/request-signing-keys.json. */
+  | 'SIGN';
 
 /** Variables of a provider to set and to remove (its owner or an admin). */
 export type SetProviderVariablesInput = {

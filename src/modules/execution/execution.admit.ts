@@ -42,6 +42,10 @@ export interface CallableTool {
   definitionHash: string;
   credentials: SealedCredential[];
   variables: StoredVariable[];
+  /** The provider's TLS pins (SPKI SHA-256, base64); empty: none. */
+  tlsPins: string[];
+  /** Whether the provider's calls are signed (RFC 9421). */
+  requestSigning: 'off' | 'sign';
 }
 
 /** The stored policy decision of a call. */
@@ -84,11 +88,18 @@ export function checkInput(input: ExecuteInput, limits: { defaultTimeoutMs: numb
 }
 
 const CALLABLE_COLUMNS = `t.id, t.name, t.provider_id, t.inputs, t.outputs, t.tags, t.call_template, t.enabled, t.status, t.definition_hash,
-  pr.name as provider_name,
+  pr.name as provider_name, pr.tls_pins, pr.request_signing,
   (select coalesce(json_agg(json_build_object('reference', c.reference, 'authType', c.auth_type, 'settings', c.settings, 'ciphertext', c.ciphertext, 'keyId', c.key_id) order by c.reference), '[]'::json)
      from credential c where c.provider_id = t.provider_id) as credentials,
   (select coalesce(json_agg(json_build_object('name', v.name, 'secret', v.secret, 'value', v.value, 'ciphertext', v.ciphertext, 'keyId', v.key_id) order by v.name), '[]'::json)
      from provider_variable v where v.provider_id = t.provider_id) as variables`;
+
+/** A `text[]` column as strings: a driver may hand it over as the array literal `{a,b}` (pins hold no commas, quotes or braces). */
+function pgTextArray(value: unknown): string[] {
+  if (Array.isArray(value)) return value as string[];
+  if (typeof value === 'string' && value.length > 2) return value.slice(1, -1).split(',');
+  return [];
+}
 
 /** A JSON column as a value: the embedded database's driver may hand `json` over as text. */
 const json = <T>(value: unknown): T => (typeof value === 'string' ? JSON.parse(value) : value) as T;
@@ -108,6 +119,8 @@ function callableOf(row: Record<string, unknown>): CallableTool {
     definitionHash: row.definition_hash as string,
     credentials: json<SealedCredential[]>(row.credentials),
     variables: json<StoredVariable[]>(row.variables),
+    tlsPins: pgTextArray(row.tls_pins),
+    requestSigning: row.request_signing === 'sign' ? 'sign' : 'off',
   };
 }
 

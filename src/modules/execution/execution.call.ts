@@ -3,6 +3,8 @@ import { ErrorCode, RegistryError } from '../../errors.js';
 import { type Executor } from '../../executors/index.js';
 import { type Logger } from '../../logger.js';
 import { type EgressPolicy } from '../../security/egress.js';
+import { type RequestSigner } from '../../security/request-signing.js';
+import { pinnedPolicy } from '../../security/tls-pins.js';
 import { type CredentialVault } from '../credential/index.js';
 import { type CallableTool } from './execution.admit.js';
 import { ExecutionStatus } from './execution.entity.js';
@@ -17,6 +19,8 @@ export interface CallDependencies {
   logger: Logger;
   executors: Readonly<Partial<Record<string, Executor>>>;
   egress: EgressPolicy;
+  /** Signs the calls of providers with `requestSigning: sign`. */
+  requestSigner?: RequestSigner;
   cliAllow: readonly string[];
   fileRoot?: string;
   maxResponseBytes: number;
@@ -63,7 +67,9 @@ export async function callTool(deps: CallDependencies, request: CallRequest): Pr
       arguments: args,
       timeoutMs,
       maxBytes: deps.maxResponseBytes,
-      egress: deps.egress,
+      // A pinned provider's calls go through a pool of their own that checks its pins on every connection.
+      egress: pinnedPolicy(deps.egress, tool.tlsPins),
+      ...(tool.requestSigning === 'sign' && deps.requestSigner ? { signer: deps.requestSigner } : {}),
       cliAllow: deps.cliAllow,
       fileRoot: deps.fileRoot,
       signal: controller.signal,

@@ -6,11 +6,13 @@ import { ErrorCode, RegistryError } from '../../errors.js';
 import { type Executor } from '../../executors/index.js';
 import { type Logger } from '../../logger.js';
 import { type EgressPolicy } from '../../security/egress.js';
+import { type RequestSigner } from '../../security/request-signing.js';
 import { type Actor } from '../audit/index.js';
 import { type CredentialVault } from '../credential/index.js';
 import { type Viewer } from '../principal/viewer.js';
 import { admit, type CallableTool, charge, checkInput, findCallable } from './execution.admit.js';
 import { callTool } from './execution.call.js';
+import { recordTlsPinFailure } from '../provider/provider-pins.js';
 import { Execution, ExecutionMode, ExecutionStatus } from './execution.entity.js';
 import { type ExecutionEvents } from './execution.events.js';
 import { type ExecutionLimiter } from './execution.limits.js';
@@ -30,6 +32,7 @@ export interface ExecutionRuntimeDependencies {
   events: ExecutionEvents;
   executors: Readonly<Partial<Record<string, Executor>>>;
   egress: EgressPolicy;
+  requestSigner?: RequestSigner;
   cliAllow: readonly string[];
   fileRoot?: string;
   defaultTimeoutMs: number;
@@ -224,6 +227,12 @@ export class ExecutionRuntime {
       onChunk: (chunk) => this.deps.events.publish({ executionId: id, status: ExecutionStatus.RUNNING, chunk }),
     });
     if (outcome.status === ExecutionStatus.CANCELLED) return null; // stored by cancel()
+    if (outcome.error?.code === ErrorCode.TLS_PIN_MISMATCH) {
+      const host = typeof outcome.error.details?.host === 'string' ? outcome.error.details.host : 'unknown';
+      await recordTlsPinFailure(this.deps.db.fork(), { providerId: tool.providerId, providerName: tool.providerName, toolName: tool.name, host }, actor).catch(
+        (error: unknown) => this.deps.logger.warn({ err: error, executionId: id }, 'could not record a TLS pin failure'),
+      );
+    }
     return this.storeOutcome(execution, actor, outcome);
   }
 

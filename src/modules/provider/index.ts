@@ -5,3 +5,4 @@ export { ProviderConnection, ProviderConnectionResolver, ProviderNode } from './
 export { providerRules } from './provider.rules.js';
 export { ProviderRegistrationService, type ProviderChange, type RegistrationDependencies } from './provider-registration.service.js';
 export { ProviderRefresher } from './provider-refresher.js';
+export { recordTlsPinFailure } from './provider-pins.js';

@@ -28,7 +28,8 @@ import {
   PROVIDER_AUTH_REFERENCE,
   withCredential,
 } from './provider-auth.js';
-import { type CallTemplateType, Provider, ProviderStatus } from './provider.entity.js';
+import { type CallTemplateType, Provider, ProviderStatus, RequestSigning } from './provider.entity.js';
+import { normaliseTlsPins, pinnedPolicy } from '../../security/tls-pins.js';
 
 const PROVIDER_NAME = /^[A-Za-z0-9_]{1,128}$/;
 
@@ -84,7 +85,16 @@ export class ProviderRegistrationService {
    * (BAD_USER_INPUT / INVALID_MANUAL with JSON paths), a name in use or reserved (CONFLICT), or a
    * failed discovery (its own code: DISCOVERY_FAILED, EGRESS_DENIED, UPSTREAM_*, INVALID_MANUAL).
    */
-  async register(input: { name: string; callTemplate: unknown; credential?: CredentialFields | null }, actor: Actor = {}): Promise<ProviderChange> {
+  async register(
+    input: {
+      name: string;
+      callTemplate: unknown;
+      credential?: CredentialFields | null;
+      tlsPins?: string[] | null;
+      requestSigning?: RequestSigning | null;
+    },
+    actor: Actor = {},
+  ): Promise<ProviderChange> {
     if (!PROVIDER_NAME.test(input.name)) {
       throw new RegistryError(ErrorCode.BAD_USER_INPUT, 'A provider name is 1 to 128 letters, digits or `_`', { field: 'name' });
     }
@@ -95,10 +105,12 @@ export class ProviderRegistrationService {
     const template = parseCallTemplate({ ...withoutSecrets, name: input.name }, '$.callTemplate') as Record<string, unknown> & {
       call_template_type: CallTemplateType;
     };
+    const tlsPins = normaliseTlsPins(input.tlsPins);
+    const requestSigning = input.requestSigning ?? RequestSigning.OFF;
     // Checked before discovery (no outbound call for a refused name) and again under a row lock.
     claimOf(await this.em.findOne(Provider, { name: input.name }), input.name, actor);
 
-    const discovered = await this.discover(template, auth);
+    const discovered = await this.discover(template, auth, [], tlsPins);
     if (discovered instanceof RegistryError) throw discovered;
     const registered = await this.em
       .transactional(async (em) => {
@@ -120,6 +132,10 @@ export class ProviderRegistrationService {
           callTemplate: template,
           owner: actor.principalId ?? null,
           lastDiscoveredAt: new Date(),
+          tlsPins,
+          requestSigning,
+          tlsPinFailureAt: null,
+          tlsPinFailureHost: null,
         });
         await em.flush();
         await em.nativeDelete(Credential, { provider });
@@ -167,6 +183,7 @@ export class ProviderRegistrationService {
       provider.callTemplate as Record<string, unknown> & { call_template_type: string },
       auth,
       variables.map((v) => v.name),
+      provider.tlsPins,
     );
     const refreshed = await this.em.transactional(async (em) => {
       const managed = em.merge(provider);
@@ -177,6 +194,36 @@ export class ProviderRegistrationService {
     });
     this.announce(refreshed.sync);
     return refreshed;
+  }
+
+  /**
+   * Sets a provider's TLS pins (the whole set: add the new key's pin beside the old, then drop the
+   * old) and request signing; omitted fields stay. A new pin set clears the recorded pin failure.
+   * Audited as `provider.transport_security` with the pins (public values) and the signing mode.
+   * Throws NOT_FOUND, FORBIDDEN (not the owner, not an admin) or BAD_USER_INPUT (a malformed pin).
+   */
+  async setTransportSecurity(
+    input: { id: string; tlsPins?: string[] | null; requestSigning?: RequestSigning | null },
+    viewer: Viewer | null,
+    actor: Actor = {},
+  ): Promise<Provider> {
+    const tlsPins = input.tlsPins == null ? undefined : normaliseTlsPins(input.tlsPins);
+    const provider = await this.manageable(input.id, viewer);
+    return this.em.transactional(async (em) => {
+      const managed = em.merge(provider);
+      if (tlsPins) em.assign(managed, { tlsPins, tlsPinFailureAt: null, tlsPinFailureHost: null });
+      if (input.requestSigning) managed.requestSigning = input.requestSigning;
+      await em.flush();
+      await new AuditService(em).append({
+        ...auditActor(actor),
+        action: 'provider.transport_security',
+        targetType: 'provider',
+        targetId: managed.id,
+        outcome: AuditOutcome.SUCCESS,
+        details: { provider: managed.name, tlsPins: managed.tlsPins, requestSigning: managed.requestSigning },
+      });
+      return managed;
+    });
   }
 
   /** Retires a provider: its tools are marked removed, its credentials deleted. Throws NOT_FOUND or FORBIDDEN. */
@@ -304,9 +351,11 @@ export class ProviderRegistrationService {
     template: Record<string, unknown> & { call_template_type: string },
     auth: ExtractedAuth | undefined,
     variables: readonly string[] = [],
+    tlsPins: readonly string[] = [],
   ): Promise<{ definitions: ReturnType<typeof toolDefinition>[]; warnings: string[] } | RegistryError> {
     try {
-      const { manual, warnings } = await discoverManual(template, { ...this.deps.discovery, headers: discoveryHeaders(auth) });
+      const egress = pinnedPolicy(this.deps.discovery.egress, tlsPins);
+      const { manual, warnings } = await discoverManual(template, { ...this.deps.discovery, egress, headers: discoveryHeaders(auth) });
       const parsed = parseManualWithWarnings(manual);
       const providerName = String(template.name);
       const definitions = parsed.manual.tools.map((tool) => toolDefinition(providerName, tool));
@@ -332,6 +381,10 @@ export class ProviderRegistrationService {
     if (discovered instanceof RegistryError) {
       provider.status = ProviderStatus.ERROR;
       provider.lastError = discovered.message;
+      if (discovered.code === ErrorCode.TLS_PIN_MISMATCH) {
+        provider.tlsPinFailureAt = new Date();
+        provider.tlsPinFailureHost = String(discovered.extensions.host ?? '').slice(0, 255) || null;
+      }
       await em.flush();
       return { provider, sync: null, warnings: [], discoveryError: discovered };
     }

@@ -16,6 +16,12 @@ export enum CallTemplateType {
   FILE = 'file',
 }
 
+/** Whether the registry signs a provider's calls (RFC 9421 HTTP Message Signatures). */
+export enum RequestSigning {
+  OFF = 'off',
+  SIGN = 'sign',
+}
+
 export enum ProviderStatus {
   ACTIVE = 'active',
   DISABLED = 'disabled',
@@ -54,4 +60,18 @@ export class Provider extends BaseEntity {
    */
   @Property({ type: 'datetime', nullable: true })
   releasedAt?: Date | null;
+
+  /** SPKI SHA-256 pins (base64): every TLS connection to this provider must present a chain holding one. Empty: no pinning. */
+  @Property({ type: 'text[]', defaultRaw: "'{}'" })
+  tlsPins: Opt<string[]> = [];
+
+  @Enum({ items: () => RequestSigning, default: RequestSigning.OFF })
+  requestSigning: Opt<RequestSigning> = RequestSigning.OFF;
+
+  /** When a connection last failed the pin check, and to which host. */
+  @Property({ type: 'datetime', nullable: true })
+  tlsPinFailureAt?: Date | null;
+
+  @Property({ type: 'string', length: 255, nullable: true })
+  tlsPinFailureHost?: string | null;
 }

@@ -16,6 +16,8 @@ import {
   RegisterProviderInput,
   ReleaseProviderNameInput,
   ReleaseProviderNamePayload,
+  SetProviderTransportSecurityInput,
+  TlsPinFailureNode,
 } from './provider.types.js';
 
 /** The payload of a registration or refresh; a failed refresh is a user error beside the provider. */
@@ -77,6 +79,21 @@ export class ProviderResolver {
   })
   async releaseProviderName(@Arg('input') input: ReleaseProviderNameInput, @Ctx() ctx: RegistryContext) {
     return { policies: [], ...(await withUserErrors(() => ctx.registration.releaseName(input.name, ctx.viewer, ctx.actor))) };
+  }
+
+  @Mutation(() => ProviderPayload, {
+    description: 'Sets a provider’s TLS pins and request signing (providers:write; owner or admin).',
+  })
+  setProviderTransportSecurity(@Arg('input') input: SetProviderTransportSecurityInput, @Ctx() ctx: RegistryContext) {
+    return withUserErrors(async () => ({ provider: await ctx.registration.setTransportSecurity(input, ctx.viewer, ctx.actor) }));
+  }
+
+  @FieldResolver(() => TlsPinFailureNode, {
+    nullable: true,
+    description: 'The last connection (call or discovery) whose TLS chain held none of the pinned keys; cleared when the pins are set again.',
+  })
+  tlsPinFailure(@Root() provider: Provider): TlsPinFailureNode | null {
+    return provider.tlsPinFailureAt && provider.tlsPinFailureHost ? { at: provider.tlsPinFailureAt, host: provider.tlsPinFailureHost } : null;
   }
 
   @FieldResolver(() => ProviderCredentialNode, { nullable: true, description: 'The stored auth, redacted (providers:write).' })

@@ -2,10 +2,31 @@ import { GraphQLJSON } from 'graphql-scalars';
 import { Directive, Field, ID, InputType, ObjectType, registerEnumType } from 'type-graphql';
 import { UserError } from '../../common/user-error.types.js';
 import { connectionTypes } from '../../common/connection.types.js';
-import { CallTemplateType, ProviderStatus } from './provider.entity.js';
+import { CallTemplateType, ProviderStatus, RequestSigning } from './provider.entity.js';
 
 registerEnumType(CallTemplateType, { name: 'CallTemplateType', description: 'UTCP 1.1 call template types.' });
 registerEnumType(ProviderStatus, { name: 'ProviderStatus' });
+registerEnumType(RequestSigning, {
+  name: 'RequestSigning',
+  description: 'Whether the registry signs this provider’s calls with HTTP Message Signatures (RFC 9421).',
+  valuesConfig: {
+    OFF: { description: 'Calls are not signed.' },
+    SIGN: {
+      description:
+        'http, sse, streamable_http and graphql calls (and WebSocket upgrades) carry Signature-Input/Signature; WebSocket messages travel in a signed envelope. Keys: /.well-known/request-signing-keys.json.',
+    },
+  },
+});
+
+/** The last TLS connection to a provider that presented none of its pinned keys. */
+@ObjectType('TlsPinFailure')
+export class TlsPinFailureNode {
+  @Field()
+  at!: Date;
+
+  @Field({ description: 'The host whose certificate chain did not match.' })
+  host!: string;
+}
 
 /** A registered provider (UTCP manual call template). */
 @Directive('@key(fields: "id")')
@@ -28,6 +49,12 @@ export class ProviderNode {
 
   @Field(() => String, { nullable: true, description: 'Why the last discovery failed, when it did.' })
   lastError?: string | null;
+
+  @Field(() => [String], { description: 'SPKI SHA-256 pins (base64): every TLS connection to the provider must present a chain holding one of these keys. Empty: no pinning.' })
+  tlsPins!: string[];
+
+  @Field(() => RequestSigning)
+  requestSigning!: RequestSigning;
 
   @Field()
   createdAt!: Date;
@@ -112,6 +139,24 @@ export class RegisterProviderInput {
 
   @Field(() => ProviderCredentialInput, { nullable: true })
   credential?: ProviderCredentialInput | null;
+
+  @Field(() => [String], { nullable: true, description: 'SPKI SHA-256 pins (base64, at most 8; several while rotating). Discovery is pinned too.' })
+  tlsPins?: string[] | null;
+
+  @Field(() => RequestSigning, { nullable: true, description: 'Default OFF.' })
+  requestSigning?: RequestSigning | null;
+}
+
+@InputType({ description: 'A provider’s TLS pins and request signing; omitted fields stay as they are.' })
+export class SetProviderTransportSecurityInput {
+  @Field(() => ID)
+  id!: string;
+
+  @Field(() => [String], { nullable: true, description: 'The complete new pin set (replaces the old one); [] turns pinning off.' })
+  tlsPins?: string[] | null;
+
+  @Field(() => RequestSigning, { nullable: true })
+  requestSigning?: RequestSigning | null;
 }
 
 @InputType()
