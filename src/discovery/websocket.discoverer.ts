@@ -39,6 +39,8 @@ export const discoverWebSocket: Discoverer = async (template, context) => {
       followRedirects: false,
       perMessageDeflate: false,
       lookup: pinnedLookup(addresses),
+      // Node's default roots plus REGISTRY_CA_FILE's; certificates are always verified.
+      ...(context.options.egress.ca ? { ca: [...context.options.egress.ca] } : {}),
     });
     let received = 0;
     let settled = false;

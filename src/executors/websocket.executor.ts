@@ -152,6 +152,8 @@ function exchange(connection: Connection, message: string, request: ExecutionReq
       followRedirects: false,
       perMessageDeflate: false,
       lookup: pinnedLookup(connection.addresses),
+      // Node's default roots plus REGISTRY_CA_FILE's; certificates are always verified.
+      ...(request.egress.ca ? { ca: [...request.egress.ca] } : {}),
     });
     let settled = false;
     const finish = (error: unknown, reply?: Reply) => {

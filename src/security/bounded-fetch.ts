@@ -165,7 +165,8 @@ export async function boundedFetch(url: string, init: BoundedFetchInit): Promise
  * checked once more (IP-literal hosts skip `lookup`; they were checked before the request).
  */
 function guardedConnector(policy: EgressPolicy, lookup: EgressLookup): buildConnector.connector {
-  const connect = buildConnector({ lookup: guardedLookup(policy, lookup) });
+  // `ca`: Node's default roots plus REGISTRY_CA_FILE's; certificates are always verified.
+  const connect = buildConnector({ lookup: guardedLookup(policy, lookup), ...(policy.ca ? { ca: [...policy.ca] } : {}) });
   return (options, callback) => {
     connect(options, (error, socket) => {
       if (error) {
