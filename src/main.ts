@@ -1,7 +1,7 @@
 import 'reflect-metadata';
 import cluster from 'node:cluster';
-import { announceReady, superviseWorkers } from './cluster.js';
 import { type Server as TlsServer } from 'node:tls';
+import { announceReady, superviseWorkers } from './cluster.js';
 import { buildApp, registrationDependencies } from './http/app.js';
 import { reloadCertificates, secureContextOptions } from './http/tls.js';
 import { type Config, ConfigError, loadConfig } from './config.js';
