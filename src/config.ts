@@ -321,6 +321,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     for (const host of splitList(e.REGISTRY_PLAINTEXT_ALLOW)) {
       if (!plaintextHost(host)) problems.push(`REGISTRY_PLAINTEXT_ALLOW: "${host}" is not a host name or IP address`);
     }
+    // The identity provider's keys come over TLS in production too, unless its host is allowed plain text.
+    const jwks = e.OIDC_JWKS_URL ? URL.parse(e.OIDC_JWKS_URL) : null;
+    if (e.NODE_ENV === 'production' && jwks?.protocol === 'http:' && !splitList(e.REGISTRY_PLAINTEXT_ALLOW).map(plaintextHost).includes(jwks.hostname.replace(/^\[|\]$/g, ''))) {
+      problems.push('OIDC_JWKS_URL: must be https:// in production (or its host listed in REGISTRY_PLAINTEXT_ALLOW)');
+    }
     // Outbound certificates are always verified in production: Node's switch to turn that off is refused.
     if (e.NODE_ENV === 'production' && e.NODE_TLS_REJECT_UNAUTHORIZED === '0') {
       problems.push('NODE_TLS_REJECT_UNAUTHORIZED: "0" turns off certificate validation and is refused in production; trust a private CA with REGISTRY_CA_FILE instead');

@@ -107,10 +107,10 @@ describe('serving TLS with the defaults (TLS 1.3 minimum)', () => {
       ...ADMIN_ENV,
       TLS_CERT_FILE: files.path('cert.pem'),
       TLS_KEY_FILE: files.path('key.pem'),
-    });
+    }, 170_000);
     fetchTls = tlsFetch(ca.cert);
     token = await tokenFor(fetchTls, registry.url);
-  }, 120_000);
+  }, 300_000);
 
   afterAll(async () => {
     await stop(registry);
@@ -227,8 +227,8 @@ describe('serving TLS with TLS_MIN_VERSION=TLSv1.2 and client certificates (TLS_
       TLS_KEY_FILE: await files.write('key.pem', server.key),
       TLS_CA_FILE: await files.write('clients.pem', clientCa.cert),
       TLS_MIN_VERSION: 'TLSv1.2',
-    });
-  }, 120_000);
+    }, 170_000);
+  }, 300_000);
 
   afterAll(async () => {
     await stop(registry);
@@ -284,7 +284,7 @@ describe.runIf(SHARED)('serving TLS with REGISTRY_WORKERS=2', () => {
     await database?.drop();
   });
 
-  it('forwards SIGHUP from the primary to every worker: each serves the new certificate', { timeout: 180_000 }, async () => {
+  it('forwards SIGHUP from the primary to every worker: each serves the new certificate', { timeout: 300_000 }, async () => {
     database = await createTestDatabase(process.env.TEST_DATABASE_URL);
     const ca = await createTestCa();
     files = await certificateDirectory();
@@ -300,7 +300,7 @@ describe.runIf(SHARED)('serving TLS with REGISTRY_WORKERS=2', () => {
       REGISTRY_MASTER_KEY: randomBytes(32).toString('base64'),
       TLS_CERT_FILE: files.path('cert.pem'),
       TLS_KEY_FILE: files.path('key.pem'),
-    });
+    }, 170_000);
     const second = await ca.server('second.registry.test');
     await files.write('cert.pem', second.cert);
     await files.write('key.pem', second.key);

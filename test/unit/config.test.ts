@@ -97,6 +97,10 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ REGISTRY_PLAINTEXT_ALLOW: 'api.test:8080' })).toThrow(/REGISTRY_PLAINTEXT_ALLOW/);
     expect(() => loadConfig({ NODE_ENV: 'production', NODE_TLS_REJECT_UNAUTHORIZED: '0' })).toThrow(/NODE_TLS_REJECT_UNAUTHORIZED: "0" turns off certificate validation/);
     expect(loadConfig({ REGISTRY_CA_FILE: '/ca.pem' }).egressTransport.caFile).toBe('/ca.pem');
+    const oidc = { OIDC_ISSUER: 'http://idp.internal', OIDC_JWKS_URL: 'http://idp.internal/jwks' };
+    expect(() => loadConfig({ NODE_ENV: 'production', ...oidc })).toThrow(/OIDC_JWKS_URL: must be https:\/\/ in production/);
+    expect(loadConfig({ NODE_ENV: 'production', REGISTRY_PLAINTEXT_ALLOW: 'idp.internal', ...oidc }).auth.oidc?.jwksUrl).toBe('http://idp.internal/jwks');
+    expect(loadConfig(oidc).auth.oidc?.jwksUrl).toBe('http://idp.internal/jwks');
   });
 
   it('treats empty variables as unset', () => {
