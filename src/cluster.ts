@@ -31,6 +31,8 @@ export interface SupervisorOptions {
 export interface Supervisor {
   /** Forwards SIGTERM to every worker (they drain), kills those still running after the timeout. */
   stop(reason: string): void;
+  /** Sends `signal` to every running worker (SIGHUP: reload the TLS certificate files). */
+  signal(signal: NodeJS.Signals): void;
   /** Resolves with the primary's exit code once every worker has exited: 0 when all drained cleanly. */
   done: Promise<number>;
 }
@@ -132,8 +134,14 @@ export function superviseWorkers(options: SupervisorOptions): Supervisor {
     restarts.add(timer);
   });
 
+  const signal = (name: NodeJS.Signals) => {
+    if (stopping) return;
+    logger.info({ signal: name, workers: live.size }, 'forwarding signal to workers');
+    for (const worker of live.values()) worker.process.kill(name);
+  };
+
   for (let i = 0; i < workers; i += 1) fork();
-  return { stop, done };
+  return { stop, signal, done };
 }
 
 /** In a worker: tells the primary this worker listens at `address`. A no-op outside a cluster. */

@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { z } from 'zod';
@@ -73,6 +74,27 @@ export interface AuthThrottleConfig {
   maxConcurrentVerifications: number;
 }
 
+/** Serving HTTPS/WSS (src/http/tls.ts): the certificate files, reloaded on SIGHUP. */
+export interface TlsConfig {
+  certFile: string;
+  keyFile: string;
+  /** CA bundle that client certificates must chain to; set, a client without a valid certificate is refused at the handshake. */
+  caFile?: string;
+  /** Oldest TLS version accepted: TLS 1.3 unless lowered to 1.2. */
+  minVersion: 'TLSv1.2' | 'TLSv1.3';
+}
+
+/** Transport rules of the registry's outbound calls to providers. */
+export interface EgressTransportConfig {
+  /**
+   * Hosts that may still be reached over `http://` / `ws://` (`REGISTRY_PLAINTEXT_ALLOW`); undefined
+   * outside production, where plain-text egress is not refused.
+   */
+  plaintextAllow?: string[];
+  /** PEM bundle of private CAs trusted for outbound TLS besides Node's default roots (`REGISTRY_CA_FILE`). */
+  caFile?: string;
+}
+
 /** Timeouts and caps of the HTTP server's connections (see src/security/connection-limits.ts). */
 export interface ConnectionsConfig {
   /** Time a client has to send the request headers, from the connection's start or the previous response. */
@@ -142,11 +164,22 @@ export interface Config {
   auditCheckpointSeconds: number;
   /** Registry processes serving one port (src/cluster.ts); more than 1 needs PostgreSQL and Redis. */
   workers: number;
+  /** Serve HTTPS/WSS with these certificates; undefined serves plain HTTP (behind a TLS-terminating proxy). */
+  tls?: TlsConfig;
+  egressTransport: EgressTransportConfig;
 }
 
 /** A comma-separated list, trimmed, without empty entries. */
 function splitList(value: string | undefined): string[] {
   return value?.split(',').map((v) => v.trim()).filter(Boolean) ?? [];
+}
+
+/** A REGISTRY_PLAINTEXT_ALLOW entry as URLs spell their host (lower case, IPv6 without brackets), or undefined when it is not a host. */
+function plaintextHost(entry: string): string | undefined {
+  if (/[/@?#\s]/.test(entry)) return undefined;
+  const parsed = URL.parse(`http://${isIP(entry) === 6 ? `[${entry}]` : entry}/`);
+  if (!parsed || parsed.port || !parsed.hostname) return undefined;
+  return parsed.hostname.replace(/^\[|\]$/g, '').replace(/\.$/, '');
 }
 
 const boolean = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1');
@@ -234,6 +267,13 @@ const EnvSchema = z.object({
     .optional(),
   REGISTRY_ALERT_WEBHOOK_SECRET: z.string().min(32, 'must be at least 32 characters').max(512).optional(),
   REGISTRY_ALERT_WEBHOOK_RETRY_BASE_MS: z.coerce.number().int().min(10).max(3_600_000).default(1000),
+  TLS_CERT_FILE: z.string().min(1).optional(),
+  TLS_KEY_FILE: z.string().min(1).optional(),
+  TLS_CA_FILE: z.string().min(1).optional(),
+  TLS_MIN_VERSION: z.enum(['TLSv1.2', 'TLSv1.3'], { error: 'must be TLSv1.3 (the default) or TLSv1.2; older versions are not accepted' }).optional(),
+  REGISTRY_PLAINTEXT_ALLOW: z.string().optional(),
+  REGISTRY_CA_FILE: z.string().min(1).optional(),
+  NODE_TLS_REJECT_UNAUTHORIZED: z.string().optional(),
   REGISTRY_WORKERS: z.coerce.number().int('must be a whole number of processes').min(1, 'must be at least 1').max(256, 'must be at most 256').optional(),
 });
 
@@ -298,6 +338,23 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     if (Boolean(e.REGISTRY_ALERT_WEBHOOK_URL) !== Boolean(e.REGISTRY_ALERT_WEBHOOK_SECRET)) {
       problems.push('REGISTRY_ALERT_WEBHOOK_URL and REGISTRY_ALERT_WEBHOOK_SECRET: set both or neither (deliveries are signed)');
     }
+    if (Boolean(e.TLS_CERT_FILE) !== Boolean(e.TLS_KEY_FILE)) {
+      problems.push('TLS_CERT_FILE and TLS_KEY_FILE: set both (to serve HTTPS) or neither (plain HTTP, e.g. behind a TLS-terminating proxy)');
+    }
+    if (!e.TLS_CERT_FILE && e.TLS_CA_FILE) problems.push('TLS_CA_FILE: only applies when serving TLS (set TLS_CERT_FILE and TLS_KEY_FILE)');
+    if (!e.TLS_CERT_FILE && e.TLS_MIN_VERSION) problems.push('TLS_MIN_VERSION: only applies when serving TLS (set TLS_CERT_FILE and TLS_KEY_FILE)');
+    for (const host of splitList(e.REGISTRY_PLAINTEXT_ALLOW)) {
+      if (!plaintextHost(host)) problems.push(`REGISTRY_PLAINTEXT_ALLOW: "${host}" is not a host name or IP address`);
+    }
+    // The identity provider's keys come over TLS in production too, unless its host is allowed plain text.
+    const jwks = e.OIDC_JWKS_URL ? URL.parse(e.OIDC_JWKS_URL) : null;
+    if (e.NODE_ENV === 'production' && jwks?.protocol === 'http:' && !splitList(e.REGISTRY_PLAINTEXT_ALLOW).map(plaintextHost).includes(jwks.hostname.replace(/^\[|\]$/g, ''))) {
+      problems.push('OIDC_JWKS_URL: must be https:// in production (or its host listed in REGISTRY_PLAINTEXT_ALLOW)');
+    }
+    // Outbound certificates are always verified in production: Node's switch to turn that off is refused.
+    if (e.NODE_ENV === 'production' && e.NODE_TLS_REJECT_UNAUTHORIZED === '0') {
+      problems.push('NODE_TLS_REJECT_UNAUTHORIZED: "0" turns off certificate validation and is refused in production; trust a private CA with REGISTRY_CA_FILE instead');
+    }
     // Workers are replicas on one port: they need the database and the counters replicas share.
     if (e.REGISTRY_WORKERS !== undefined && e.REGISTRY_WORKERS > 1) {
       if (!e.DATABASE_URL) {
@@ -336,6 +393,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     auditCheckpointSeconds: e.REGISTRY_AUDIT_CHECKPOINT_SECONDS,
     // One per core in a production deployment that can share state between them; else one.
     workers: e.REGISTRY_WORKERS ?? (e.NODE_ENV === 'production' && e.DATABASE_URL && e.REDIS_URL ? availableParallelism() : 1),
+    tls:
+      e.TLS_CERT_FILE && e.TLS_KEY_FILE
+        ? { certFile: e.TLS_CERT_FILE, keyFile: e.TLS_KEY_FILE, caFile: e.TLS_CA_FILE, minVersion: e.TLS_MIN_VERSION ?? 'TLSv1.3' }
+        : undefined,
+    egressTransport: {
+      plaintextAllow: e.NODE_ENV === 'production' ? splitList(e.REGISTRY_PLAINTEXT_ALLOW).map((h) => plaintextHost(h)!) : undefined,
+      caFile: e.REGISTRY_CA_FILE,
+    },
     auth: {
       accessTokenTtlSeconds: e.REGISTRY_ACCESS_TOKEN_TTL_SECONDS,
       refreshTokenTtlSeconds: e.REGISTRY_REFRESH_TOKEN_TTL_SECONDS,

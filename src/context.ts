@@ -65,7 +65,7 @@ export function createContext(
       principals: new PrincipalService(em, deps.principalChanges),
       audit: new AuditService(em, deps.auditSigner),
       registration: new ProviderRegistrationService(em, deps.registration),
-      credentials: new CredentialService(em, deps.registration.vault),
+      credentials: new CredentialService(em, deps.registration.vault, deps.registration.discovery.egress),
       variables: new ProviderVariableService(em, deps.registration.vault),
       alerts: new AlertService(em),
     };

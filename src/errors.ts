@@ -26,6 +26,11 @@ export enum ErrorCode {
   TOO_MANY_TOKENS = 'TOO_MANY_TOKENS',
   /** An outbound URL was refused: bad scheme, credentials in the URL, or a private address not allow-listed. */
   EGRESS_DENIED = 'EGRESS_DENIED',
+  /**
+   * In production, an outbound `http://` or `ws://` URL (a provider, a tool, an OAuth token URL) whose
+   * host is not in REGISTRY_PLAINTEXT_ALLOW: use https:// / wss://. `extensions.host` names the host.
+   */
+  PLAINTEXT_EGRESS_REFUSED = 'PLAINTEXT_EGRESS_REFUSED',
   UPSTREAM_TIMEOUT = 'UPSTREAM_TIMEOUT',
   UPSTREAM_TOO_LARGE = 'UPSTREAM_TOO_LARGE',
   UPSTREAM_UNAVAILABLE = 'UPSTREAM_UNAVAILABLE',

@@ -1,7 +1,9 @@
 import 'reflect-metadata';
 import cluster from 'node:cluster';
+import { type Server as TlsServer } from 'node:tls';
 import { announceReady, superviseWorkers } from './cluster.js';
 import { buildApp, registrationDependencies } from './http/app.js';
+import { reloadCertificates, secureContextOptions } from './http/tls.js';
 import { type Config, ConfigError, loadConfig } from './config.js';
 import { type Database, openDatabase } from './db/database.js';
 import { createAdmin, ensureBootstrapAdmin, hasAdmin } from './modules/principal/index.js';
@@ -77,7 +79,8 @@ async function prepare(config: Config, db: Database, logger: Logger): Promise<Cr
 }
 
 /**
- * Serves the registry in this process: database, HTTP, provider refresh; drains on SIGTERM/SIGINT.
+ * Serves the registry in this process: database, HTTP(S), provider refresh; drains on SIGTERM/SIGINT;
+ * when serving TLS, reloads the certificate files on SIGHUP.
  * A cluster worker (`worker` set) leaves the one-time work to its primary, names itself in a
  * response header, tells the primary once it listens, and exits when drained.
  */
@@ -97,6 +100,11 @@ async function serve(config: Config, logger: Logger, worker: { id: number } | nu
     config.discovery.refreshIntervalSeconds,
     logger,
   );
+  if (config.tls) {
+    const tls = config.tls;
+    // New certificate files for new connections; open ones (subscriptions too) keep theirs.
+    process.on('SIGHUP', () => void reloadCertificates(app.server as unknown as TlsServer, tls, logger));
+  }
   const address = await app.listen({ host: config.host, port: config.port });
   refresher.start();
   if (created) printCreatedAdmin(created, address);
@@ -158,6 +166,8 @@ async function runPrimary(config: Config, logger: Logger): Promise<void> {
   });
   process.on('SIGTERM', () => supervisor.stop('SIGTERM'));
   process.on('SIGINT', () => supervisor.stop('SIGINT'));
+  // Each worker serves the certificate files it read: a SIGHUP to the primary reloads them all.
+  if (config.tls) process.on('SIGHUP', () => supervisor.signal('SIGHUP'));
   process.exit(await supervisor.done);
 }
 
@@ -165,6 +175,8 @@ async function runPrimary(config: Config, logger: Logger): Promise<void> {
 async function main(): Promise<void> {
   const config = readConfig();
   const logger = createLogger(config.logLevel);
+  // Unusable certificate files stop the start before the database is opened.
+  if (config.tls) await secureContextOptions(config.tls);
   if (cluster.isWorker) {
     await serve(config, logger.child({ role: 'worker', worker: cluster.worker!.id, pid: process.pid }), cluster.worker!);
   } else if (config.workers > 1) {

@@ -35,6 +35,7 @@ import { clientAddress, PolicyService } from '../modules/policy/index.js';
 import { CatalogEvents } from '../modules/tool/index.js';
 import { type RegistrationDependencies } from '../modules/provider/index.js';
 import { attachSubscriptions } from './subscriptions.js';
+import { HSTS, httpsServerOptions } from './tls.js';
 import { mcpRoutes } from '../interop/mcp.routes.js';
 import { utcpRoutes } from '../interop/utcp.routes.js';
 import { consoleRoutes } from './console.routes.js';
@@ -137,10 +138,16 @@ export function createExecutionRuntime(config: Config, db: Database, security: S
 
 /**
  * Builds the HTTP server: `/graphql` (Apollo), `/healthz` (process alive), `/readyz` (database
- * answers). Never listens itself; `close()` drains in-flight requests and stops Apollo.
+ * answers); HTTPS (with HSTS on every response) when `config.tls` is set, its files read here
+ * (throws TlsFilesError when they cannot be used). Never listens itself; `close()` drains in-flight
+ * requests and stops Apollo.
  */
 export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> {
   const { config, db, logger, schema, security } = deps;
+  const timeouts = connectionTimeouts(config.connections);
+  // Serving TLS: an https server (Node's http options, the timeouts, go with the TLS ones).
+  const https = config.tls ? { ...timeouts.http, ...(await httpsServerOptions(config.tls)) } : null;
+  const scheme = https ? 'https' : 'http';
   const app = Fastify({
     loggerInstance: logger as FastifyBaseLogger,
     bodyLimit: config.bodyLimitBytes,
@@ -151,10 +158,11 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
       return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
     },
     forceCloseConnections: 'idle',
-    ...connectionTimeouts(config.connections),
+    ...timeouts,
+    https,
     // Refused with a coded 503 by the onRequest hook below instead of Fastify's uncoded one.
     return503OnClosing: false,
-  });
+  }) as unknown as FastifyInstance;
 
   limitConnections(app.server, config.connections, config.trustedProxies);
 
@@ -173,6 +181,8 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
   });
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id);
+    // Browsers that reached the registry over TLS keep to https for this host from then on.
+    if (https) reply.header('strict-transport-security', HSTS);
     if (closing) {
       const { statusCode, body } = httpError(503, ErrorCode.UPSTREAM_UNAVAILABLE, 'The registry is shutting down; try again on another instance');
       return reply.status(statusCode).send(body);
@@ -253,7 +263,7 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
   app.addHook('onListen', async () => {
     const address = app.server.address();
     if (config.publicUrl || !address || typeof address !== 'object') return;
-    security.tokens.useIssuer(listenOrigin(address.address, address.port));
+    security.tokens.useIssuer(listenOrigin(address.address, address.port, scheme));
     if (address.address === '0.0.0.0' || address.address === '::' || config.database.kind === 'postgresql') {
       // Replicas refuse each other's tokens unless they agree on the issuer.
       logger.warn({ issuer: security.tokens.issuer }, 'no REGISTRY_PUBLIC_URL: the token issuer is the listen origin; set it so every replica and client agree');
@@ -420,7 +430,7 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
     authenticate: (authorization) => security.authenticator.authenticate(authorization, db.fork()),
     sourceIp: sourceIpOf,
     context: (viewer, sourceIp, requestId, origin) => createContext(contextDeps, { requestId, sourceIp, origin, viewer }),
-    origin: (request) => config.publicUrl ?? `http://${request.headers.host ?? 'localhost'}`,
+    origin: (request) => config.publicUrl ?? `${scheme}://${request.headers.host ?? 'localhost'}`,
     recheckMs: config.subscriptionRecheckMs,
   });
 

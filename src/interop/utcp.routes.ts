@@ -29,6 +29,7 @@ export const CALL_STATUS: Readonly<Record<ErrorCode, number>> = Object.freeze({
   [ErrorCode.FORBIDDEN]: 403,
   [ErrorCode.POLICY_DENIED]: 403,
   [ErrorCode.EGRESS_DENIED]: 403,
+  [ErrorCode.PLAINTEXT_EGRESS_REFUSED]: 403,
   [ErrorCode.NOT_FOUND]: 404,
   // The tool's state: not callable now, or its provider lacks a variable the call needs.
   [ErrorCode.CONFLICT]: 409,

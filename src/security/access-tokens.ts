@@ -68,12 +68,12 @@ function checkTimes(payload: JWTPayload, maxLifetime: number): void {
 }
 
 /**
- * `http://host:port` of a listening socket, as the registry's issuer when REGISTRY_PUBLIC_URL is
- * unset; a wildcard address (`0.0.0.0`, `::`) becomes `localhost`.
+ * `http(s)://host:port` of a listening socket (https when serving TLS), as the registry's issuer
+ * when REGISTRY_PUBLIC_URL is unset; a wildcard address (`0.0.0.0`, `::`) becomes `localhost`.
  */
-export function listenOrigin(host: string, port: number): string {
+export function listenOrigin(host: string, port: number, scheme: 'http' | 'https' = 'http'): string {
   const name = host === '' || host === '0.0.0.0' || host === '::' ? 'localhost' : host.includes(':') ? `[${host}]` : host;
-  return `http://${name}:${port}`;
+  return `${scheme}://${name}:${port}`;
 }
 
 /** Most verified tokens remembered per process. */

@@ -171,8 +171,13 @@ export async function boundedFetch(url: string, init: BoundedFetchInit): Promise
  */
 function guardedConnector(policy: EgressPolicy, lookup: EgressLookup): buildConnector.connector {
   const pins = tlsPinsOf(policy);
-  // A resumed TLS session presents no certificate chain to check a pin against.
-  const connect = buildConnector({ lookup: guardedLookup(policy, lookup), ...(pins ? { maxCachedSessions: 0 } : {}) });
+  const connect = buildConnector({
+    lookup: guardedLookup(policy, lookup),
+    // `ca`: Node's default roots plus REGISTRY_CA_FILE's; certificates are always verified.
+    ...(policy.ca ? { ca: [...policy.ca] } : {}),
+    // A resumed TLS session presents no certificate chain to check a pin against.
+    ...(pins ? { maxCachedSessions: 0 } : {}),
+  });
   return (options, callback) => {
     connect(options, (error, socket) => {
       if (error) {

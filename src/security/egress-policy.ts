@@ -14,6 +14,60 @@ import { ErrorCode, RegistryError } from '../errors.js';
 export interface EgressPolicy {
   allowHosts: string[];
   allowCidrs: string[];
+  /**
+   * Set in production: `http://` and `ws://` URLs are refused (PLAINTEXT_EGRESS_REFUSED) unless
+   * their host is one of these (REGISTRY_PLAINTEXT_ALLOW, as URLs spell hosts). Unset: not refused.
+   */
+  plaintextAllow?: readonly string[];
+  /** PEM certificates outbound TLS trusts: Node's default roots plus REGISTRY_CA_FILE's CAs; unset: the defaults. */
+  ca?: readonly string[];
+}
+
+/** An outbound plain-text (`http://`, `ws://`) URL refused in production; names the host, never the full URL. */
+export class PlaintextEgressRefusedError extends RegistryError {
+  constructor(readonly host: string) {
+    super(
+      ErrorCode.PLAINTEXT_EGRESS_REFUSED,
+      `Outbound request to "${host}" refused: plain-text http:// and ws:// are not allowed in production; use https:// or wss:// (or list the host in REGISTRY_PLAINTEXT_ALLOW)`,
+      { host },
+    );
+    this.name = 'PlaintextEgressRefusedError';
+  }
+}
+
+const PLAINTEXT_SCHEMES = new Set(['http:', 'ws:']);
+
+/** Keys of a call template whose string values are outbound URLs (the endpoint, MCP servers', OAuth token URLs). */
+const URL_KEYS = new Set(['url', 'token_url']);
+
+/**
+ * {@link assertTransportAllowed} for every outbound URL of a call template: each `url` and
+ * `token_url` string at any depth (the template's own, its MCP servers', its `auth` block's), so
+ * registration refuses what every call would. A no-op where plain text is not refused.
+ */
+export function assertTemplateTransportAllowed(template: unknown, policy: EgressPolicy): void {
+  if (!policy.plaintextAllow) return;
+  const visit = (value: unknown, depth: number): void => {
+    if (depth > 32 || value === null || typeof value !== 'object') return;
+    for (const [key, item] of Object.entries(value)) {
+      if (URL_KEYS.has(key) && typeof item === 'string') assertTransportAllowed(item, policy);
+      else visit(item, depth + 1);
+    }
+  };
+  visit(template, 0);
+}
+
+/**
+ * Throws {@link PlaintextEgressRefusedError} when `url` is `http://` or `ws://` and `policy` refuses
+ * plain text for its host. URLs that do not parse (or start with a variable resolved at call time)
+ * are left to the other checks.
+ */
+export function assertTransportAllowed(url: string | URL, policy: EgressPolicy): void {
+  if (!policy.plaintextAllow) return;
+  const parsed = typeof url === 'string' ? URL.parse(url) : url;
+  if (!parsed || !PLAINTEXT_SCHEMES.has(parsed.protocol)) return;
+  const host = urlHost(parsed);
+  if (!policy.plaintextAllow.includes(host)) throw new PlaintextEgressRefusedError(host);
 }
 
 /** The resolver the guard uses; injectable so tests (and custom resolvers) can answer for any host. */
@@ -75,9 +129,10 @@ export function parseEgressAllowList(value: string | undefined): EgressPolicy {
 
 /**
  * Checks a URL before any connection: scheme http/https only (ws/wss accepted when `allowWebSocket`),
- * no credentials in the URL, and every address the host resolves to must be public unless
- * allow-listed. Returns the resolved addresses. Throws {@link EgressDeniedError} when refused, and a
- * RegistryError with code UPSTREAM_UNAVAILABLE when the host does not resolve.
+ * no credentials in the URL, no plain text where the policy refuses it ({@link assertTransportAllowed}),
+ * and every address the host resolves to must be public unless allow-listed. Returns the resolved
+ * addresses. Throws {@link EgressDeniedError} or {@link PlaintextEgressRefusedError} when refused, and
+ * a RegistryError with code UPSTREAM_UNAVAILABLE when the host does not resolve.
  */
 export async function assertEgressAllowed(
   url: string | URL,
@@ -99,6 +154,7 @@ export async function assertEgressAllowed(
   const host = urlHost(parsed);
   if (parsed.username || parsed.password) throw new EgressDeniedError(host, 'URLs must not carry credentials');
   if (!host) throw new EgressDeniedError(undefined, 'the URL has no host');
+  assertTransportAllowed(parsed, policy);
   if (isIP(host)) {
     assertAddressAllowed(host, host, policy);
     return [host];

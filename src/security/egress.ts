@@ -2,11 +2,14 @@
 export {
   assertEgressAllowed,
   assertResolvedAllowed,
+  assertTemplateTransportAllowed,
+  assertTransportAllowed,
   deniedAddressReason,
   EgressDeniedError,
   type EgressLookup,
   type EgressPolicy,
   parseEgressAllowList,
+  PlaintextEgressRefusedError,
 } from './egress-policy.js';
 export {
   boundedFetch,

@@ -1,4 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto';
+import { rootCertificates } from 'node:tls';
 import { Redis } from 'ioredis';
 import { type Config } from '../config.js';
 import { type EventBus, LocalEventBus, RedisEventBus } from '../common/event-bus.js';
@@ -11,7 +12,8 @@ import { AccessTokens, listenOrigin } from './access-tokens.js';
 import { Authenticator } from './authenticate.js';
 import { CostBudgets } from './budgets.js';
 import { ExecutionLimiter } from '../modules/execution/execution.limits.js';
-import { closeEgressAgents, parseEgressAllowList } from './egress.js';
+import { closeEgressAgents, type EgressPolicy, parseEgressAllowList } from './egress.js';
+import { readCertificateBundle } from './certificates.js';
 import { LoginThrottle } from './login-throttle.js';
 import { type AlertCounters, MemoryAlertCounters, RedisAlertCounters } from '../modules/alert/alert.counters.js';
 import { loadOrCreateSigningKeys, parseSigningKeys, type SigningKeyRing } from './signing-keys.js';
@@ -90,7 +92,7 @@ export async function createSecurity(config: Config, logger: Logger): Promise<Se
   const requestSigner = await RequestSigner.create({ jwks: config.requestSigningKeys, masterKey: masterKey.key });
   const tokens = new AccessTokens(keys, {
     // With port 0 (tests) the app sets the real origin once it listens.
-    issuer: config.publicUrl ?? listenOrigin(config.host, config.port),
+    issuer: config.publicUrl ?? listenOrigin(config.host, config.port, config.tls ? 'https' : 'http'),
     ttlSeconds: config.auth.accessTokenTtlSeconds,
     oidc: config.auth.oidc,
   });
@@ -100,7 +102,13 @@ export async function createSecurity(config: Config, logger: Logger): Promise<Se
   redis?.on('error', (error: Error) => logger.warn({ err: { message: error.message } }, 'redis unavailable'));
   const namespace = `registry:${eventNamespace(config)}:`;
   const events = redis ? new RedisEventBus(redis, logger, namespace) : new LocalEventBus();
-  const egress = parseEgressAllowList(config.discovery.egressAllow);
+  const privateCas = config.egressTransport.caFile ? await readCertificateBundle(config.egressTransport.caFile, 'REGISTRY_CA_FILE') : undefined;
+  const egress: EgressPolicy = {
+    ...parseEgressAllowList(config.discovery.egressAllow),
+    ...(config.egressTransport.plaintextAllow ? { plaintextAllow: config.egressTransport.plaintextAllow } : {}),
+    // Given as `ca`, the private CAs would replace the default roots rather than add to them.
+    ...(privateCas ? { ca: [...rootCertificates, ...privateCas] } : {}),
+  };
   // Both listen for changes in the background (and keep trying while the bus is out of reach).
   const cacheTtlMs = config.auth.cacheTtlSeconds * 1000;
   const tokenHolders = new TokenHolderCache(events, logger, cacheTtlMs);

@@ -116,7 +116,11 @@ export function tlsPinFailureOf(error: unknown, depth = 0): TlsPinMismatchError 
 }
 
 /** The `tls.connect` options a WebSocket client (ws) needs under `policy`: the pin check when it carries pins. */
-export function webSocketTlsOptions(policy: EgressPolicy): { checkServerIdentity?: ReturnType<typeof pinningServerIdentity> } {
+export function webSocketTlsOptions(policy: EgressPolicy): { checkServerIdentity?: ReturnType<typeof pinningServerIdentity>; ca?: string[] } {
   const pins = tlsPinsOf(policy);
-  return pins ? { checkServerIdentity: pinningServerIdentity(pins) } : {};
+  return {
+    // Node's default roots plus REGISTRY_CA_FILE's; certificates are always verified.
+    ...(policy.ca ? { ca: [...policy.ca] } : {}),
+    ...(pins ? { checkServerIdentity: pinningServerIdentity(pins) } : {}),
+  };
 }

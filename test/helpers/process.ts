@@ -3,7 +3,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 /** A registry started as its own OS process, as an operator would run it. */
 export interface RegistryProcess {
   child: ChildProcess;
-  /** `http://127.0.0.1:PORT`, read from the startup log line. */
+  /** `http://127.0.0.1:PORT` (`https://` when serving TLS), read from the startup log line. */
   url: string;
   output(): string;
   /** Resolves with the exit code once the process has ended. */
@@ -39,7 +39,7 @@ export function spawnRegistry(
     }, timeoutMs);
     const onData = (chunk: Buffer) => {
       output += chunk.toString();
-      const match = /ready at (http:\/\/[\d.]+:\d+)\/graphql/.exec(output);
+      const match = /ready at (https?:\/\/[\d.]+:\d+)\/graphql/.exec(output);
       if (match) {
         clearTimeout(timer);
         resolve({ child, url: match[1]!, output: () => output, exited });

@@ -81,6 +81,36 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ REGISTRY_TOKEN_ISSUER: 'urn:tool-registry' })).toThrow(/REGISTRY_TOKEN_ISSUER.*REGISTRY_PUBLIC_URL/);
   });
 
+  it('serves TLS only with both certificate files, at TLS 1.3 unless lowered to 1.2, and refuses older versions and orphan TLS settings', () => {
+    expect(loadConfig({}).tls).toBeUndefined();
+    expect(loadConfig({ TLS_CERT_FILE: '/c.pem', TLS_KEY_FILE: '/k.pem' }).tls).toEqual({ certFile: '/c.pem', keyFile: '/k.pem', caFile: undefined, minVersion: 'TLSv1.3' });
+    expect(loadConfig({ TLS_CERT_FILE: '/c.pem', TLS_KEY_FILE: '/k.pem', TLS_CA_FILE: '/ca.pem', TLS_MIN_VERSION: 'TLSv1.2' }).tls).toMatchObject({ caFile: '/ca.pem', minVersion: 'TLSv1.2' });
+    for (const version of ['TLSv1.1', 'TLSv1', 'SSLv3', '1.2']) {
+      expect(() => loadConfig({ TLS_CERT_FILE: '/c.pem', TLS_KEY_FILE: '/k.pem', TLS_MIN_VERSION: version })).toThrow(/TLS_MIN_VERSION: must be TLSv1.3 \(the default\) or TLSv1.2/);
+    }
+    expect(() => loadConfig({ TLS_KEY_FILE: '/k.pem' })).toThrow(/TLS_CERT_FILE and TLS_KEY_FILE: set both/);
+    expect(() => loadConfig({ TLS_CA_FILE: '/ca.pem', TLS_MIN_VERSION: 'TLSv1.2' })).toThrow(/TLS_CA_FILE: only applies when serving TLS[\s\S]*TLS_MIN_VERSION: only applies/);
+  });
+
+  it('refuses plain-text egress only in production, except to the hosts of REGISTRY_PLAINTEXT_ALLOW, and refuses turning certificate checks off there', () => {
+    expect(loadConfig({ REGISTRY_PLAINTEXT_ALLOW: 'localhost' }).egressTransport.plaintextAllow).toBeUndefined();
+    expect(loadConfig({ NODE_ENV: 'production' }).egressTransport.plaintextAllow).toEqual([]);
+    expect(loadConfig({ NODE_ENV: 'production', REGISTRY_PLAINTEXT_ALLOW: 'LocalHost, 10.0.0.7,::1, sidecar.internal.' }).egressTransport.plaintextAllow).toEqual([
+      'localhost',
+      '10.0.0.7',
+      '::1',
+      'sidecar.internal',
+    ]);
+    expect(() => loadConfig({ REGISTRY_PLAINTEXT_ALLOW: 'http://api.test/x' })).toThrow(/REGISTRY_PLAINTEXT_ALLOW: "http:\/\/api.test\/x" is not a host name or IP address/);
+    expect(() => loadConfig({ REGISTRY_PLAINTEXT_ALLOW: 'api.test:8080' })).toThrow(/REGISTRY_PLAINTEXT_ALLOW/);
+    expect(() => loadConfig({ NODE_ENV: 'production', NODE_TLS_REJECT_UNAUTHORIZED: '0' })).toThrow(/NODE_TLS_REJECT_UNAUTHORIZED: "0" turns off certificate validation/);
+    expect(loadConfig({ REGISTRY_CA_FILE: '/ca.pem' }).egressTransport.caFile).toBe('/ca.pem');
+    const oidc = { OIDC_ISSUER: 'http://idp.internal', OIDC_JWKS_URL: 'http://idp.internal/jwks' };
+    expect(() => loadConfig({ NODE_ENV: 'production', ...oidc })).toThrow(/OIDC_JWKS_URL: must be https:\/\/ in production/);
+    expect(loadConfig({ NODE_ENV: 'production', REGISTRY_PLAINTEXT_ALLOW: 'idp.internal', ...oidc }).auth.oidc?.jwksUrl).toBe('http://idp.internal/jwks');
+    expect(loadConfig(oidc).auth.oidc?.jwksUrl).toBe('http://idp.internal/jwks');
+  });
+
   it('treats empty variables as unset', () => {
     expect(loadConfig({ DATABASE_URL: '', PORT: '' }).port).toBe(4000);
   });

@@ -8,6 +8,7 @@ import {
   type EgressLookup,
   type EgressPolicy,
   parseEgressAllowList,
+  PlaintextEgressRefusedError,
 } from '../../src/security/egress.js';
 import { rejectionOf } from '../helpers/errors.js';
 
@@ -215,5 +216,25 @@ describe('deniedAddressReason', () => {
     expect(deniedAddressReason('not-an-ip', NONE)).toBe('not an IP address');
     expect(deniedAddressReason('8.8.8.8', NONE)).toBeUndefined();
     expect(deniedAddressReason('10.0.0.1', { allowHosts: [], allowCidrs: ['::ffff:10.0.0.0/104'] })).toBeUndefined();
+  });
+});
+
+describe('plain-text egress (production)', () => {
+  const PRODUCTION: EgressPolicy = { allowHosts: [], allowCidrs: ['127.0.0.1/32'], plaintextAllow: ['localhost', '::1'] };
+  const publicLookup = fakeLookup({ 'api.example.com': ['93.184.216.34'], localhost: ['127.0.0.1'] });
+
+  it('refuses http:// and ws:// to hosts not listed, naming only the host', async () => {
+    for (const url of ['http://api.example.com/v1/secret-path?key=abc', 'ws://api.example.com/socket', 'http://127.0.0.1:8080/']) {
+      const error = await rejectionOf(assertEgressAllowed(url, PRODUCTION, { allowWebSocket: true, lookup: publicLookup }), PlaintextEgressRefusedError, url);
+      expect(error.extensions).toEqual({ code: ErrorCode.PLAINTEXT_EGRESS_REFUSED, host: new URL(url).hostname });
+      expect(error.message).not.toContain('secret-path');
+    }
+  });
+
+  it('allows https://, wss:// and the listed hosts in plain text, and everything where plain text is not refused', async () => {
+    await expect(assertEgressAllowed('https://api.example.com/', PRODUCTION, { lookup: publicLookup })).resolves.toEqual(['93.184.216.34']);
+    await expect(assertEgressAllowed('wss://api.example.com/', PRODUCTION, { allowWebSocket: true, lookup: publicLookup })).resolves.toEqual(['93.184.216.34']);
+    await expect(assertEgressAllowed('http://LOCALHOST:8080/', PRODUCTION, { lookup: publicLookup })).resolves.toEqual(['127.0.0.1']);
+    await expect(assertEgressAllowed('http://api.example.com/', NONE, { lookup: publicLookup })).resolves.toEqual(['93.184.216.34']);
   });
 });

@@ -2,6 +2,7 @@ import { LockMode } from '@mikro-orm/core';
 import { type EntityManager } from '@mikro-orm/postgresql';
 import { isUuid } from '../../common/ids.js';
 import { ErrorCode, RegistryError } from '../../errors.js';
+import { assertTransportAllowed, type EgressPolicy } from '../../security/egress.js';
 import { type Actor, auditActor, AuditOutcome, AuditService } from '../audit/index.js';
 import { Provider } from '../provider/provider.entity.js';
 import { Credential, CredentialAuthType } from './credential.entity.js';
@@ -166,6 +167,8 @@ export class CredentialService {
   constructor(
     private readonly em: EntityManager,
     private readonly vault: CredentialVault,
+    /** The egress rules a `token_url` must meet (in production, no plain-text http://); unchecked when absent. */
+    private readonly egress?: EgressPolicy,
   ) {}
 
   /** The credential `reference` of a provider, or null. */
@@ -179,7 +182,8 @@ export class CredentialService {
    * with settings `var_name` (default `X-Api-Key`) and `location` (header, query or cookie; default
    * header); basic `{ username, password }`; oauth2 `{ client_id, client_secret }` with settings
    * `token_url` and optional `scope`. Throws BAD_USER_INPUT naming the offending field (never its
-   * value) or NOT_FOUND for an unknown provider.
+   * value), PLAINTEXT_EGRESS_REFUSED for an http:// `token_url` in production, or NOT_FOUND for an
+   * unknown provider.
    */
   async set(input: CredentialInput, actor: Actor = {}): Promise<Credential> {
     if (typeof input.reference !== 'string' || !REFERENCE.test(input.reference)) {
@@ -190,6 +194,7 @@ export class CredentialService {
     }
     const secret = validSecret(input.authType, input.secret);
     const settings = validSettings(input.authType, input.settings);
+    if (this.egress && typeof settings.token_url === 'string') assertTransportAllowed(settings.token_url, this.egress);
     const stored = { ...settings, [HINT]: hintOf(input.authType, secret) };
     const expiresAt = input.expiresAt ?? null;
     if (expiresAt !== null && !(expiresAt instanceof Date && Number.isFinite(expiresAt.getTime()))) {

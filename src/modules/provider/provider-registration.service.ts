@@ -2,6 +2,7 @@ import { type EntityManager, LockMode, UniqueConstraintViolationException } from
 import { isUuid } from '../../common/ids.js';
 import { type DiscoveryOptions, discoverManual } from '../../discovery/index.js';
 import { ErrorCode, RegistryError } from '../../errors.js';
+import { assertTemplateTransportAllowed } from '../../security/egress.js';
 import { parseCallTemplate, parseManualWithWarnings } from '../../utcp/manual.schema.js';
 import { type Actor, auditActor, AuditOutcome, AuditService } from '../audit/index.js';
 import { Credential, CredentialService, type CredentialVault } from '../credential/index.js';
@@ -83,7 +84,7 @@ export class ProviderRegistrationService {
    * on a refresh. Anyone else needs an admin to release the name first; then the old provider is
    * replaced and every new tool starts quarantined. Throws, storing nothing, for a bad template
    * (BAD_USER_INPUT / INVALID_MANUAL with JSON paths), a name in use or reserved (CONFLICT), or a
-   * failed discovery (its own code: DISCOVERY_FAILED, EGRESS_DENIED, UPSTREAM_*, INVALID_MANUAL).
+   * failed discovery (its own code: DISCOVERY_FAILED, EGRESS_DENIED, PLAINTEXT_EGRESS_REFUSED, UPSTREAM_*, INVALID_MANUAL).
    */
   async register(
     input: {
@@ -354,11 +355,14 @@ export class ProviderRegistrationService {
     tlsPins: readonly string[] = [],
   ): Promise<{ definitions: ReturnType<typeof toolDefinition>[]; warnings: string[] } | RegistryError> {
     try {
+      // In production, plain-text URLs (the template's, its tools', OAuth token URLs) are refused before any call.
+      assertTemplateTransportAllowed(template, this.deps.discovery.egress);
       const egress = pinnedPolicy(this.deps.discovery.egress, tlsPins);
       const { manual, warnings } = await discoverManual(template, { ...this.deps.discovery, egress, headers: discoveryHeaders(auth) });
       const parsed = parseManualWithWarnings(manual);
       const providerName = String(template.name);
       const definitions = parsed.manual.tools.map((tool) => toolDefinition(providerName, tool));
+      for (const definition of definitions) assertTemplateTransportAllowed(definition.callTemplate, this.deps.discovery.egress);
       const provided = new Set([...variables, ...(auth ? Object.keys(auth.secret).map((f) => `${PROVIDER_AUTH_REFERENCE}_${f}`) : [])]);
       const missing = referencedVariables([template, ...definitions.map((d) => d.callTemplate)]).filter((v) => !provided.has(v));
       const needs = missing.length
