@@ -90,7 +90,8 @@ describe('the audit export', () => {
   it('streams every entry once, in pages a consumer resumes by cursor, each verifiable by its hash and chain link', async () => {
     for (let i = 0; i < 4; i += 1) await auditedEvent();
     const { lines, cursor } = await drain(undefined);
-    const [{ count }] = await registry.db.fork().execute<{ count: number }[]>(`select count(*)::int as count from audit_entry`);
+    const [row] = await registry.db.fork().execute<{ count: number }[]>(`select count(*)::int as count from audit_entry`);
+    const count = row!.count;
     expect(lines).toHaveLength(count);
     expect(new Set(lines.map((l) => l.seq)).size).toBe(count);
     expect(lines.filter((l) => l.action === 'token.issue').length).toBeGreaterThanOrEqual(4);
