@@ -54,6 +54,7 @@ export async function backupEmbedded(dataDir: string, file: string): Promise<{ b
   const dir = databaseDir(dataDir);
   if (!(await exists(join(dir, 'PG_VERSION')))) throw new BackupError(`no embedded database in ${dir}: is REGISTRY_DATA_DIR right?`);
   await refuseIfOpen(dir);
+  if (await exists(file)) throw new BackupError(`${file} exists: a backup never overwrites a file; choose another name`);
   const db = await PGlite.create({ dataDir: dir, extensions: { pg_trgm } });
   let dump: Buffer;
   try {

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import canonicalize from 'canonicalize';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openDatabase } from '../../src/db/database.js';
 import { chainStart, writerChain } from '../../src/modules/audit/audit.chains.js';
 import { AuditOutcome, AuditService } from '../../src/modules/audit/index.js';
 import { startRegistry, type TestClient, type TestRegistry } from '../helpers/registry.js';
@@ -170,5 +171,24 @@ describe('the audit export', () => {
     expect(lines[0]!.action).toBe('test.other_writer');
     expect(lines[0]!.chain).toBe(Number(other));
     verifyAsConsumer(lines);
+  });
+
+  // A log restored into another PostgreSQL cluster: its entries carry transaction ids the new
+  // cluster's counter has not reached. Opening the database shifts new ids past them, so a consumer
+  // that had read up to the restored entries still gets every new one.
+  it.runIf(process.env.TEST_DATABASE_URL)('keeps new entries after restored ones when the cluster’s transaction counter is behind the log', async () => {
+    const em = registry.db.fork();
+    // As if written on a cluster a million transactions ahead, then restored here.
+    await em.execute(`update audit_txid_shift set shift = shift + 1000000 where id = 1`);
+    await auditedEvent();
+    await em.execute(`update audit_txid_shift set shift = shift - 1000000 where id = 1`);
+
+    const reopened = await openDatabase(registry.config.database);
+    await reopened.close();
+    const consumer = await drain(undefined, 1000);
+    expect(consumer.lines.at(-1)!.action).toBe('token.issue');
+    await auditedEvent();
+    const next = await drain(consumer.cursor, 1000);
+    expect(next.lines.map((l) => l.action)).toContain('token.issue');
   });
 });

@@ -300,7 +300,8 @@ export class AuditService {
     const [txid, seq] = after ? exportCursor(after) : ['0', '0'];
     const keys = await this.em.execute<{ seq: string; txid: string }[]>(
       `select seq::text as seq, txid::text as txid from audit_entry
-        where (txid, seq) > (?::text::xid8, ?::bigint) and txid < pg_snapshot_xmin(pg_current_snapshot())
+        where (txid, seq) > (?::bigint, ?::bigint)
+          and txid < pg_snapshot_xmin(pg_current_snapshot())::text::bigint + (select shift from audit_txid_shift where id = 1)
         order by txid, seq limit ?`,
       [txid, seq, limit],
     );
