@@ -32,6 +32,18 @@ async function migrate(orm: MikroORM, kind: DatabaseConfig['kind']): Promise<voi
 }
 
 /**
+ * The audit export orders entries by the transaction id that wrote them (migration
+ * 20261207100200). After a restore into another PostgreSQL cluster, whose transaction counter may be
+ * behind the one the log was written on, raises the shift added to new entries' ids past the newest
+ * stored one, so new entries still sort after the restored ones. A no-op otherwise.
+ */
+async function alignAuditExportOrder(em: EntityManager): Promise<void> {
+  await em.execute(
+    `update audit_txid_shift set shift = greatest(shift, coalesce((select max(txid) from audit_entry), 0) - pg_current_xact_id()::text::bigint + 1) where id = 1`,
+  );
+}
+
+/**
  * Connects to the configured database and applies pending migrations.
  * Rejects when the database cannot be reached or a migration fails (nothing is half-applied:
  * migrations run in one transaction).
@@ -40,6 +52,7 @@ export async function openDatabase(database: DatabaseConfig, hooks: OrmHooks = {
   const orm = await MikroORM.init(createOrmOptions(database, hooks));
   try {
     await migrate(orm, database.kind);
+    await alignAuditExportOrder(orm.em.fork() as EntityManager);
   } catch (error) {
     await orm.close(true);
     throw error;

@@ -39,6 +39,7 @@ import { HSTS, httpsServerOptions } from './tls.js';
 import { mcpRoutes } from '../interop/mcp.routes.js';
 import { utcpRoutes } from '../interop/utcp.routes.js';
 import { consoleRoutes } from './console.routes.js';
+import { auditExportRoutes } from './audit-export.routes.js';
 import { type Viewer } from '../modules/principal/index.js';
 
 /** What the app is built from; it opens nothing itself. */
@@ -421,6 +422,7 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
   };
   await mcpRoutes(app, interop);
   await utcpRoutes(app, interop);
+  await auditExportRoutes(app, { db, authenticate: interop.authenticate });
   if (config.console) await consoleRoutes(app);
 
   attachSubscriptions(app, {

@@ -32,6 +32,18 @@ export async function requireExecutor(
   request: FastifyRequest,
   authenticate: (request: FastifyRequest) => Promise<Viewer | null>,
 ): Promise<{ viewer: Viewer } | BearerRefusal> {
+  return requireBearerScope(request, authenticate, Scope.TOOLS_EXECUTE);
+}
+
+/**
+ * The caller of an HTTP endpoint outside GraphQL, who must present a valid bearer token with `scope`;
+ * or why not. Errors other than authentication failures propagate.
+ */
+export async function requireBearerScope(
+  request: FastifyRequest,
+  authenticate: (request: FastifyRequest) => Promise<Viewer | null>,
+  scope: Scope,
+): Promise<{ viewer: Viewer } | BearerRefusal> {
   let viewer: Viewer | null;
   try {
     viewer = await authenticate(request);
@@ -42,12 +54,12 @@ export async function requireExecutor(
     throw error;
   }
   if (!viewer) return { status: 401, code: ErrorCode.UNAUTHENTICATED, message: 'Authentication required: send a bearer token', challenge: [] };
-  if (!viewer.scopes.has(Scope.TOOLS_EXECUTE)) {
+  if (!viewer.scopes.has(scope)) {
     return {
       status: 403,
       code: ErrorCode.FORBIDDEN,
-      message: 'This needs the `tools:execute` scope',
-      challenge: ['error="insufficient_scope"', `scope="${Scope.TOOLS_EXECUTE}"`],
+      message: `This needs the \`${scope}\` scope`,
+      challenge: ['error="insufficient_scope"', `scope="${scope}"`],
     };
   }
   return { viewer };

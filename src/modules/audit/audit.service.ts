@@ -158,6 +158,40 @@ function timeCursor(cursor: string): FilterQuery<AuditEntry> {
   return { $or: [{ at: { $lt: time } }, { at: time, seq: { $lt: seq } }] };
 }
 
+/** Most entries one export request returns. */
+export const MAX_EXPORT_LIMIT = 1000;
+
+/** One exported entry: its content, its place in its chain, and the cursor to resume after it. */
+export interface ExportedEntry {
+  /** Pass as `after` to continue after this entry. */
+  cursor: string;
+  /** The writer chain the entry belongs to, and its 1-based position there. */
+  chain: number;
+  position: number;
+  seq: string;
+  at: string;
+  actorId: string | null;
+  action: string;
+  targetType: string;
+  targetId: string | null;
+  outcome: AuditOutcome;
+  requestId: string | null;
+  sourceIp: string | null;
+  details: Record<string, unknown>;
+  prevHash: string;
+  hash: string;
+}
+
+/** The (transaction id, sequence number) an export cursor stands for; anything else: INVALID_CURSOR. */
+function exportCursor(cursor: string): [string, string] {
+  const [txid, seq] = decodeCursor<[string, string]>('audit-export', cursor, ['string', 'string']);
+  const bigint = (v: string) => /^\d{1,19}$/.test(v) && BigInt(v) <= 2n ** 63n - 1n;
+  if (!bigint(txid) || !bigint(seq)) {
+    throw new RegistryError(ErrorCode.INVALID_CURSOR, 'The cursor is not valid for this listing', { argument: 'after', http: { status: 400 } });
+  }
+  return [txid, seq];
+}
+
 /**
  * Appends to and verifies the hash-chained audit log, and takes and lists its signed checkpoints
  * (those need `signer`). Never updates or deletes.
@@ -249,6 +283,53 @@ export class AuditService {
     const page: FilterQuery<AuditEntry> = args.after ? timeCursor(args.after) : {};
     const rows = await this.em.find(AuditEntry, { $and: [where, page] }, { orderBy: { at: 'desc', seq: 'desc' }, limit: size + 1 });
     return toPage(rows, size, args.after, (e) => encodeCursor('audit', [e.at.toISOString(), e.seq]), total);
+  }
+
+  /**
+   * The next entries for a SIEM export after `after` (a cursor from an earlier export; from the start
+   * without one), at most `limit`. Entries come in the order their transactions started, and only
+   * those whose transaction id is below the oldest transaction still running: every transaction that
+   * could still commit an entry with an earlier key is finished, so a consumer that resumes from the
+   * last cursor it stored never skips one, though other writers' chains commit out of sequence order.
+   * An open transaction holds the export back until it ends. Throws INVALID_CURSOR or BAD_USER_INPUT.
+   */
+  async exportAfter(after: string | null | undefined, limit: number): Promise<ExportedEntry[]> {
+    if (!Number.isInteger(limit) || limit < 1 || limit > MAX_EXPORT_LIMIT) {
+      throw new RegistryError(ErrorCode.BAD_USER_INPUT, `\`limit\` must be a whole number from 1 to ${MAX_EXPORT_LIMIT}`, { argument: 'limit', http: { status: 400 } });
+    }
+    const [txid, seq] = after ? exportCursor(after) : ['0', '0'];
+    const keys = await this.em.execute<{ seq: string; txid: string }[]>(
+      `select seq::text as seq, txid::text as txid from audit_entry
+        where (txid, seq) > (?::bigint, ?::bigint)
+          and txid < pg_snapshot_xmin(pg_current_snapshot())::text::bigint + (select shift from audit_txid_shift where id = 1)
+        order by txid, seq limit ?`,
+      [txid, seq, limit],
+    );
+    if (keys.length === 0) return [];
+    const rows = await this.em.find(AuditEntry, { seq: { $in: keys.map((k) => k.seq) } }, { disableIdentityMap: true });
+    const bySeq = new Map(rows.map((row) => [row.seq, row]));
+    return keys.map((key) => {
+      const entry = bySeq.get(key.seq)!;
+      const n = BigInt(entry.seq);
+      const chain = chainOf(n);
+      return {
+        cursor: encodeCursor('audit-export', [key.txid, key.seq]),
+        chain: Number(chain),
+        position: Number(n - chainStart(chain) + 1n),
+        seq: entry.seq,
+        at: entry.at.toISOString(),
+        actorId: entry.actorId ?? null,
+        action: entry.action,
+        targetType: entry.targetType,
+        targetId: entry.targetId ?? null,
+        outcome: entry.outcome,
+        requestId: entry.requestId ?? null,
+        sourceIp: entry.sourceIp ?? null,
+        details: entry.details,
+        prevHash: entry.prevHash,
+        hash: entry.hash,
+      };
+    });
   }
 
   /**

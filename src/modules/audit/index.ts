@@ -12,6 +12,8 @@ export {
   type AuditVerification,
   type AuditProblem,
   AuditProblemKind,
+  type ExportedEntry,
+  MAX_EXPORT_LIMIT,
 } from './audit.service.js';
 export { AuditResolver } from './audit.resolver.js';
 export { AuditCheckpointConnectionResolver, AuditEntryConnectionResolver } from './audit.types.js';
