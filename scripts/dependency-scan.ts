@@ -48,6 +48,8 @@ export interface ScanDecision {
   expired: AllowListEntry[];
   /** Problems with the report or the allow-list itself. */
   errors: string[];
+  /** npm produced no report (the advisory service could not be reached or refused the request). */
+  noReport: boolean;
 }
 
 /** The part of an advisory `npm audit --json` (report version 2) lists in a vulnerability's `via`. */
@@ -106,6 +108,7 @@ function allowListErrors(entries: AllowListEntry[]): string[] {
 export function decide(report: unknown, allowList: AllowListEntry[], today: string): ScanDecision {
   const errors = allowListErrors(allowList);
   const audit = (report ?? {}) as AuditReport;
+  const noReport = Boolean(audit.error || audit.message || audit.auditReportVersion !== 2 || typeof audit.vulnerabilities !== 'object');
   if (audit.error || audit.message || audit.auditReportVersion !== 2 || typeof audit.vulnerabilities !== 'object') {
     const why = audit.error?.summary || audit.message || 'not an npm audit report (version 2)';
     errors.push(`npm audit produced no report: ${why}`);
@@ -119,7 +122,7 @@ export function decide(report: unknown, allowList: AllowListEntry[], today: stri
     const accepted = valid.some((entry) => (entry.id === finding.id || entry.id === finding.source) && entry.package === finding.package);
     (accepted ? allowed : failing).push(finding);
   }
-  return { ok: failing.length === 0 && expired.length === 0 && errors.length === 0, failing, allowed, expired, errors };
+  return { ok: failing.length === 0 && expired.length === 0 && errors.length === 0, failing, allowed, expired, errors, noReport };
 }
 
 /** The decision as lines for the CI log. */
@@ -152,5 +155,7 @@ if (process.argv[1] && import.meta.url === `file://${process.argv[1]}`) {
   const report = reportPath ? JSON.parse(await readFile(reportPath, 'utf8')) : await runNpmAudit();
   const decision = decide(report, allowList, new Date().toISOString().slice(0, 10));
   for (const line of describeDecision(decision)) console.log(line);
-  process.exitCode = decision.ok ? 0 : 1;
+  // 3: the only problem is that npm produced no report (no advisory service reachable); 1: anything else.
+  const onlyNoReport = decision.noReport && decision.errors.length === 1 && decision.expired.length === 0;
+  process.exitCode = decision.ok ? 0 : onlyNoReport ? 3 : 1;
 }

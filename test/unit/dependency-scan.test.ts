@@ -57,6 +57,8 @@ describe('the dependency scan', () => {
     const decision = decide(await report('unreachable'), [], TODAY);
     expect(decision.ok).toBe(false);
     expect(decision.errors).toEqual([expect.stringContaining('npm audit produced no report: 405 Method Not Allowed')]);
+    expect(decision.noReport).toBe(true);
+    expect(decide(await report('high'), [], TODAY).noReport).toBe(false);
   });
 
   it('ships an allow-list whose every entry is complete and unexpired', async () => {
