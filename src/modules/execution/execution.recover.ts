@@ -1,4 +1,5 @@
 import { type Database } from '../../db/database.js';
+import { isDatabaseUnavailable } from '../../db/unavailable.js';
 import { ErrorCode } from '../../errors.js';
 import { type Logger } from '../../logger.js';
 import { ToolStatus } from '../tool/index.js';
@@ -132,7 +133,8 @@ export class ExecutionLeases {
       }
       await this.recover();
     } catch (error) {
-      this.deps.logger.warn({ err: error }, 'execution lease renewal failed');
+      // An unavailable database is logged once per outage (by whoever answers requests), not once per tick.
+      if (!isDatabaseUnavailable(error)) this.deps.logger.warn({ err: error }, 'execution lease renewal failed');
     }
   }
 }

@@ -321,7 +321,8 @@ export class ExecutionRuntime {
         return await this.finish(execution, actor, outcome, this.instanceId);
       } catch (error) {
         if (Date.now() + wait > until) throw error;
-        this.deps.logger.warn({ err: error, executionId: execution.id }, 'could not store the outcome of a call yet; retrying');
+        // An unavailable database is logged once per outage, not once per call.
+        if (!isDatabaseUnavailable(error)) this.deps.logger.warn({ err: error, executionId: execution.id }, 'could not store the outcome of a call yet; retrying');
         await new Promise((resolve) => setTimeout(resolve, wait));
       }
     }
