@@ -199,6 +199,8 @@ describe.runIf(HAS_PRIVATE_POSTGRES)('executions through a database outage', () 
   });
 
   it('restarts PostgreSQL under a load of calls: no false failure, retryable answers, keys still usable, one log line per change', { timeout: 240_000 }, async () => {
+    // The outages of the tests before have ended.
+    await expect.poll(() => log.count('database available again'), { timeout: 10_000, interval: 100 }).toBe(log.count('database unavailable'));
     const linesBefore = log.lines.length;
     const unavailableBefore = log.count('database unavailable');
     const answers: { answer: Answer; mode: 'SYNC' | 'ASYNC' }[] = [];
@@ -212,12 +214,12 @@ describe.runIf(HAS_PRIVATE_POSTGRES)('executions through a database outage', () 
       const answer = await call(k, { key: kind < 2 ? `key-${i}` : null, mode, surface: kind === 3 ? 'tools' : 'graphql' });
       answers.push({ answer, mode });
     };
-    const load = (async () => {
-      while (!stopping) {
-        await Promise.all(Array.from({ length: 12 }, () => one(sent++)));
-        await sleep(50);
-      }
-    })();
+    // Eight clients, each sending its next call as soon as the last one is answered.
+    const load = Promise.all(
+      Array.from({ length: 8 }, async () => {
+        while (!stopping) await one(sent++);
+      }),
+    );
     await sleep(400);
     await pg.restart();
     await sleep(600);
