@@ -200,7 +200,8 @@ export class ExecutionRuntime {
         try {
           await this.release(ending.id);
         } catch {
-          if (Date.now() > until) return;
+          // Left to the lease sweep, which ends this process's calls it does not run as never started.
+          if (Date.now() > until) this.unstarted.delete(ending.id);
         }
       }
     })();
