@@ -34,7 +34,7 @@ interface Answer {
   status: number;
   retryAfter: string | null;
   code?: string;
-  execution?: { id: string; status: string; attempts: number; result: { k: string; n: number } | null } | null;
+  execution?: { id: string; status: string; attempts: number; result: { k: string; n: number } | null; error: { code: string } | null } | null;
   text: string;
 }
 
@@ -80,7 +80,7 @@ describe.runIf(HAS_PRIVATE_POSTGRES)('executions through a database outage', () 
     // POST: not idempotent, so the registry never repeats a call on its own; every upstream call is a client's.
     await new ToolService(registry.db.fork()).importManual(
       'load',
-      manual([manualTool({ name: 'count', inputs: { type: 'object' }, outputs: {}, tool_call_template: { call_template_type: 'http', url: `${peer.url}/count`, http_method: 'POST' } })]),
+      manual([manualTool({ name: 'count', inputs: { type: 'object', properties: { k: { type: 'string' } } }, outputs: {}, tool_call_template: { call_template_type: 'http', url: `${peer.url}/count`, http_method: 'POST' } })]),
       INLINE_MANUAL,
     );
     agent = await registry.login({ roles: ['agent'] });
@@ -96,16 +96,20 @@ describe.runIf(HAS_PRIVATE_POSTGRES)('executions through a database outage', () 
   const bearer = () => ({ 'content-type': 'application/json', authorization: `Bearer ${agent}` });
 
   /** Calls load.count with argument `k` over GraphQL (with `key`, or none) or, without a key, over /tools/{name}/call. */
-  async function call(k: string, options: { key?: string | null; mode?: 'SYNC' | 'ASYNC'; surface?: 'graphql' | 'tools' } = {}): Promise<Answer> {
+  async function call(
+    k: string,
+    options: { key?: string | null; mode?: 'SYNC' | 'ASYNC'; surface?: 'graphql' | 'tools'; args?: Record<string, unknown> } = {},
+  ): Promise<Answer> {
     const key = options.key ?? null;
+    const args = options.args ?? { k };
     try {
       if (options.surface === 'tools') {
-        const response = await fetch(`${registry.url}/tools/load.count/call`, { method: 'POST', headers: bearer(), body: JSON.stringify({ k }) });
+        const response = await fetch(`${registry.url}/tools/load.count/call`, { method: 'POST', headers: bearer(), body: JSON.stringify(args) });
         const text = await response.text();
         const body = JSON.parse(text) as { result?: { k: string; n: number }; error?: { code?: string } };
         return { k, key, status: response.status, retryAfter: response.headers.get('retry-after'), code: body.error?.code, text };
       }
-      const input = { tool: 'load.count', arguments: { k }, idempotencyKey: key, mode: options.mode ?? 'SYNC' };
+      const input = { tool: 'load.count', arguments: args, idempotencyKey: key, mode: options.mode ?? 'SYNC' };
       const response = await fetch(`${registry.url}/graphql`, { method: 'POST', headers: bearer(), body: JSON.stringify({ query: EXECUTE, variables: { input } }) });
       const text = await response.text();
       const body = JSON.parse(text) as { data?: { executeTool?: Answer['execution'] } | null; errors?: { extensions?: { code?: string } }[] };
@@ -179,6 +183,17 @@ describe.runIf(HAS_PRIVATE_POSTGRES)('executions through a database outage', () 
     expect(keyless.status, keyless.text).toBe(503);
     await expect.poll(async () => (await stored()).find((e) => e.k === 'lost-2'), { timeout: 20_000, interval: 100 }).toMatchObject({ status: 'failed', code: 'NOT_STARTED' });
     expect(calls.get('lost-2')).toBeUndefined();
+
+    // A retry refused before it runs (its arguments no longer match the schema) is the key's next attempt too.
+    const lostThird = proxy.loseReplyContaining('INSERT 0 1');
+    expect((await call('lost-3', { key: 'key-lost-3' })).status).toBe(503);
+    await lostThird;
+    await expect.poll(async () => (await stored()).find((e) => e.key === 'key-lost-3'), { timeout: 20_000, interval: 100 }).toMatchObject({ code: 'NOT_STARTED' });
+    const refused = await call('lost-3', { key: 'key-lost-3', args: { k: 3 } });
+    expect(refused.execution, refused.text).toMatchObject({ status: 'FAILED', error: { code: 'INVALID_ARGUMENTS' } });
+    const held = (await stored()).find((e) => e.key === 'key-lost-3')!;
+    expect(held).toMatchObject({ id: refused.execution!.id, status: 'failed', code: 'INVALID_ARGUMENTS' });
+    expect(held.audited.map((a) => a.code)).toEqual(['NOT_STARTED', 'INVALID_ARGUMENTS']);
   });
 
   it('answers 503 to a GraphQL request that loses the database mid-request', { timeout: 60_000 }, async () => {
