@@ -24,4 +24,6 @@ EXPOSE 4000
 HEALTHCHECK --interval=10s --timeout=3s --start-period=30s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:4000/readyz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
 # SIGTERM reaches node directly (exec form), which drains in-flight requests before exiting.
-CMD ["node", "dist/src/main.js"]
+# A young generation of 8 MB semi-spaces (V8's default is 16): the registry's per-request garbage
+# dies young, and the smaller nursery keeps resident memory under load ~70 MB lower (README, Benchmarks).
+CMD ["node", "--max-semi-space-size=8", "dist/src/main.js"]

@@ -6,7 +6,8 @@ import { fileURLToPath } from 'node:url';
 import { type AttackResult, HOSTILE, measureAttack } from './attack.ts';
 import { type CatalogResult, catalogThroughput, measureCatalog } from './catalog.ts';
 import { echoTool, type ExecuteResult, measureExecute } from './execute.ts';
-import { measureMemory, type MemoryResult, type MemorySample, sampleMemory } from './memory.ts';
+import { measureMemory, type MemoryResult, type MemorySample, type MemoryUnderLoadResult, sampleMemory } from './memory.ts';
+import { memoryUnderLoad } from './memory-load.ts';
 import { measureRelevance, measureSearch, type RelevanceResult } from './search.ts';
 import { measureRejectInProcess, measureShield, type ShieldResult } from './shield.ts';
 import { measureSql, type SqlResult } from './sql.ts';
@@ -100,6 +101,7 @@ async function main(): Promise<void> {
   let attack: AttackResult;
   let rejectInProcess: Awaited<ReturnType<typeof measureRejectInProcess>>;
   let memory: MemoryResult;
+  let underLoad: MemoryUnderLoadResult;
   const memorySamples: MemorySample[] = [];
   const sample = (at: string) => sampleMemory(large.registry, at, memorySamples);
   try {
@@ -117,6 +119,9 @@ async function main(): Promise<void> {
       log('execute overhead, and throughput against the bare Apollo peer');
       execute = await measureExecute(ctx, tool);
       log(`execute: +${fmt(execute.latency.addedP50, 2)} ms p50, ${fmt(execute.throughput.vsPeer, 3)} × peer (${fmt(execute.throughput.peer.rps, 0)} calls/s)`);
+      log('resident memory at 10,000 tools under a mixed load (catalog, search, executions, token requests)');
+      underLoad = await memoryUnderLoad(ctx, tool, 10_000, { quick, databaseInProcess: db.kind === 'pglite' });
+      log(`memory under load: ${fmt(underLoad.rssMbUnderLoad, 0)} MB steady, ${fmt(underLoad.maxRssMb, 0)} MB at most (${fmt(underLoad.rps, 0)} req/s)`);
     } finally {
       await tool.echo.stop();
     }
@@ -156,6 +161,7 @@ async function main(): Promise<void> {
     rejectP99Ms: attack.reject.p99Ms,
     shieldOverhead: shield.overhead,
     rssMb100k: memory.rssMb,
+    rssMbUnderLoad: underLoad.rssMbUnderLoad,
   };
   /** Figures replaced by issue 17's: kept in the results and in latest.md, not judged. */
   const secondary = {
@@ -272,6 +278,13 @@ async function main(): Promise<void> {
       key: 'rssMb100k',
       figure: `${fmt(memory.rssMb, 0)} MB`,
     },
+    {
+      measure: `Resident memory of the registry with 10k tools under a mixed load (${underLoad.mix.join(', ')}; ≤ ${underLoad.rateCap} req/s, ${fmt(underLoad.durationS, 0)} s): median of the second half${underLoad.databaseInProcess ? ' (PGlite in process)' : ''}`,
+      registry: `${fmt(underLoad.rssMbUnderLoad, 0)} MB (at most ${fmt(underLoad.maxRssMb, 0)} MB; ${fmt(underLoad.rps, 0)} req/s served)`,
+      baseline: `before the load: ${fmt(underLoad.startRssMb, 0)} MB`,
+      key: 'rssMbUnderLoad',
+      figure: `${fmt(underLoad.rssMbUnderLoad, 0)} MB`,
+    },
   ];
   const secondaryRows: Row[] = [
     {
@@ -303,7 +316,7 @@ async function main(): Promise<void> {
     secondary,
     environment: { ...env_, registryNodeArgs: process.env.BENCH_REGISTRY_NODE_ARGS ?? '', database: db.kind, databaseDescription: description, redis: Boolean(redisUrl), quick, settings, shieldOptions, loadGenerator: 'autocannon 9, pipelining 1, loopback' },
     durationS,
-    raw: { seedSeconds, catalog, catalog100k, sql, search, relevance, shield, execute, attack, rejectInProcess, memory, memorySamples },
+    raw: { seedSeconds, catalog, catalog100k, sql, search, relevance, shield, execute, attack, rejectInProcess, memory, memorySamples, underLoad },
   }, markdown);
   process.stdout.write(`\n${markdown}\nWritten ${paths.json} and ${paths.markdown} in ${fmt(durationS, 0)} s.\n`);
 }

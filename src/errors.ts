@@ -62,6 +62,11 @@ export enum ErrorCode {
   LIMITER_UNAVAILABLE = 'LIMITER_UNAVAILABLE',
   /** The registry process running a call stopped before it finished. */
   INTERRUPTED = 'INTERRUPTED',
+  /**
+   * The call was never started: the registry lost its database after storing the call and before
+   * calling the tool, so the tool was not called. Retrying with the same idempotency key runs it.
+   */
+  NOT_STARTED = 'NOT_STARTED',
   /** The call was cancelled (cancelExecution). */
   CANCELLED = 'CANCELLED',
   /** Live updates (subscriptions) cannot be served: the shared event bus (Redis) is unreachable. */

@@ -24,6 +24,7 @@ export interface Summary {
   rejectP99Ms: number;
   shieldOverhead: number;
   rssMb100k: number;
+  rssMbUnderLoad: number;
 }
 
 type Target = { op: '>=' | '<='; value: number; text: string };
@@ -45,6 +46,7 @@ export const TARGETS: Record<string, Target> = {
   rejectP99Ms: { op: '<=', value: 1, text: '≤ 1 ms' },
   shieldOverhead: { op: '<=', value: 0.1, text: '≤ 10%' },
   rssMb100k: { op: '<=', value: 400, text: '≤ 400 MB' },
+  rssMbUnderLoad: { op: '<=', value: 300, text: '≤ 300 MB' },
 };
 
 /** Whether `value` meets the target of `key`; false for NaN (a figure that could not be measured), null without a target. */

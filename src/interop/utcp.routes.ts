@@ -44,6 +44,7 @@ export const CALL_STATUS: Readonly<Record<ErrorCode, number>> = Object.freeze({
   [ErrorCode.LIMITER_UNAVAILABLE]: 503,
   [ErrorCode.EVENTS_UNAVAILABLE]: 503,
   [ErrorCode.INTERRUPTED]: 503,
+  [ErrorCode.NOT_STARTED]: 503,
   [ErrorCode.UNAVAILABLE]: 503,
   // The tool's upstream.
   [ErrorCode.EXECUTION_FAILED]: 502,

@@ -16,6 +16,13 @@ export interface TcpProxy {
   release(): void;
   /** Resolves once the `n`-th connection (counting from 1) has sent its first bytes. */
   clientSpoke(n: number): Promise<void>;
+  /**
+   * Loses the next reply of the server that contains `marker` (on any connection): instead of
+   * forwarding it, closes that connection, as a network fault right after the server answered would.
+   * For PostgreSQL, `'INSERT 0 1'` is the reply to an autocommit insert of one row, sent once it committed.
+   * Resolves once a reply was lost.
+   */
+  loseReplyContaining(marker: string): Promise<void>;
   /** Closes every open connection, as a network fault or a restarted server would. */
   cut(): void;
   /** Closes every open connection and refuses new ones (closes them at once) until `up`. */
@@ -32,6 +39,17 @@ export async function startTcpProxy(target: string): Promise<TcpProxy> {
   let holding = false;
   const held: (() => void)[] = [];
   let accepted = 0;
+  let losing: { marker: Buffer; lost: () => void } | null = null;
+  /** Whether `chunk` is the reply to lose (then the connection is closed). */
+  const lose = (chunk: Buffer, client: Socket, server: Socket): boolean => {
+    if (!losing || !chunk.includes(losing.marker)) return false;
+    const { lost } = losing;
+    losing = null;
+    client.destroy();
+    server.destroy();
+    lost();
+    return true;
+  };
 
   let refusing = false;
   const proxy = createServer((client) => {
@@ -60,6 +78,7 @@ export async function startTcpProxy(target: string): Promise<TcpProxy> {
     if (holding) {
       const chunks: Buffer[] = [];
       server.on('data', (chunk: Buffer) => {
+        if (lose(chunk, client, server)) return;
         if (holding) chunks.push(chunk);
         else client.write(chunk);
       });
@@ -67,7 +86,9 @@ export async function startTcpProxy(target: string): Promise<TcpProxy> {
         for (const chunk of chunks.splice(0)) client.write(chunk);
       });
     } else {
-      server.on('data', (chunk: Buffer) => client.write(chunk));
+      server.on('data', (chunk: Buffer) => {
+        if (!lose(chunk, client, server)) client.write(chunk);
+      });
     }
   });
   proxy.listen(0, '127.0.0.1');
@@ -93,6 +114,9 @@ export async function startTcpProxy(target: string): Promise<TcpProxy> {
     },
     async clientSpoke(n) {
       while (!spoke[n]) await once(events, 'spoke');
+    },
+    loseReplyContaining(marker) {
+      return new Promise<void>((lost) => (losing = { marker: Buffer.from(marker), lost }));
     },
     cut,
     down() {

@@ -1,7 +1,7 @@
 import { type EntityManager } from '@mikro-orm/postgresql';
 import { storable } from '../../common/json-values.js';
 import { type Database } from '../../db/database.js';
-import { type ErrorCode } from '../../errors.js';
+import { ErrorCode } from '../../errors.js';
 import { type Actor, auditActor, AuditOutcome, type AuditRecord, AuditService } from '../audit/index.js';
 import { Execution, type ExecutionMode, ExecutionStatus } from './execution.entity.js';
 import { ACTIVE, type Outcome } from './execution.model.js';
@@ -30,6 +30,26 @@ export interface Ending {
 }
 
 const ACTIVE_SQL = ACTIVE.map((s) => `'${s}'`).join(', ');
+
+/**
+ * A stored call that was never started ({@link ErrorCode.NOT_STARTED}): the tool was not called, so
+ * its idempotency key stays usable. `execution` is the row as stored (in a conflict clause, the
+ * existing one; `excluded` is the new call, which must be of the same tool).
+ */
+const NOT_STARTED_SQL = `execution.status = '${ExecutionStatus.FAILED}' and execution.error->>'code' = '${ErrorCode.NOT_STARTED}'`;
+
+/** What a new attempt of a call that was never started takes from the call that retries it. */
+const TAKE_OVER = `tool_id = excluded.tool_id, arguments = excluded.arguments, status = excluded.status, mode = excluded.mode, request_id = excluded.request_id,
+  timeout_ms = excluded.timeout_ms, decision = excluded.decision, updated_at = excluded.updated_at, result = null, output_valid = null, duration_ms = null`;
+
+/** Whether `execution` was stored as never started (its key may be used again). */
+export const notStarted = (execution: Pick<Execution, 'status' | 'error'>): boolean =>
+  execution.status === ExecutionStatus.FAILED && execution.error?.code === ErrorCode.NOT_STARTED;
+
+/** The id and creation time of the execution a claim wrote: its own, or those of the call it took over. */
+function takenOver(call: NewCall, row: { id: string; created_at: string | Date }): Pick<Execution, 'id' | 'createdAt'> {
+  return row.id === call.id ? { id: call.id, createdAt: call.createdAt } : { id: row.id, createdAt: new Date(row.created_at) };
+}
 
 /** A JSON value as a jsonb parameter (the ORM expands arrays and would send a string as text). */
 const jsonb = (value: unknown): string | null => (value === undefined || value === null ? null : JSON.stringify(value));
@@ -84,19 +104,24 @@ export class ExecutionRecords {
 
   /**
    * Stores an admitted call already `running` under this process's lease (claim and start in one
-   * statement; an idempotency key is claimed by the same insert). Returns the execution, or null when
-   * the key was already claimed (read that one with {@link existing}).
+   * statement; an idempotency key is claimed by the same insert). A key held by a call of the same
+   * tool that was never started ({@link NOT_STARTED_SQL}) is taken over: that execution is claimed
+   * again as its next attempt, under its own id. Returns the execution, or null when the key was
+   * already claimed otherwise (read that one with {@link existing}).
    */
   async claim(call: NewCall, decision: Record<string, unknown>): Promise<Execution | null> {
     const at = call.createdAt;
-    const rows = await this.db.fork().execute<{ id: string }[]>(
+    const rows = await this.db.fork().execute<{ id: string; created_at: string | Date; attempts: number }[]>(
       `insert into execution (id, created_at, updated_at, tool_id, tool_name, principal_id, arguments, status, mode, idempotency_key, request_id, timeout_ms, runner, heartbeat_at, attempts, started_at, decision)
        values (?, ?::timestamptz, ?::timestamptz, ?, ?, ?, ?::jsonb, ?, ?, ?, ?, ?, ?, ?::timestamptz, 1, ?::timestamptz, ?::jsonb)
-       on conflict (principal_id, idempotency_key) do nothing returning id`,
+       on conflict (principal_id, idempotency_key) do update set ${TAKE_OVER}, runner = excluded.runner, heartbeat_at = excluded.heartbeat_at,
+         started_at = excluded.started_at, attempts = execution.attempts + 1, error = null, finished_at = null
+       where ${NOT_STARTED_SQL} and execution.tool_name = excluded.tool_name returning id, created_at, attempts`,
       [call.id, iso(at), iso(at), call.toolId, call.toolName, call.principalId, jsonb(call.args), ExecutionStatus.RUNNING, call.mode, call.key, call.requestId, call.timeoutMs, this.runner, iso(at), iso(at), jsonb(decision)],
     );
-    if (rows.length === 0) return null;
-    return executionOf(call, { status: ExecutionStatus.RUNNING, startedAt: at, runner: this.runner, heartbeatAt: at, attempts: 1, decision });
+    const row = rows[0];
+    if (!row) return null;
+    return executionOf(call, { ...takenOver(call, row), status: ExecutionStatus.RUNNING, startedAt: at, runner: this.runner, heartbeatAt: at, attempts: Number(row.attempts), decision });
   }
 
   /**
@@ -119,6 +144,28 @@ export class ExecutionRecords {
     );
     if (!stored) return null;
     return executionOf(call, { status: outcome.status, error: jsonClone(error), decision, finishedAt: at, durationMs: null, attempts: 0 });
+  }
+
+  /**
+   * Stores a refusal of `call` in the execution `held` that holds its idempotency key but was never
+   * started (its next attempt, refused before it ran), with its audit entry, in one statement.
+   * Returns the execution, or null when `held` is no longer a call that was never started.
+   */
+  async refuseHeld(held: Execution, call: NewCall, outcome: Outcome, actor: Actor): Promise<Execution | null> {
+    const error = storable(outcome.error ?? null);
+    const decision = outcome.decision ?? null;
+    const record = executionAudit(actor, { id: held.id, toolId: call.toolId, toolName: call.toolName, startedAt: null }, outcome, null);
+    const at = call.createdAt;
+    const stored = await withAudit(
+      this.db.fork(),
+      `upd as (update execution set tool_id = ?, arguments = ?::jsonb, status = ?, mode = ?, request_id = ?, timeout_ms = ?, error = ?::jsonb, decision = ?::jsonb,
+         finished_at = ?::timestamptz, updated_at = ?::timestamptz, runner = null where id = ? and ${NOT_STARTED_SQL} returning id)`,
+      [call.toolId, jsonb(call.args), outcome.status, call.mode, call.requestId, call.timeoutMs, jsonb(error), jsonb(decision), iso(at), iso(at), held.id],
+      record,
+      'upd',
+    );
+    if (!stored) return null;
+    return executionOf(call, { id: held.id, createdAt: held.createdAt, status: outcome.status, error: jsonClone(error), decision, finishedAt: at, durationMs: null, attempts: held.attempts });
   }
 
   /**

@@ -1,10 +1,11 @@
 import { type Database } from '../../db/database.js';
+import { isDatabaseUnavailable } from '../../db/unavailable.js';
 import { ErrorCode } from '../../errors.js';
 import { type Logger } from '../../logger.js';
 import { ToolStatus } from '../tool/index.js';
 import { type CallableTool, findCallableById, retryable } from './execution.admit.js';
 import { Execution, ExecutionMode, ExecutionStatus } from './execution.entity.js';
-import { ACTIVE, type AbortReason } from './execution.model.js';
+import { ACTIVE, type AbortReason, type Outcome } from './execution.model.js';
 import { type ExecutionRecords } from './execution.record.js';
 
 /** How many times an interrupted idempotent ASYNC call is started in all. */
@@ -20,6 +21,10 @@ export interface LeaseDependencies {
   leaseSeconds: number;
   /** The calls this process is running now, by id, with the controller that aborts each. */
   running: ReadonlyMap<string, { controller: AbortController }>;
+  /** Calls this process started whose outcome it could not store; the sweep takes them out. */
+  unstored: Set<string>;
+  /** The outcome of a call this process holds but never started. */
+  notStarted: Outcome;
   /** Runs again a call restarted under this process's lease (already `running`, its attempt counted). */
   relaunch: (execution: Execution, tool: CallableTool) => void;
 }
@@ -29,7 +34,9 @@ export interface LeaseDependencies {
  * call carries its runner and a heartbeat, renewed every third of a lease while it runs; a call whose
  * heartbeat is older than a lease was abandoned (its process died, or its outcome could not be
  * stored) and is ended as `failed: interrupted` by whichever replica finds it, or, when it is an
- * ASYNC call of an idempotent tool started fewer than three times, started again here.
+ * ASYNC call of an idempotent tool started fewer than three times, started again here. A call this
+ * process holds, does not run and did not start (its request lost the database between storing it and
+ * calling the tool) is ended as `failed: not started`, which leaves its idempotency key usable.
  */
 export class ExecutionLeases {
   private timer?: NodeJS.Timeout;
@@ -72,15 +79,24 @@ export class ExecutionLeases {
       { limit: 500 },
     );
     for (const execution of abandoned) {
-      if (await this.retry(execution)) continue;
-      await this.deps.records.finish(
-        { id: execution.id, toolId: execution.tool?.id ?? null, toolName: execution.toolName, startedAt: execution.startedAt ?? null },
-        { principalId: null },
-        {
-          status: ExecutionStatus.FAILED,
-          error: { code: ErrorCode.INTERRUPTED, message: 'interrupted: the registry process running this call stopped before it finished', details: { reason: 'interrupted' } },
+      const ending = { id: execution.id, toolId: execution.tool?.id ?? null, toolName: execution.toolName, startedAt: execution.startedAt ?? null };
+      if (execution.runner === me && !this.deps.unstored.has(execution.id)) {
+        await this.deps.records.finish(ending, { principalId: null }, this.deps.notStarted, { runner: me, unstarted: true });
+        continue;
+      }
+      if (await this.retry(execution)) {
+        this.deps.unstored.delete(execution.id);
+        continue;
+      }
+      await this.deps.records.finish(ending, { principalId: null }, {
+        status: ExecutionStatus.FAILED,
+        error: {
+          code: ErrorCode.INTERRUPTED,
+          message: 'interrupted: the registry process running this call stopped renewing its lease before the call finished (it stopped, or lost its database)',
+          details: { reason: 'interrupted' },
         },
-      );
+      });
+      this.deps.unstored.delete(execution.id);
     }
     return abandoned.length;
   }
@@ -117,7 +133,8 @@ export class ExecutionLeases {
       }
       await this.recover();
     } catch (error) {
-      this.deps.logger.warn({ err: error }, 'execution lease renewal failed');
+      // An unavailable database is logged once per outage (by whoever answers requests), not once per tick.
+      if (!isDatabaseUnavailable(error)) this.deps.logger.warn({ err: error }, 'execution lease renewal failed');
     }
   }
 }

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { isUuid } from '../../common/ids.js';
 import { storable } from '../../common/json-values.js';
 import { type Database } from '../../db/database.js';
+import { isDatabaseUnavailable } from '../../db/unavailable.js';
 import { ErrorCode, RegistryError } from '../../errors.js';
 import { type Executor } from '../../executors/index.js';
 import { type Logger } from '../../logger.js';
@@ -10,7 +11,8 @@ import { type RequestSigner } from '../../security/request-signing.js';
 import { type Actor } from '../audit/index.js';
 import { type CredentialVault } from '../credential/index.js';
 import { type Viewer } from '../principal/viewer.js';
-import { admit, type CallableTool, charge, checkInput, findCallable } from './execution.admit.js';
+import { type AppliedLimits } from '../policy/index.js';
+import { admit, type CallableTool, charge, checkInput, findCallable, type StoredDecision } from './execution.admit.js';
 import { callTool } from './execution.call.js';
 import { recordTlsPinFailure } from '../provider/provider-pins.js';
 import { Execution, ExecutionMode, ExecutionStatus } from './execution.entity.js';
@@ -18,7 +20,7 @@ import { type ExecutionEvents } from './execution.events.js';
 import { type ExecutionLimiter } from './execution.limits.js';
 import { type AbortReason, type ExecuteInput, type ExecutionCaller, type Outcome, TERMINAL } from './execution.model.js';
 import { ExecutionLeases } from './execution.recover.js';
-import { ExecutionRecords, type NewCall } from './execution.record.js';
+import { type Ending, ExecutionRecords, type NewCall, notStarted } from './execution.record.js';
 import { redactBySchema } from './execution.redaction.js';
 
 export { type ExecuteInput, type ExecutionCaller, executionCallerOf } from './execution.model.js';
@@ -56,6 +58,16 @@ export interface CallObservation {
   inputs: unknown;
 }
 
+/** The outcome recorded for a stored call whose tool was never called. */
+const NOT_STARTED: Outcome = {
+  status: ExecutionStatus.FAILED,
+  error: {
+    code: ErrorCode.NOT_STARTED,
+    message: 'not started: the registry lost its database before it could call the tool, so the tool was not called; retry with the same idempotency key to run it',
+    details: { reason: 'not_started' },
+  },
+};
+
 interface Running {
   controller: AbortController;
   done: Promise<Execution | null>;
@@ -72,6 +84,13 @@ interface Running {
 export class ExecutionRuntime {
   readonly instanceId = randomUUID();
   private readonly running = new Map<string, Running>();
+  /**
+   * Calls this process launched whose outcome it could not store (the database stayed away): the
+   * sweep records them interrupted. Any other call it holds but is not running was never started.
+   */
+  private readonly unstored = new Set<string>();
+  /** Calls possibly stored but never started, by id, until they are recorded {@link NOT_STARTED}. */
+  private readonly unstarted = new Map<string, Ending>();
   private readonly records: ExecutionRecords;
   private readonly leases: ExecutionLeases;
   private stopping = false;
@@ -85,6 +104,8 @@ export class ExecutionRuntime {
       instanceId: this.instanceId,
       leaseSeconds: deps.leaseSeconds,
       running: this.running,
+      unstored: this.unstored,
+      notStarted: NOT_STARTED,
       relaunch: (execution, tool) =>
         void this.launch(execution, tool, execution.arguments, execution.timeoutMs ?? deps.defaultTimeoutMs, { principalId: execution.principal.id }),
     });
@@ -131,20 +152,88 @@ export class ExecutionRuntime {
     this.deps.onCall?.({ kind: 'call', principalId: caller.viewer.principalId, tool: tool.name, denied: refusal?.status === ExecutionStatus.DENIED, args, inputs: tool.inputs });
     if (refusal) {
       const refused = await this.records.refuse(call, refusal, caller.actor);
-      if (refused) this.deps.events.publish({ executionId: call.id, status: refused.status });
-      return refused ?? this.replay(call);
+      if (refused) {
+        this.deps.events.publish({ executionId: refused.id, status: refused.status });
+        return refused;
+      }
+      const held = await this.held(call);
+      if (!notStarted(held)) return held;
+      // The key's call never started: this refusal is its next attempt.
+      const again = await this.records.refuseHeld(held, call, refusal, caller.actor);
+      if (again) this.deps.events.publish({ executionId: again.id, status: again.status });
+      return again ?? this.records.load(held.id);
     }
     const { decision, limits } = admission as Exclude<typeof admission, { refusal: unknown }>;
-    const claimed = await this.records.claim(call, decision);
-    if (!claimed) return this.replay(call);
-    if (key !== null) {
-      const over = await charge(this.deps.limiter, caller.viewer.principalId, tool.id, limits, decision);
-      if (over) return (await this.finish(claimed, caller.actor, over, this.instanceId, { unstarted: true })) ?? this.records.load(call.id);
+    // A key whose call was never started is claimed again (once) as that call's next attempt.
+    for (let round = 0; ; round++) {
+      const claimed = await this.claim(call, decision);
+      if (claimed) return this.begin(claimed, caller, tool, args, limits, decision);
+      const held = await this.held(call);
+      if (round > 0 || !notStarted(held)) return held;
     }
-    this.deps.events.publish({ executionId: call.id, status: ExecutionStatus.RUNNING });
-    const work = this.launch(claimed, tool, args, timeoutMs, caller.actor);
-    if (mode === ExecutionMode.ASYNC) return claimed;
-    return (await work) ?? this.records.load(call.id);
+  }
+
+  /**
+   * Claims `call`. When the database goes away during the claim, the insert may have committed
+   * without this process knowing: the call is then recorded as never started once it is back.
+   */
+  private async claim(call: NewCall, decision: Record<string, unknown>): Promise<Execution | null> {
+    try {
+      return await this.records.claim(call, decision);
+    } catch (error) {
+      if (isDatabaseUnavailable(error)) this.notStarted({ id: call.id, toolId: call.toolId, toolName: call.toolName, startedAt: null });
+      throw error;
+    }
+  }
+
+  /** Charges the limits of a claimed call with a key and runs it (SYNC) or starts it (ASYNC). */
+  private async begin(claimed: Execution, caller: ExecutionCaller, tool: CallableTool, args: Record<string, unknown>, limits: readonly AppliedLimits[], decision: StoredDecision): Promise<Execution> {
+    const { id } = claimed;
+    try {
+      if (claimed.idempotencyKey != null) {
+        const over = await charge(this.deps.limiter, caller.viewer.principalId, tool.id, limits, decision);
+        if (over) return (await this.finish(claimed, caller.actor, over, this.instanceId, { unstarted: true })) ?? (await this.records.load(id));
+      }
+    } catch (error) {
+      // Nothing called the tool: the call is recorded as never started, and its key stays usable.
+      this.notStarted({ id, toolId: tool.id, toolName: tool.name, startedAt: null });
+      throw error;
+    }
+    this.deps.events.publish({ executionId: id, status: ExecutionStatus.RUNNING });
+    const work = this.launch(claimed, tool, args, claimed.timeoutMs ?? this.deps.defaultTimeoutMs, caller.actor);
+    if (claimed.mode === ExecutionMode.ASYNC) return claimed;
+    return (await work) ?? this.records.load(id);
+  }
+
+  /**
+   * Records a call this process stored (or may have stored) but never started as {@link NOT_STARTED},
+   * in the background as soon as the database answers (retrying for up to a minute or a lease; the
+   * sweep records what is left). Nothing is written when the call was not stored after all.
+   */
+  private notStarted(ending: Ending): void {
+    if (this.unstarted.has(ending.id)) return;
+    this.unstarted.set(ending.id, ending);
+    const until = Date.now() + Math.max(60, this.deps.leaseSeconds) * 1000;
+    void (async () => {
+      for (let wait = 100; this.unstarted.has(ending.id) && !this.stopping; wait = Math.min(wait * 2, 1000)) {
+        await new Promise((resolve) => setTimeout(resolve, wait).unref());
+        try {
+          await this.release(ending.id);
+        } catch {
+          // Left to the lease sweep, which ends this process's calls it does not run as never started.
+          if (Date.now() > until) this.unstarted.delete(ending.id);
+        }
+      }
+    })();
+  }
+
+  /** Stores a call of {@link unstarted} as never started (when it is stored at all); throws when the database is away. */
+  private async release(id: string): Promise<void> {
+    const ending = this.unstarted.get(id);
+    if (!ending) return;
+    const written = await this.records.finish(ending, { principalId: null }, NOT_STARTED, { runner: this.instanceId, unstarted: true });
+    this.unstarted.delete(id);
+    if (written) this.deps.events.publish({ executionId: id, status: ExecutionStatus.FAILED });
   }
 
   /**
@@ -187,11 +276,18 @@ export class ExecutionRuntime {
     }
   }
 
-  /** The call an idempotent retry repeats: once it ended (SYNC), or as it is (ASYNC). */
-  private async replay(call: NewCall): Promise<Execution> {
-    const existing = await this.records.existing(call.principalId, call.key!);
+  /**
+   * The call that holds `call`'s idempotency key, as an idempotent retry repeats it: once it ended
+   * (SYNC), or as it is (ASYNC). One this process stored but never started is recorded as such first.
+   */
+  private async held(call: NewCall): Promise<Execution> {
+    let existing = await this.records.existing(call.principalId, call.key!);
     if (existing.toolName !== call.toolName) {
       throw new RegistryError(ErrorCode.CONFLICT, 'This idempotency key was already used for a call of another tool', { argument: 'input.idempotencyKey' });
+    }
+    if (this.unstarted.has(existing.id)) {
+      await this.release(existing.id);
+      existing = await this.records.load(existing.id);
     }
     return call.mode === ExecutionMode.SYNC ? this.settled(existing, call.timeoutMs) : existing;
   }
@@ -209,7 +305,11 @@ export class ExecutionRuntime {
         this.deps.logger.error({ err: error, executionId: id }, 'execution could not be stored');
         // Left as it is, the call would stay running for good: its runner, this process, is alive.
         const failed = { status: ExecutionStatus.FAILED, error: { code: ErrorCode.INTERNAL_SERVER_ERROR, message: 'The outcome of the call could not be stored' } };
-        return this.finish(execution, actor, failed, this.instanceId).catch(() => null);
+        return this.finish(execution, actor, failed, this.instanceId).catch(() => {
+          // The sweep records it interrupted: it was started.
+          this.unstored.add(id);
+          return null;
+        });
       })
       .finally(() => this.running.delete(id));
     this.running.set(id, { controller, done });
@@ -248,7 +348,8 @@ export class ExecutionRuntime {
         return await this.finish(execution, actor, outcome, this.instanceId);
       } catch (error) {
         if (Date.now() + wait > until) throw error;
-        this.deps.logger.warn({ err: error, executionId: execution.id }, 'could not store the outcome of a call yet; retrying');
+        // An unavailable database is logged once per outage, not once per call.
+        if (!isDatabaseUnavailable(error)) this.deps.logger.warn({ err: error, executionId: execution.id }, 'could not store the outcome of a call yet; retrying');
         await new Promise((resolve) => setTimeout(resolve, wait));
       }
     }
