@@ -13,6 +13,7 @@ import { CostBudgets } from './budgets.js';
 import { ExecutionLimiter } from '../modules/execution/execution.limits.js';
 import { closeEgressAgents, parseEgressAllowList } from './egress.js';
 import { LoginThrottle } from './login-throttle.js';
+import { MemorySlidingWindow, RedisSlidingWindow, type SlidingWindow } from './sliding-window.js';
 import { loadOrCreateSigningKeys, parseSigningKeys, type SigningKeyRing } from './signing-keys.js';
 
 /** The security services a running registry shares across requests. */
@@ -33,6 +34,8 @@ export interface Security {
   executionLimiter: ExecutionLimiter;
   /** Throttling of failed client authentications at the token endpoint (Redis when configured). */
   loginThrottle: LoginThrottle;
+  /** Counts dynamic OAuth client registrations per address (Redis when configured). */
+  oauthRegistrations: SlidingWindow;
   /** Events for subscriptions: through Redis across replicas when configured, else in this process. */
   events: EventBus;
   close(): Promise<void>;
@@ -117,6 +120,7 @@ export async function createSecurity(config: Config, logger: Logger): Promise<Se
     budgets: new CostBudgets(redis),
     executionLimiter: new ExecutionLimiter(redis),
     loginThrottle: new LoginThrottle(config.authThrottle, redis, namespace),
+    oauthRegistrations: redis ? new RedisSlidingWindow(redis) : new MemorySlidingWindow(),
     events,
     async close() {
       // The pooled keep-alive connections of every outbound request (in-flight calls are drained by now).

@@ -11,6 +11,7 @@ import { Migration20261206160742_audit_checkpoint as M7 } from './Migration20261
 import { Migration20261206161500_token_family as M8 } from './Migration20261206161500_token_family.js';
 import { Migration20261206190000_audit_chains as M9 } from './Migration20261206190000_audit_chains.js';
 import { Migration20261206200500_search_name_words as M10 } from './Migration20261206200500_search_name_words.js';
+import { Migration20261207100500_oauth_authorization as M11 } from './Migration20261207100500_oauth_authorization.js';
 
 export const migrations: MigrationObject[] = [
   { name: 'Migration20261122101217_init', class: M0 },
@@ -24,4 +25,5 @@ export const migrations: MigrationObject[] = [
   { name: 'Migration20261206161500_token_family', class: M8 },
   { name: 'Migration20261206190000_audit_chains', class: M9 },
   { name: 'Migration20261206200500_search_name_words', class: M10 },
+  { name: 'Migration20261207100500_oauth_authorization', class: M11 },
 ];
