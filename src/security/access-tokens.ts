@@ -179,11 +179,12 @@ export class AccessTokens {
         issuer: this.currentIssuer,
         algorithms: ['EdDSA', 'ES256'],
         typ: 'at+jwt',
-        requiredClaims: ['sub', 'iat', 'exp', 'jti', 'sid', 'aud'],
+        requiredClaims: ['sub', 'iat', 'exp', 'jti', 'sid'],
         clockTolerance: CLOCK_SKEW_SECONDS,
       });
       checkTimes(payload, this.options.ttlSeconds);
       if (typeof payload.sid !== 'string') throw new InvalidTokenError('invalid');
+      // No `aud` means no resource: every endpoint refuses such a token (see Authenticator).
       const audience = Object.freeze(typeof payload.aud === 'string' ? [payload.aud] : (payload.aud ?? []));
       return { ...this.claims(payload, scopesOf(payload.scope)), familyId: payload.sid, audience };
     } catch (error) {

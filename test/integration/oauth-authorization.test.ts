@@ -222,7 +222,7 @@ describe('the authorization endpoint', () => {
   });
 
   it('refuses PKCE plain and a missing challenge with a redirect carrying invalid_request and the state', async () => {
-    for (const params of [{ code_challenge: 'a'.repeat(43), code_challenge_method: 'plain' }, {}]) {
+    for (const params of [{ code_challenge: 'a'.repeat(43), code_challenge_method: 'plain' }, {}] as Record<string, string>[]) {
       const res = await fetch(authorizeUrl(clientId, params), { redirect: 'manual' });
       expect(res.status).toBe(303);
       const location = new URL(res.headers.get('location')!);
