@@ -106,7 +106,11 @@ export async function authorizeRoutes(app: FastifyInstance, deps: OAuthDependenc
   app.post('/oauth/register', { bodyLimit: 16 * 1024 }, async (request, reply) => {
     reply.header('cache-control', 'no-store');
     const sourceIp = deps.sourceIp?.(request) ?? request.ip;
-    const admitted = await deps.registrations.take(`oauth-register:${sourceIp}`, deps.clients.registrationsPerHour, REGISTRATION_WINDOW_MS);
+    // Fails closed: without the shared count, nobody registers.
+    const admitted = await deps.registrations.take(`oauth-register:${sourceIp}`, deps.clients.registrationsPerHour, REGISTRATION_WINDOW_MS).catch(() => null);
+    if (!admitted) {
+      return reply.status(503).header('retry-after', '5').send({ error: 'temporarily_unavailable', error_description: 'Registration is unavailable right now; retry after 5 s' });
+    }
     if (!admitted.admitted) {
       const retryAfter = Math.max(1, Math.ceil(admitted.retryAfterMs / 1000));
       return reply.status(429).header('retry-after', String(retryAfter)).send({ error: 'slow_down', error_description: `Too many client registrations from this address; retry after ${retryAfter} s` });

@@ -51,6 +51,14 @@ function eventNamespace(config: Config): string {
   return createHash('sha256').update(`${url.hostname}:${url.port || '5432'}${url.pathname}`).digest('hex').slice(0, 16);
 }
 
+/** A sliding window whose keys live under this registry's namespace (registries may share a Redis). */
+function namespaced(window: SlidingWindow, namespace: string): SlidingWindow {
+  return {
+    take: (key, limit, windowMs) => window.take(`${namespace}${key}`, limit, windowMs),
+    giveBack: (key, windowMs, slot) => window.giveBack(`${namespace}${key}`, windowMs, slot),
+  };
+}
+
 /**
  * Loads the signing keys (from REGISTRY_SIGNING_KEYS, else generated and kept in the embedded
  * data directory), and connects to Redis when configured. Throws for invalid keys.
@@ -120,7 +128,7 @@ export async function createSecurity(config: Config, logger: Logger): Promise<Se
     budgets: new CostBudgets(redis),
     executionLimiter: new ExecutionLimiter(redis),
     loginThrottle: new LoginThrottle(config.authThrottle, redis, namespace),
-    oauthRegistrations: redis ? new RedisSlidingWindow(redis) : new MemorySlidingWindow(),
+    oauthRegistrations: namespaced(redis ? new RedisSlidingWindow(redis) : new MemorySlidingWindow(), namespace),
     events,
     async close() {
       // The pooled keep-alive connections of every outbound request (in-flight calls are drained by now).
