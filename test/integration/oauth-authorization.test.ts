@@ -121,7 +121,7 @@ const initialize = (token: string, path = '/mcp') =>
   });
 
 beforeAll(async () => {
-  registry = await startRegistry({ env: { REGISTRY_ADMIN_MFA: 'required', REGISTRY_OAUTH_REGISTRATIONS_PER_HOUR: '12' } });
+  registry = await startRegistry({ env: { REGISTRY_ADMIN_MFA: 'required', REGISTRY_OAUTH_REGISTRATIONS_PER_HOUR: '13' } });
   await new ToolService(registry.db.fork()).importManual(
     'oauthed',
     manual([manualTool({ name: 'hello', inputs: { type: 'object', properties: {} }, outputs: {}, tool_call_template: { call_template_type: 'text', content: '"hi"' } })]),
@@ -177,6 +177,12 @@ describe('the MCP SDK client signing in with authorization code and PKCE', () =>
     const refreshed = await registry.oauth({ grant_type: 'refresh_token', client_id: provider.info!.client_id, refresh_token: provider.saved!.refresh_token! });
     expect(refreshed.status).toBe(200);
     expect(decodeJwt(refreshed.body.access_token as string).aud).toEqual([`${registry.url}/mcp`]);
+    // Only that client may refresh: not the principal with its secret, not another registered client (nothing is spent).
+    const next = refreshed.body.refresh_token as string;
+    const other = (await register({ redirect_uris: [REDIRECT] })).body.client_id!;
+    expect((await registry.oauth({ grant_type: 'refresh_token', client_id: agent.clientId, client_secret: agent.clientSecret, refresh_token: next })).body.error).toBe('invalid_grant');
+    expect((await registry.oauth({ grant_type: 'refresh_token', client_id: other, refresh_token: next })).body.error).toBe('invalid_grant');
+    expect((await registry.oauth({ grant_type: 'refresh_token', client_id: provider.info!.client_id, refresh_token: next })).status).toBe(200);
   });
 
   it("connects with the SDK's ClientCredentialsProvider, and its token is for /mcp only", async () => {
@@ -307,7 +313,7 @@ describe('dynamic client registration (RFC 7591)', () => {
     expect(ok).toMatchObject({ status: 201, body: { token_endpoint_auth_method: 'none', redirect_uris: ['https://app.example/cb', 'com.example.app:/cb'] } });
 
     let limited;
-    for (let i = 0; i < 12 && !limited; i++) {
+    for (let i = 0; i < 13 && !limited; i++) {
       const res = await register({ redirect_uris: [REDIRECT] });
       if (res.status === 429) limited = res;
     }
