@@ -25,6 +25,18 @@ export interface AuthConfig {
   oidc?: { issuer: string; jwksUrl: string; audience?: string; scopeClaim: string };
 }
 
+/** The OAuth 2.1 authorization server for public clients (src/security/authorize.routes.ts). */
+export interface OAuthServerConfig {
+  /** `required`: an admin's sign-in at /oauth/authorize needs a TOTP code (RFC 6238). */
+  adminMfa: 'required' | 'off';
+  /** Dynamically registered clients kept at most; registration is refused beyond. */
+  maxClients: number;
+  /** Registrations accepted per source address per hour. */
+  registrationsPerHour: number;
+  /** A registered client that has not signed anyone in for this long is deleted. */
+  unusedClientTtlSeconds: number;
+}
+
 /** How the registry reaches providers to discover their tools. */
 export interface DiscoveryConfig {
   /** Hosts and CIDRs that may be reached although private or loopback (`REGISTRY_EGRESS_ALLOW`). */
@@ -146,6 +158,7 @@ export interface Config {
   /** Embedded mode's data directory (database, generated keys); undefined in memory or on PostgreSQL. */
   dataDir?: string;
   auth: AuthConfig;
+  oauth: OAuthServerConfig;
   limits: LimitsConfig;
   discovery: DiscoveryConfig;
   execution: ExecutionConfig;
@@ -233,6 +246,10 @@ const EnvSchema = z.object({
   OIDC_JWKS_URL: z.string().url().optional(),
   OIDC_AUDIENCE: z.string().min(1).optional(),
   OIDC_SCOPE_CLAIM: z.string().min(1).default('scope'),
+  REGISTRY_ADMIN_MFA: z.enum(['required', 'off']).default('off'),
+  REGISTRY_OAUTH_MAX_CLIENTS: z.coerce.number().int().min(1).max(1_000_000).default(1000),
+  REGISTRY_OAUTH_REGISTRATIONS_PER_HOUR: z.coerce.number().int().min(1).max(100_000).default(20),
+  REGISTRY_OAUTH_UNUSED_CLIENT_TTL_SECONDS: z.coerce.number().int().min(60).max(365 * 86_400).default(86_400),
   REGISTRY_MAX_DEPTH: z.coerce.number().int().min(1).max(100).default(10),
   REGISTRY_MAX_COST: z.coerce.number().int().min(1).max(10_000_000).default(5000),
   REGISTRY_MAX_ALIASES: z.coerce.number().int().min(0).max(1000).default(15),
@@ -414,6 +431,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
         e.OIDC_ISSUER && e.OIDC_JWKS_URL
           ? { issuer: e.OIDC_ISSUER, jwksUrl: e.OIDC_JWKS_URL, audience: e.OIDC_AUDIENCE, scopeClaim: e.OIDC_SCOPE_CLAIM }
           : undefined,
+    },
+    oauth: {
+      adminMfa: e.REGISTRY_ADMIN_MFA,
+      maxClients: e.REGISTRY_OAUTH_MAX_CLIENTS,
+      registrationsPerHour: e.REGISTRY_OAUTH_REGISTRATIONS_PER_HOUR,
+      unusedClientTtlSeconds: e.REGISTRY_OAUTH_UNUSED_CLIENT_TTL_SECONDS,
     },
     execution: {
       defaultTimeoutMs: e.REGISTRY_EXECUTION_TIMEOUT_MS,

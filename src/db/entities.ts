@@ -7,6 +7,9 @@ import { Policy } from '../modules/policy/policy.entity.js';
 import { Principal } from '../modules/principal/principal.entity.js';
 import { RefreshToken } from '../modules/principal/refresh-token.entity.js';
 import { TokenFamily } from '../modules/principal/token-family.entity.js';
+import { AuthorizationCode } from '../modules/oauth/authorization-code.entity.js';
+import { OAuthClient } from '../modules/oauth/oauth-client.entity.js';
+import { TotpEnrolment } from '../modules/oauth/totp-enrolment.entity.js';
 import { Provider } from '../modules/provider/provider.entity.js';
 import { ProviderVariable } from '../modules/variable/variable.entity.js';
 import { ToolVersion } from '../modules/tool/tool-version.entity.js';
@@ -30,4 +33,7 @@ export const entities = [
   AuditCheckpoint,
   AlertRule,
   SecurityAlert,
+  OAuthClient,
+  AuthorizationCode,
+  TotpEnrolment,
 ];

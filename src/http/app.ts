@@ -22,7 +22,8 @@ import { type Logger } from '../logger.js';
 import { type RegistrySchema } from '../schema.js';
 import { type Security } from '../security/index.js';
 import { LimitGate } from '../security/limit-gate.js';
-import { AuthenticationError } from '../security/authenticate.js';
+import { AuthenticationError, type ExpectedResource } from '../security/authenticate.js';
+import { audienceOf, RESOURCE_METADATA_PATH, resourceOfRoute, type ResourcePath } from '../security/resources.js';
 import { listenOrigin } from '../security/access-tokens.js';
 import { oauthRoutes } from '../security/oauth.routes.js';
 import { REQUEST_SIGNING_JWKS_PATH } from '../security/request-signing.js';
@@ -297,6 +298,10 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
     outage,
     sourceIp: (request) => sourceIpOf(request.raw),
     principalChanges: security.tokenHolders,
+    clients: config.oauth,
+    vault: security.vault,
+    registrations: security.oauthRegistrations,
+    origin: originOf,
   });
 
   const runtime = createExecutionRuntime(config, db, security, logger, securityMonitor);
@@ -331,10 +336,16 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
     securityMonitor,
   };
 
+  /** The resource a request is for (RFC 8707): its token's `aud` must name it. */
+  const expectedResource = (request: FastifyRequest, path: ResourcePath): ExpectedResource => ({
+    audience: audienceOf(security.tokens.issuer, path),
+    metadataUrl: `${originOf(request)}${RESOURCE_METADATA_PATH}${path}`,
+  });
+
   /** The request's viewer; a refused token is audited and answered with 401. */
   const authenticate = async (request: FastifyRequest, em: EntityManager) => {
     try {
-      return await security.authenticator.authenticate(request.headers.authorization, em);
+      return await security.authenticator.authenticate(request.headers.authorization, em, expectedResource(request, resourceOfRoute(request.routeOptions.url)));
     } catch (error) {
       if (error instanceof AuthenticationError) {
         await createContext(contextDeps, { requestId: request.id, sourceIp: sourceIpOf(request.raw), origin: originOf(request), viewer: null }).recordDenial(
@@ -384,7 +395,7 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
     const em = db.fork();
     let viewer: Viewer | null;
     try {
-      viewer = await security.authenticator.authenticate(request.headers.authorization, em);
+      viewer = await security.authenticator.authenticate(request.headers.authorization, em, expectedResource(request, '/graphql'));
     } catch {
       return null;
     }
@@ -429,7 +440,11 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
     schema: schema.schema,
     limits: config.limits,
     logger,
-    authenticate: (authorization) => security.authenticator.authenticate(authorization, db.fork()),
+    authenticate: (authorization) =>
+      security.authenticator.authenticate(authorization, db.fork(), {
+        audience: audienceOf(security.tokens.issuer, '/graphql'),
+        metadataUrl: `${config.publicUrl ?? security.tokens.issuer}${RESOURCE_METADATA_PATH}/graphql`,
+      }),
     sourceIp: sourceIpOf,
     context: (viewer, sourceIp, requestId, origin) => createContext(contextDeps, { requestId, sourceIp, origin, viewer }),
     origin: (request) => config.publicUrl ?? `${scheme}://${request.headers.host ?? 'localhost'}`,

@@ -2,6 +2,7 @@ import { type FastifyRequest } from 'fastify';
 import { type RegistryContext } from '../context.types.js';
 import { ErrorCode, RegistryError } from '../errors.js';
 import { type Viewer } from '../modules/principal/index.js';
+import { AuthenticationError } from '../security/authenticate.js';
 import { Scope } from '../security/scopes.js';
 
 /** What the interop endpoints (/mcp, /utcp) are built from. */
@@ -22,6 +23,8 @@ export interface BearerRefusal {
   message: string;
   /** `WWW-Authenticate` parameters after `Bearer`, e.g. `error="insufficient_scope"`. */
   challenge: string[];
+  /** The whole `WWW-Authenticate` header when the refusal names the resource's metadata itself (a token for another resource). */
+  header?: string;
 }
 
 /**
@@ -49,7 +52,8 @@ export async function requireBearerScope(
     viewer = await authenticate(request);
   } catch (error) {
     if (error instanceof RegistryError && error.code === ErrorCode.UNAUTHENTICATED) {
-      return { status: 401, code: ErrorCode.UNAUTHENTICATED, message: error.message, challenge: ['error="invalid_token"'] };
+      const header = error instanceof AuthenticationError && error.challenge !== 'Bearer' ? error.challenge : undefined;
+      return { status: 401, code: ErrorCode.UNAUTHENTICATED, message: error.message, challenge: ['error="invalid_token"'], header };
     }
     throw error;
   }

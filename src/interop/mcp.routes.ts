@@ -14,7 +14,6 @@ import { DATABASE_RETRY_AFTER_SECONDS, DATABASE_UNAVAILABLE_MESSAGE, isDatabaseU
 import { ErrorCode, RegistryError } from '../errors.js';
 import { executionCallerOf, ExecutionStatus } from '../modules/execution/index.js';
 import { type Tool } from '../modules/tool/index.js';
-import { Scope } from '../security/scopes.js';
 import { type InteropDependencies, requireExecutor } from './bearer.js';
 import { executableTools } from './executable-tools.js';
 
@@ -82,39 +81,14 @@ function serverFor(ctx: RegistryContext): Server {
  * any replica answers any request). The bearer token authenticates every request; without one, or
  * without `tools:execute`, the answer is 401/403 with a `WWW-Authenticate` header pointing at the
  * protected-resource metadata (`/.well-known/oauth-protected-resource`, RFC 9728), which names the
- * registry's own token endpoint as the authorization server.
+ * registry as the authorization server. A token whose `aud` does not include `/mcp` is refused (401).
  */
 export async function mcpRoutes(app: FastifyInstance, deps: InteropDependencies): Promise<void> {
   const metadataPath = '/.well-known/oauth-protected-resource';
   const challenge = (request: FastifyRequest, extra = '') =>
     `Bearer resource_metadata="${deps.origin(request)}${metadataPath}/mcp"${extra}`;
 
-  const metadata = async (request: FastifyRequest) => {
-    const base = deps.origin(request);
-    return {
-      resource: `${base}/mcp`,
-      authorization_servers: [deps.issuer()],
-      bearer_methods_supported: ['header'],
-      scopes_supported: [Scope.TOOLS_EXECUTE, Scope.TOOLS_READ],
-      resource_name: 'Tool Registry',
-    };
-  };
-  app.get(metadataPath, metadata);
-  app.get(`${metadataPath}/mcp`, metadata);
-  // RFC 8414: where MCP clients find the token endpoint of the authorization server named above.
-  // Its `issuer` is the `iss` of the registry's tokens, and its endpoints live under it.
-  app.get('/.well-known/oauth-authorization-server', async () => {
-    const base = deps.issuer();
-    return {
-      issuer: base,
-      token_endpoint: `${base}/oauth/token`,
-      jwks_uri: `${base}/.well-known/jwks.json`,
-      grant_types_supported: ['client_credentials', 'refresh_token'],
-      token_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],
-      response_types_supported: [],
-      scopes_supported: Object.values(Scope),
-    };
-  });
+  // The protected-resource and authorization-server metadata are served by src/security/authorize.routes.ts.
 
   const handle = async (request: FastifyRequest, reply: FastifyReply) => {
     const checked = await requireExecutor(request, deps.authenticate);

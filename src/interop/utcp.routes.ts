@@ -107,7 +107,7 @@ export async function utcpRoutes(app: FastifyInstance, deps: InteropDependencies
   const caller = async (request: FastifyRequest, reply: FastifyReply): Promise<RegistryContext | null> => {
     const checked = await requireExecutor(request, deps.authenticate);
     if ('viewer' in checked) return deps.context(request, checked.viewer);
-    reply.header('www-authenticate', ['Bearer', checked.challenge.join(', ')].filter(Boolean).join(' '));
+    reply.header('www-authenticate', checked.header ?? ['Bearer', checked.challenge.join(', ')].filter(Boolean).join(' '));
     await refuse(reply, checked.status, checked.code, checked.message);
     return null;
   };

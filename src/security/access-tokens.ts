@@ -39,6 +39,8 @@ export interface AccessTokenClaims {
   familyId?: string;
   /** The OIDC issuer for external tokens; undefined for the registry's own. */
   externalIssuer?: string;
+  /** `aud` of a registry token: the resource URLs (`<issuer>/mcp`, `/utcp`, `/graphql`) it is meant for. */
+  audience?: readonly string[];
 }
 
 /** Why a token was refused; never includes the token. */
@@ -110,18 +112,27 @@ export class AccessTokens {
     return this.currentIssuer;
   }
 
+  /** The external identity provider whose tokens are accepted, if one is configured. */
+  get oidcIssuer(): string | undefined {
+    return this.options.oidc?.issuer;
+  }
+
   /** Sets the issuer once the listen origin is known (no REGISTRY_PUBLIC_URL); before serving requests. */
   useIssuer(issuer: string): void {
     this.currentIssuer = issuer;
     this.verified.clear();
   }
 
-  /** A signed JWT for `principalId` with `sub`, `scope`, `sid` (the token family), `jti`, `iat`, `exp` and `iss`. */
-  async issue(principalId: string, scopes: readonly string[], familyId: string): Promise<{ token: string; expiresIn: number }> {
+  /**
+   * A signed JWT for `principalId` with `sub`, `scope`, `sid` (the token family), `aud` (the
+   * resources it is meant for, RFC 8707), `jti`, `iat`, `exp` and `iss`.
+   */
+  async issue(principalId: string, scopes: readonly string[], familyId: string, audience: readonly string[]): Promise<{ token: string; expiresIn: number }> {
     const { current } = this.keys;
     const token = await new SignJWT({ scope: scopes.join(' '), sid: familyId })
       .setProtectedHeader({ alg: current.alg, kid: current.kid, typ: 'at+jwt' })
       .setSubject(principalId)
+      .setAudience([...audience])
       .setIssuer(this.currentIssuer)
       .setJti(randomUUID())
       .setIssuedAt()
@@ -173,7 +184,9 @@ export class AccessTokens {
       });
       checkTimes(payload, this.options.ttlSeconds);
       if (typeof payload.sid !== 'string') throw new InvalidTokenError('invalid');
-      return { ...this.claims(payload, scopesOf(payload.scope)), familyId: payload.sid };
+      // No `aud` means no resource: every endpoint refuses such a token (see Authenticator).
+      const audience = Object.freeze(typeof payload.aud === 'string' ? [payload.aud] : (payload.aud ?? []));
+      return { ...this.claims(payload, scopesOf(payload.scope)), familyId: payload.sid, audience };
     } catch (error) {
       if (error instanceof InvalidTokenError) throw error;
       if (error instanceof errors.JWTExpired) throw new InvalidTokenError('expired');

@@ -8,9 +8,21 @@ import { isScope } from './scopes.js';
 
 /** An authentication failure: HTTP 401 with UNAUTHENTICATED, never echoing the token. */
 export class AuthenticationError extends RegistryError {
-  constructor(message: string) {
-    super(ErrorCode.UNAUTHENTICATED, message, { http: { status: 401, headers: new Map([['www-authenticate', 'Bearer']]) } });
+  constructor(
+    message: string,
+    /** The `WWW-Authenticate` challenge; plain `Bearer` unless the refusal names the resource metadata. */
+    readonly challenge = 'Bearer',
+  ) {
+    super(ErrorCode.UNAUTHENTICATED, message, { http: { status: 401, headers: new Map([['www-authenticate', challenge]]) } });
   }
+}
+
+/** The resource a request is for: a registry token must carry it in `aud` (RFC 8707). */
+export interface ExpectedResource {
+  /** `<issuer>/mcp`, `<issuer>/utcp` or `<issuer>/graphql`. */
+  audience: string;
+  /** Its protected-resource metadata (RFC 9728), named in the refusal's challenge. */
+  metadataUrl: string;
 }
 
 /** The principal id an external (OIDC) subject is known by: stable, short, not reversible. */
@@ -32,9 +44,10 @@ export class Authenticator {
   /**
    * Null without a header; the viewer of a valid bearer token otherwise. Throws
    * {@link AuthenticationError} for a malformed header, a bad or expired token, or a token whose
-   * principal is disabled or whose tokens or token family were revoked.
+   * principal is disabled or whose tokens or token family were revoked, or a registry token whose
+   * `aud` does not include `resource` (external tokens are checked against OIDC_AUDIENCE instead).
    */
-  async authenticate(header: string | undefined, em: EntityManager): Promise<Viewer | null> {
+  async authenticate(header: string | undefined, em: EntityManager, resource?: ExpectedResource): Promise<Viewer | null> {
     if (header === undefined || header === '') return null;
     const match = /^Bearer ([A-Za-z0-9._~+/-]+=*)$/i.exec(header);
     if (!match) throw new AuthenticationError('The Authorization header must be "Bearer <token>"');
@@ -46,6 +59,12 @@ export class Authenticator {
       throw error;
     }
     if (claims.externalIssuer) return this.external(em, claims.externalIssuer, claims.subject, claims.scopes, claims.issuedAt);
+    if (resource && !claims.audience?.includes(resource.audience)) {
+      throw new AuthenticationError(
+        `The access token is not meant for ${resource.audience}: request one with resource=${resource.audience}`,
+        `Bearer error="invalid_token", resource_metadata="${resource.metadataUrl}"`,
+      );
+    }
     const { subject } = claims;
     const familyId = claims.familyId ?? '';
     const holder = await this.holders.family(subject, familyId, () => new PrincipalService(em).holderOf(subject, familyId));

@@ -16,6 +16,7 @@ import { closeEgressAgents, type EgressPolicy, parseEgressAllowList } from './eg
 import { readCertificateBundle } from './certificates.js';
 import { LoginThrottle } from './login-throttle.js';
 import { type AlertCounters, MemoryAlertCounters, RedisAlertCounters } from '../modules/alert/alert.counters.js';
+import { MemorySlidingWindow, RedisSlidingWindow, type SlidingWindow } from './sliding-window.js';
 import { loadOrCreateSigningKeys, parseSigningKeys, type SigningKeyRing } from './signing-keys.js';
 import { RequestSigner } from './request-signing.js';
 
@@ -41,6 +42,8 @@ export interface Security {
   loginThrottle: LoginThrottle;
   /** Baselines and counts of the security alert rules (Redis when configured, so replicas share them). */
   alertCounters: AlertCounters;
+  /** Counts dynamic OAuth client registrations per address (Redis when configured). */
+  oauthRegistrations: SlidingWindow;
   /** Events for subscriptions: through Redis across replicas when configured, else in this process. */
   events: EventBus;
   close(): Promise<void>;
@@ -54,6 +57,14 @@ function eventNamespace(config: Config): string {
   if (config.database.kind !== 'postgresql') return randomUUID();
   const url = new URL(config.database.url);
   return createHash('sha256').update(`${url.hostname}:${url.port || '5432'}${url.pathname}`).digest('hex').slice(0, 16);
+}
+
+/** A sliding window whose keys live under this registry's namespace (registries may share a Redis). */
+function namespaced(window: SlidingWindow, namespace: string): SlidingWindow {
+  return {
+    take: (key, limit, windowMs) => window.take(`${namespace}${key}`, limit, windowMs),
+    giveBack: (key, windowMs, slot) => window.giveBack(`${namespace}${key}`, windowMs, slot),
+  };
 }
 
 /**
@@ -134,6 +145,7 @@ export async function createSecurity(config: Config, logger: Logger): Promise<Se
     executionLimiter: new ExecutionLimiter(redis),
     loginThrottle: new LoginThrottle(config.authThrottle, redis, namespace),
     alertCounters: redis ? new RedisAlertCounters(redis, namespace) : new MemoryAlertCounters(),
+    oauthRegistrations: namespaced(redis ? new RedisSlidingWindow(redis) : new MemorySlidingWindow(), namespace),
     events,
     async close() {
       // The pooled keep-alive connections of every outbound request (in-flight calls are drained by now).

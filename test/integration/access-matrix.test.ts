@@ -86,6 +86,7 @@ function adminToken(key: Pick<SigningKey, 'alg' | 'kid' | 'privateKey'>, iat: nu
     .setProtectedHeader({ alg: key.alg, kid: key.kid, typ: 'at+jwt' })
     .setSubject(adminId)
     .setIssuer(registry.security.tokens.issuer)
+    .setAudience(['/mcp', '/utcp', '/graphql'].map((path) => `${registry.security.tokens.issuer}${path}`))
     .setJti(crypto.randomUUID())
     .setIssuedAt(iat)
     .setExpirationTime(exp)

@@ -126,7 +126,7 @@ describe('the registry as an MCP server', () => {
       bearer_methods_supported: ['header'],
     });
     const authorizationServer = await (await fetch(`${registry.url}/.well-known/oauth-authorization-server`)).json();
-    expect(authorizationServer).toMatchObject({ issuer: registry.url, token_endpoint: `${registry.url}/oauth/token`, grant_types_supported: ['client_credentials', 'refresh_token'] });
+    expect(authorizationServer).toMatchObject({ issuer: registry.url, token_endpoint: `${registry.url}/oauth/token`, grant_types_supported: ['authorization_code', 'client_credentials', 'refresh_token'] });
     // The SDK client fails to connect without a token.
     await expect(connect('')).rejects.toThrow();
   });

@@ -14,6 +14,7 @@ import { Migration20261206200500_search_name_words as M10 } from './Migration202
 import { Migration20261207100000_provider_transport_security as M11 } from './Migration20261207100000_provider_transport_security.js';
 import { Migration20261207100100_security_alerts as M12 } from './Migration20261207100100_security_alerts.js';
 import { Migration20261207100200_audit_export as M13 } from './Migration20261207100200_audit_export.js';
+import { Migration20261207100500_oauth_authorization as M14 } from './Migration20261207100500_oauth_authorization.js';
 
 export const migrations: MigrationObject[] = [
   { name: 'Migration20261122101217_init', class: M0 },
@@ -30,4 +31,5 @@ export const migrations: MigrationObject[] = [
   { name: 'Migration20261207100000_provider_transport_security', class: M11 },
   { name: 'Migration20261207100100_security_alerts', class: M12 },
   { name: 'Migration20261207100200_audit_export', class: M13 },
+  { name: 'Migration20261207100500_oauth_authorization', class: M14 },
 ];

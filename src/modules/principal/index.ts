@@ -3,7 +3,7 @@ export { RefreshToken } from './refresh-token.entity.js';
 export { TokenFamily } from './token-family.entity.js';
 export { type Viewer } from './viewer.js';
 export { PrincipalService, viewerOf, viewerWithScopes, type CreatePrincipalInput, type PrincipalWithSecret } from './principal.service.js';
-export { RefreshTokenService, type RefreshResult } from './refresh-tokens.service.js';
+export { RefreshTokenService, revokeFamily, type RefreshOwner, type RefreshResult } from './refresh-tokens.service.js';
 export { PrincipalResolver } from './principal.resolver.js';
 export { PrincipalNode } from './principal.types.js';
 export { principalRules } from './principal.rules.js';

@@ -12,8 +12,21 @@ function digest(token: string): string {
 
 /** The outcome of presenting a refresh token. */
 export type RefreshResult =
-  | { ok: true; principal: Principal; refreshToken: string; familyId: string }
+  | { ok: true; principal: Principal; refreshToken: string; familyId: string; family: TokenFamily }
   | { ok: false; reason: 'unknown' | 'expired' | 'reused' | 'revoked' };
+
+/**
+ * Who presents a refresh token: the principal that authenticated with its secret (a
+ * `client_credentials` family), or the public OAuth client its authorization-code family was issued to.
+ */
+export type RefreshOwner = { principalId: string } | { oauthClientId: string };
+
+/** Whether `family` of a token of `principalId` belongs to `owner`. */
+function ownedBy(owner: RefreshOwner, principalId: string, family: TokenFamily | null): boolean {
+  if (!family) return false;
+  if ('oauthClientId' in owner) return family.oauthClientId === owner.oauthClientId;
+  return owner.principalId === principalId && !family.oauthClientId;
+}
 
 /**
  * Opaque refresh tokens, stored as sha-256 digests, rotated on every use. Presenting a token that
@@ -31,9 +44,14 @@ export class RefreshTokenService {
    * A new refresh token starting a new {@link TokenFamily} (or continuing `family` after `parent`);
    * persisted on flush. The family id is what access tokens of this sign-in carry as `sid`.
    */
-  issue(em: EntityManager, principal: Principal, family?: { familyId: string; parent: RefreshToken }): { token: string; familyId: string } {
+  issue(
+    em: EntityManager,
+    principal: Principal,
+    family?: { familyId: string; parent: RefreshToken },
+    grant: Pick<TokenFamily, 'audience' | 'scopes' | 'oauthClientId'> = {},
+  ): { token: string; familyId: string } {
     const token = `rt_${randomBytes(32).toString('base64url')}`;
-    const familyId = family?.familyId ?? em.create(TokenFamily, { principal }).id;
+    const familyId = family?.familyId ?? em.create(TokenFamily, { principal, ...grant }).id;
     em.create(RefreshToken, {
       principal,
       tokenHash: digest(token),
@@ -45,22 +63,24 @@ export class RefreshTokenService {
   }
 
   /**
-   * Exchanges a refresh token of `principalId` (the authenticated client) for a new one of the same
-   * family. Another principal's token is treated as unknown and left untouched. Exactly one of
+   * Exchanges a refresh token of `owner` (the authenticated principal, or the public client of an
+   * authorization-code family) for a new one of the same family. Another owner's token is treated
+   * as unknown and left untouched. Exactly one of
    * concurrent exchanges of the same token wins; the others count as reuse. Outcomes are audited.
    */
-  async rotate(presented: string, principalId: string, actor: Actor = {}): Promise<RefreshResult> {
-    const result = await this.exchange(presented, principalId, actor);
+  async rotate(presented: string, owner: RefreshOwner, actor: Actor = {}): Promise<RefreshResult> {
+    const result = await this.exchange(presented, owner, actor);
     // The family was revoked: announced once committed.
-    if (!result.ok && result.reason === 'reused') await this.changes?.changed(principalId);
-    return result;
+    if (!result.ok && 'principalId' in result) await this.changes?.changed(result.principalId);
+    return result.ok ? result : { ok: false, reason: result.reason };
   }
 
-  private async exchange(presented: string, principalId: string, actor: Actor): Promise<RefreshResult> {
+  private async exchange(presented: string, owner: RefreshOwner, actor: Actor): Promise<RefreshResult | { ok: false; reason: 'reused'; principalId: string }> {
     return this.em.transactional(async (em) => {
       const audit = new AuditService(em);
       const stored = await em.findOne(RefreshToken, { tokenHash: digest(presented) }, { populate: ['principal'] });
-      if (!stored || stored.principal.id !== principalId) return { ok: false, reason: 'unknown' };
+      const family = stored ? await em.findOne(TokenFamily, { id: stored.familyId }) : null;
+      if (!stored || !family || !ownedBy(owner, stored.principal.id, family)) return { ok: false, reason: 'unknown' };
       const record = (action: string, outcome: AuditOutcome, details: Record<string, unknown> = {}) =>
         audit.append({
           ...auditActor({ ...actor, principalId: stored.principal.id }),
@@ -82,7 +102,7 @@ export class RefreshTokenService {
         // The family's access tokens (`sid`) are refused from now on too.
         await em.nativeUpdate(TokenFamily, { id: stored.familyId, revokedAt: null }, { revokedAt: now });
         await record('token.refresh.reuse', AuditOutcome.DENIED, { revokedTokens: revoked });
-        return { ok: false, reason: 'reused' };
+        return { ok: false, reason: 'reused', principalId: stored.principal.id };
       }
       // Locks the family row, so a revocation of the family happens wholly before or after this exchange.
       const familyActive = await em.nativeUpdate(TokenFamily, { id: stored.familyId, revokedAt: null }, { updatedAt: now });
@@ -97,7 +117,21 @@ export class RefreshTokenService {
       const { token: refreshToken } = this.issue(em, stored.principal, { familyId: stored.familyId, parent: stored });
       await em.flush();
       await record('token.refresh', AuditOutcome.SUCCESS);
-      return { ok: true, principal: stored.principal, refreshToken, familyId: stored.familyId };
+      return { ok: true, principal: stored.principal, refreshToken, familyId: stored.familyId, family };
     });
   }
+}
+
+/**
+ * Revokes a token family and its refresh tokens (a replayed authorization code); announces the
+ * change so no replica keeps accepting its access tokens. Returns whether it was active.
+ */
+export async function revokeFamily(em: EntityManager, familyId: string, principalId: string, changes?: PrincipalChanges): Promise<boolean> {
+  const now = new Date();
+  const revoked = await em.transactional(async (tx) => {
+    await tx.nativeUpdate(RefreshToken, { familyId, revokedAt: null }, { revokedAt: now });
+    return tx.nativeUpdate(TokenFamily, { id: familyId, revokedAt: null }, { revokedAt: now });
+  });
+  await changes?.changed(principalId);
+  return revoked > 0;
 }

@@ -16,4 +16,19 @@ export class TokenFamily extends BaseEntity {
 
   @Property({ type: 'datetime', nullable: true })
   revokedAt?: Date | null;
+
+  /**
+   * The audiences (`aud`) every access token of the family carries; null for a family from before
+   * audiences, which gets every resource of the registry.
+   */
+  @Property({ type: 'text[]', nullable: true })
+  audience?: string[] | null;
+
+  /** The scopes consented to at an authorization-code sign-in; null: the principal's (client_credentials). */
+  @Property({ type: 'text[]', nullable: true })
+  scopes?: string[] | null;
+
+  /** The public OAuth client the family was issued to (authorization code), which alone may refresh it. */
+  @Property({ type: 'string', length: 64, nullable: true })
+  oauthClientId?: string | null;
 }

@@ -1,0 +1,57 @@
+import { type EntityManager } from '@mikro-orm/postgresql';
+import { Secret, TOTP } from 'otpauth';
+import { type CredentialVault } from '../credential/vault.js';
+import { type Principal } from '../principal/principal.entity.js';
+import { TotpEnrolment } from './totp-enrolment.entity.js';
+
+const ISSUER = 'Tool Registry';
+
+function totpOf(secret: string, label: string): TOTP {
+  return new TOTP({ issuer: ISSUER, label, algorithm: 'SHA1', digits: 6, period: 30, secret: Secret.fromBase32(secret) });
+}
+
+/**
+ * TOTP second factors (RFC 6238: SHA-1, 6 digits, 30 s) of principals; secrets are sealed by the
+ * credential vault and only decrypted to check a code. A code is accepted once (its time step is
+ * remembered), within one step of clock drift.
+ */
+export class TotpService {
+  constructor(
+    private readonly em: EntityManager,
+    private readonly vault: CredentialVault,
+  ) {}
+
+  /** Enrols (or re-enrols) `principal` with a new secret; returns the `otpauth://` URI for an authenticator app, once. */
+  async enrol(principal: Principal): Promise<{ uri: string; secret: string }> {
+    const secret = new Secret({ size: 20 }).base32;
+    const { ciphertext, keyId } = this.vault.encrypt({ secret });
+    const known = await this.em.findOne(TotpEnrolment, { principal });
+    if (known) Object.assign(known, { ciphertext, keyId, lastStep: null });
+    else this.em.create(TotpEnrolment, { principal, ciphertext, keyId });
+    await this.em.flush();
+    return { uri: totpOf(secret, principal.clientId ?? principal.name).toString(), secret };
+  }
+
+  /** Whether `principalId` has a second factor. */
+  async enrolled(principalId: string): Promise<boolean> {
+    return (await this.em.count(TotpEnrolment, { principal: principalId })) > 0;
+  }
+
+  /** Whether `code` is the principal's current TOTP code, not used before; accepting it spends it. */
+  async verify(principalId: string, code: string): Promise<boolean> {
+    if (!/^\d{6}$/.test(code)) return false;
+    const enrolment = await this.em.findOne(TotpEnrolment, { principal: principalId });
+    if (!enrolment) return false;
+    const { secret } = this.vault.decrypt(enrolment.ciphertext, enrolment.keyId);
+    const delta = totpOf(secret!, '').validate({ token: code, window: 1 });
+    if (delta === null) return false;
+    const step = Math.floor(Date.now() / 30_000) + delta;
+    // Spent atomically: a code (its step, or an earlier one) is never accepted twice.
+    const spent = await this.em.nativeUpdate(
+      TotpEnrolment,
+      { id: enrolment.id, $or: [{ lastStep: null }, { lastStep: { $lt: step } }] },
+      { lastStep: step },
+    );
+    return spent === 1;
+  }
+}
