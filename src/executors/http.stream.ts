@@ -5,6 +5,7 @@ import { fetch as undiciFetch } from 'undici';
 import { ErrorCode, RegistryError } from '../errors.js';
 import { assertEgressAllowed, egressAgent, egressDenialOf, type EgressPolicy } from '../security/egress.js';
 import type { ExecutionRequest } from './executor.types.js';
+import { injectTraceContext } from '../observability/tracing.js';
 import { callFailure, dropOAuthToken, hostOf, type PreparedRequest, prepareRequest, type RequestTemplate, upstreamFailure } from './http.request.js';
 
 /** Options of {@link streamingFetch}. */
@@ -104,9 +105,11 @@ export async function streamingFetch(url: URL, init: StreamingFetchInit): Promis
   const host = hostOf(url.href);
   try {
     await abortable(assertEgressAllowed(url, init.policy), signal);
+    const sent = new Headers([...init.headers]);
+    injectTraceContext(sent);
     const response = await undiciFetch(url, {
       method: init.method,
-      headers: [...init.headers],
+      headers: [...sent],
       ...(init.body !== undefined ? { body: init.body } : {}),
       redirect: 'manual',
       signal,

@@ -5,10 +5,15 @@ import { Principal, PrincipalKind, type TokenHolderCache, type Viewer } from '..
 import { PrincipalService, viewerOf, viewerWithScopes } from '../modules/principal/index.js';
 import { type AccessTokens, InvalidTokenError } from './access-tokens.js';
 import { isScope } from './scopes.js';
+import { type AuthFailureReason, metrics } from '../observability/metrics.js';
 
 /** An authentication failure: HTTP 401 with UNAUTHENTICATED, never echoing the token. */
 export class AuthenticationError extends RegistryError {
-  constructor(message: string) {
+  constructor(
+    message: string,
+    /** Why, as counted by `registry_authentication_failures_total`. */
+    readonly reason: AuthFailureReason = 'invalid_token',
+  ) {
     super(ErrorCode.UNAUTHENTICATED, message, { http: { status: 401, headers: new Map([['www-authenticate', 'Bearer']]) } });
   }
 }
@@ -32,12 +37,23 @@ export class Authenticator {
   /**
    * Null without a header; the viewer of a valid bearer token otherwise. Throws
    * {@link AuthenticationError} for a malformed header, a bad or expired token, or a token whose
-   * principal is disabled or whose tokens or token family were revoked.
+   * principal is disabled or whose tokens or token family were revoked, and counts it in the
+   * metrics unless `uncounted`.
    */
-  async authenticate(header: string | undefined, em: EntityManager): Promise<Viewer | null> {
+  async authenticate(header: string | undefined, em: EntityManager, options: { uncounted?: boolean } = {}): Promise<Viewer | null> {
+    try {
+      return await this.viewerOf(header, em);
+    } catch (error) {
+      // A fast path that falls back to the full one leaves the count to it (`uncounted`).
+      if (error instanceof AuthenticationError && !options.uncounted) metrics.authFailures.inc({ reason: error.reason });
+      throw error;
+    }
+  }
+
+  private async viewerOf(header: string | undefined, em: EntityManager): Promise<Viewer | null> {
     if (header === undefined || header === '') return null;
     const match = /^Bearer ([A-Za-z0-9._~+/-]+=*)$/i.exec(header);
-    if (!match) throw new AuthenticationError('The Authorization header must be "Bearer <token>"');
+    if (!match) throw new AuthenticationError('The Authorization header must be "Bearer <token>"', 'malformed_header');
     let claims;
     try {
       claims = await this.tokens.verify(match[1]!);
@@ -51,7 +67,7 @@ export class Authenticator {
     const holder = await this.holders.family(subject, familyId, () => new PrincipalService(em).holderOf(subject, familyId));
     const principal = PrincipalService.tokenHolder(holder, claims.issuedAt);
     if (!principal) {
-      throw new AuthenticationError('The access token was revoked');
+      throw new AuthenticationError('The access token was revoked', 'revoked');
     }
     return viewerOf(principal, claims.scopes);
   }
@@ -70,7 +86,7 @@ export class Authenticator {
       );
       return em.findOneOrFail(Principal, { clientId });
     });
-    if (!PrincipalService.accepts(principal, issuedAt)) throw new AuthenticationError('The access token was revoked');
+    if (!PrincipalService.accepts(principal, issuedAt)) throw new AuthenticationError('The access token was revoked', 'revoked');
     return viewerWithScopes(principal, scopes.filter(isScope));
   }
 }

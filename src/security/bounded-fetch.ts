@@ -20,6 +20,7 @@ import {
   type EgressPolicy,
   urlHost,
 } from './egress-policy.js';
+import { injectTraceContext } from '../observability/tracing.js';
 
 /** Redirects followed before giving up. */
 export const MAX_REDIRECTS = 5;
@@ -107,6 +108,7 @@ export async function boundedFetch(url: string, init: BoundedFetchInit): Promise
     let method = (request.method ?? 'GET').toUpperCase();
     let body = request.body;
     const headers = new UndiciHeaders(request.headers as UndiciHeadersInit | undefined);
+    injectTraceContext(headers);
     for (let redirects = 0; ; redirects++) {
       await untilAborted(assertEgressAllowed(current, policy, { lookup }), signal);
       const target: URL = typeof current === 'string' ? new URL(current) : current;

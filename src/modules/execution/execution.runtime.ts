@@ -18,6 +18,11 @@ import { type AbortReason, type ExecuteInput, type ExecutionCaller, type Outcome
 import { ExecutionLeases } from './execution.recover.js';
 import { ExecutionRecords, type NewCall } from './execution.record.js';
 import { redactBySchema } from './execution.redaction.js';
+import { metrics } from '../../observability/metrics.js';
+import { inSpan } from '../../observability/tracing.js';
+
+/** A span for one database statement of the call path (named by what it does, never its parameters). */
+const dbSpan = <T>(operation: string, work: () => Promise<T>) => inSpan(`db ${operation}`, { 'db.system.name': 'postgresql', 'db.operation.name': operation }, work);
 
 export { type ExecuteInput, type ExecutionCaller, executionCallerOf } from './execution.model.js';
 
@@ -87,7 +92,8 @@ export class ExecutionRuntime {
   async execute(caller: ExecutionCaller, input: ExecuteInput): Promise<Execution> {
     const { args, timeoutMs, key, mode } = checkInput(input, this.deps);
     if (this.stopping) throw new RegistryError(ErrorCode.UPSTREAM_UNAVAILABLE, 'The registry is shutting down; try again on another instance');
-    const tool = await findCallable(this.deps.db.fork(), input.tool, await caller.tools.visibility());
+    const visibility = await caller.tools.visibility();
+    const tool = await dbSpan('tool.read', () => findCallable(this.deps.db.fork(), input.tool, visibility));
     if (!tool) {
       await this.records.auditRefusal(caller.actor, input.tool, ErrorCode.NOT_FOUND);
       throw new RegistryError(ErrorCode.NOT_FOUND, `No tool named ${input.tool}`, { argument: 'input.tool' });
@@ -110,12 +116,15 @@ export class ExecutionRuntime {
     const limited = 'decision' in admission && key === null ? await charge(this.deps.limiter, caller.viewer.principalId, tool.id, admission.limits, admission.decision) : null;
     const refusal = 'refusal' in admission ? admission.refusal : limited;
     if (refusal) {
-      const refused = await this.records.refuse(call, refusal, caller.actor);
-      if (refused) this.deps.events.publish({ executionId: call.id, status: refused.status });
+      const refused = await dbSpan('execution.refuse', () => this.records.refuse(call, refusal, caller.actor));
+      if (refused) {
+        metrics.execution(call.toolName, refusal.status, refusal.error?.code, null);
+        this.deps.events.publish({ executionId: call.id, status: refused.status });
+      }
       return refused ?? this.replay(call);
     }
     const { decision, limits } = admission as Exclude<typeof admission, { refusal: unknown }>;
-    const claimed = await this.records.claim(call, decision);
+    const claimed = await dbSpan('execution.claim', () => this.records.claim(call, decision));
     if (!claimed) return this.replay(call);
     if (key !== null) {
       const over = await charge(this.deps.limiter, caller.viewer.principalId, tool.id, limits, decision);
@@ -231,8 +240,9 @@ export class ExecutionRuntime {
   /** Ends a call with its audit entry (only while `runner` holds it, when given); the ended execution, or null when it had ended already. */
   private async finish(execution: Execution, actor: Actor, outcome: Outcome, runner?: string, options: { unstarted?: boolean } = {}): Promise<Execution | null> {
     const ending = { id: execution.id, toolId: execution.tool?.id ?? null, toolName: execution.toolName, startedAt: execution.startedAt ?? null };
-    const written = await this.records.finish(ending, actor, outcome, { runner, unstarted: options.unstarted });
+    const written = await dbSpan('execution.finish', () => this.records.finish(ending, actor, outcome, { runner, unstarted: options.unstarted }));
     if (!written) return null;
+    metrics.execution(execution.toolName, outcome.status, outcome.error?.code, typeof written.durationMs === 'number' ? written.durationMs / 1000 : null);
     this.deps.events.publish({ executionId: execution.id, status: outcome.status });
     // A managed entity is not changed behind the ORM's back: the answer is a copy.
     return { ...(execution.constructor === Object ? execution : plain(execution)), ...written } as Execution;
