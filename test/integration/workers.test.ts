@@ -107,8 +107,6 @@ async function serverEnv(database: TestDatabase): Promise<Record<string, string>
     REGISTRY_BOOTSTRAP_CLIENT_SECRET: ADMIN.clientSecret,
     // Only an invalidation can make a worker forget a cached catalog answer within the test.
     REGISTRY_CATALOG_CACHE_TTL_SECONDS: '3600',
-    // The primary serves every worker's metrics on a port of its own.
-    REGISTRY_METRICS_PORT: '0',
   };
 }
 
@@ -152,7 +150,8 @@ describe.runIf(SHARED)('REGISTRY_WORKERS=2 on PostgreSQL and Redis', () => {
 
   beforeAll(async () => {
     database = await createTestDatabase();
-    registry = await spawnRegistry(process.execPath, [MAIN], await serverEnv(database));
+    // The primary serves every worker's metrics on a port of its own.
+    registry = await spawnRegistry(process.execPath, [MAIN], { ...(await serverEnv(database)), REGISTRY_METRICS_PORT: '0' });
     adminToken = await tokenFor(registry.url, ADMIN.clientId, ADMIN.clientSecret);
     const tools = manual(
       ['limited', 'kept', 'dropped'].map((name) =>
