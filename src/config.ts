@@ -180,6 +180,10 @@ export interface Config {
   /** Serve HTTPS/WSS with these certificates; undefined serves plain HTTP (behind a TLS-terminating proxy). */
   tls?: TlsConfig;
   egressTransport: EgressTransportConfig;
+  /** Prometheus metrics (src/observability): a listener of their own when `port` is set, else `/metrics` on the main port to `metrics:read`. */
+  metrics: { port?: number; host: string; operations: string[]; maxToolLabels: number };
+  /** OpenTelemetry tracing: on when an OTLP endpoint is configured (the SDK reads the other OTEL_* variables itself). */
+  tracing: { enabled: boolean; tracesUrl?: string; serviceName: string };
 }
 
 /** A comma-separated list, trimmed, without empty entries. */
@@ -291,6 +295,15 @@ const EnvSchema = z.object({
   REGISTRY_PLAINTEXT_ALLOW: z.string().optional(),
   REGISTRY_CA_FILE: z.string().min(1).optional(),
   NODE_TLS_REJECT_UNAUTHORIZED: z.string().optional(),
+  REGISTRY_METRICS_PORT: z.coerce.number().int().min(0).max(65535).optional(),
+  REGISTRY_METRICS_HOST: z.string().min(1).default('127.0.0.1'),
+  REGISTRY_METRICS_OPERATIONS: z.string().optional(),
+  REGISTRY_METRICS_MAX_TOOLS: z.coerce.number().int().min(0).max(10_000).default(200),
+  OTEL_EXPORTER_OTLP_ENDPOINT: z.string().url().optional(),
+  OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: z.string().url().optional(),
+  OTEL_SDK_DISABLED: boolean.optional(),
+  OTEL_TRACES_EXPORTER: z.string().optional(),
+  OTEL_SERVICE_NAME: z.string().min(1).default('tool-registry'),
   REGISTRY_WORKERS: z.coerce.number().int('must be a whole number of processes').min(1, 'must be at least 1').max(256, 'must be at most 256').optional(),
 });
 
@@ -417,6 +430,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     egressTransport: {
       plaintextAllow: e.NODE_ENV === 'production' ? splitList(e.REGISTRY_PLAINTEXT_ALLOW).map((h) => plaintextHost(h)!) : undefined,
       caFile: e.REGISTRY_CA_FILE,
+    },
+    metrics: { port: e.REGISTRY_METRICS_PORT, host: e.REGISTRY_METRICS_HOST, operations: splitList(e.REGISTRY_METRICS_OPERATIONS), maxToolLabels: e.REGISTRY_METRICS_MAX_TOOLS },
+    tracing: {
+      enabled: Boolean(e.OTEL_EXPORTER_OTLP_ENDPOINT ?? e.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT) && !e.OTEL_SDK_DISABLED && e.OTEL_TRACES_EXPORTER !== 'none',
+      // The signal-specific URL as given; the general one with the traces path appended (the OTLP spec's rule).
+      tracesUrl: e.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ?? (e.OTEL_EXPORTER_OTLP_ENDPOINT ? `${e.OTEL_EXPORTER_OTLP_ENDPOINT.replace(/\/$/, '')}/v1/traces` : undefined),
+      serviceName: e.OTEL_SERVICE_NAME,
     },
     auth: {
       accessTokenTtlSeconds: e.REGISTRY_ACCESS_TOKEN_TTL_SECONDS,

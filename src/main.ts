@@ -12,6 +12,8 @@ import { createSecurity } from './security/index.js';
 import { createLogger, type Logger } from './logger.js';
 import { buildRegistrySchema } from './schema.js';
 import { seedCatalog } from './seed/seed.js';
+import { clusterMetrics, metrics, shareMetricsWithPrimary } from './observability/metrics.js';
+import { listenForMetrics, type MetricsReader } from './observability/metrics.routes.js';
 
 function readConfig(): Config {
   try {
@@ -69,6 +71,14 @@ function printCreatedAdmin(admin: CreatedAdmin, address: string): void {
   );
 }
 
+/** The listener of `REGISTRY_METRICS_PORT`, when set; logs where it listens. Closed by the returned function. */
+async function startMetricsListener(config: Config, logger: Logger, read: MetricsReader): Promise<() => Promise<void>> {
+  if (config.metrics.port === undefined) return async () => {};
+  const { server, url } = await listenForMetrics(config.metrics.host, config.metrics.port, read);
+  logger.info({ url }, `metrics at ${url}`);
+  return () => new Promise<void>((resolve) => server.close(() => resolve()));
+}
+
 /**
  * The one-time work of a start, done once whatever the number of workers: migrations (when the
  * database opens), the bundled seed, the admin. Returns credentials to print, if it created an admin.
@@ -106,6 +116,9 @@ async function serve(config: Config, logger: Logger, worker: { id: number } | nu
     process.on('SIGHUP', () => void reloadCertificates(app.server as unknown as TlsServer, tls, logger));
   }
   const address = await app.listen({ host: config.host, port: config.port });
+  // A worker's metrics are scraped through its primary, which sums every worker's.
+  if (worker) shareMetricsWithPrimary();
+  const stopMetrics = worker ? async () => {} : await startMetricsListener(config, logger, () => metrics.text());
   refresher.start();
   if (created) printCreatedAdmin(created, address);
   if (worker) {
@@ -125,6 +138,7 @@ async function serve(config: Config, logger: Logger, worker: { id: number } | nu
     deadline.unref();
     try {
       await refresher.stop();
+      await stopMetrics();
       await app.close();
       await security.close();
       await db.close();
@@ -158,6 +172,10 @@ async function runPrimary(config: Config, logger: Logger): Promise<void> {
   } finally {
     await db.close();
   }
+  const stopMetrics = await startMetricsListener(config, logger, clusterMetrics());
+  if (config.metrics.port === undefined) {
+    logger.warn('REGISTRY_WORKERS > 1 without REGISTRY_METRICS_PORT: /metrics on the main port answers for the one worker that takes the request; set REGISTRY_METRICS_PORT to scrape all of them at once');
+  }
   const supervisor = superviseWorkers({
     workers: config.workers,
     logger,
@@ -168,7 +186,9 @@ async function runPrimary(config: Config, logger: Logger): Promise<void> {
   process.on('SIGINT', () => supervisor.stop('SIGINT'));
   // Each worker serves the certificate files it read: a SIGHUP to the primary reloads them all.
   if (config.tls) process.on('SIGHUP', () => supervisor.signal('SIGHUP'));
-  process.exit(await supervisor.done);
+  const code = await supervisor.done;
+  await stopMetrics();
+  process.exit(code);
 }
 
 /** Starts the registry: one process, or a primary and its workers (`REGISTRY_WORKERS`). */

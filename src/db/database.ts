@@ -3,6 +3,14 @@ import { type EntityManager } from '@mikro-orm/postgresql';
 import { type DatabaseConfig } from '../config.js';
 import { createOrmOptions, type OrmHooks } from './orm.config.js';
 
+/** What a `pg` pool tells of its connections. */
+interface PgPoolCounts {
+  totalCount: number;
+  idleCount: number;
+  waitingCount: number;
+  options: { max: number };
+}
+
 /** An open database: the ORM, with migrations applied. */
 export interface Database {
   orm: MikroORM;
@@ -11,6 +19,8 @@ export interface Database {
   fork(): EntityManager;
   /** Resolves when the database answers a trivial query in time; rejects otherwise. */
   ping(timeoutMs?: number): Promise<void>;
+  /** The PostgreSQL pool's connections now; null for the embedded database (one session). */
+  poolStats(): { total: number; idle: number; waiting: number; max: number } | null;
   close(): Promise<void>;
 }
 
@@ -49,7 +59,8 @@ async function alignAuditExportOrder(em: EntityManager): Promise<void> {
  * migrations run in one transaction).
  */
 export async function openDatabase(database: DatabaseConfig, hooks: OrmHooks = {}): Promise<Database> {
-  const orm = await MikroORM.init(createOrmOptions(database, hooks));
+  let pool: PgPoolCounts | null = null;
+  const orm = await MikroORM.init(createOrmOptions(database, { ...hooks, onPool: (created) => (pool = created as unknown as PgPoolCounts) }));
   try {
     await migrate(orm, database.kind);
     await alignAuditExportOrder(orm.em.fork() as EntityManager);
@@ -72,6 +83,7 @@ export async function openDatabase(database: DatabaseConfig, hooks: OrmHooks = {
         clearTimeout(timer);
       }
     },
+    poolStats: () => (pool ? { total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount, max: pool.options.max } : null),
     close: () => orm.close(true),
   };
 }

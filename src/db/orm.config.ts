@@ -16,6 +16,8 @@ export const WORD_SIMILARITY_THRESHOLD = 0.5;
 /** Hooks for callers that observe the ORM (tests count queries with `onQuery`). */
 export interface OrmHooks {
   onQuery?: (sql: string) => void;
+  /** Receives the PostgreSQL pool once created (its counts feed the metrics). */
+  onPool?: (pool: EventEmitter) => void;
 }
 
 /** What {@link releaseEndedClients} needs of a pooled `pg` client. */
@@ -106,7 +108,12 @@ export function createOrmOptions(database: DatabaseConfig, hooks: OrmHooks = {})
       driver: PostgreSqlDriver,
       clientUrl: database.url,
       pool: { min: 0, max: database.poolMax },
-      driverOptions: { onPoolCreated: releaseEndedClients },
+      driverOptions: {
+        onPoolCreated: (pool: EventEmitter) => {
+          releaseEndedClients(pool);
+          hooks.onPool?.(pool);
+        },
+      },
     };
   }
   return {

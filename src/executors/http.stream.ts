@@ -7,6 +7,7 @@ import { assertEgressAllowed, egressAgent, egressDenialOf, type EgressPolicy } f
 import { type RequestSigner } from '../security/request-signing.js';
 import { tlsPinFailureOf } from '../security/tls-pins.js';
 import type { ExecutionRequest } from './executor.types.js';
+import { injectTraceContext } from '../observability/tracing.js';
 import { callFailure, dropOAuthToken, hostOf, type PreparedRequest, prepareRequest, type RequestTemplate, upstreamFailure } from './http.request.js';
 
 /** Options of {@link streamingFetch}. */
@@ -110,9 +111,11 @@ export async function streamingFetch(url: URL, init: StreamingFetchInit): Promis
   try {
     await abortable(assertEgressAllowed(url, init.policy), signal);
     await init.sign?.signRequest(init.method, url, init.headers, init.body);
+    const sent = new Headers([...init.headers]);
+    injectTraceContext(sent);
     const response = await undiciFetch(url, {
       method: init.method,
-      headers: [...init.headers],
+      headers: [...sent],
       ...(init.body !== undefined ? { body: init.body } : {}),
       redirect: 'manual',
       signal,

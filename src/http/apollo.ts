@@ -10,6 +10,7 @@ import { ErrorCode, RegistryError } from '../errors.js';
 import { type Logger } from '../logger.js';
 import { type RegistrySchema } from '../schema.js';
 import { AuthenticationError } from '../security/authenticate.js';
+import { metrics } from '../observability/metrics.js';
 import { limitParseOptions, limitValidationRules, queryLimitsPlugin } from '../security/limits.js';
 import { publicRootFields } from '../security/rule-tree.js';
 
@@ -176,7 +177,8 @@ function tokenRequired(publicFields: Map<OperationTypeNode, ReadonlySet<string>>
           if (field === null) return;
           const type = operation.operation === 'query' ? 'Query' : operation.operation === 'mutation' ? 'Mutation' : 'Subscription';
           await contextValue.recordDenial(`${type}.${field}`, ErrorCode.UNAUTHENTICATED);
-          throw new AuthenticationError('Authentication required: send a bearer token');
+          metrics.authFailures.inc({ reason: 'missing_token' });
+          throw new AuthenticationError('Authentication required: send a bearer token', 'missing_token');
         },
       };
     },

@@ -42,6 +42,10 @@ import { utcpRoutes } from '../interop/utcp.routes.js';
 import { consoleRoutes } from './console.routes.js';
 import { auditExportRoutes } from './audit-export.routes.js';
 import { type Viewer } from '../modules/principal/index.js';
+import { graphqlMetrics } from '../observability/graphql-metrics.js';
+import { metrics } from '../observability/metrics.js';
+import { metricsRoute, scrapeSources } from '../observability/metrics.routes.js';
+import { context, propagation, type Span, SpanKind, startTracing, trace, tracer } from '../observability/tracing.js';
 
 /** What the app is built from; it opens nothing itself. */
 export interface AppDependencies {
@@ -203,6 +207,41 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
   app.addHook('onSend', async (request, reply) => {
     if (closing) reply.header('connection', 'close');
   });
+  // With tracing on, a server span per request, child of the caller's `traceparent` when sent; it is
+  // the active span from the handler on (after the body is read). Named by the route pattern only:
+  // the URL may carry a query string with secrets.
+  const tracing = startTracing(config.tracing);
+  if (tracing) {
+    await tracing;
+    const spans = new WeakMap<FastifyRequest, { span: Span; parent: ReturnType<typeof context.active> }>();
+    app.addHook('onRequest', (request, reply, done) => {
+      const parent = propagation.extract(context.active(), request.headers);
+      const route = request.routeOptions.url ?? 'unmatched';
+      const span = tracer.startSpan(`${request.method} ${route}`, { kind: SpanKind.SERVER, attributes: { 'http.request.method': request.method, 'http.route': route } }, parent);
+      spans.set(request, { span, parent });
+      done();
+    });
+    app.addHook('preHandler', (request, reply, done) => {
+      const traced = spans.get(request);
+      if (!traced) return done();
+      context.with(trace.setSpan(traced.parent, traced.span), done);
+    });
+    app.addHook('onResponse', async (request, reply) => {
+      const traced = spans.get(request);
+      traced?.span.setAttribute('http.response.status_code', reply.statusCode);
+      traced?.span.end();
+    });
+    app.addHook('onClose', async () => {
+      await (await tracing).flush();
+    });
+  }
+
+  // Requests by route pattern (never the raw URL) and status class, with their latency.
+  app.addHook('onResponse', async (request, reply) => {
+    const labels = { route: request.routeOptions.url ?? 'unmatched', method: request.method, status_class: `${Math.floor(reply.statusCode / 100)}xx` };
+    metrics.httpRequests.inc(labels);
+    metrics.httpDuration.observe(labels, reply.elapsedTime / 1000);
+  });
 
   // JSON bodies must be valid UTF-8 (no silent U+FFFD substitution) and nested at most
   // MAX_JSON_DEPTH levels, so no handler recurses through attacker-chosen depth.
@@ -345,7 +384,7 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
   /** The request's viewer; a refused token is audited and answered with 401. */
   const authenticate = async (request: FastifyRequest, em: EntityManager) => {
     try {
-      return await security.authenticator.authenticate(request.headers.authorization, em, expectedResource(request, resourceOfRoute(request.routeOptions.url)));
+      return await security.authenticator.authenticate(request.headers.authorization, em, { resource: expectedResource(request, resourceOfRoute(request.routeOptions.url)) });
     } catch (error) {
       if (error instanceof AuthenticationError) {
         await createContext(contextDeps, { requestId: request.id, sourceIp: sourceIpOf(request.raw), origin: originOf(request), viewer: null }).recordDenial(
@@ -365,8 +404,16 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
     catalogCache?.stopListening();
   });
 
+  metrics.configure({ operations: config.metrics.operations, maxToolLabels: config.metrics.maxToolLabels });
+  const unobserve = metrics.observe(scrapeSources(db, security.events));
+  app.addHook('onClose', async () => {
+    unobserve();
+  });
+  // Without a listener of its own, `/metrics` is served here to `metrics:read` (or admin) tokens.
+  if (config.metrics.port === undefined) metricsRoute(app, (request) => authenticate(request, db.fork()));
+
   const limitGate = new LimitGate(schema.schema, config.limits);
-  const apollo = createApollo(schema, config, logger, [databaseOutageAnswers(outage), ...(catalogCache ? [catalogCache.plugin()] : [])]);
+  const apollo = createApollo(schema, config, logger, [graphqlMetrics(), databaseOutageAnswers(outage), ...(catalogCache ? [catalogCache.plugin()] : [])]);
   await apollo.start();
   app.addHook('onClose', async () => {
     await apollo.stop();
@@ -395,7 +442,7 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
     const em = db.fork();
     let viewer: Viewer | null;
     try {
-      viewer = await security.authenticator.authenticate(request.headers.authorization, em, expectedResource(request, '/graphql'));
+      viewer = await security.authenticator.authenticate(request.headers.authorization, em, { resource: expectedResource(request, '/graphql'), uncounted: true });
     } catch {
       return null;
     }
@@ -415,10 +462,18 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
       // a request over the query limits is refused before anything else, a cached one answered.
       const { body } = request;
       if (request.method === 'POST' && request.headers['content-type']?.startsWith('application/json') && isGraphQLRequestBody(body)) {
+        const started = performance.now();
         const refused = limitGate.check(body);
-        if (refused) return reply.status(refused.status).type('application/json; charset=utf-8').send(refused.body);
+        if (refused) {
+          metrics.limitRefusals.inc({ limit: 'query_limits' });
+          metrics.graphqlOperation(body.operationName, 'unknown', 'error', (performance.now() - started) / 1000);
+          return reply.status(refused.status).type('application/json; charset=utf-8').send(refused.body);
+        }
         const cached = await catalogCache?.serve(body, () => fastPathCaller(request));
-        if (cached) return reply.type('application/json; charset=utf-8').send(cached);
+        if (cached) {
+          metrics.graphqlOperation(body.operationName, 'query', 'success', (performance.now() - started) / 1000);
+          return reply.type('application/json; charset=utf-8').send(cached);
+        }
       }
       return apolloHandler.call(this, request as never, reply as never);
     },
@@ -442,8 +497,10 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
     logger,
     authenticate: (authorization) =>
       security.authenticator.authenticate(authorization, db.fork(), {
-        audience: audienceOf(security.tokens.issuer, '/graphql'),
-        metadataUrl: `${config.publicUrl ?? security.tokens.issuer}${RESOURCE_METADATA_PATH}/graphql`,
+        resource: {
+          audience: audienceOf(security.tokens.issuer, '/graphql'),
+          metadataUrl: `${config.publicUrl ?? security.tokens.issuer}${RESOURCE_METADATA_PATH}/graphql`,
+        },
       }),
     sourceIp: sourceIpOf,
     context: (viewer, sourceIp, requestId, origin) => createContext(contextDeps, { requestId, sourceIp, origin, viewer }),

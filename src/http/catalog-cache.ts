@@ -9,6 +9,7 @@ import { type Logger } from '../logger.js';
 import { type Viewer } from '../modules/principal/index.js';
 import { CATALOG_TOPIC, type ReadFilter } from '../modules/tool/index.js';
 import { type BudgetState } from '../security/budgets.js';
+import { metrics } from '../observability/metrics.js';
 
 /** Root fields whose answer depends only on the catalog, the caller and its `read` policies. */
 const CATALOG_FIELDS = new Set(['tools', 'tool', 'providers', 'provider']);
@@ -116,6 +117,7 @@ export class CatalogCache {
     if (data === undefined) return null;
     const budget = await who.charge(known.cost);
     if (!budget.allowed) return null;
+    metrics.catalogCache.inc({ result: 'hit' });
     const cost = { requested: known.cost, limit: budget.limit, remaining: budget.remaining, resetAt: budget.resetAt.toISOString() };
     return `{"data":${data},"extensions":${JSON.stringify({ cost })}}`;
   }
@@ -138,7 +140,10 @@ export class CatalogCache {
               return;
             }
             const viewer = contextValue.viewer;
-            if (!this.invalidations.usable() || !viewer || errors?.length || result.errors?.length || !result.data || !readsOnlyCatalog(operation)) return;
+            if (!readsOnlyCatalog(operation)) return;
+            // A catalog read that ran: one the cache could not answer.
+            metrics.catalogCache.inc({ result: 'miss' });
+            if (!this.invalidations.usable() || !viewer || errors?.length || result.errors?.length || !result.data) return;
             if (typeof request.query !== 'string' || generation !== this.generation) return;
             const body = { query: request.query, operationName: request.operationName, variables: request.variables };
             const key = requestKey(body);

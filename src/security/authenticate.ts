@@ -5,11 +5,14 @@ import { Principal, PrincipalKind, type TokenHolderCache, type Viewer } from '..
 import { PrincipalService, viewerOf, viewerWithScopes } from '../modules/principal/index.js';
 import { type AccessTokens, InvalidTokenError } from './access-tokens.js';
 import { isScope } from './scopes.js';
+import { type AuthFailureReason, metrics } from '../observability/metrics.js';
 
 /** An authentication failure: HTTP 401 with UNAUTHENTICATED, never echoing the token. */
 export class AuthenticationError extends RegistryError {
   constructor(
     message: string,
+    /** Why, as counted by `registry_authentication_failures_total`. */
+    readonly reason: AuthFailureReason = 'invalid_token',
     /** The `WWW-Authenticate` challenge; plain `Bearer` unless the refusal names the resource metadata. */
     readonly challenge = 'Bearer',
   ) {
@@ -45,12 +48,27 @@ export class Authenticator {
    * Null without a header; the viewer of a valid bearer token otherwise. Throws
    * {@link AuthenticationError} for a malformed header, a bad or expired token, or a token whose
    * principal is disabled or whose tokens or token family were revoked, or a registry token whose
-   * `aud` does not include `resource` (external tokens are checked against OIDC_AUDIENCE instead).
+   * `aud` does not include `options.resource` (external tokens are checked against OIDC_AUDIENCE
+   * instead); counts it in the metrics unless `options.uncounted`.
    */
-  async authenticate(header: string | undefined, em: EntityManager, resource?: ExpectedResource): Promise<Viewer | null> {
+  async authenticate(
+    header: string | undefined,
+    em: EntityManager,
+    options: { resource?: ExpectedResource; uncounted?: boolean } = {},
+  ): Promise<Viewer | null> {
+    try {
+      return await this.viewerOf(header, em, options.resource);
+    } catch (error) {
+      // A fast path that falls back to the full one leaves the count to it (`uncounted`).
+      if (error instanceof AuthenticationError && !options.uncounted) metrics.authFailures.inc({ reason: error.reason });
+      throw error;
+    }
+  }
+
+  private async viewerOf(header: string | undefined, em: EntityManager, resource: ExpectedResource | undefined): Promise<Viewer | null> {
     if (header === undefined || header === '') return null;
     const match = /^Bearer ([A-Za-z0-9._~+/-]+=*)$/i.exec(header);
-    if (!match) throw new AuthenticationError('The Authorization header must be "Bearer <token>"');
+    if (!match) throw new AuthenticationError('The Authorization header must be "Bearer <token>"', 'malformed_header');
     let claims;
     try {
       claims = await this.tokens.verify(match[1]!);
@@ -62,6 +80,7 @@ export class Authenticator {
     if (resource && !claims.audience?.includes(resource.audience)) {
       throw new AuthenticationError(
         `The access token is not meant for ${resource.audience}: request one with resource=${resource.audience}`,
+        'wrong_audience',
         `Bearer error="invalid_token", resource_metadata="${resource.metadataUrl}"`,
       );
     }
@@ -70,7 +89,7 @@ export class Authenticator {
     const holder = await this.holders.family(subject, familyId, () => new PrincipalService(em).holderOf(subject, familyId));
     const principal = PrincipalService.tokenHolder(holder, claims.issuedAt);
     if (!principal) {
-      throw new AuthenticationError('The access token was revoked');
+      throw new AuthenticationError('The access token was revoked', 'revoked');
     }
     return viewerOf(principal, claims.scopes);
   }
@@ -89,7 +108,7 @@ export class Authenticator {
       );
       return em.findOneOrFail(Principal, { clientId });
     });
-    if (!PrincipalService.accepts(principal, issuedAt)) throw new AuthenticationError('The access token was revoked');
+    if (!PrincipalService.accepts(principal, issuedAt)) throw new AuthenticationError('The access token was revoked', 'revoked');
     return viewerWithScopes(principal, scopes.filter(isScope));
   }
 }

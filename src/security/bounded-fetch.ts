@@ -22,6 +22,7 @@ import {
 } from './egress-policy.js';
 import { type RequestSigner } from './request-signing.js';
 import { assertSocketPinned, tlsPinFailureOf, tlsPinsOf } from './tls-pins.js';
+import { injectTraceContext } from '../observability/tracing.js';
 
 /** Redirects followed before giving up. */
 export const MAX_REDIRECTS = 5;
@@ -111,6 +112,7 @@ export async function boundedFetch(url: string, init: BoundedFetchInit): Promise
     let method = (request.method ?? 'GET').toUpperCase();
     let body = request.body;
     const headers = new UndiciHeaders(request.headers as UndiciHeadersInit | undefined);
+    injectTraceContext(headers);
     for (let redirects = 0; ; redirects++) {
       await untilAborted(assertEgressAllowed(current, policy, { lookup }), signal);
       const target: URL = typeof current === 'string' ? new URL(current) : current;

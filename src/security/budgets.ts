@@ -1,4 +1,5 @@
 import { type Redis } from 'ioredis';
+import { metrics } from '../observability/metrics.js';
 import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
 
 /** The state of a principal's hourly query-cost budget after a charge. */
@@ -29,6 +30,7 @@ export class CostBudgets {
       return { allowed: true, limit, remaining: res.remainingPoints, resetAt: new Date(Date.now() + res.msBeforeNext) };
     } catch (rejection) {
       if (rejection instanceof RateLimiterRes) {
+        metrics.limitRefusals.inc({ limit: 'cost_budget' });
         return { allowed: false, limit, remaining: rejection.remainingPoints, resetAt: new Date(Date.now() + rejection.msBeforeNext) };
       }
       throw rejection;

@@ -22,6 +22,7 @@ import { type SlidingWindow } from './sliding-window.js';
 import { type AccessTokens } from './access-tokens.js';
 import { BUSY, type LoginThrottle, type RefusedAttempt } from './login-throttle.js';
 import { type SigningKeyRing } from './signing-keys.js';
+import { metrics } from '../observability/metrics.js';
 
 export interface OAuthDependencies {
   db: Database;
@@ -185,6 +186,7 @@ const REFUSED_BECAUSE: Record<RefusedAttempt['limit'], string> = {
  * "slow down" code, as RFC 6749 §5.2 has none for throttling).
  */
 function throttled(reply: FastifyReply, refusal: Pick<RefusedAttempt, 'limit' | 'retryAfterSeconds'>) {
+  metrics.authFailures.inc({ reason: 'throttled' });
   return reply
     .status(429)
     .header('retry-after', String(refusal.retryAfterSeconds))
@@ -194,6 +196,7 @@ function throttled(reply: FastifyReply, refusal: Pick<RefusedAttempt, 'limit' | 
 /** An RFC 6749 §5.2 error response. */
 function oauthError(reply: FastifyReply, error: OAuthErrorCode, description: string, basicAuth = false) {
   const status = error === 'invalid_client' ? 401 : 400;
+  if (error === 'invalid_client' || error === 'invalid_grant') metrics.authFailures.inc({ reason: error });
   if (status === 401) reply.header('www-authenticate', basicAuth ? 'Basic realm="tool-registry"' : 'Bearer');
   return reply.status(status).send({ error, error_description: description });
 }

@@ -36,6 +36,7 @@ export function canonicalResource(resource: string, issuer: string, requestOrigi
 /** The resource a request path belongs to: `/mcp`, `/graphql`, or `/utcp` (the manual and its call routes). */
 export function resourceOfRoute(route: string | undefined): ResourcePath {
   if (route?.startsWith('/mcp')) return '/mcp';
-  if (route?.startsWith('/graphql')) return '/graphql';
-  return '/utcp';
+  if (route?.startsWith('/utcp') || route?.startsWith('/tools')) return '/utcp';
+  // The GraphQL API and the operator's routes beside it (`/metrics`, `/audit/export`).
+  return '/graphql';
 }

@@ -5,6 +5,8 @@ export enum Scope {
   PROVIDERS_WRITE = 'providers:write',
   POLICIES_WRITE = 'policies:write',
   AUDIT_READ = 'audit:read',
+  /** Scraping `/metrics` on the main port. */
+  METRICS_READ = 'metrics:read',
   ADMIN = 'admin',
 }
 

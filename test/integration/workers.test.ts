@@ -150,7 +150,8 @@ describe.runIf(SHARED)('REGISTRY_WORKERS=2 on PostgreSQL and Redis', () => {
 
   beforeAll(async () => {
     database = await createTestDatabase();
-    registry = await spawnRegistry(process.execPath, [MAIN], await serverEnv(database));
+    // The primary serves every worker's metrics on a port of its own.
+    registry = await spawnRegistry(process.execPath, [MAIN], { ...(await serverEnv(database)), REGISTRY_METRICS_PORT: '0' });
     adminToken = await tokenFor(registry.url, ADMIN.clientId, ADMIN.clientSecret);
     const tools = manual(
       ['limited', 'kept', 'dropped'].map((name) =>
@@ -302,6 +303,22 @@ describe.runIf(SHARED)('REGISTRY_WORKERS=2 on PostgreSQL and Redis', () => {
     } finally {
       await live.close();
     }
+  });
+
+  it('scrapes every worker’s numbers at once through the primary’s REGISTRY_METRICS_PORT', async () => {
+    const url = /"role":"primary".*"msg":"metrics at (http:[^"]+)"/.exec(registry.output())?.[1] as string;
+    expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/metrics$/);
+    const healthz = async () => {
+      const body = await (await fetch(url)).text();
+      return body
+        .split('\n')
+        .filter((line) => line.startsWith('registry_http_requests_total{') && line.includes('route="/healthz"'))
+        .reduce((sum, line) => sum + Number(line.split(' ').pop()), 0);
+    };
+    const before = await healthz();
+    const answers = await Promise.all([1, 2, 3, 4, 5, 6].map(() => call(registry.url, 'GET', '/healthz')));
+    expect(new Set(answers.map((a) => a.worker))).toEqual(new Set(['1', '2']));
+    expect((await healthz()) - before).toBe(6);
   });
 
   it('replaces a killed worker and keeps serving the port meanwhile', { timeout: 90_000 }, async () => {

@@ -8,6 +8,7 @@ import { type ExecutionLimiter } from './execution.limits.js';
 import { schemaHasSecrets } from './execution.redaction.js';
 import { schemaProblems } from './execution.schemas.js';
 import { type ExecuteInput, type ExecutionCaller, type Outcome } from './execution.model.js';
+import { metrics } from '../../observability/metrics.js';
 
 /** A credential of the tool's provider as stored (sealed). */
 export interface SealedCredential {
@@ -204,6 +205,7 @@ export async function charge(limiter: ExecutionLimiter, principalId: string, too
     return null;
   } catch (error) {
     if (!(error instanceof RegistryError)) throw error;
+    metrics.limitRefused(error.code);
     return { status: ExecutionStatus.DENIED, error: { code: error.code, message: error.message, details: { ...error.extensions } }, decision };
   }
 }

@@ -12,6 +12,7 @@ import { type AbortReason, type Outcome } from './execution.model.js';
 import { redactBySchema, secretsBySchema } from './execution.redaction.js';
 import { schemaProblems } from './execution.schemas.js';
 import { resolveCallTemplate } from './execution.template.js';
+import { inSpan } from '../../observability/tracing.js';
 
 /** What running a call needs; one per process. */
 export interface CallDependencies {
@@ -61,7 +62,8 @@ export async function callTool(deps: CallDependencies, request: CallRequest): Pr
     if (!executor) {
       throw new RegistryError(ErrorCode.EXECUTION_FAILED, `No executor for call template type ${resolved.template.call_template_type}`, { reason: 'unsupported' });
     }
-    const result = await executor({
+    // The span names the tool and its template type; never an argument, a credential or a result.
+    const result = await inSpan('tool.execute', { 'tool.name': tool.name, 'tool.call_template_type': resolved.template.call_template_type }, () => executor({
       toolName: tool.name,
       callTemplate: resolved.template,
       arguments: args,
@@ -75,7 +77,7 @@ export async function callTool(deps: CallDependencies, request: CallRequest): Pr
       signal: controller.signal,
       secrets,
       onChunk: (chunk) => request.onChunk(scrubber.value(chunk)),
-    });
+    }));
     const output = scrubber.value(result.result);
     let outputValid: boolean | null = null;
     if (tool.outputs && Object.keys(tool.outputs).length) {

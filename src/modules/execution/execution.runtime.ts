@@ -22,6 +22,11 @@ import { type AbortReason, type ExecuteInput, type ExecutionCaller, type Outcome
 import { ExecutionLeases } from './execution.recover.js';
 import { type Ending, ExecutionRecords, type NewCall, notStarted } from './execution.record.js';
 import { redactBySchema } from './execution.redaction.js';
+import { metrics } from '../../observability/metrics.js';
+import { inSpan } from '../../observability/tracing.js';
+
+/** A span for one database statement of the call path (named by what it does, never its parameters). */
+const dbSpan = <T>(operation: string, work: () => Promise<T>) => inSpan(`db ${operation}`, { 'db.system.name': 'postgresql', 'db.operation.name': operation }, work);
 
 export { type ExecuteInput, type ExecutionCaller, executionCallerOf } from './execution.model.js';
 
@@ -126,7 +131,8 @@ export class ExecutionRuntime {
   async execute(caller: ExecutionCaller, input: ExecuteInput): Promise<Execution> {
     const { args, timeoutMs, key, mode } = checkInput(input, this.deps);
     if (this.stopping) throw new RegistryError(ErrorCode.UPSTREAM_UNAVAILABLE, 'The registry is shutting down; try again on another instance');
-    const tool = await findCallable(this.deps.db.fork(), input.tool, await caller.tools.visibility());
+    const visibility = await caller.tools.visibility();
+    const tool = await dbSpan('tool.read', () => findCallable(this.deps.db.fork(), input.tool, visibility));
     if (!tool) {
       this.deps.onCall?.({ kind: 'call', principalId: caller.viewer.principalId, tool: null, denied: true, args, inputs: null });
       await this.records.auditRefusal(caller.actor, input.tool, ErrorCode.NOT_FOUND);
@@ -151,15 +157,17 @@ export class ExecutionRuntime {
     const refusal = 'refusal' in admission ? admission.refusal : limited;
     this.deps.onCall?.({ kind: 'call', principalId: caller.viewer.principalId, tool: tool.name, denied: refusal?.status === ExecutionStatus.DENIED, args, inputs: tool.inputs });
     if (refusal) {
-      const refused = await this.records.refuse(call, refusal, caller.actor);
+      const refused = await dbSpan('execution.refuse', () => this.records.refuse(call, refusal, caller.actor));
       if (refused) {
+        metrics.execution(call.toolName, refusal.status, refusal.error?.code, null);
         this.deps.events.publish({ executionId: refused.id, status: refused.status });
         return refused;
       }
       const held = await this.held(call);
       if (!notStarted(held)) return held;
       // The key's call never started: this refusal is its next attempt.
-      const again = await this.records.refuseHeld(held, call, refusal, caller.actor);
+      const again = await dbSpan('execution.refuse', () => this.records.refuseHeld(held, call, refusal, caller.actor));
+      if (again) metrics.execution(call.toolName, refusal.status, refusal.error?.code, null);
       if (again) this.deps.events.publish({ executionId: again.id, status: again.status });
       return again ?? this.records.load(held.id);
     }
@@ -179,7 +187,7 @@ export class ExecutionRuntime {
    */
   private async claim(call: NewCall, decision: Record<string, unknown>): Promise<Execution | null> {
     try {
-      return await this.records.claim(call, decision);
+      return await dbSpan('execution.claim', () => this.records.claim(call, decision));
     } catch (error) {
       if (isDatabaseUnavailable(error)) this.notStarted({ id: call.id, toolId: call.toolId, toolName: call.toolName, startedAt: null });
       throw error;
@@ -358,8 +366,9 @@ export class ExecutionRuntime {
   /** Ends a call with its audit entry (only while `runner` holds it, when given); the ended execution, or null when it had ended already. */
   private async finish(execution: Execution, actor: Actor, outcome: Outcome, runner?: string, options: { unstarted?: boolean } = {}): Promise<Execution | null> {
     const ending = { id: execution.id, toolId: execution.tool?.id ?? null, toolName: execution.toolName, startedAt: execution.startedAt ?? null };
-    const written = await this.records.finish(ending, actor, outcome, { runner, unstarted: options.unstarted });
+    const written = await dbSpan('execution.finish', () => this.records.finish(ending, actor, outcome, { runner, unstarted: options.unstarted }));
     if (!written) return null;
+    metrics.execution(execution.toolName, outcome.status, outcome.error?.code, typeof written.durationMs === 'number' ? written.durationMs / 1000 : null);
     this.deps.events.publish({ executionId: execution.id, status: outcome.status });
     // A managed entity is not changed behind the ORM's back: the answer is a copy.
     return { ...(execution.constructor === Object ? execution : plain(execution)), ...written } as Execution;

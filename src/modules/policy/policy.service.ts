@@ -16,6 +16,8 @@ import {
 } from './policy.engine.js';
 import { type PolicyCache } from './policy.cache.js';
 import { Policy, type PolicyAction, type PolicyConditions, type PolicyEffect, type PolicyLimits, type PolicyResources, type PolicySubjects } from './policy.entity.js';
+import { metrics } from '../../observability/metrics.js';
+import { inSpan } from '../../observability/tracing.js';
 
 /** The fields of a policy a caller writes; an update replaces them all (absent optional fields take their defaults). */
 export interface PolicyFields {
@@ -118,7 +120,13 @@ export class PolicyService {
 
   /** Decides one access question with the stored policies. */
   async decide(request: AccessRequest): Promise<AccessDecision> {
-    return decide(await this.load(), request);
+    return inSpan('policy.decide', { 'policy.action': request.action }, async (span) => {
+      const decision = decide(await this.load(), request);
+      const effect = decision.allowed ? 'allow' : 'deny';
+      metrics.policyDecisions.inc({ action: request.action, effect });
+      span.setAttribute('policy.effect', effect);
+      return decision;
+    });
   }
 
   /** The policies that hold for this caller and action whatever the tool (see {@link applicableRules}). */
