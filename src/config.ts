@@ -197,7 +197,7 @@ const EnvSchema = z.object({
   REGISTRY_FILE_ROOT: z.string().min(1).optional(),
   REGISTRY_DISCOVERY_TIMEOUT_MS: z.coerce.number().int().min(100).max(300_000).default(10_000),
   REGISTRY_DISCOVERY_MAX_BYTES: z.coerce.number().int().min(1024).max(100 * 1024 * 1024).default(32 * 1024 * 1024),
-  REGISTRY_OPENAPI_MAX_OPERATIONS: z.coerce.number().int().min(1).max(100_000).default(5000),
+  REGISTRY_OPENAPI_MAX_OPERATIONS: z.coerce.number().int().min(1).max(5000).default(5000),
   REGISTRY_REFRESH_INTERVAL_SECONDS: z.coerce.number().int().min(0).max(30 * 86_400).default(3600),
   REGISTRY_EXECUTION_TIMEOUT_MS: z.coerce.number().int().min(100).max(3_600_000).default(30_000),
   REGISTRY_EXECUTION_MAX_TIMEOUT_MS: z.coerce.number().int().min(100).max(3_600_000).default(300_000),
