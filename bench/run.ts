@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { type AttackResult, HOSTILE, measureAttack } from './attack.ts';
 import { type CatalogResult, catalogThroughput, measureCatalog } from './catalog.ts';
 import { echoTool, type ExecuteResult, measureExecute } from './execute.ts';
+import { measureOpenApiImport, type OpenApiImportResult } from './openapi.ts';
 import { measureMemory, type MemoryResult, type MemorySample, type MemoryUnderLoadResult, sampleMemory } from './memory.ts';
 import { memoryUnderLoad } from './memory-load.ts';
 import { measureRelevance, measureSearch, type RelevanceResult } from './search.ts';
@@ -24,7 +25,8 @@ import type { SideSummary } from './lib/rounds.ts';
  * databases on; else embedded PGlite), measures, and writes bench/results/latest.json and latest.md.
  * BENCH_REDIS_URL puts budgets and limits in Redis; BENCH_QUICK=1 shortens every run (for trying the
  * harness, not for figures); BENCH_REGISTRY_NODE_ARGS passes Node flags to the registry children.
- * Either writes bench/results/experiment.* instead.
+ * Either writes bench/results/experiment.* instead. BENCH_ONLY=openapi runs only the large OpenAPI
+ * import (on a 1,000-tool registry) and prints its figures, writing nothing.
  */
 
 const RESULTS = new URL('./results/', import.meta.url);
@@ -80,8 +82,38 @@ const SEARCH_MEASURES: Record<string, string> = {
   searchTop3: 'Search relevance: top-3 hit rate over the labelled query set',
 };
 
+/** The large OpenAPI import's rows of latest.md. */
+function openApiRows(openapi: OpenApiImportResult): Row[] {
+  const what = `GitHub's api.github.com description (${fmt(openapi.documentBytes / 2 ** 20, 1)} MB, ${openapi.tools.toLocaleString('en-US')} tools, ${openapi.warnings} warnings) registered by URL, default settings, 1k-tool registry`;
+  return [
+    { measure: `Large OpenAPI import: ${what}`, registry: `${fmt(openapi.importMs, 0)} ms`, baseline: '—', key: 'openapiImportMs', figure: `${fmt(openapi.importMs / 1000, 1)} s` },
+    {
+      measure: 'Large OpenAPI import: registry peak resident-memory growth while importing (sampled every 20 ms)',
+      registry: `${fmt(openapi.rssGrowthMb, 0)} MB`,
+      baseline: `before: ${fmt(openapi.rssBeforeMb, 0)} MB, peak ${fmt(openapi.rssPeakMb, 0)} MB`,
+      key: 'openapiImportRssMb',
+      figure: `${fmt(openapi.rssGrowthMb, 0)} MB`,
+    },
+  ];
+}
+
+/** BENCH_ONLY=openapi: only the large OpenAPI import, on one 1,000-tool registry; prints, writes nothing. */
+async function openApiOnly(): Promise<void> {
+  const logFile = fileURLToPath(new URL('registry.log', RESULTS));
+  const bench = await startBench({ settings, sizes: [1_000], logFile, log });
+  try {
+    log('large OpenAPI import by URL');
+    const openapi = await measureOpenApiImport(bench.ctx(bench.site(1_000)));
+    const summary = { openapiImportMs: openapi.importMs, openapiImportRssMb: openapi.rssGrowthMb } as unknown as Summary;
+    process.stdout.write(`\n${markdownTable(openApiRows(openapi), summary)}\n${JSON.stringify(openapi)}\n`);
+  } finally {
+    await bench.close();
+  }
+}
+
 async function main(): Promise<void> {
   await mkdir(RESULTS, { recursive: true });
+  if (process.env.BENCH_ONLY === 'openapi') return openApiOnly();
   const logFile = fileURLToPath(new URL('registry.log', RESULTS));
   log('setting up one database and registry per catalog size');
   const bench = await startBench({ settings, sizes: [1_000, 10_000, 100_000], logFile, log });
@@ -102,6 +134,7 @@ async function main(): Promise<void> {
   let rejectInProcess: Awaited<ReturnType<typeof measureRejectInProcess>>;
   let memory: MemoryResult;
   let underLoad: MemoryUnderLoadResult;
+  let openapi: OpenApiImportResult;
   const memorySamples: MemorySample[] = [];
   const sample = (at: string) => sampleMemory(large.registry, at, memorySamples);
   try {
@@ -135,6 +168,10 @@ async function main(): Promise<void> {
     log('catalog read at 100,000 tools');
     catalog100k = await catalogThroughput(bench.ctx(large), 2);
     memory = await measureMemory(large.registry, 100_000, db.kind === 'pglite', quick ? 3 : 10);
+    // Last: it adds 1,223 tools to the 1k registry, which the search rounds above measured as it was.
+    log('large OpenAPI import by URL, on the 1,000-tool registry');
+    openapi = await measureOpenApiImport(bench.ctx(bench.site(1_000)));
+    log(`OpenAPI import: ${fmt(openapi.importMs / 1000, 1)} s, +${fmt(openapi.rssGrowthMb, 0)} MB resident`);
   } finally {
     await bench.close();
   }
@@ -162,6 +199,8 @@ async function main(): Promise<void> {
     shieldOverhead: shield.overhead,
     rssMb100k: memory.rssMb,
     rssMbUnderLoad: underLoad.rssMbUnderLoad,
+    openapiImportMs: openapi.importMs,
+    openapiImportRssMb: openapi.rssGrowthMb,
   };
   /** Figures replaced by issue 17's: kept in the results and in latest.md, not judged. */
   const secondary = {
@@ -285,6 +324,7 @@ async function main(): Promise<void> {
       key: 'rssMbUnderLoad',
       figure: `${fmt(underLoad.rssMbUnderLoad, 0)} MB`,
     },
+    ...openApiRows(openapi),
   ];
   const secondaryRows: Row[] = [
     {
@@ -316,7 +356,7 @@ async function main(): Promise<void> {
     secondary,
     environment: { ...env_, registryNodeArgs: process.env.BENCH_REGISTRY_NODE_ARGS ?? '', database: db.kind, databaseDescription: description, redis: Boolean(redisUrl), quick, settings, shieldOptions, loadGenerator: 'autocannon 9, pipelining 1, loopback' },
     durationS,
-    raw: { seedSeconds, catalog, catalog100k, sql, search, relevance, shield, execute, attack, rejectInProcess, memory, memorySamples, underLoad },
+    raw: { seedSeconds, catalog, catalog100k, sql, search, relevance, shield, execute, attack, rejectInProcess, memory, memorySamples, underLoad, openapi },
   }, markdown);
   process.stdout.write(`\n${markdown}\nWritten ${paths.json} and ${paths.markdown} in ${fmt(durationS, 0)} s.\n`);
 }

@@ -47,6 +47,8 @@ export interface DiscoveryConfig {
   fileRoot?: string;
   timeoutMs: number;
   maxBytes: number;
+  /** Operations of an OpenAPI description converted at most (`REGISTRY_OPENAPI_MAX_OPERATIONS`). */
+  openApiMaxOperations: number;
   /** Seconds between automatic refreshes of a provider; 0 turns them off. */
   refreshIntervalSeconds: number;
 }
@@ -263,7 +265,8 @@ const EnvSchema = z.object({
   REGISTRY_CLI_ALLOW: z.string().optional(),
   REGISTRY_FILE_ROOT: z.string().min(1).optional(),
   REGISTRY_DISCOVERY_TIMEOUT_MS: z.coerce.number().int().min(100).max(300_000).default(10_000),
-  REGISTRY_DISCOVERY_MAX_BYTES: z.coerce.number().int().min(1024).max(100 * 1024 * 1024).default(5 * 1024 * 1024),
+  REGISTRY_DISCOVERY_MAX_BYTES: z.coerce.number().int().min(1024).max(100 * 1024 * 1024).default(32 * 1024 * 1024),
+  REGISTRY_OPENAPI_MAX_OPERATIONS: z.coerce.number().int().min(1).max(5000).default(5000),
   REGISTRY_REFRESH_INTERVAL_SECONDS: z.coerce.number().int().min(0).max(30 * 86_400).default(3600),
   REGISTRY_EXECUTION_TIMEOUT_MS: z.coerce.number().int().min(100).max(3_600_000).default(30_000),
   REGISTRY_EXECUTION_MAX_TIMEOUT_MS: z.coerce.number().int().min(100).max(3_600_000).default(300_000),
@@ -489,6 +492,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       fileRoot: e.REGISTRY_FILE_ROOT,
       timeoutMs: e.REGISTRY_DISCOVERY_TIMEOUT_MS,
       maxBytes: e.REGISTRY_DISCOVERY_MAX_BYTES,
+      openApiMaxOperations: e.REGISTRY_OPENAPI_MAX_OPERATIONS,
       refreshIntervalSeconds: e.REGISTRY_REFRESH_INTERVAL_SECONDS,
     },
     limits: {

@@ -25,6 +25,8 @@ export interface Summary {
   shieldOverhead: number;
   rssMb100k: number;
   rssMbUnderLoad: number;
+  openapiImportMs: number;
+  openapiImportRssMb: number;
 }
 
 type Target = { op: '>=' | '<='; value: number; text: string };
@@ -47,6 +49,8 @@ export const TARGETS: Record<string, Target> = {
   shieldOverhead: { op: '<=', value: 0.1, text: '≤ 10%' },
   rssMb100k: { op: '<=', value: 400, text: '≤ 400 MB' },
   rssMbUnderLoad: { op: '<=', value: 300, text: '≤ 300 MB' },
+  openapiImportMs: { op: '<=', value: 10_000, text: '≤ 10 s' },
+  openapiImportRssMb: { op: '<=', value: 150, text: '≤ 150 MB' },
 };
 
 /** Whether `value` meets the target of `key`; false for NaN (a figure that could not be measured), null without a target. */

@@ -182,7 +182,7 @@ function describe(document: unknown): string {
 export async function manualFromDocument(
   document: unknown,
   source: string,
-  options: { openApi: boolean; sourceUrl?: string },
+  options: { openApi: boolean; sourceUrl?: string; maxOperations?: number },
 ): Promise<DiscoveryResult> {
   if (looksLikeManual(document)) return { manual: document, warnings: [] };
   if (isOpenApiDocument(document)) {
@@ -192,7 +192,10 @@ export async function manualFromDocument(
         `${source} is an OpenAPI document, but this call template type expects a UTCP manual; register OpenAPI documents with an \`http\`, \`text\` or \`file\` call template`,
       );
     }
-    const { manual, warnings } = await convertOpenApi(document, options.sourceUrl === undefined ? {} : { sourceUrl: options.sourceUrl });
+    const { manual, warnings } = await convertOpenApi(document, {
+      ...(options.sourceUrl === undefined ? {} : { sourceUrl: options.sourceUrl }),
+      ...(options.maxOperations === undefined ? {} : { maxOperations: options.maxOperations }),
+    });
     return { manual, warnings };
   }
   const expected = options.openApi ? 'a UTCP manual (`utcp_version`, `tools`) or an OpenAPI 2/3 document' : 'a UTCP manual (`utcp_version`, `tools`)';

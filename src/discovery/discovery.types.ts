@@ -12,6 +12,8 @@ export interface DiscoveryOptions {
   timeoutMs: number;
   /** Per response, message, file or stdout. */
   maxBytes: number;
+  /** Operations an OpenAPI description may have converted; more are left out with a warning (default 5000). */
+  openApiMaxOperations?: number;
   /** Resolved auth headers to send (the caller decrypts credentials); never logged nor echoed in errors. */
   headers?: Record<string, string>;
 }

@@ -35,5 +35,5 @@ export const discoverFile: Discoverer = async (template, context) => {
     }
   });
   const source = `The file ${shown}`;
-  return manualFromDocument(parseJsonOrYaml(content, source), source, { openApi: true });
+  return manualFromDocument(parseJsonOrYaml(content, source), source, { openApi: true, maxOperations: context.options.openApiMaxOperations });
 };

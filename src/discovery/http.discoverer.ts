@@ -28,5 +28,5 @@ export const discoverHttp: Discoverer = async (template, context) => {
     what: 'The HTTP provider',
   });
   const document = parseJsonOrYaml(response.body, source);
-  return manualFromDocument(document, source, { openApi: true, sourceUrl: url });
+  return manualFromDocument(document, source, { openApi: true, sourceUrl: url, maxOperations: context.options.openApiMaxOperations });
 };

@@ -19,5 +19,5 @@ export const discoverText: Discoverer = async (template, context) => {
     });
   }
   const source = "The text call template's content";
-  return manualFromDocument(parseJsonOrYaml(content, source), source, { openApi: true });
+  return manualFromDocument(parseJsonOrYaml(content, source), source, { openApi: true, maxOperations: context.options.openApiMaxOperations });
 };

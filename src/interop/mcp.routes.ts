@@ -13,13 +13,16 @@ import { type RegistryContext } from '../context.types.js';
 import { DATABASE_RETRY_AFTER_SECONDS, DATABASE_UNAVAILABLE_MESSAGE, isDatabaseUnavailable } from '../db/unavailable.js';
 import { ErrorCode, RegistryError } from '../errors.js';
 import { executionCallerOf, ExecutionStatus } from '../modules/execution/index.js';
-import { type Tool } from '../modules/tool/index.js';
+import { type CatalogChange, type Tool } from '../modules/tool/index.js';
+import { Scope } from '../security/scopes.js';
 import { type InteropDependencies, requireExecutor } from './bearer.js';
 import { executableTools } from './executable-tools.js';
 
 /** Tools per `tools/list` page. */
 const PAGE_SIZE = 100;
 const SERVER_INFO = { name: 'tool-registry', version: '1.0.0' };
+/** `listChanged`: a client's GET stream hears `notifications/tools/list_changed` (see {@link listChangedStream}). */
+const CAPABILITIES = { capabilities: { tools: { listChanged: true } } };
 
 /** The MCP description of a registry tool: its name, description and input schema. */
 function mcpTool(tool: Tool): McpTool {
@@ -32,14 +35,75 @@ function mcpTool(tool: Tool): McpTool {
   };
 }
 
-/** The MCP answer to an execution: its result as text (and structured content), or a tool error. */
-function callResult(status: ExecutionStatus, result: unknown, error: { code: string; message: string } | null | undefined): CallToolResult {
-  if (status !== ExecutionStatus.SUCCEEDED) {
-    return { isError: true, content: [{ type: 'text', text: `${error?.code ?? status}: ${error?.message ?? status}` }] };
-  }
+/** The `_meta` key of a tool error's stable code (`INVALID_ARGUMENTS`, `OUTPUT_SCHEMA_MISMATCH`, ...). */
+export const MCP_ERROR_CODE_META = 'tool-registry/code';
+/** The code of a result that does not match the tool's output schema. */
+export const OUTPUT_SCHEMA_MISMATCH = 'OUTPUT_SCHEMA_MISMATCH';
+
+/** A tool error: `CODE: message` as text, the code also in `_meta`, plus any further content. */
+function toolError(code: string, message: string, ...more: CallToolResult['content']): CallToolResult {
+  return { isError: true, content: [{ type: 'text', text: `${code}: ${message}` }, ...more], _meta: { [MCP_ERROR_CODE_META]: code } };
+}
+
+/**
+ * The MCP answer to an execution: its result as text (and structured content), or a tool error. A
+ * result the registry found not to match the tool's output schema (`outputValid: false`) is a tool
+ * error coded OUTPUT_SCHEMA_MISMATCH with the result as text only: as `structuredContent` it would make
+ * the client's own output-schema check throw instead of showing the result.
+ */
+function callResult(status: ExecutionStatus, result: unknown, error: { code: string; message: string } | null | undefined, outputValid?: boolean | null): CallToolResult {
+  if (status !== ExecutionStatus.SUCCEEDED) return toolError(error?.code ?? status, error?.message ?? status);
   const text = typeof result === 'string' ? result : JSON.stringify(result ?? null);
+  if (outputValid === false) {
+    return toolError(OUTPUT_SCHEMA_MISMATCH, "the tool's result does not match its output schema; the result follows as text", { type: 'text', text });
+  }
   const structured = result !== null && typeof result === 'object' && !Array.isArray(result) ? { structuredContent: result as Record<string, unknown> } : {};
   return { content: [{ type: 'text', text }], ...structured };
+}
+
+/**
+ * The standalone SSE stream of a GET to `/mcp`: `notifications/tools/list_changed` whenever a catalog
+ * change committed on any replica (the event bus's catalog topic) names a tool the caller may read.
+ * Stateless like the rest of `/mcp`: the stream is a server of its own with no session, and a client
+ * re-lists with POSTs to any replica. Each batch re-authenticates the request first: once its token
+ * expired or was revoked, the stream ends. Without the event bus the answer is 405, which MCP clients
+ * take as "no stream". Throws what the first authentication throws unexpectedly.
+ */
+async function listChangedStream(request: FastifyRequest, reply: FastifyReply, deps: InteropDependencies, ctx: RegistryContext): Promise<void> {
+  const stop = new AbortController();
+  let batches: AsyncIterable<CatalogChange[]>;
+  try {
+    batches = await ctx.catalogEvents.listen(stop.signal);
+  } catch {
+    return methodNotAllowed(reply, 'Notifications are unavailable: the event bus cannot be reached');
+  }
+  const server = new Server(SERVER_INFO, CAPABILITIES);
+  const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined });
+  const end = () => {
+    stop.abort();
+    void transport.close();
+    void server.close();
+  };
+  reply.hijack();
+  reply.raw.on('close', end);
+  await server.connect(transport);
+  void (async () => {
+    for await (const batch of batches) {
+      const still = await requireExecutor(request, deps.authenticate).catch(() => null);
+      if (!still || !('viewer' in still)) return end();
+      ctx.refresh();
+      const readable = await ctx.tools.findReadableByNames(batch.map((change) => change.tool));
+      if (readable.length > 0) await server.sendToolListChanged();
+    }
+  })().catch((error: unknown) => {
+    request.log.warn({ err: { message: (error as Error).message } }, 'MCP list_changed stream ended');
+    end();
+  });
+  await transport.handleRequest(request.raw, reply.raw);
+}
+
+function methodNotAllowed(reply: FastifyReply, message: string): FastifyReply {
+  return reply.status(405).header('allow', 'GET, POST').send({ jsonrpc: '2.0', id: null, error: { code: -32000, message } });
 }
 
 /** A database outage as a JSON-RPC error coded UNAVAILABLE (with `retryAfterSeconds`); anything else as it is. */
@@ -50,7 +114,7 @@ function retryable(error: unknown): unknown {
 
 /** An MCP server for one request and caller: it lists and calls exactly the tools the caller may execute. */
 function serverFor(ctx: RegistryContext): Server {
-  const server = new Server(SERVER_INFO, { capabilities: { tools: {} } });
+  const server = new Server(SERVER_INFO, CAPABILITIES);
   server.setRequestHandler(ListToolsRequestSchema, async (request) => {
     const page = await executableTools(ctx, PAGE_SIZE, request.params?.cursor ?? null).catch((error: unknown) => {
       if (error instanceof RegistryError && error.code === ErrorCode.INVALID_CURSOR) throw new McpError(McpErrorCode.InvalidParams, 'Invalid cursor');
@@ -65,7 +129,7 @@ function serverFor(ctx: RegistryContext): Server {
   server.setRequestHandler(CallToolRequestSchema, async (request) => {
     try {
       const execution = await ctx.runtime.execute(executionCallerOf(ctx), { tool: request.params.name, arguments: request.params.arguments ?? {} });
-      return callResult(execution.status, execution.result, execution.error);
+      return callResult(execution.status, execution.result, execution.error, execution.outputValid);
     } catch (error) {
       if (error instanceof RegistryError && (error.code === ErrorCode.NOT_FOUND || error.code === ErrorCode.BAD_USER_INPUT)) {
         throw new McpError(McpErrorCode.InvalidParams, error.code === ErrorCode.NOT_FOUND ? `Unknown tool: ${request.params.name}` : error.message);
@@ -99,10 +163,9 @@ export async function mcpRoutes(app: FastifyInstance, deps: InteropDependencies)
         .send({ jsonrpc: '2.0', id: null, error: { code: -32001, message: checked.message, data: { code: checked.code } } });
     }
     const { viewer } = checked;
-    if (request.method !== 'POST') {
-      // Stateless: no standalone notification stream and no session to end.
-      return reply.status(405).header('allow', 'POST').send({ jsonrpc: '2.0', id: null, error: { code: -32000, message: 'Method not allowed' } });
-    }
+    if (request.method === 'GET') return listChangedStream(request, reply, deps, deps.context(request, viewer));
+    // Stateless: no session to end.
+    if (request.method !== 'POST') return methodNotAllowed(reply, 'Method not allowed');
     const server = serverFor(deps.context(request, viewer));
     const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true });
     reply.hijack();

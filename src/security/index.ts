@@ -135,6 +135,7 @@ export async function createSecurity(config: Config, logger: Logger): Promise<Se
       fileRoot: config.discovery.fileRoot,
       timeoutMs: config.discovery.timeoutMs,
       maxBytes: config.discovery.maxBytes,
+      openApiMaxOperations: config.discovery.openApiMaxOperations,
     },
     vault: new CredentialVault(masterKey, config.previousMasterKeys.map(parseMasterKey)),
     tokens,

@@ -205,6 +205,63 @@ function metaSchemaMessage(error: ErrorObject): string {
   }
 }
 
+/** Keywords that make `$ref` resolution depend on more than JSON pointers into the root. */
+const RESOLUTION_KEYWORDS = new Set(['$id', '$anchor', '$dynamicAnchor', '$dynamicRef', '$recursiveRef', '$recursiveAnchor', '$schema']);
+
+/**
+ * Whether a schema that passed its meta-schema certainly compiles, so ajv's compilation (the costly
+ * part of validating a large manual: about 3 ms per schema) can be skipped: every `$ref` is `#` or a
+ * JSON pointer into the schema that resolves, every `pattern` and `patternProperties` key is a valid
+ * Unicode regular expression (as ajv compiles them), and nothing changes how references resolve
+ * (`$id`, `$anchor`, nested `$schema`, …). Values are walked whether schema or data (`default`,
+ * `examples`), so this errs on the side of false: then ajv compiles the schema as before.
+ */
+function surelyCompiles(root: Record<string, unknown>): boolean {
+  const regexOk = (source: string) => {
+    try {
+      new RegExp(source, 'u');
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  const resolves = (ref: string) => {
+    if (ref === '#') return true;
+    if (!ref.startsWith('#/')) return false;
+    let current: unknown = root;
+    for (const raw of ref.slice(2).split('/')) {
+      let key: string;
+      try {
+        key = decodeURIComponent(raw).replace(/~1/g, '/').replace(/~0/g, '~');
+      } catch {
+        return false;
+      }
+      if (current === null || typeof current !== 'object' || !Object.hasOwn(current, key)) return false;
+      current = (current as Record<string, unknown>)[key];
+    }
+    return current !== null && (typeof current === 'object' || typeof current === 'boolean');
+  };
+  const stack: unknown[] = [root];
+  let first = true;
+  while (stack.length > 0) {
+    const value = stack.pop();
+    if (Array.isArray(value)) {
+      stack.push(...value);
+      continue;
+    }
+    if (value === null || typeof value !== 'object') continue;
+    for (const [key, child] of Object.entries(value)) {
+      if (RESOLUTION_KEYWORDS.has(key) && !(first && key === '$schema')) return false;
+      if (key === '$ref' && (typeof child !== 'string' || !resolves(child))) return false;
+      if (key === 'pattern' && typeof child === 'string' && !regexOk(child)) return false;
+      if (key === 'patternProperties' && child !== null && typeof child === 'object' && !Object.keys(child).every(regexOk)) return false;
+      stack.push(child);
+    }
+    first = false;
+  }
+  return true;
+}
+
 /** Problems of one schema, with paths relative to `$` (prefixed by the caller). */
 function schemaProblemsUncached(schema: Record<string, unknown>, dialect: Dialect): ValidationProblem[] {
   const copy: AnySchemaObject = { ...schema, $schema: DIALECTS[dialect] };
@@ -222,7 +279,7 @@ function schemaProblemsUncached(schema: Record<string, unknown>, dialect: Dialec
       }
       return [...byPath.values()].slice(0, 10).map((error) => ({ path: pointerPath('$', schema, error.instancePath), message: metaSchemaMessage(error) }));
     }
-    ajv.compile(copy);
+    if (!surelyCompiles(schema)) ajv.compile(copy);
     return [];
   } catch (error) {
     // Bad regular expressions, unresolvable `$ref`s, unknown `$schema`s in subschemas.

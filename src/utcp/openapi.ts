@@ -22,8 +22,10 @@ type OpenApiVersion = '2.0' | '3.0' | '3.1';
 type Location = 'path' | 'query' | 'header' | 'cookie';
 
 const UTCP_VERSION = '1.1.0';
-/** Operations converted at most; the rest are reported in one warning. */
-const MAX_OPERATIONS = 1000;
+/** Operations converted at most by default (`maxOperations`); the rest are reported in the first warning. */
+export const DEFAULT_MAX_OPERATIONS = 5000;
+/** Renamed operations named as examples in the one warning that counts them. */
+const RENAME_EXAMPLES = 3;
 const MAX_WARNINGS = 200;
 /** Bounds on the parsed document itself (shared YAML anchors count once per use). */
 const MAX_DOCUMENT_NODES = 2_000_000;
@@ -123,7 +125,7 @@ export function isOpenApiDocument(document: unknown): boolean {
  * or is loopback in a document that was not itself served from loopback; BAD_USER_INPUT when
  * `sourceUrl` is not an absolute URL, or is missing while an operation's server URL is relative.
  */
-export async function convertOpenApi(document: unknown, options: { sourceUrl?: string } = {}): Promise<OpenApiConversion> {
+export async function convertOpenApi(document: unknown, options: { sourceUrl?: string; maxOperations?: number } = {}): Promise<OpenApiConversion> {
   if (!isOpenApiDocument(document)) {
     throw invalid('not an OpenAPI document: expected a top-level `openapi: "3.x"` or `swagger: "2.0"` field');
   }
@@ -171,20 +173,40 @@ export async function convertOpenApi(document: unknown, options: { sourceUrl?: s
     const target = resolvePointer(api, ref);
     if (typeof target === 'object' && target !== null && !refNames.has(target)) refNames.set(target, ref);
   }
-  return new OpenApiConverter(api, source, refNames).convert();
+  return new OpenApiConverter(api, source, refNames, options.maxOperations ?? DEFAULT_MAX_OPERATIONS).convert();
 }
 
+/**
+ * The conversion's warnings, at most MAX_WARNINGS of them: `first` ones (operations left out) lead
+ * the list, and renamed operationIds are summarised in one warning with a count and a few examples.
+ */
 class Warnings {
+  private readonly leading: string[] = [];
   private readonly list: string[] = [];
   private dropped = 0;
+  private renamed = 0;
+  private readonly renames: string[] = [];
 
   add(message: string): void {
     if (this.list.length < MAX_WARNINGS) this.list.push(message);
     else this.dropped++;
   }
 
+  /** A warning that comes before every other one. */
+  first(message: string): void {
+    this.leading.push(message);
+  }
+
+  /** An operationId that became another tool name. */
+  rename(example: string): void {
+    if (++this.renamed <= RENAME_EXAMPLES) this.renames.push(example);
+  }
+
   toArray(): string[] {
-    return this.dropped ? [...this.list, `${this.dropped} more warnings left out`] : [...this.list];
+    const renames = this.renamed
+      ? [`${this.renamed} operationId(s) became other tool names (tool names allow only letters, digits and \`_\`, and are unique), e.g. ${this.renames.join('; ')}${this.renamed > RENAME_EXAMPLES ? '; …' : ''}`]
+      : [];
+    return [...this.leading, ...renames, ...this.list, ...(this.dropped ? [`${this.dropped} more warnings left out`] : [])];
   }
 }
 
@@ -218,6 +240,7 @@ class OpenApiConverter {
     private readonly api: Obj,
     private readonly source: URL | undefined,
     private readonly refNames: Map<object, string>,
+    private readonly maxOperations: number,
   ) {
     this.version = typeof api.swagger === 'string' ? '2.0' : String(api.openapi).startsWith('3.0') ? '3.0' : '3.1';
     const title = str(obj(api.info)?.title)?.trim() ?? '';
@@ -240,7 +263,7 @@ class OpenApiConverter {
           this.warnings.add(`${where} has no operationId; skipped`);
         } else if (!HTTP_METHODS.has(method)) {
           this.warnings.add(`${where} (${operationId}) skipped: UTCP http call templates support GET, POST, PUT, DELETE and PATCH only`);
-        } else if (tools.length >= MAX_OPERATIONS) {
+        } else if (tools.length >= this.maxOperations) {
           beyondCap++;
         } else {
           tools.push(this.tool(path, method, pathItem, operation, operationId, where));
@@ -248,7 +271,9 @@ class OpenApiConverter {
       }
     }
     if (beyondCap > 0) {
-      this.warnings.add(`only the first ${MAX_OPERATIONS} operations were converted; ${beyondCap} more were left out`);
+      this.warnings.first(
+        `${beyondCap} operation(s) left out: only the first ${this.maxOperations} were converted (REGISTRY_OPENAPI_MAX_OPERATIONS)`,
+      );
     }
     let version = str(obj(this.api.info)?.version)?.trim() || '1.0.0';
     if (version.length > MAX_MANUAL_VERSION) {
@@ -298,10 +323,7 @@ class OpenApiConverter {
     const base = name;
     for (let n = 2; this.toolNames.has(name); n++) name = `${base.slice(0, MAX_TOOL_NAME - String(n).length - 1)}_${n}`;
     this.toolNames.add(name);
-    if (name !== operationId) {
-      const why = name === base ? 'tool names allow only letters, digits and `_`' : 'another operation already has that name';
-      this.warnings.add(`${where}: operationId ${JSON.stringify(operationId)} becomes tool ${JSON.stringify(name)} (${why})`);
-    }
+    if (name !== operationId) this.warnings.rename(`${where}: ${JSON.stringify(operationId)} → ${JSON.stringify(name)}`);
     return name;
   }
 

@@ -1,5 +1,6 @@
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { ErrorCode as McpErrorCode, McpError } from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ToolService } from '../../src/modules/tool/index.js';
 import { INLINE_MANUAL, manual, manualTool } from '../helpers/factories.js';
@@ -12,8 +13,9 @@ const clients: Client[] = [];
 const text = (content: string) => ({ call_template_type: 'text', content });
 
 /** The MCP SDK's own client, connected to the registry's /mcp with a bearer token. */
-async function connect(token: string): Promise<Client> {
+async function connect(token: string, setUp?: (client: Client) => void): Promise<Client> {
   const client = new Client({ name: 'registry-test', version: '1.0.0' });
+  setUp?.(client);
   const transport = new StreamableHTTPClientTransport(new URL(`${registry.url}/mcp`), {
     requestInit: { headers: { authorization: `Bearer ${token}` } },
   });
@@ -36,7 +38,20 @@ beforeAll(async () => {
       }),
       manualTool({ name: 'secret', inputs: { type: 'object', properties: {} }, outputs: {}, tool_call_template: text('"classified"') }),
       manualTool({ name: 'readonly', inputs: { type: 'object', properties: {} }, outputs: {}, tool_call_template: text('"look, do not touch"') }),
+      manualTool({
+        name: 'liar',
+        description: 'Promises an object with a number, returns a string.',
+        inputs: { type: 'object', properties: {} },
+        outputs: { type: 'object', properties: { count: { type: 'number' } }, required: ['count'] },
+        tool_call_template: text('{"count":"many"}'),
+      }),
     ]),
+    INLINE_MANUAL,
+  );
+  // More tools than one `tools/list` page holds (100), after mcpout's in name order.
+  await new ToolService(registry.db.fork()).importManual(
+    'zpage',
+    manual(Array.from({ length: 105 }, (_, i) => manualTool({ name: `t${String(i).padStart(3, '0')}`, inputs: { type: 'object', properties: {} }, outputs: {}, tool_call_template: text('1') }))),
     INLINE_MANUAL,
   );
   const policy = `mutation($input: PolicyInput!) { createPolicy(input: $input) { userErrors { message } } }`;
@@ -130,4 +145,119 @@ describe('the registry as an MCP server', () => {
     // The SDK client fails to connect without a token.
     await expect(connect('')).rejects.toThrow();
   });
+
+  it('pages tools/list with an opaque nextCursor and refuses forged cursors as invalid params', async () => {
+    const client = await connect(agent);
+    const names: string[] = [];
+    let cursor: string | undefined;
+    let pages = 0;
+    do {
+      const page = await client.listTools(cursor ? { cursor } : {});
+      names.push(...page.tools.map((t) => t.name));
+      cursor = page.nextCursor;
+      pages++;
+    } while (cursor);
+    expect(pages).toBeGreaterThanOrEqual(2);
+    expect(names.filter((n) => n.startsWith('zpage.'))).toHaveLength(105);
+    expect(new Set(names).size).toBe(names.length);
+    for (const forged of ['not-a-cursor', Buffer.from(JSON.stringify(['tools.search', 1, 'x'])).toString('base64url')]) {
+      const refused = await client.listTools({ cursor: forged }).catch((error: unknown) => error);
+      expect(refused).toBeInstanceOf(McpError);
+      expect((refused as McpError).code).toBe(McpErrorCode.InvalidParams);
+    }
+  });
+
+  it('returns a result that breaks its output schema as a tool error coded OUTPUT_SCHEMA_MISMATCH, without structured content', async () => {
+    const client = await connect(agent);
+    const { tools } = await client.listTools();
+    expect(tools.find((t) => t.name === 'mcpout.liar')?.outputSchema).toMatchObject({ type: 'object', required: ['count'] });
+    // The SDK client checks structured content against the listed output schema: it would throw.
+    const result = await client.callTool({ name: 'mcpout.liar', arguments: {} });
+    expect(result.isError).toBe(true);
+    expect(result.structuredContent).toBeUndefined();
+    expect(result._meta).toEqual({ 'tool-registry/code': 'OUTPUT_SCHEMA_MISMATCH' });
+    expect(result.content).toEqual([
+      { type: 'text', text: expect.stringMatching(/^OUTPUT_SCHEMA_MISMATCH: /) },
+      { type: 'text', text: '{"count":"many"}' },
+    ]);
+  });
+
+  it('announces listChanged and notifies an open session, whose SDK client then lists the tools again', async () => {
+    let refreshed: () => void = () => {};
+    const heard = new Promise<string[]>((resolve) => (refreshed = () => resolve([])));
+    let names: string[] = [];
+    const client = await connect(agent, () => {});
+    expect(client.getServerCapabilities()?.tools).toEqual({ listChanged: true });
+    const listening = await connectListening(agent, (tools) => {
+      names = tools.map((t) => t.name);
+      refreshed();
+    });
+    // The client opens its GET stream after initializing: change a readable tool until it hears one.
+    for (let done = false; !done; ) {
+      await toggle('mcpout.greeting');
+      done = await Promise.race([heard.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), 500))]);
+    }
+    expect(names).toContain('mcpout.greeting');
+    expect(listening.getServerCapabilities()?.tools?.listChanged).toBe(true);
+  });
+
+  it('sends notifications/tools/list_changed on the GET stream only for changes the caller may read, until its token is revoked', async () => {
+    const caller = await registry.createClient({ roles: ['agent'] });
+    const { access_token } = await registry.tokenFor(caller);
+    const stream = await fetch(`${registry.url}/mcp`, {
+      headers: { authorization: `Bearer ${access_token}`, accept: 'text/event-stream', 'mcp-protocol-version': '2025-06-18' },
+    });
+    expect(stream.status).toBe(200);
+    expect(stream.headers.get('content-type')).toBe('text/event-stream');
+    // Headers come once the stream listens to the catalog: from now on every change is heard, in order.
+    // mcpout.secret is hidden from agents: of the two changes, only greeting's is announced.
+    await toggle('mcpout.secret');
+    await toggle('mcpout.greeting');
+    // Revoked, the token ends the stream at the next change: everything it sent is then in the body.
+    const revoke = await registry.graphql<{ revokeTokens: { userErrors: unknown[] } }>(
+      'mutation($id: ID!) { revokeTokens(input: { principalId: $id }) { userErrors { code } } }',
+      { id: caller.principalId },
+      { authorization: `Bearer ${registry.adminToken}` },
+    );
+    expect(revoke.data!.revokeTokens.userErrors).toEqual([]);
+    await toggle('mcpout.greeting');
+    const events = (await stream.text())
+      .split('\n')
+      .filter((line) => line.startsWith('data: '))
+      .map((line) => JSON.parse(line.slice(6)) as unknown);
+    expect(events).toEqual([{ jsonrpc: '2.0', method: 'notifications/tools/list_changed' }]);
+  });
+
+  it('answers a GET without text/event-stream, and a DELETE, with an error', async () => {
+    const get = await fetch(`${registry.url}/mcp`, { headers: { authorization: `Bearer ${agent}`, accept: 'application/json' } });
+    expect(get.status).toBe(406);
+    await get.body?.cancel();
+    const del = await fetch(`${registry.url}/mcp`, { method: 'DELETE', headers: { authorization: `Bearer ${agent}` } });
+    expect(del.status).toBe(405);
+    expect(del.headers.get('allow')).toBe('GET, POST');
+  });
 });
+
+/** The SDK client with `listChanged` handling: it lists the tools again when told they changed. */
+async function connectListening(token: string, onTools: (tools: { name: string }[]) => void): Promise<Client> {
+  const client = new Client(
+    { name: 'registry-test', version: '1.0.0' },
+    { listChanged: { tools: { autoRefresh: true, debounceMs: 0, onChanged: (_error, tools) => tools && onTools(tools) } } },
+  );
+  await client.connect(new StreamableHTTPClientTransport(new URL(`${registry.url}/mcp`), { requestInit: { headers: { authorization: `Bearer ${token}` } } }));
+  clients.push(client);
+  return client;
+}
+
+/** Enables a tool again (it is): a CHANGED catalog event for it. */
+async function toggle(name: string): Promise<void> {
+  const as = { authorization: `Bearer ${registry.adminToken}` };
+  const found = await registry.graphql<{ tool: { id: string } }>('query($n: String!) { tool(name: $n) { id } }', { n: name }, as);
+  const res = await registry.graphql<{ setToolEnabled: { userErrors: unknown[] } }>(
+    'mutation($input: SetToolEnabledInput!) { setToolEnabled(input: $input) { userErrors { message } } }',
+    { input: { toolId: found.data!.tool.id, enabled: true } },
+    as,
+  );
+  expect(res.errors).toBeUndefined();
+  expect(res.data!.setToolEnabled.userErrors).toEqual([]);
+}

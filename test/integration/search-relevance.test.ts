@@ -74,6 +74,7 @@ describe('search relevance on a large real OpenAPI description', () => {
     }
     const rate = 1 - misses.length / SET.queries.length;
     console.log(`search top-3 hit rate ${rate.toFixed(3)} over ${SET.queries.length} queries${misses.length ? `; misses:\n  ${misses.join('\n  ')}` : ''}`);
-    expect(rate).toBeGreaterThanOrEqual(0.9);
+    // 0.989 with the name-coverage ranking (91 queries, one miss); the benchmark's target is 0.9 among 100k tools.
+    expect(rate).toBeGreaterThanOrEqual(0.988);
   });
 });

@@ -223,6 +223,18 @@ describe('parseManual', () => {
       expect(problems(withInputs({ $ref: 'https://schemas.example.com/remote.json' }))[0]!.message).toContain("can't resolve reference");
     });
 
+    it('accepts schemas whose references resolve and whose patterns compile, and still refuses a bad patternProperties key or an unresolvable reference beside an `id` property', () => {
+      const good = {
+        type: 'object',
+        properties: { id: { type: 'integer' }, node: { $ref: '#/$defs/a~1b' }, code: { type: 'string', pattern: '^\\p{Lu}+$' } },
+        patternProperties: { '^x-': { type: 'string' } },
+        $defs: { 'a/b': { type: 'object', properties: { next: { $ref: '#/$defs/a~1b' }, root: { $ref: '#' } } } },
+      };
+      expect(() => parseManual(withInputs(good))).not.toThrow();
+      expect(problems(withInputs({ type: 'object', patternProperties: { '([': { type: 'string' } } }))[0]!.message).toContain('Invalid regular expression');
+      expect(problems(withInputs({ type: 'object', properties: { id: { type: 'integer' }, n: { $ref: '#/$defs/none' } } }))[0]!.message).toContain("can't resolve reference");
+    });
+
     it('reads draft-07 by default and 2020-12 when `$schema` says so, and no other dialect', () => {
       const draft2020 = 'https://json-schema.org/draft/2020-12/schema';
       expect(() => parseManual(withInputs({ $schema: draft2020, type: 'array', prefixItems: [{ type: 'string' }] }))).not.toThrow();

@@ -110,7 +110,7 @@ describe('convertOpenApi on the OpenAPI 3.0 examples', () => {
     expect(findById.tool_call_template.url).toBe('https://petstore.swagger.io/v2/pets/{id}');
     expect(findById.inputs.properties.id).toMatchObject({ type: 'integer', description: 'ID of pet to fetch' });
     expect(findById.inputs.required).toEqual(['id']);
-    expect(conversion.warnings).toContainEqual(expect.stringContaining('"find pet by id" becomes tool "find_pet_by_id"'));
+    expect(conversion.warnings).toContainEqual(expect.stringContaining('"find pet by id" → "find_pet_by_id"'));
 
     const addPet = tool(conversion, 'addPet');
     expect(addPet.tool_call_template).toMatchObject({ http_method: 'POST', body_field: 'body', content_type: 'application/json' });
@@ -403,7 +403,7 @@ describe('convertOpenApi mapping details', () => {
   it('names tools uniquely from operationIds and skips methods UTCP cannot call', async () => {
     const conversion = await convertOpenApi(kitchenSink);
     expect(tools(conversion).map((t) => t.name)).toEqual(['items_get', 'items_patch', 'items_delete', 'items_get_2']);
-    expect(conversion.warnings).toContainEqual(expect.stringContaining('"items-get" becomes tool "items_get_2"'));
+    expect(conversion.warnings).toContainEqual(expect.stringContaining('"items-get" → "items_get_2"'));
     expect(conversion.warnings).toContainEqual(expect.stringContaining('HEAD /items/{id} (items_head) skipped'));
     expect(tool(conversion, 'items_get_2').tool_call_template.url).toBe('https://status.example.com/status');
     expect(tool(conversion, 'items_get_2').outputs).toEqual({ $schema: 'https://json-schema.org/draft/2020-12/schema', type: 'string' });
@@ -592,12 +592,26 @@ describe('convertOpenApi on hostile or broken input', () => {
     expectValidManual(conversion);
   });
 
-  it('converts at most 1000 operations and says how many it left out', async () => {
+  it('converts every operation of a large description by default, and summarises renamed operationIds in one warning', async () => {
     const paths: Obj = {};
-    for (let i = 0; i < 1003; i++) paths[`/r${i}`] = { get: { operationId: `op${i}`, responses: ok } };
+    for (let i = 0; i < 1203; i++) paths[`/r${i}`] = { get: { operationId: `ops/op-${i}`, responses: ok } };
     const conversion = await convertOpenApi(openapi(paths));
-    expect(tools(conversion)).toHaveLength(1000);
-    expect(conversion.warnings).toContain('only the first 1000 operations were converted; 3 more were left out');
+    expect(tools(conversion)).toHaveLength(1203);
+    const renames = conversion.warnings.filter((w) => w.includes('→'));
+    expect(renames).toEqual([
+      'GET /r0: "ops/op-0" → "ops_op_0"; GET /r1: "ops/op-1" → "ops_op_1"; GET /r2: "ops/op-2" → "ops_op_2"; …'.replace(/^/, '1203 operationId(s) became other tool names (tool names allow only letters, digits and `_`, and are unique), e.g. '),
+    ]);
+    expect(conversion.warnings).toHaveLength(1);
+    expectValidManual(conversion);
+  });
+
+  it('converts at most maxOperations operations, and its first warning says how many it left out', async () => {
+    const paths: Obj = {};
+    for (let i = 0; i < 13; i++) paths[`/r${i}`] = { get: { operationId: `op${i}`, responses: ok }, head: { responses: ok } };
+    const conversion = await convertOpenApi(openapi(paths), { maxOperations: 10 });
+    expect(tools(conversion)).toHaveLength(10);
+    expect(conversion.warnings[0]).toBe('3 operation(s) left out: only the first 10 were converted (REGISTRY_OPENAPI_MAX_OPERATIONS)');
+    expect(conversion.warnings[1]).toBe('HEAD /r0 has no operationId; skipped');
     expectValidManual(conversion);
   });
 

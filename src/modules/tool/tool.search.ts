@@ -21,6 +21,14 @@ const NORMALISATION = 1 | 32;
 /** The name as words: `jira.createIssue` → `jira create Issue` (the index and the trigger use the same function). */
 const NAME_WORDS = `tool_name_words(t.name)`;
 const NAME_VECTOR = `to_tsvector('english'::regconfig, ${NAME_WORDS})`;
+/** The words of the tool's own name, without its provider's: `jira.createIssue` → `create Issue`. */
+const OWN_NAME_VECTOR = `to_tsvector('english'::regconfig, tool_name_words(substr(t.name, strpos(t.name, '.') + 1)))`;
+
+/**
+ * Weights of stage 1's rank terms (they add up to less than 1, so stage 1 stays in [1, 2)). Name
+ * coverage outweighs "every word is in the name", or long names that repeat the words would win.
+ */
+const W = { allInName: 0.05, name: 0.35, description: 0.15, tsRank: 0.2, closeness: 0.19 } as const;
 
 /** A search statement (or its CTEs) and its `?` parameters, in order. */
 export interface SearchStatement {
@@ -68,12 +76,26 @@ function rankedCandidates(search: string, conditions: SearchConditions): SearchS
     params.push(search);
     return `word_similarity(?, ${NAME_WORDS})`;
   };
-  // Stage 1 ranks by: every word in the name (stemmed), how well the words score (ts_rank), and how
-  // close the search is to the name's words as typed (trigrams: `resolutions` prefers getResolutions,
-  // `my filters` getMyFilters although `my` is a stop word). Computed only for the candidates.
+  // Stage 1 ranks by (weights in W, computed only for the candidates):
+  // - name coverage: the share of the tool's own name words (after `provider.`) that the search has,
+  //   so `list pull requests` ranks pulls_list (2 of 2) above pulls_list_requested_reviewers (3 of 4) or
+  //   repos_list_pull_requests_associated_with_commit (3 of 6), which merely repeat the words; among
+  //   equals the shorter name has the larger share;
+  // - description coverage, the same over the description's words (weight B of the search vector, not
+  //   parsed again): an OpenAPI summary "List pull requests" is the operation that does exactly that;
+  // - every word in the name (stemmed), and how well the words score (ts_rank);
+  // - how close the search is to the name's words as typed (trigrams: `resolutions` prefers
+  //   getResolutions, `my filters` getMyFilters although `my` is a stop word).
+  const share = (lexemes: string) => {
+    params.push(search);
+    return (
+      `coalesce((select count(*) filter (where w = any(tsvector_to_array(to_tsvector('english'::regconfig, ?))))::float8 / nullif(count(*), 0)` +
+      ` from unnest(tsvector_to_array(${lexemes})) w), 0)`
+    );
+  };
   const strictRank = () =>
-    `(1 + 0.4 * (${NAME_VECTOR} @@ ${allWords()})::int + 0.3 * ts_rank(${WEIGHTS}, t.search_vector, ${allWords()}, ${NORMALISATION})` +
-    ` + 0.3 * ${closeness()})::float8`;
+    `(1 + ${W.allInName} * (${NAME_VECTOR} @@ ${allWords()})::int + ${W.name} * ${share(OWN_NAME_VECTOR)} + ${W.description} * ${share(`ts_filter(t.search_vector, '{b}')`)}` +
+    ` + ${W.tsRank} * ts_rank(${WEIGHTS}, t.search_vector, ${allWords()}, ${NORMALISATION}) + ${W.closeness} * ${closeness()})::float8`;
   const sql: string[] = [];
   sql.push(
     `with by_text as materialized (select t.id, t.name, ${strictRank()} as rank from tool t where t.search_vector @@ ${allWords()}${filtered()}` +
