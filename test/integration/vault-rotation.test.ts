@@ -2,18 +2,21 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Secret, TOTP } from 'otpauth';
 import { describe, expect, it } from 'vitest';
 import { rotateMasterKey } from '../../src/cli/rotate-master-key.js';
 import { type Config, loadConfig } from '../../src/config.js';
 import { openDatabase } from '../../src/db/database.js';
 import { CredentialAuthType, CredentialService, CredentialVault, parseMasterKey } from '../../src/modules/credential/index.js';
+import { TotpService } from '../../src/modules/oauth/index.js';
+import { Principal, PrincipalKind } from '../../src/modules/principal/index.js';
 import { ToolService } from '../../src/modules/tool/index.js';
 import { ProviderVariableService } from '../../src/modules/variable/index.js';
 import { createTestDatabase } from '../helpers/database.js';
 import { INLINE_MANUAL, manual } from '../helpers/factories.js';
 
 describe('npm run vault:rotate', () => {
-  it('re-encrypts stored credentials and secret provider variables under the new master key named in the environment', async () => {
+  it('re-encrypts stored credentials, secret provider variables and TOTP second factors under the new master key named in the environment', async () => {
     const oldKey = randomBytes(32).toString('base64');
     const newKey = randomBytes(32).toString('base64');
     // A database that outlives one connection: PostgreSQL, or an embedded one on disk.
@@ -31,10 +34,14 @@ describe('npm run vault:rotate', () => {
         { providerId: provider.id, variables: [{ name: 'NEWS_API_KEY', value: 'news-s3cret', secret: true }, { name: 'REGION', value: 'eu', secret: false }] },
         admin,
       );
+      const em = db.fork();
+      const operator = em.create(Principal, { name: 'operator', kind: PrincipalKind.USER, clientId: 'operator-mfa' });
+      await em.flush();
+      const { secret: totpSecret } = await new TotpService(db.fork(), new CredentialVault(parseMasterKey(oldKey))).enrol(operator);
       await db.close();
 
-      // The credential and the one secret variable; the plain variable holds nothing sealed.
-      expect(await rotateMasterKey(config)).toBe(2);
+      // The credential, the one secret variable and the TOTP secret; the plain variable holds nothing sealed.
+      expect(await rotateMasterKey(config)).toBe(3);
       expect(await rotateMasterKey(config)).toBe(0);
 
       db = await openDatabase(config.database);
@@ -46,6 +53,11 @@ describe('npm run vault:rotate', () => {
       expect(variables.secrets).toEqual(['news-s3cret']);
       const audit = await db.fork().execute<{ details: Record<string, unknown> }[]>(`select details from audit_entry where action = 'provider.rotateVariableKeys'`);
       expect(audit).toEqual([{ details: { newKeyId: parseMasterKey(newKey).id, previousKeyIds: { [parseMasterKey(oldKey).id]: 1 }, reEncrypted: 1 } }]);
+      // The second factor still works with only the new key: the code of the current step is accepted.
+      const code = new TOTP({ algorithm: 'SHA1', digits: 6, period: 30, secret: Secret.fromBase32(totpSecret) }).generate();
+      expect(await new TotpService(db.fork(), new CredentialVault(parseMasterKey(newKey))).verify(operator.id, code)).toBe(true);
+      const totpAudit = await db.fork().execute<{ details: Record<string, unknown> }[]>(`select details from audit_entry where action = 'principal.rotateTotpKeys'`);
+      expect(totpAudit).toEqual([{ details: { newKeyId: parseMasterKey(newKey).id, previousKeyIds: { [parseMasterKey(oldKey).id]: 1 }, reEncrypted: 1 } }]);
       await db.close();
     } finally {
       await testDb.drop();

@@ -1,6 +1,8 @@
 import { type EntityManager } from '@mikro-orm/postgresql';
 import { Secret, TOTP } from 'otpauth';
-import { type CredentialVault } from '../credential/vault.js';
+import { AuditOutcome, AuditService } from '../audit/index.js';
+import { resealUnderCurrentKey } from '../credential/vault.reseal.js';
+import { type CredentialVault, VaultError } from '../credential/vault.js';
 import { type Principal } from '../principal/principal.entity.js';
 import { TotpEnrolment } from './totp-enrolment.entity.js';
 
@@ -53,5 +55,38 @@ export class TotpService {
       { lastStep: step },
     );
     return spent === 1;
+  }
+
+  /**
+   * Re-encrypts every TOTP secret sealed under a previous master key under the current one, in one
+   * transaction, with one audit entry (counts per old key id, never a secret). Returns how many; safe
+   * to run again. Part of `npm run vault:rotate`.
+   */
+  async rotateMasterKey(batchSize = 500): Promise<number> {
+    const current = this.vault.keyId;
+    return this.em.transactional(async (em) => {
+      const { count, previousKeyIds } = await resealUnderCurrentKey<TotpEnrolment, string>(em, this.vault, {
+        entity: TotpEnrolment,
+        table: 'totp_enrolment',
+        label: 'TOTP second factors',
+        batchSize,
+        open: (enrolment) => {
+          try {
+            return this.vault.decrypt(enrolment.ciphertext, enrolment.keyId).secret!;
+          } catch (error) {
+            throw new VaultError(`TOTP enrolment ${enrolment.id} cannot be re-encrypted: ${(error as Error).message}`);
+          }
+        },
+        seal: (enrolment, secret) => Object.assign(enrolment, this.vault.encrypt({ secret })),
+      });
+      if (count === 0) return 0;
+      await new AuditService(em).append({
+        action: 'principal.rotateTotpKeys',
+        targetType: 'totp_enrolment',
+        outcome: AuditOutcome.SUCCESS,
+        details: { newKeyId: current, previousKeyIds, reEncrypted: count },
+      });
+      return count;
+    });
   }
 }
