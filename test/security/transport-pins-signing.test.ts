@@ -14,6 +14,7 @@ import { type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as x509 from '@peculiar/x509';
+import { buildSchema, graphql } from 'graphql';
 import { createVerifier, httpbis } from 'http-message-signatures';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocketServer } from 'ws';
@@ -81,6 +82,9 @@ async function testCa() {
   return { pem: ca.toString('pem'), pin: pinOf(ca), issue };
 }
 
+/** The GraphQL provider's schema: one query that says the call's signature verified. */
+const WHOAMI_SCHEMA = buildSchema('type Who { verified: Boolean } type Query { whoami: Who }');
+
 interface Received {
   method: string;
   path: string;
@@ -144,6 +148,8 @@ function startProvider(first: Issued, jwksUrl: () => string) {
               }),
               manualTool({ name: 'feed', inputs: { type: 'object' }, outputs: {}, tool_call_template: { call_template_type: 'sse', url: `${toolOrigin}/feed` } }),
               manualTool({ name: 'plain', inputs: { type: 'object' }, tool_call_template: { call_template_type: 'http', url: `${toolOrigin}/plain`, http_method: 'GET' } }),
+              manualTool({ name: 'tail', inputs: { type: 'object' }, outputs: {}, tool_call_template: { call_template_type: 'streamable_http', url: `${toolOrigin}/tail`, http_method: 'GET' } }),
+              manualTool({ name: 'whoami', inputs: { type: 'object' }, outputs: {}, tool_call_template: { call_template_type: 'graphql', url: `${toolOrigin}/graphql`, operation_type: 'query' } }),
               manualTool({
                 name: 'say',
                 inputs: { type: 'object', properties: { text: { type: 'string' } } },
@@ -163,6 +169,17 @@ function startProvider(first: Issued, jwksUrl: () => string) {
         if (!problem && req.url === '/feed') {
           res.setHeader('content-type', 'text/event-stream');
           res.end('data: {"verified":true}\n\n');
+          return;
+        }
+        if (!problem && req.url === '/tail') {
+          res.setHeader('content-type', 'application/x-ndjson');
+          res.end('{"verified":true}\n');
+          return;
+        }
+        if (!problem && req.url === '/graphql') {
+          // A real GraphQL endpoint: the executor introspects it (signed too), then sends the query.
+          const { query, variables } = JSON.parse(request.body) as { query: string; variables?: Record<string, unknown> };
+          void graphql({ schema: WHOAMI_SCHEMA, source: query, variableValues: variables, rootValue: { whoami: { verified: true } } }).then((result) => res.end(JSON.stringify(result)));
           return;
         }
         res.end(JSON.stringify(problem ? { error: problem } : { verified: true, body: request.body }));
@@ -283,7 +300,7 @@ describe('TLS pinning and signed tool calls (issue 20)', () => {
     );
     expect(res.errors, JSON.stringify(res.errors)).toBeUndefined();
     expect(res.data!.registerProvider.userErrors).toEqual([]);
-    expect(res.data!.registerProvider.created.sort()).toEqual(['pinned.echo', 'pinned.feed', 'pinned.plain', 'pinned.say']);
+    expect(res.data!.registerProvider.created.sort()).toEqual(['pinned.echo', 'pinned.feed', 'pinned.plain', 'pinned.say', 'pinned.tail', 'pinned.whoami']);
     expect(res.data!.registerProvider.provider).toMatchObject({ tlsPins: [certA.pin], requestSigning: 'SIGN', tlsPinFailure: null });
     providerId = res.data!.registerProvider.provider.id;
   });
@@ -310,6 +327,19 @@ describe('TLS pinning and signed tool calls (issue 20)', () => {
     const execution = await call('pinned.feed');
     expect(execution, JSON.stringify(execution.error)).toMatchObject({ status: 'SUCCEEDED' });
     expect(provider.received.filter((r) => r.path === '/feed').at(-1)!.headers['signature-input']).toMatch(/^registry=\("@method" "@target-uri" "content-digest" "date"\)/);
+  });
+
+  it('signs streamable_http and graphql calls the same way', async () => {
+    for (const [tool, path] of [['pinned.tail', '/tail'], ['pinned.whoami', '/graphql']] as const) {
+      const execution = await call(tool);
+      expect(execution, `${tool}: ${JSON.stringify(execution.error)}`).toMatchObject({ status: 'SUCCEEDED' });
+      expect(JSON.stringify(execution.result)).toContain('verified');
+      // Every request of the call (for graphql: the introspection and the query) was signed and verified.
+      const sent = provider.received.filter((r) => r.path === path && r.method !== 'OPTIONS');
+      expect(sent.length).toBeGreaterThan(0);
+      for (const r of sent) expect(r.headers['signature-input']).toMatch(/^registry=/);
+      expect(sent.at(-1)!.headers['signature-input']).toMatch(/^registry=\("@method" "@target-uri" "content-digest" "date"\)/);
+    }
   });
 
   it('the verifying peer refuses a replayed signed call and one whose body was changed', async () => {
