@@ -6,14 +6,13 @@
  * `http-message-signatures` library against the keys the registry publishes, checks Content-Digest
  * itself (RFC 9530) and refuses a nonce it has seen.
  */
-import { createHash, createPublicKey, type JsonWebKey, randomBytes, webcrypto } from 'node:crypto';
+import { createHash, createPublicKey, type JsonWebKey, randomBytes, X509Certificate } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { type IncomingMessage } from 'node:http';
 import { createServer, type Server } from 'node:https';
 import { type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import * as x509 from '@peculiar/x509';
 import { buildSchema, graphql } from 'graphql';
 import { createVerifier, httpbis } from 'http-message-signatures';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -22,9 +21,8 @@ import { generateSigningJwk } from '../../src/security/signing-keys.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
 import { manual, manualTool } from '../helpers/factories.js';
 import { type RegistryProcess, spawnRegistry } from '../helpers/process.js';
+import { createTestCa } from '../helpers/tls.js';
 
-x509.cryptoProvider.set(webcrypto as never);
-const ALG = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' } as const;
 const ADMIN = { clientId: 'pins-admin', clientSecret: randomBytes(24).toString('base64url') };
 
 interface Issued {
@@ -34,52 +32,16 @@ interface Issued {
   pin: string;
 }
 
-async function pemKey(key: webcrypto.CryptoKey): Promise<string> {
-  return x509.PemConverter.encode(await webcrypto.subtle.exportKey('pkcs8', key), 'PRIVATE KEY');
-}
-const pinOf = (cert: x509.X509Certificate) => createHash('sha256').update(Buffer.from(cert.publicKey.rawData)).digest('base64');
+const pinOf = (pem: string) => createHash('sha256').update(new X509Certificate(pem).publicKey.export({ type: 'spki', format: 'der' })).digest('base64');
 
 /** A CA, and server certificates for 127.0.0.1 it issues, each with a key of its own. */
 async function testCa() {
-  const notBefore = new Date(Date.now() - 60_000);
-  const notAfter = new Date(Date.now() + 86_400_000);
-  const caKeys = (await webcrypto.subtle.generateKey(ALG, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
-  const ca = await x509.X509CertificateGenerator.createSelfSigned({
-    serialNumber: '01',
-    name: 'CN=Pinning Test CA',
-    notBefore,
-    notAfter,
-    keys: caKeys as never,
-    signingAlgorithm: ALG,
-    extensions: [
-      new x509.BasicConstraintsExtension(true, 0, true),
-      new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),
-      await x509.SubjectKeyIdentifierExtension.create(caKeys.publicKey as never),
-    ],
-  });
-  let serial = 1;
-  async function issue(): Promise<Issued> {
-    const keys = (await webcrypto.subtle.generateKey(ALG, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
-    serial += 1;
-    const cert = await x509.X509CertificateGenerator.create({
-      serialNumber: serial.toString(16).padStart(2, '0'),
-      subject: 'CN=127.0.0.1',
-      issuer: ca.subject,
-      notBefore,
-      notAfter,
-      signingKey: caKeys.privateKey as never,
-      publicKey: keys.publicKey as never,
-      signingAlgorithm: ALG,
-      extensions: [
-        new x509.BasicConstraintsExtension(false),
-        new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth]),
-        new x509.SubjectAlternativeNameExtension([{ type: 'ip', value: '127.0.0.1' }]),
-        await x509.AuthorityKeyIdentifierExtension.create(ca),
-      ],
-    });
-    return { cert: cert.toString('pem'), key: await pemKey(keys.privateKey), pin: pinOf(cert) };
-  }
-  return { pem: ca.toString('pem'), pin: pinOf(ca), issue };
+  const ca = await createTestCa('Pinning Test CA');
+  const issue = async (): Promise<Issued> => {
+    const server = await ca.server();
+    return { ...server, pin: pinOf(server.cert) };
+  };
+  return { pem: ca.cert, pin: pinOf(ca.cert), issue };
 }
 
 /** The GraphQL provider's schema: one query that says the call's signature verified. */
