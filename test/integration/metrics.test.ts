@@ -152,7 +152,7 @@ describe('/metrics on the main port', () => {
 });
 
 describe('REGISTRY_METRICS_PORT', () => {
-  it('serves /metrics without a token on a listener of its own, and no longer on the main port', async () => {
+  it('serves /metrics without a token on a listener of its own, and no longer on the main port', { timeout: 180_000 }, async () => {
     const server = await spawnRegistry(process.execPath, ['dist/src/main.js'], { REGISTRY_METRICS_PORT: '0', REGISTRY_SEED: 'none', LOG_LEVEL: 'info' });
     try {
       const url = /metrics at (http:\/\/127\.0\.0\.1:\d+\/metrics)/.exec(server.output())?.[1];

@@ -28,7 +28,7 @@ const OWN_NAME_VECTOR = `to_tsvector('english'::regconfig, tool_name_words(subst
  * Weights of stage 1's rank terms (they add up to less than 1, so stage 1 stays in [1, 2)). Name
  * coverage outweighs "every word is in the name", or long names that repeat the words would win.
  */
-const W = { allInName: 0.05, name: 0.35, description: 0.15, tsRank: 0.2, closeness: 0.19 } as const;
+const W = { allInName: 0.05, name: 0.35, description: 0.15, tags: 0.05, tsRank: 0.2, closeness: 0.14 } as const;
 
 /** A search statement (or its CTEs) and its `?` parameters, in order. */
 export interface SearchStatement {
@@ -83,7 +83,8 @@ function rankedCandidates(search: string, conditions: SearchConditions): SearchS
   //   equals the shorter name has the larger share;
   // - description coverage, the same over the description's words (weight B of the search vector, not
   //   parsed again): an OpenAPI summary "List pull requests" is the operation that does exactly that;
-  // - every word in the name (stemmed), and how well the words score (ts_rank);
+  // - every word in the name (stemmed), every word in the tags (curated keywords outrank a mention in
+  //   the description), and how well the words score (ts_rank);
   // - how close the search is to the name's words as typed (trigrams: `resolutions` prefers
   //   getResolutions, `my filters` getMyFilters although `my` is a stop word).
   const share = (lexemes: string) => {
@@ -95,6 +96,7 @@ function rankedCandidates(search: string, conditions: SearchConditions): SearchS
   };
   const strictRank = () =>
     `(1 + ${W.allInName} * (${NAME_VECTOR} @@ ${allWords()})::int + ${W.name} * ${share(OWN_NAME_VECTOR)} + ${W.description} * ${share(`ts_filter(t.search_vector, '{b}')`)}` +
+    ` + ${W.tags} * (to_tsvector('english'::regconfig, array_to_string(t.tags, ' ')) @@ ${allWords()})::int` +
     ` + ${W.tsRank} * ts_rank(${WEIGHTS}, t.search_vector, ${allWords()}, ${NORMALISATION}) + ${W.closeness} * ${closeness()})::float8`;
   const sql: string[] = [];
   sql.push(

@@ -117,7 +117,9 @@ export async function watchedRegistry(options: StartOptions = {}): Promise<Watch
   const registry = await startRegistry({
     ...options,
     logStream,
-    env: { LOG_LEVEL: 'debug', REGISTRY_EGRESS_ALLOW: '127.0.0.1/32', ...options.env },
+    // The canary peers listen on loopback over plain HTTP: allowed as a private address, and in
+    // production (hostile-graphql runs that way) as a plain-text host.
+    env: { LOG_LEVEL: 'debug', REGISTRY_EGRESS_ALLOW: '127.0.0.1/32', REGISTRY_PLAINTEXT_ALLOW: '127.0.0.1', ...options.env },
   });
   const peer = await canaryPeer(canary('oauth-access-token'));
 
