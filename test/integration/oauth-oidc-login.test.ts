@@ -1,6 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { type AddressInfo } from 'node:net';
+import { Writable } from 'node:stream';
 import { type OAuthClientProvider, UnauthorizedError } from '@modelcontextprotocol/sdk/client/auth.js';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
@@ -27,6 +28,9 @@ let idpUrl: string;
 /** What the next id_token is made of, for the refusal tests. */
 const idTokenOverrides: { aud?: string } = {};
 const clients: Client[] = [];
+/** Every code and id_token the provider handed out: none may show up in a log line, page or audit entry. */
+const secrets: string[] = [CLIENT_SECRET];
+const logLines: string[] = [];
 
 interface PendingCode {
   sub: string;
@@ -64,6 +68,7 @@ async function startProvider() {
     if (url.pathname === '/authorize' && req.method === 'POST') {
       const form = await bodyOf(req);
       const code = randomBytes(16).toString('hex');
+      secrets.push(code);
       codes.set(code, { sub: form.get('login')!, nonce: form.get('nonce')!, challenge: form.get('code_challenge')!, redirectUri: form.get('redirect_uri')!, used: false });
       const back = new URL(form.get('redirect_uri')!);
       back.searchParams.set('code', code);
@@ -88,6 +93,7 @@ async function startProvider() {
         .setIssuedAt()
         .setExpirationTime('5m')
         .sign(privateKey);
+      secrets.push(idToken);
       return json(200, { access_token: 'opaque', token_type: 'Bearer', id_token: idToken });
     }
     return json(404, { error: 'not_found' });
@@ -162,7 +168,13 @@ async function throughProvider(authorizationUrl: URL, login: string) {
 beforeAll(async () => {
   await startProvider();
   registry = await startRegistry({
-    env: { OIDC_ISSUER: idpUrl, OIDC_JWKS_URL: `${idpUrl}/jwks`, OIDC_CLIENT_ID: CLIENT_ID, OIDC_CLIENT_SECRET: CLIENT_SECRET, OIDC_SCOPE_CLAIM: 'scp', REGISTRY_ADMIN_MFA: 'required' },
+    logStream: new Writable({
+      write(chunk, _encoding, done) {
+        logLines.push(String(chunk));
+        done();
+      },
+    }),
+    env: { LOG_LEVEL: 'info', OIDC_ISSUER: idpUrl, OIDC_JWKS_URL: `${idpUrl}/jwks`, OIDC_CLIENT_ID: CLIENT_ID, OIDC_CLIENT_SECRET: CLIENT_SECRET, OIDC_SCOPE_CLAIM: 'scp', REGISTRY_ADMIN_MFA: 'required' },
   });
   await new ToolService(registry.db.fork()).importManual(
     'idp',
@@ -246,6 +258,12 @@ describe('signing in through the external OIDC provider', () => {
     expect(await noCookie.text()).toContain('oidc_login_expired');
 
     const reasons = (await registry.db.fork().find(AuditEntry, { action: 'oauth.signin.oidc' })).map((e) => (e.details as { reason?: string }).reason);
+    const stored = JSON.stringify(await registry.db.fork().find(AuditEntry, {}));
+    for (const secret of secrets) {
+      expect(stored).not.toContain(secret);
+      expect(logLines.join('\n')).not.toContain(secret);
+    }
+    expect(logLines.length).toBeGreaterThan(0);
     expect(reasons).toEqual(expect.arrayContaining(['oidc_state_mismatch', 'oidc_id_token_invalid', 'oidc_mfa_required', 'oidc_login_expired', 'oidc_callback_replayed']));
   });
 });
