@@ -85,7 +85,7 @@ async function startProvider() {
         return json(400, { error: 'invalid_grant' });
       }
       pending.used = true;
-      const idToken = await new SignJWT({ nonce: pending.nonce, ...(pending.sub.startsWith('admin') ? { scp: 'admin', amr: ['pwd'] } : { scp: ['tools:read', 'tools:execute'] }) })
+      const idToken = await new SignJWT({ nonce: pending.nonce, ...(pending.sub.startsWith('admin') ? { scp: 'admin tools:read tools:execute', amr: pending.sub.endsWith('-mfa') ? ['pwd', 'otp'] : ['pwd'] } : { scp: ['tools:read', 'tools:execute'] }) })
         .setProtectedHeader({ alg: 'RS256', kid: 'idp-1' })
         .setIssuer(idpUrl)
         .setSubject(pending.sub)
@@ -253,6 +253,12 @@ describe('signing in through the external OIDC provider', () => {
     const noMfa = await fetch(admin.callback, { redirect: 'manual', headers: { cookie: admin.loginCookie } });
     expect(noMfa.status).toBe(403);
     expect(await noMfa.text()).toContain('oidc_mfa_required');
+
+    // An admin whose provider reports a second factor (amr) gets to the consent step.
+    const adminMfa = await throughProvider((await sdkClient()).provider.authorizationUrl!, 'admin-bea-mfa');
+    const consent = await fetch(adminMfa.callback, { redirect: 'manual', headers: { cookie: adminMfa.loginCookie } });
+    expect(consent.status).toBe(200);
+    expect(await consent.text()).toContain('Allow access?');
 
     const noCookie = await fetch(admin.callback, { redirect: 'manual' });
     expect(await noCookie.text()).toContain('oidc_login_expired');
