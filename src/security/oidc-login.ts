@@ -11,6 +11,8 @@ interface ProviderEndpoints {
 
 /** How long the discovery document is reused. */
 const DISCOVERY_TTL_MS = 3_600_000;
+/** How long a failed discovery is answered from memory (a provider that is down does not slow every sign-in page). */
+const DISCOVERY_RETRY_MS = 30_000;
 /** Largest discovery or token response read. */
 const MAX_RESPONSE_BYTES = 256 * 1024;
 const TIMEOUT_MS = 5_000;
@@ -51,10 +53,11 @@ export interface LoginRound {
  * OIDC_CLIENT_ID): authorization code flow with PKCE S256, `state` and `nonce`; the id_token's
  * signature is checked with the keys of OIDC_JWKS_URL (the same trusted URL external access
  * tokens are verified with). The discovery document is fetched from the configured issuer and
- * reused for an hour; a failed fetch is not remembered.
+ * reused for an hour; a failed fetch is retried after 30 s.
  */
 export class OidcLogin {
   private discovered?: { at: number; endpoints: ProviderEndpoints };
+  private failedAt = -Infinity;
   private readonly keys: ReturnType<typeof createRemoteJWKSet>;
 
   constructor(readonly config: OidcLoginConfig) {
@@ -69,6 +72,18 @@ export class OidcLogin {
   /** The provider's endpoints from `<issuer>/.well-known/openid-configuration`, cached. Throws {@link OidcLoginError}. */
   async endpoints(): Promise<ProviderEndpoints> {
     if (this.discovered && Date.now() - this.discovered.at < DISCOVERY_TTL_MS) return this.discovered.endpoints;
+    if (Date.now() - this.failedAt < DISCOVERY_RETRY_MS) throw new OidcLoginError('oidc_unavailable', 'The identity provider could not be reached; retry in a minute.');
+    try {
+      const endpoints = await this.discover();
+      this.discovered = { at: Date.now(), endpoints };
+      return endpoints;
+    } catch (error) {
+      this.failedAt = Date.now();
+      throw error;
+    }
+  }
+
+  private async discover(): Promise<ProviderEndpoints> {
     const url = `${this.config.issuer.replace(/\/$/, '')}/.well-known/openid-configuration`;
     let document: Record<string, unknown>;
     try {
@@ -83,9 +98,7 @@ export class OidcLogin {
     if (issuer !== this.config.issuer || typeof authorizationEndpoint !== 'string' || typeof tokenEndpoint !== 'string' || !URL.canParse(authorizationEndpoint) || !URL.canParse(tokenEndpoint)) {
       throw new OidcLoginError('oidc_unavailable', 'The identity provider’s discovery document is not valid for the configured issuer.');
     }
-    const endpoints = { authorizationEndpoint, tokenEndpoint };
-    this.discovered = { at: Date.now(), endpoints };
-    return endpoints;
+    return { authorizationEndpoint, tokenEndpoint };
   }
 
   /** A fresh state, nonce and PKCE verifier for one login. */

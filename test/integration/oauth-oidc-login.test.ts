@@ -85,7 +85,7 @@ async function startProvider() {
         return json(400, { error: 'invalid_grant' });
       }
       pending.used = true;
-      const idToken = await new SignJWT({ nonce: pending.nonce, ...(pending.sub.startsWith('admin') ? { scp: 'admin tools:read tools:execute', amr: pending.sub.endsWith('-mfa') ? ['pwd', 'otp'] : ['pwd'] } : { scp: ['tools:read', 'tools:execute'] }) })
+      const idToken = await new SignJWT({ nonce: pending.nonce, ...(pending.sub.startsWith('admin') ? { scp: 'admin tools:read tools:execute', amr: pending.sub.endsWith('-mfa') ? ['pwd', 'otp'] : ['pwd'] } : pending.sub.startsWith('plain') ? {} : { scp: ['tools:read', 'tools:execute'] }) })
         .setProtectedHeader({ alg: 'RS256', kid: 'idp-1' })
         .setIssuer(idpUrl)
         .setSubject(pending.sub)
@@ -229,7 +229,7 @@ describe('signing in through the external OIDC provider', () => {
     expect(await replay.text()).toContain('oidc_callback_replayed');
   });
 
-  it('refuses a forged state, an id_token for another audience, and an admin without a second factor; audited, nothing secret shown', async () => {
+  it('refuses a forged state, an id_token for another audience, and an admin without a second factor; a sign-in without a scope claim holds a viewer’s scopes; audited, nothing secret shown', async () => {
     const forged = await throughProvider((await sdkClient()).provider.authorizationUrl!, 'mallory');
     const url = new URL(forged.callback);
     url.searchParams.set('state', randomBytes(32).toString('base64url'));
@@ -259,6 +259,12 @@ describe('signing in through the external OIDC provider', () => {
     const consent = await fetch(adminMfa.callback, { redirect: 'manual', headers: { cookie: adminMfa.loginCookie } });
     expect(consent.status).toBe(200);
     expect(await consent.text()).toContain('Allow access?');
+
+    // Without the scope claim, a person holds what a viewer does.
+    const plain = await throughProvider((await sdkClient()).provider.authorizationUrl!, 'plain-pat');
+    const viewerConsent = await (await fetch(plain.callback, { redirect: 'manual', headers: { cookie: plain.loginCookie } })).text();
+    expect(viewerConsent).toContain('<code>tools:read</code>');
+    expect(viewerConsent).not.toContain('tools:execute');
 
     const noCookie = await fetch(admin.callback, { redirect: 'manual' });
     expect(await noCookie.text()).toContain('oidc_login_expired');
