@@ -35,6 +35,19 @@ export interface OAuthServerConfig {
   registrationsPerHour: number;
   /** A registered client that has not signed anyone in for this long is deleted. */
   unusedClientTtlSeconds: number;
+  /** Sign-in through the external OIDC provider (OIDC_CLIENT_ID set); unset: only client credentials sign in. */
+  oidcLogin?: OidcLoginConfig;
+}
+
+/** The registry as a relying party of the external OIDC provider (authorization code, PKCE S256). */
+export interface OidcLoginConfig {
+  issuer: string;
+  jwksUrl: string;
+  clientId: string;
+  /** Sent with client_secret_basic; unset: a public client. */
+  clientSecret?: string;
+  /** The id_token claim holding the scopes a login may be granted (OIDC_SCOPE_CLAIM). */
+  scopeClaim: string;
 }
 
 /** How the registry reaches providers to discover their tools. */
@@ -252,6 +265,10 @@ const EnvSchema = z.object({
   OIDC_JWKS_URL: z.string().url().optional(),
   OIDC_AUDIENCE: z.string().min(1).optional(),
   OIDC_SCOPE_CLAIM: z.string().min(1).default('scope'),
+  /** The registry's client id at the identity provider: enables "Sign in with <issuer>" on the sign-in page. */
+  OIDC_CLIENT_ID: z.string().min(1).max(256).optional(),
+  /** Its secret (client_secret_basic); unset: a public client (PKCE S256 is used either way). */
+  OIDC_CLIENT_SECRET: z.string().min(1).max(1024).optional(),
   REGISTRY_ADMIN_MFA: z.enum(['required', 'off']).default('off'),
   REGISTRY_OAUTH_MAX_CLIENTS: z.coerce.number().int().min(1).max(1_000_000).default(1000),
   REGISTRY_OAUTH_REGISTRATIONS_PER_HOUR: z.coerce.number().int().min(1).max(100_000).default(20),
@@ -368,6 +385,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     if (Boolean(e.OIDC_ISSUER) !== Boolean(e.OIDC_JWKS_URL)) {
       problems.push('OIDC_ISSUER and OIDC_JWKS_URL: set both or neither');
     }
+    if ((e.OIDC_CLIENT_ID || e.OIDC_CLIENT_SECRET) && !e.OIDC_ISSUER) problems.push('OIDC_CLIENT_ID: needs OIDC_ISSUER and OIDC_JWKS_URL (the provider to sign in with)');
+    if (e.OIDC_CLIENT_SECRET && !e.OIDC_CLIENT_ID) problems.push('OIDC_CLIENT_SECRET: needs OIDC_CLIENT_ID');
     if (Boolean(e.REGISTRY_ALERT_WEBHOOK_URL) !== Boolean(e.REGISTRY_ALERT_WEBHOOK_SECRET)) {
       problems.push('REGISTRY_ALERT_WEBHOOK_URL and REGISTRY_ALERT_WEBHOOK_SECRET: set both or neither (deliveries are signed)');
     }
@@ -457,6 +476,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     },
     oauth: {
       adminMfa: e.REGISTRY_ADMIN_MFA,
+      oidcLogin:
+        e.OIDC_ISSUER && e.OIDC_JWKS_URL && e.OIDC_CLIENT_ID
+          ? { issuer: e.OIDC_ISSUER, jwksUrl: e.OIDC_JWKS_URL, clientId: e.OIDC_CLIENT_ID, clientSecret: e.OIDC_CLIENT_SECRET, scopeClaim: e.OIDC_SCOPE_CLAIM }
+          : undefined,
       maxClients: e.REGISTRY_OAUTH_MAX_CLIENTS,
       registrationsPerHour: e.REGISTRY_OAUTH_REGISTRATIONS_PER_HOUR,
       unusedClientTtlSeconds: e.REGISTRY_OAUTH_UNUSED_CLIENT_TTL_SECONDS,

@@ -29,8 +29,25 @@ export interface ExpectedResource {
 }
 
 /** The principal id an external (OIDC) subject is known by: stable, short, not reversible. */
-function externalClientId(issuer: string, subject: string): string {
+export function externalClientId(issuer: string, subject: string): string {
   return `oidc:${createHash('sha256').update(`${issuer}\n${subject}`).digest('hex').slice(0, 40)}`;
+}
+
+/**
+ * The principal of an external subject (its tokens, and its sign-ins through the provider's login),
+ * created on first sight.
+ */
+export async function externalPrincipal(em: EntityManager, issuer: string, subject: string): Promise<Principal> {
+  const clientId = externalClientId(issuer, subject);
+  const known = await em.findOne(Principal, { clientId });
+  if (known) return known;
+  // Two first requests may race; the unique client id keeps one row.
+  await em.upsert(
+    Principal,
+    { id: randomUUID(), name: subject.slice(0, 200), kind: PrincipalKind.USER, clientId },
+    { onConflictFields: ['clientId'], onConflictAction: 'ignore' },
+  );
+  return em.findOneOrFail(Principal, { clientId });
 }
 
 /**
@@ -97,17 +114,7 @@ export class Authenticator {
   /** A principal for an external subject, created on first sight; scopes come from the token. */
   private async external(em: EntityManager, issuer: string, subject: string, scopes: string[], issuedAt: Date): Promise<Viewer> {
     const clientId = externalClientId(issuer, subject);
-    const principal = await this.holders.externalHolder(clientId, async () => {
-      const known = await em.findOne(Principal, { clientId });
-      if (known) return known;
-      // Two first requests may race; the unique client id keeps one row.
-      await em.upsert(
-        Principal,
-        { id: randomUUID(), name: subject.slice(0, 200), kind: PrincipalKind.USER, clientId },
-        { onConflictFields: ['clientId'], onConflictAction: 'ignore' },
-      );
-      return em.findOneOrFail(Principal, { clientId });
-    });
+    const principal = await this.holders.externalHolder(clientId, () => externalPrincipal(em, issuer, subject));
     if (!PrincipalService.accepts(principal, issuedAt)) throw new AuthenticationError('The access token was revoked', 'revoked');
     return viewerWithScopes(principal, scopes.filter(isScope));
   }

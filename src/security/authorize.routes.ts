@@ -1,17 +1,22 @@
-import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { createLocalJWKSet, jwtVerify, SignJWT } from 'jose';
 import { AuditOutcome, AuditService } from '../modules/audit/index.js';
 import { AuthorizationCodes, isS256Challenge, type OAuthClient, OAuthClientService, redirectUriRegistered, TotpService } from '../modules/oauth/index.js';
 import { Principal, PrincipalService, PrincipalStatus, viewerOf } from '../modules/principal/index.js';
+import { externalPrincipal } from './authenticate.js';
+import { type LoginRound, OidcLogin, OidcLoginError } from './oidc-login.js';
 import { BUSY } from './login-throttle.js';
 import { type OAuthDependencies } from './oauth.routes.js';
 import { allAudiences, canonicalResource, RESOURCE_METADATA_PATH, RESOURCE_PATHS } from './resources.js';
-import { Scope } from './scopes.js';
+import { isScope, ROLE_SCOPES, Scope } from './scopes.js';
 
 /** How long a sign-in page (and its consent step) stays usable. */
 const TRANSACTION_SECONDS = 600;
 const TRANSACTION_TYPE = 'oauth-authz+jwt';
+const LOGIN_TYPE = 'oidc-login+jwt';
+/** `amr` values (RFC 8176) that show the provider checked a second factor. */
+const MFA_AMR = new Set(['mfa', 'otp', 'hwk', 'swk', 'sms', 'fpt', 'face', 'iris', 'retina', 'vbm']);
 const REGISTRATION_WINDOW_MS = 3_600_000;
 
 /** The authorization request, as validated at `GET /oauth/authorize`, carried signed through the sign-in. */
@@ -68,6 +73,9 @@ export async function authorizeRoutes(app: FastifyInstance, deps: OAuthDependenc
   const secureCookies = () => issuer().startsWith('https://');
   const csrfCookie = () => (secureCookies() ? '__Host-oauth_csrf' : 'oauth_csrf');
   const verificationKeys = createLocalJWKSet(deps.keys.jwks);
+  const oidc = deps.clients.oidcLogin ? new OidcLogin(deps.clients.oidcLogin) : undefined;
+  const loginCookie = () => (secureCookies() ? '__Secure-oidc_login' : 'oidc_login');
+  const callbackUri = () => `${issuer()}/oauth/callback`;
 
   // ---- metadata ----
   const authorizationServer = () => {
@@ -165,7 +173,8 @@ export async function authorizeRoutes(app: FastifyInstance, deps: OAuthDependenc
           `<body><h1>${escapeHtml(title)}</h1>${body}</body></html>`,
       );
   };
-  const errorPage = (reply: FastifyReply, status: number, message: string) => page(reply, status, 'Cannot sign in', `<p class="error">${escapeHtml(message)}</p>`);
+  const errorPage = (reply: FastifyReply, status: number, message: string, code?: string) =>
+    page(reply, status, 'Cannot sign in', `<p class="error">${escapeHtml(message)}</p>${code ? `<p>Error code: <code>${escapeHtml(code)}</code></p>` : ''}`);
 
   /** The origin a redirect goes to, for the CSP's form-action (a form post is followed by the redirect). */
   const originOf = (uri: string) => {
@@ -214,21 +223,28 @@ export async function authorizeRoutes(app: FastifyInstance, deps: OAuthDependenc
 
   const signInPage = async (reply: FastifyReply, tx: Transaction, client: Pick<OAuthClient, 'clientName'>, status = 200, problem?: string) => {
     const mfa = deps.clients.adminMfa === 'required';
-    const oidc = deps.tokens.oidcIssuer
-      ? `<p>Accounts of ${escapeHtml(deps.tokens.oidcIssuer)} cannot sign in here yet: sign in with a registry client id and secret.</p>`
-      : '';
+    // The provider's authorization endpoint is where the button's post is redirected to (CSP form-action).
+    const endpoints = oidc ? await oidc.endpoints().catch(() => null) : null;
+    const signed = await sign(tx);
+    const external = oidc
+      ? `<form method="post" action="/oauth/authorize">${hidden('tx', signed)}${hidden('csrf', tx.nonce)}` +
+        `<button type="submit" name="action" value="oidc">Sign in with ${escapeHtml(oidc.providerName)}</button></form><p>or with a registry client:</p>`
+      : deps.tokens.oidcIssuer
+        ? `<p>Accounts of ${escapeHtml(deps.tokens.oidcIssuer)} cannot sign in here: sign in with a registry client id and secret.</p>`
+        : '';
     return page(
       reply,
       status,
       'Sign in',
-      `<p><strong>${escapeHtml(client.clientName)}</strong> wants to use the Tool Registry on your behalf.</p>${oidc}` +
+      `<p><strong>${escapeHtml(client.clientName)}</strong> wants to use the Tool Registry on your behalf.</p>` +
         (problem ? `<p class="error">${escapeHtml(problem)}</p>` : '') +
-        `<form method="post" action="/oauth/authorize">${hidden('tx', await sign(tx))}${hidden('csrf', tx.nonce)}` +
+        external +
+        `<form method="post" action="/oauth/authorize">${hidden('tx', signed)}${hidden('csrf', tx.nonce)}` +
         `<label for="username">Client ID</label><input type="text" id="username" name="username" autocomplete="username" required>` +
         `<label for="password">Client secret</label><input type="password" id="password" name="password" autocomplete="current-password" required>` +
         (mfa ? `<label for="totp">Authenticator code (required for admins)</label><input type="text" id="totp" name="totp" inputmode="numeric" autocomplete="one-time-code" pattern="[0-9]{6}">` : '') +
         `<button type="submit" name="action" value="signin">Sign in</button></form>`,
-      originOf(tx.req.redirectUri),
+      [originOf(tx.req.redirectUri), ...(endpoints ? [originOf(endpoints.authorizationEndpoint)] : [])].join(' '),
     );
   };
 
@@ -295,7 +311,7 @@ export async function authorizeRoutes(app: FastifyInstance, deps: OAuthDependenc
   app.post('/oauth/authorize', { bodyLimit: 16 * 1024 }, async (request, reply) => {
     const body = (request.body && typeof request.body === 'object' ? request.body : {}) as Record<string, unknown>;
     const action = body.action;
-    const stage = action === 'signin' ? 'signin' : 'consent';
+    const stage = action === 'signin' || action === 'oidc' ? 'signin' : 'consent';
     const tx = await transactionOf(request, body, stage);
     if (!tx) return errorPage(reply, 403, 'This sign-in form expired or was not sent from this page; start again from your application.');
     const em = deps.db.fork();
@@ -304,6 +320,30 @@ export async function authorizeRoutes(app: FastifyInstance, deps: OAuthDependenc
     const sourceIp = deps.sourceIp?.(request) ?? request.ip;
     const audit = (action: string, outcome: AuditOutcome, principalId: string | null, details: Record<string, unknown>) =>
       AuditService.appendAlone(em, { actorId: principalId, requestId: request.id, sourceIp, action, targetType: 'oauth_client', targetId: client.clientId, outcome, details });
+
+    if (action === 'oidc') {
+      if (!oidc) return errorPage(reply, 400, 'No identity provider is configured for sign-in.', 'oidc_not_configured');
+      const round = oidc.newRound();
+      let target: string;
+      try {
+        target = await oidc.authorizationUrl(round, callbackUri());
+      } catch (error) {
+        if (!(error instanceof OidcLoginError)) throw error;
+        await audit('oauth.signin.oidc', AuditOutcome.DENIED, null, { reason: error.code });
+        return errorPage(reply, 502, error.message, error.code);
+      }
+      // The round (and the verifier PKCE keeps from the front channel) stays in an HttpOnly cookie,
+      // signed and bound to this sign-in; Lax, as the provider sends the browser back cross-site.
+      const login = await new SignJWT({ tx: { ...tx }, round: { ...round } })
+        .setProtectedHeader({ alg: deps.keys.current.alg, kid: deps.keys.current.kid, typ: LOGIN_TYPE })
+        .setIssuer(issuer())
+        .setAudience(callbackUri())
+        .setIssuedAt()
+        .setExpirationTime(`${TRANSACTION_SECONDS}s`)
+        .sign(deps.keys.current.privateKey);
+      reply.header('set-cookie', `${loginCookie()}=${login}; Path=/oauth/callback; HttpOnly; SameSite=Lax; Max-Age=${TRANSACTION_SECONDS}${secureCookies() ? '; Secure' : ''}`);
+      return reply.header('cache-control', 'no-store').redirect(target, 303);
+    }
 
     if (stage === 'signin') {
       const username = typeof body.username === 'string' ? body.username.slice(0, 128) : '';
@@ -371,5 +411,88 @@ export async function authorizeRoutes(app: FastifyInstance, deps: OAuthDependenc
     await new OAuthClientService(em, deps.clients).used(client);
     await audit('oauth.authorize', AuditOutcome.SUCCESS, principal.id, { scopes: tx.granted, audience: tx.req.audience });
     return redirect(reply, tx.req, { code });
+  });
+
+  // ---- GET /oauth/callback: back from the external identity provider ----
+  app.get('/oauth/callback', async (request, reply) => {
+    const query = request.query as Record<string, unknown>;
+    const one = (name: string) => (typeof query[name] === 'string' ? (query[name] as string) : undefined);
+    const em = deps.db.fork();
+    const sourceIp = deps.sourceIp?.(request) ?? request.ip;
+    // Whatever happens, this round is over: its cookie goes.
+    reply.header('set-cookie', `${loginCookie()}=; Path=/oauth/callback; HttpOnly; SameSite=Lax; Max-Age=0${secureCookies() ? '; Secure' : ''}`);
+    let login: { tx: Transaction; round: LoginRound } | null = null;
+    const raw = cookie(request, loginCookie());
+    if (oidc && raw) {
+      try {
+        const { payload } = await jwtVerify(raw, verificationKeys, { issuer: issuer(), audience: callbackUri(), typ: LOGIN_TYPE, algorithms: ['EdDSA', 'ES256'] });
+        login = payload as unknown as { tx: Transaction; round: LoginRound };
+      } catch {
+        login = null;
+      }
+    }
+    const fail = async (status: number, code: string, message: string, principalId: string | null = null) => {
+      await AuditService.appendAlone(em, {
+        actorId: principalId,
+        requestId: request.id,
+        sourceIp,
+        action: 'oauth.signin.oidc',
+        targetType: 'oauth_client',
+        targetId: login?.tx.req.clientId ?? null,
+        outcome: AuditOutcome.DENIED,
+        details: { reason: code },
+      });
+      return errorPage(reply, status, message, code);
+    };
+    if (!login) return fail(400, 'oidc_login_expired', 'This sign-in expired or was not started from this browser; start again from your application.');
+    const state = one('state');
+    if (!state || !sameText(state, login.round.state)) return fail(400, 'oidc_state_mismatch', 'The identity provider answered for another sign-in; start again from your application.');
+    // Once per round, across replicas: a replayed callback is refused before its code is sent anywhere.
+    const once = await deps.registrations.take(`oidc-callback:${createHash('sha256').update(state).digest('base64url')}`, 1, TRANSACTION_SECONDS * 1000).catch(() => null);
+    if (!once) return fail(503, 'oidc_unavailable', 'Sign-in is unavailable right now; retry in a few seconds.');
+    if (!once.admitted) return fail(400, 'oidc_callback_replayed', 'This sign-in was already completed; start again from your application.');
+    const providerError = one('error');
+    if (providerError !== undefined) {
+      const shown = /^[a-z_]{1,64}$/.test(providerError) ? providerError : 'error';
+      return fail(403, 'oidc_provider_refused', `The identity provider refused the sign-in (${shown}).`);
+    }
+    const code = one('code');
+    if (!code || code.length > 2048) return fail(400, 'oidc_code_missing', 'The identity provider sent no authorization code.');
+    let claims;
+    try {
+      claims = await oidc!.finish(code, login.round, callbackUri());
+    } catch (error) {
+      if (!(error instanceof OidcLoginError)) throw error;
+      return fail(error.code === 'oidc_unavailable' ? 502 : 400, error.code, error.message);
+    }
+    const { tx } = login;
+    const client = await new OAuthClientService(em, deps.clients).find(tx.req.clientId);
+    if (!client) return fail(400, 'client_unknown', 'The client is no longer registered.');
+    const principal = await externalPrincipal(em, deps.clients.oidcLogin!.issuer, claims.sub!);
+    if (principal.status !== PrincipalStatus.ACTIVE) return fail(403, 'principal_inactive', 'This account is disabled in the registry.', principal.id);
+    // What the provider grants at this sign-in: its scope claim, else what a viewer holds. It
+    // becomes the principal's own scopes (roles an admin gave it still add theirs).
+    const claim = claims[deps.clients.oidcLogin!.scopeClaim];
+    const fromProvider = claim === undefined ? [...ROLE_SCOPES.viewer!] : (typeof claim === 'string' ? claim.split(' ') : Array.isArray(claim) ? claim : []).filter((s): s is Scope => typeof s === 'string' && isScope(s));
+    const scopes = [...new Set(fromProvider)].sort();
+    if (scopes.join(' ') !== [...principal.scopes].sort().join(' ')) {
+      principal.scopes = scopes;
+      await em.flush();
+      await deps.principalChanges?.changed(principal.id);
+    }
+    const holds = viewerOf(principal).scopes;
+    if (deps.clients.adminMfa === 'required' && holds.has(Scope.ADMIN)) {
+      const amr = Array.isArray(claims.amr) ? claims.amr : [];
+      if (!amr.some((m) => typeof m === 'string' && MFA_AMR.has(m))) {
+        return fail(403, 'oidc_mfa_required', 'Admins must sign in with a second factor: the identity provider did not report one (amr).', principal.id);
+      }
+    }
+    const granted = tx.req.scopes.filter((s) => holds.has(s as never));
+    if (granted.length === 0) {
+      await AuditService.appendAlone(em, { actorId: principal.id, requestId: request.id, sourceIp, action: 'oauth.authorize', targetType: 'oauth_client', targetId: client.clientId, outcome: AuditOutcome.DENIED, details: { reason: 'invalid_scope', requested: tx.req.scopes } });
+      return redirect(reply, tx.req, { error: 'invalid_scope', error_description: 'The principal holds none of the scopes asked for' });
+    }
+    await AuditService.appendAlone(em, { actorId: principal.id, requestId: request.id, sourceIp, action: 'oauth.signin.oidc', targetType: 'oauth_client', targetId: client.clientId, outcome: AuditOutcome.SUCCESS, details: { scopes } });
+    return consentPage(reply, { ...tx, stage: 'consent', principalId: principal.id, granted }, client, principal);
   });
 }

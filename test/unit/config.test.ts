@@ -38,6 +38,20 @@ describe('loadConfig', () => {
     expect(config.auth.oidc).toEqual({ issuer: 'https://idp.test', jwksUrl: 'https://idp.test/jwks', audience: undefined, scopeClaim: 'scp' });
   });
 
+  it('enables the sign-in through the OIDC provider with OIDC_CLIENT_ID, only next to OIDC_ISSUER', () => {
+    const idp = { OIDC_ISSUER: 'https://idp.test', OIDC_JWKS_URL: 'https://idp.test/jwks' };
+    expect(loadConfig(idp).oauth.oidcLogin).toBeUndefined();
+    expect(() => loadConfig({ OIDC_CLIENT_ID: 'registry' })).toThrow(/OIDC_CLIENT_ID: needs OIDC_ISSUER/);
+    expect(() => loadConfig({ ...idp, OIDC_CLIENT_SECRET: 'shh' })).toThrow(/OIDC_CLIENT_SECRET: needs OIDC_CLIENT_ID/);
+    expect(loadConfig({ ...idp, OIDC_CLIENT_ID: 'registry', OIDC_CLIENT_SECRET: 'shh' }).oauth.oidcLogin).toEqual({
+      issuer: 'https://idp.test',
+      jwksUrl: 'https://idp.test/jwks',
+      clientId: 'registry',
+      clientSecret: 'shh',
+      scopeClaim: 'scope',
+    });
+  });
+
   it('sends security alerts to a webhook only with the secret that signs them, and not to a URL of another scheme', () => {
     expect(loadConfig({}).alerts).toEqual({ webhookUrl: undefined, webhookSecret: undefined, webhookRetryBaseMs: 1000 });
     expect(() => loadConfig({ REGISTRY_ALERT_WEBHOOK_URL: 'https://siem.example/hook' })).toThrow(/REGISTRY_ALERT_WEBHOOK_SECRET: set both or neither/);
