@@ -139,6 +139,8 @@ export async function convertOpenApi(document: unknown, options: { sourceUrl?: s
 
   const refs = new Set<string>();
   const tree = copyDocument(document, refs) as Obj;
+  // The caller's document is not needed any more: a caller that drops it too leaves one copy in memory.
+  document = undefined;
   const external = [...refs].filter((ref) => !ref.startsWith('#'));
   if (external.length > 0) {
     const shown = external.slice(0, 3).map((ref) => JSON.stringify(ref));

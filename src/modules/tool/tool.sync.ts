@@ -66,6 +66,10 @@ export async function syncTools(
     });
     versions.push(row);
   };
+  // New tools and their first versions skip the unit of work (no change sets or snapshots for a
+  // 1,000-operation import): built unmanaged and inserted in batches after the flush below.
+  const newTools: Tool[] = [];
+  const newVersions: ToolVersion[] = [];
 
   for (const definition of definitions) {
     const hash = definitionHash(definition);
@@ -74,8 +78,22 @@ export async function syncTools(
     if (!tool) {
       const held = options.quarantineNew === true;
       const status = held ? ToolStatus.QUARANTINED : ToolStatus.ACTIVE;
-      const created = em.create(Tool, { ...definition, provider, definitionHash: hash, version: 1, status });
-      record(created, definition, hash, 1, held ? ToolVersionStatus.PENDING : ToolVersionStatus.APPROVED);
+      const created = em.create(Tool, { ...definition, provider, definitionHash: hash, version: 1, status }, { persist: false });
+      newTools.push(created);
+      newVersions.push(
+        em.create(
+          ToolVersion,
+          {
+            tool: created,
+            version: 1,
+            definitionHash: hash,
+            definition: { ...definition },
+            status: held ? ToolVersionStatus.PENDING : ToolVersionStatus.APPROVED,
+            decidedAt: held ? null : new Date(),
+          },
+          { persist: false },
+        ),
+      );
       (held ? result.quarantined : result.created).push(definition.name);
       continue;
     }
@@ -129,6 +147,10 @@ export async function syncTools(
     result.removed.push(vanished.name);
   }
   await em.flush();
+  if (newTools.length) {
+    await em.insertMany(newTools);
+    await em.insertMany(newVersions);
+  }
   return result;
 }
 
