@@ -4,6 +4,9 @@ import { definitionHash, definitionOf, isAdditiveChange, type ToolDefinition } f
 import { ToolVersion, ToolVersionStatus } from './tool-version.entity.js';
 import { Tool, ToolStatus } from './tool.entity.js';
 
+/** New tools (and their first versions) inserted per statement. */
+const INSERT_SLICE = 200;
+
 /** What a sync changed, by tool name. */
 export interface SyncResult {
   created: string[];
@@ -147,9 +150,10 @@ export async function syncTools(
     result.removed.push(vanished.name);
   }
   await em.flush();
-  if (newTools.length) {
-    await em.insertMany(newTools);
-    await em.insertMany(newVersions);
+  // In slices, so the ORM's per-row copies (snapshot and JSON text) of only one slice exist at a time.
+  for (let start = 0; start < newTools.length; start += INSERT_SLICE) {
+    await em.insertMany(newTools.slice(start, start + INSERT_SLICE));
+    await em.insertMany(newVersions.slice(start, start + INSERT_SLICE));
   }
   return result;
 }
