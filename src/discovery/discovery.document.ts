@@ -195,6 +195,7 @@ export async function manualFromDocument(
     // Returned, not awaited: this frame (and its hold on the parsed document) ends here, so the
     // converter's copy is the only one left while it works (a 13 MB description is ~100 MB parsed).
     return convertOpenApi(document, {
+      owned: true,
       ...(options.sourceUrl === undefined ? {} : { sourceUrl: options.sourceUrl }),
       ...(options.maxOperations === undefined ? {} : { maxOperations: options.maxOperations }),
     });
