@@ -90,6 +90,8 @@ export async function startBench(options: BenchOptions): Promise<Bench> {
     REGISTRY_BOOTSTRAP_CLIENT_SECRET: adminSecret,
     // The echo tool listens on loopback.
     REGISTRY_EGRESS_ALLOW: '127.0.0.1',
+    // … over plain HTTP (the large OpenAPI import serves its document from a loopback http:// server).
+    REGISTRY_PLAINTEXT_ALLOW: '127.0.0.1',
     // Budgets are charged on every request, but must not run out during the run.
     REGISTRY_COST_BUDGET_PER_HOUR: '1000000000',
     REGISTRY_ACCESS_TOKEN_TTL_SECONDS: '7200',

@@ -192,11 +192,13 @@ export async function manualFromDocument(
         `${source} is an OpenAPI document, but this call template type expects a UTCP manual; register OpenAPI documents with an \`http\`, \`text\` or \`file\` call template`,
       );
     }
-    const { manual, warnings } = await convertOpenApi(document, {
+    // Returned, not awaited: this frame (and its hold on the parsed document) ends here, so the
+    // converter's copy is the only one left while it works (a 13 MB description is ~100 MB parsed).
+    return convertOpenApi(document, {
+      owned: true,
       ...(options.sourceUrl === undefined ? {} : { sourceUrl: options.sourceUrl }),
       ...(options.maxOperations === undefined ? {} : { maxOperations: options.maxOperations }),
     });
-    return { manual, warnings };
   }
   const expected = options.openApi ? 'a UTCP manual (`utcp_version`, `tools`) or an OpenAPI 2/3 document' : 'a UTCP manual (`utcp_version`, `tools`)';
   throw discoveryFailed('not_a_manual', `${source} is ${describe(document)}; expected ${expected}`);

@@ -118,14 +118,19 @@ export function isOpenApiDocument(document: unknown): boolean {
  * skipped with a warning naming METHOD path). `$ref`s are dereferenced with swagger-parser (internal
  * refs only: a document referring to another file or URL is refused before anything is resolved, and
  * the file and HTTP resolvers are off). `sourceUrl` is where the document came from, for relative
- * `servers` URLs. The input is not modified; the manual is plain JSON (recursive schemas become
+ * `servers` URLs. The input is not modified, unless `owned` hands it over (the discovery, which
+ * parsed it and drops it: a plain JSON tree is then dereferenced in place instead of copied first,
+ * one ~100 MB structure less for a 13 MB description); the manual is plain JSON (recursive schemas become
  * `$ref`s into `$defs`).
  * Throws a RegistryError with a clear message: INVALID_MANUAL for a document that is not valid
  * OpenAPI, refers to other documents or is too large; EGRESS_DENIED when a server URL is not http(s),
  * or is loopback in a document that was not itself served from loopback; BAD_USER_INPUT when
  * `sourceUrl` is not an absolute URL, or is missing while an operation's server URL is relative.
  */
-export async function convertOpenApi(document: unknown, options: { sourceUrl?: string; maxOperations?: number } = {}): Promise<OpenApiConversion> {
+export async function convertOpenApi(
+  document: unknown,
+  options: { sourceUrl?: string; maxOperations?: number; owned?: boolean } = {},
+): Promise<OpenApiConversion> {
   if (!isOpenApiDocument(document)) {
     throw invalid('not an OpenAPI document: expected a top-level `openapi: "3.x"` or `swagger: "2.0"` field');
   }
@@ -138,7 +143,16 @@ export async function convertOpenApi(document: unknown, options: { sourceUrl?: s
   }
 
   const refs = new Set<string>();
-  const tree = copyDocument(document, refs) as Obj;
+  // A document handed over (`owned`) that is already plain JSON is used as it is: no second copy.
+  let tree: Obj;
+  if (options.owned === true && plainJsonTree(document, refs)) {
+    tree = document as Obj;
+  } else {
+    refs.clear();
+    tree = copyDocument(document, refs) as Obj;
+  }
+  // The caller's document is not needed any more: a caller that drops it too leaves one copy in memory.
+  document = undefined;
   const external = [...refs].filter((ref) => !ref.startsWith('#'));
   if (external.length > 0) {
     const shown = external.slice(0, 3).map((ref) => JSON.stringify(ref));
@@ -857,6 +871,37 @@ class SchemaWriter {
   private enter(level: number): void {
     if (level > MAX_SCHEMA_DEPTH) throw new SchemaTooLarge();
   }
+}
+
+/**
+ * Whether `document` is already what `copyDocument` would make of it: a tree (no object reached
+ * twice) of plain objects, arrays, strings, finite numbers, booleans and null, within the same size
+ * and depth limits (which it enforces with the same errors). Collects every `$ref` string; returns
+ * false at the first value that would need converting, and the caller copies instead.
+ */
+function plainJsonTree(document: unknown, refs: Set<string>): boolean {
+  let nodes = 0;
+  const seen = new Set<object>();
+  const walk = (value: unknown, depth: number): boolean => {
+    if (++nodes > MAX_DOCUMENT_NODES) throw invalid(`it has more than ${MAX_DOCUMENT_NODES} values`);
+    if (depth > MAX_DOCUMENT_DEPTH) throw invalid(`it nests deeper than ${MAX_DOCUMENT_DEPTH} levels`);
+    if (value === null || typeof value === 'string' || typeof value === 'boolean') return true;
+    if (typeof value === 'number') return Number.isFinite(value);
+    if (typeof value !== 'object' || seen.has(value)) return false;
+    seen.add(value);
+    if (Array.isArray(value)) {
+      for (let i = 0; i < value.length; i++) if (!(i in value) || !walk(value[i], depth + 1)) return false;
+      return true;
+    }
+    const prototype = Object.getPrototypeOf(value) as unknown;
+    if (prototype !== Object.prototype && prototype !== null) return false;
+    for (const [key, item] of Object.entries(value)) {
+      if (key === '$ref' && typeof item === 'string') refs.add(item);
+      if (!walk(item, depth + 1)) return false;
+    }
+    return true;
+  };
+  return walk(document, 0);
 }
 
 /**

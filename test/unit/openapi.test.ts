@@ -198,6 +198,20 @@ describe('convertOpenApi on the OpenAPI 3.0 examples', () => {
   });
 });
 
+describe('convertOpenApi with a document handed over (owned)', () => {
+  it('converts exactly as from a copy, from the plain JSON tree itself or from a copy when it is not plain JSON', async () => {
+    for (const name of FIXTURES) {
+      const copied = await convertOpenApi(fixture(name), sourceOf(name));
+      const json = JSON.parse(JSON.stringify(fixture(name))) as Obj;
+      expect(await convertOpenApi(json, { ...sourceOf(name), owned: true })).toEqual(copied);
+      // YAML may give values JSON has not (a date; an object reached twice through an alias): copied first.
+      const yamlish = { ...fixture(name), 'x-when': new Date(0), 'x-twice': [fixture(name).info, fixture(name).info] };
+      yamlish['x-twice'][1] = yamlish['x-twice'][0];
+      expect(await convertOpenApi(yamlish, { ...sourceOf(name), owned: true })).toEqual(copied);
+    }
+  });
+});
+
 describe('convertOpenApi on OpenAPI 2.0', () => {
   const swagger: Obj = {
     swagger: '2.0',

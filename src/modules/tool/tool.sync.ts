@@ -4,6 +4,9 @@ import { definitionHash, definitionOf, isAdditiveChange, type ToolDefinition } f
 import { ToolVersion, ToolVersionStatus } from './tool-version.entity.js';
 import { Tool, ToolStatus } from './tool.entity.js';
 
+/** New tools (and their first versions) inserted per statement. */
+const INSERT_SLICE = 200;
+
 /** What a sync changed, by tool name. */
 export interface SyncResult {
   created: string[];
@@ -66,6 +69,10 @@ export async function syncTools(
     });
     versions.push(row);
   };
+  // New tools and their first versions skip the unit of work (no change sets or snapshots for a
+  // 1,000-operation import): built unmanaged and inserted in batches after the flush below.
+  const newTools: Tool[] = [];
+  const newVersions: ToolVersion[] = [];
 
   for (const definition of definitions) {
     const hash = definitionHash(definition);
@@ -74,8 +81,22 @@ export async function syncTools(
     if (!tool) {
       const held = options.quarantineNew === true;
       const status = held ? ToolStatus.QUARANTINED : ToolStatus.ACTIVE;
-      const created = em.create(Tool, { ...definition, provider, definitionHash: hash, version: 1, status });
-      record(created, definition, hash, 1, held ? ToolVersionStatus.PENDING : ToolVersionStatus.APPROVED);
+      const created = em.create(Tool, { ...definition, provider, definitionHash: hash, version: 1, status }, { persist: false });
+      newTools.push(created);
+      newVersions.push(
+        em.create(
+          ToolVersion,
+          {
+            tool: created,
+            version: 1,
+            definitionHash: hash,
+            definition: { ...definition },
+            status: held ? ToolVersionStatus.PENDING : ToolVersionStatus.APPROVED,
+            decidedAt: held ? null : new Date(),
+          },
+          { persist: false },
+        ),
+      );
       (held ? result.quarantined : result.created).push(definition.name);
       continue;
     }
@@ -129,6 +150,11 @@ export async function syncTools(
     result.removed.push(vanished.name);
   }
   await em.flush();
+  // In slices, so the ORM's per-row copies (snapshot and JSON text) of only one slice exist at a time.
+  for (let start = 0; start < newTools.length; start += INSERT_SLICE) {
+    await em.insertMany(newTools.slice(start, start + INSERT_SLICE));
+    await em.insertMany(newVersions.slice(start, start + INSERT_SLICE));
+  }
   return result;
 }
 
