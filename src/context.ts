@@ -102,6 +102,7 @@ export function createContext(
           resetAt: state.resetAt.toISOString(),
         });
       })();
+      usage.charging = charge;
       return charge;
     },
   };

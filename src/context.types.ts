@@ -77,7 +77,8 @@ export interface RegistryContext {
    * State shared by every copy of this context (Apollo copies the context object per operation):
    * the caller's budget after this operation was charged.
    */
-  usage: { budget?: BudgetState };
+  /** What this request was charged: `charging` settles once the charge (started by a rule) is done. */
+  usage: { budget?: BudgetState; charging?: Promise<unknown> };
   /** Charges `cost` to the caller once per request; a RATE_LIMITED error when the budget is spent. */
   chargeBudget(cost: number): Promise<true | RegistryError>;
   /** Appends one `authorization.denied` audit entry per refused field (own transaction). */

@@ -66,6 +66,8 @@ function costReporting(): ApolloServerPlugin<RegistryContext> {
     async requestDidStart() {
       return {
         async willSendResponse({ contextValue, response }) {
+          // A field refused early may answer before the charge another field's rule started has settled.
+          await contextValue.usage.charging?.catch(() => undefined);
           const { budget } = contextValue.usage;
           if (!budget || response.body.kind !== 'single') return;
           response.body.singleResult.extensions = {
