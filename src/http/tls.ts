@@ -46,15 +46,19 @@ async function readPem(path: string, setting: string): Promise<string> {
  * when a file cannot be read, or the key does not match the certificate (checked by building a context).
  */
 export async function secureContextOptions(config: TlsConfig): Promise<SecureContextOptions> {
-  const [cert, key, ca] = await Promise.all([
+  // Every file is read, and every one that cannot be is named (not whichever failed first).
+  const read = await Promise.allSettled([
     readPem(config.certFile, 'TLS_CERT_FILE'),
     readPem(config.keyFile, 'TLS_KEY_FILE'),
     config.caFile
       ? readCertificateBundle(config.caFile, 'TLS_CA_FILE').catch((error: Error) => {
           throw new TlsFilesError(error.message);
         })
-      : undefined,
+      : Promise.resolve(undefined),
   ]);
+  const failed = read.flatMap((result) => (result.status === 'rejected' ? [result.reason as Error] : []));
+  if (failed.length > 0) throw new TlsFilesError(failed.map((error) => error.message).join('; '));
+  const [cert, key, ca] = read.map((result) => (result as PromiseFulfilledResult<unknown>).value) as [string, string, string[] | undefined];
   const options: SecureContextOptions = {
     cert,
     key,
