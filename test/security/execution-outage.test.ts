@@ -281,7 +281,9 @@ describe.runIf(HAS_PRIVATE_POSTGRES)('executions through a database outage', () 
 
     // One line per change of state, and no line per request.
     await expect.poll(() => log.count('database available again'), { timeout: 10_000, interval: 100 }).toBe(log.count('database unavailable'));
-    expect(log.count('database unavailable')).toBeGreaterThan(unavailableBefore);
+    // A request that got the 503 saw the outage, so it was logged (once); a restart fast enough for
+    // every request to miss it may leave no line at all, which is right too.
+    if (refused.length > 0) expect(log.count('database unavailable')).toBeGreaterThan(unavailableBefore);
     expect(log.lines.slice(linesBefore).filter((l) => PER_REQUEST_LINES.includes(l.msg ?? ''))).toEqual([]);
     expect(await new AuditService(registry.db.fork()).verify()).toMatchObject({ valid: true, firstBrokenSeq: null });
   });
