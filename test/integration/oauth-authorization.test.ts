@@ -1,9 +1,8 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { ClientCredentialsProvider } from '@modelcontextprotocol/sdk/client/auth-extensions.js';
-import { type OAuthClientProvider, UnauthorizedError } from '@modelcontextprotocol/sdk/client/auth.js';
+import { UnauthorizedError } from '@modelcontextprotocol/sdk/client/auth.js';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { type OAuthClientInformationMixed, type OAuthClientMetadata, type OAuthTokens } from '@modelcontextprotocol/sdk/shared/auth.js';
 import { decodeJwt } from 'jose';
 import { Secret, TOTP } from 'otpauth';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -11,6 +10,7 @@ import { TotpService } from '../../src/modules/oauth/index.js';
 import { Principal } from '../../src/modules/principal/index.js';
 import { ToolService } from '../../src/modules/tool/index.js';
 import { INLINE_MANUAL, manual, manualTool } from '../helpers/factories.js';
+import { formOf, MemoryOAuthProvider } from '../helpers/mcp-oauth-client.js';
 import { BOOTSTRAP, startRegistry, type TestClient, type TestRegistry } from '../helpers/registry.js';
 
 // The registry as an OAuth 2.1 authorization server for MCP clients, driven by the MCP SDK's own
@@ -20,44 +20,6 @@ let registry: TestRegistry;
 let agent: TestClient;
 const clients: Client[] = [];
 const REDIRECT = 'http://127.0.0.1:53682/callback';
-
-/** An MCP client's OAuth state, in memory; remembers where it was sent to sign in. */
-class MemoryProvider implements OAuthClientProvider {
-  info?: OAuthClientInformationMixed;
-  saved?: OAuthTokens;
-  verifier?: string;
-  authorizationUrl?: URL;
-  constructor(readonly redirectUrl = REDIRECT) {}
-  get clientMetadata(): OAuthClientMetadata {
-    return { client_name: 'Headless <MCP> client', redirect_uris: [this.redirectUrl], grant_types: ['authorization_code', 'refresh_token'], response_types: ['code'], token_endpoint_auth_method: 'none' };
-  }
-  clientInformation() {
-    return this.info;
-  }
-  saveClientInformation(info: OAuthClientInformationMixed) {
-    this.info = info;
-  }
-  tokens() {
-    return this.saved;
-  }
-  saveTokens(tokens: OAuthTokens) {
-    this.saved = tokens;
-  }
-  redirectToAuthorization(url: URL) {
-    this.authorizationUrl = url;
-  }
-  saveCodeVerifier(verifier: string) {
-    this.verifier = verifier;
-  }
-  codeVerifier() {
-    return this.verifier!;
-  }
-}
-
-/** The hidden inputs of the page's form. */
-function formOf(html: string): Record<string, string> {
-  return Object.fromEntries([...html.matchAll(/<input type="hidden" name="(\w+)" value="([^"]*)">/g)].map((m) => [m[1]!, m[2]!.replace(/&amp;/g, '&')]));
-}
 
 const post = (cookie: string, form: Record<string, string>) =>
   fetch(`${registry.url}/oauth/authorize`, {
@@ -137,7 +99,7 @@ afterAll(async () => {
 
 describe('the MCP SDK client signing in with authorization code and PKCE', () => {
   it('discovers, registers, signs in through the pages, exchanges the code and lists tools; iss and aud agree with the metadata', async () => {
-    const provider = new MemoryProvider();
+    const provider = new MemoryOAuthProvider(REDIRECT);
     const mcpUrl = new URL(`${registry.url}/mcp`);
     const first = new Client({ name: 'oauth-test', version: '1.0.0' });
     const transport = new StreamableHTTPClientTransport(mcpUrl, { authProvider: provider });

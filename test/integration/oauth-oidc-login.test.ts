@@ -2,15 +2,15 @@ import { createHash, randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { type AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
-import { type OAuthClientProvider, UnauthorizedError } from '@modelcontextprotocol/sdk/client/auth.js';
+import { UnauthorizedError } from '@modelcontextprotocol/sdk/client/auth.js';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { type OAuthClientInformationMixed, type OAuthClientMetadata, type OAuthTokens } from '@modelcontextprotocol/sdk/shared/auth.js';
 import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AuditEntry } from '../../src/modules/audit/index.js';
 import { ToolService } from '../../src/modules/tool/index.js';
 import { INLINE_MANUAL, manual, manualTool } from '../helpers/factories.js';
+import { formOf, MemoryOAuthProvider } from '../helpers/mcp-oauth-client.js';
 import { startRegistry, type TestRegistry } from '../helpers/registry.js';
 
 // Signing in through the external OIDC provider: the MCP SDK's client, driven headlessly, goes
@@ -102,41 +102,6 @@ async function startProvider() {
   idpUrl = `http://127.0.0.1:${(idp.address() as AddressInfo).port}`;
 }
 
-class MemoryProvider implements OAuthClientProvider {
-  info?: OAuthClientInformationMixed;
-  saved?: OAuthTokens;
-  verifier?: string;
-  authorizationUrl?: URL;
-  redirectUrl = REDIRECT;
-  get clientMetadata(): OAuthClientMetadata {
-    return { client_name: 'Headless MCP client', redirect_uris: [REDIRECT], grant_types: ['authorization_code', 'refresh_token'], response_types: ['code'], token_endpoint_auth_method: 'none' };
-  }
-  clientInformation() {
-    return this.info;
-  }
-  saveClientInformation(info: OAuthClientInformationMixed) {
-    this.info = info;
-  }
-  tokens() {
-    return this.saved;
-  }
-  saveTokens(tokens: OAuthTokens) {
-    this.saved = tokens;
-  }
-  redirectToAuthorization(url: URL) {
-    this.authorizationUrl = url;
-  }
-  saveCodeVerifier(verifier: string) {
-    this.verifier = verifier;
-  }
-  codeVerifier() {
-    return this.verifier!;
-  }
-}
-
-function formOf(html: string): Record<string, string> {
-  return Object.fromEntries([...html.matchAll(/<input type="hidden" name="(\w+)" value="([^"]*)">/g)].map((m) => [m[1]!, m[2]!.replace(/&amp;/g, '&')]));
-}
 
 const cookieOf = (res: Response) => res.headers.get('set-cookie')!.split(';')[0]!;
 const postForm = (url: string, form: Record<string, string>, cookie?: string) =>
@@ -198,7 +163,7 @@ afterAll(async () => {
 
 /** An MCP SDK client that has been sent to the registry's sign-in page. */
 async function sdkClient() {
-  const provider = new MemoryProvider();
+  const provider = new MemoryOAuthProvider(REDIRECT, 'Headless MCP client');
   const transport = new StreamableHTTPClientTransport(new URL(`${registry.url}/mcp`), { authProvider: provider });
   await expect(new Client({ name: 'oidc-test', version: '1.0.0' }).connect(transport)).rejects.toBeInstanceOf(UnauthorizedError);
   return { provider, transport };
