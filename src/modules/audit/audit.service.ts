@@ -318,14 +318,8 @@ export class AuditService {
         position: Number(n - chainStart(chain) + 1n),
         seq: entry.seq,
         at: entry.at.toISOString(),
-        actorId: entry.actorId ?? null,
-        action: entry.action,
-        targetType: entry.targetType,
-        targetId: entry.targetId ?? null,
-        outcome: entry.outcome,
-        requestId: entry.requestId ?? null,
-        sourceIp: entry.sourceIp ?? null,
-        details: entry.details,
+        // The recorded fields as they are hashed, so a consumer can recompute the hash.
+        ...normalize(entry),
         prevHash: entry.prevHash,
         hash: entry.hash,
       };
