@@ -72,3 +72,14 @@ export function isRunning(pid: number): boolean {
     return false;
   }
 }
+
+/** A `client_credentials` access token from the registry at `url` (a spawned process); throws unless it answers 200. */
+export async function clientCredentialsToken(url: string, clientId: string, clientSecret: string): Promise<string> {
+  const response = await fetch(`${url}/oauth/token`, {
+    method: 'POST',
+    headers: { authorization: `Basic ${Buffer.from(`${clientId}:${clientSecret}`).toString('base64')}` },
+    body: new URLSearchParams({ grant_type: 'client_credentials' }),
+  });
+  if (response.status !== 200) throw new Error(`/oauth/token answered ${response.status}: ${await response.text()}`);
+  return ((await response.json()) as { access_token: string }).access_token;
+}

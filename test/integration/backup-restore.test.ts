@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateSigningJwk } from '../../src/security/signing-keys.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
 import { httpPeer, json, type Peer, utcpManual } from '../helpers/peers/index.js';
-import { type RegistryProcess, run, spawnRegistry } from '../helpers/process.js';
+import { clientCredentialsToken, type RegistryProcess, run, spawnRegistry } from '../helpers/process.js';
 
 // Backups restored for real: registries run as processes, `node dist/src/cli/backup.js` and
 // `restore.js` (what `npm run backup` / `restore` run) or pg_dump / pg_restore move the data, and a
@@ -51,20 +51,10 @@ async function stop(registry: RegistryProcess): Promise<void> {
   expect(await registry.exited).toBe(0);
 }
 
-async function adminToken(url: string): Promise<string> {
-  const response = await fetch(`${url}/oauth/token`, {
-    method: 'POST',
-    headers: { authorization: `Basic ${Buffer.from(`${ADMIN.clientId}:${ADMIN.clientSecret}`).toString('base64')}` },
-    body: new URLSearchParams({ grant_type: 'client_credentials' }),
-  });
-  expect(response.status).toBe(200);
-  return ((await response.json()) as { access_token: string }).access_token;
-}
-
 async function graphql<T>(url: string, query: string, variables: Record<string, unknown> = {}): Promise<T> {
   const response = await fetch(`${url}/graphql`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${await adminToken(url)}` },
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${await clientCredentialsToken(url, ADMIN.clientId, ADMIN.clientSecret)}` },
     body: JSON.stringify({ query, variables }),
   });
   const body = (await response.json()) as { data: T; errors?: unknown };

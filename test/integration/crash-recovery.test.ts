@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { manual, manualTool } from '../helpers/factories.js';
 import { httpPeer, json, type Peer } from '../helpers/peers/index.js';
-import { type RegistryProcess, spawnRegistry } from '../helpers/process.js';
+import { clientCredentialsToken, type RegistryProcess, spawnRegistry } from '../helpers/process.js';
 
 const MAIN = 'dist/src/main.js';
 const ADMIN = { clientId: 'crash-admin', clientSecret: 'crash-admin-secret-0123456789abcdef' };
@@ -18,16 +18,6 @@ interface ExecutionView {
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-async function tokenFor(url: string): Promise<string> {
-  const response = await fetch(`${url}/oauth/token`, {
-    method: 'POST',
-    headers: { authorization: `Basic ${Buffer.from(`${ADMIN.clientId}:${ADMIN.clientSecret}`).toString('base64')}` },
-    body: new URLSearchParams({ grant_type: 'client_credentials' }),
-  });
-  expect(response.status).toBe(200);
-  return ((await response.json()) as { access_token: string }).access_token;
-}
 
 async function graphql<T>(url: string, token: string, query: string, variables: Record<string, unknown> = {}): Promise<T> {
   const response = await fetch(`${url}/graphql`, {
@@ -92,7 +82,7 @@ describe('a registry killed during ASYNC executions', () => {
 
   it('marks a call it cannot repeat failed: interrupted, retries an idempotent one, and keeps the audit chain whole', { timeout: 120_000 }, async () => {
     const first = await start();
-    let token = await tokenFor(first.url);
+    let token = await clientCredentialsToken(first.url, ADMIN.clientId, ADMIN.clientSecret);
     const tools = manual([
       manualTool({
         name: 'submit',
@@ -136,7 +126,7 @@ describe('a registry killed during ASYNC executions', () => {
     await first.exited;
 
     const second = await start();
-    token = await tokenFor(second.url);
+    token = await clientCredentialsToken(second.url, ADMIN.clientId, ADMIN.clientSecret);
     const interrupted = await waitFor(second.url, token, submit.id, (e) => e.status !== 'RUNNING' && e.status !== 'QUEUED');
     expect(interrupted.status).toBe('FAILED');
     expect(interrupted.error).toMatchObject({ code: 'INTERRUPTED', details: { reason: 'interrupted' } });

@@ -5,20 +5,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { generateSigningJwk } from '../../src/security/signing-keys.js';
-import { isRunning, run, spawnRegistry } from '../helpers/process.js';
+import { clientCredentialsToken, isRunning, run, spawnRegistry } from '../helpers/process.js';
 
 const MAIN = 'dist/src/main.js';
 const ADMIN = { REGISTRY_BOOTSTRAP_CLIENT_ID: 'ops-admin', REGISTRY_BOOTSTRAP_CLIENT_SECRET: 'ops-admin-secret-0123456789abcdef' };
-
-async function tokenFor(url: string, clientId: string, clientSecret: string): Promise<string> {
-  const response = await fetch(`${url}/oauth/token`, {
-    method: 'POST',
-    headers: { authorization: `Basic ${Buffer.from(`${clientId}:${clientSecret}`).toString('base64')}` },
-    body: new URLSearchParams({ grant_type: 'client_credentials' }),
-  });
-  expect(response.status).toBe(200);
-  return ((await response.json()) as { access_token: string }).access_token;
-}
 
 async function graphql<T>(url: string, query: string, token: string): Promise<T> {
   const response = await fetch(`${url}/graphql`, {
@@ -53,7 +43,7 @@ describe('the registry process', () => {
         body: JSON.stringify({ query: '{ tools(first: 5) { edges { node { name } } } }' }),
       });
       expect(((await anonymous.json()) as { errors: { extensions: { code: string } }[] }).errors[0]!.extensions.code).toBe('UNAUTHENTICATED');
-      const token = await tokenFor(registry.url, clientId!, clientSecret!);
+      const token = await clientCredentialsToken(registry.url, clientId!, clientSecret!);
       const data = await graphql<{ tools: { edges: { node: { name: string; description: string; tags: string[] } }[] } }>(
         registry.url,
         '{ tools(first: 5) { edges { node { name description tags } } } }',
@@ -85,7 +75,7 @@ describe('the registry process', () => {
 
   it('finishes a request in flight on SIGTERM, refuses new connections, then exits cleanly', async () => {
     const registry = await spawnRegistry(process.execPath, [MAIN], ADMIN);
-    const token = await tokenFor(registry.url, ADMIN.REGISTRY_BOOTSTRAP_CLIENT_ID, ADMIN.REGISTRY_BOOTSTRAP_CLIENT_SECRET);
+    const token = await clientCredentialsToken(registry.url, ADMIN.REGISTRY_BOOTSTRAP_CLIENT_ID, ADMIN.REGISTRY_BOOTSTRAP_CLIENT_SECRET);
     const { port } = new URL(registry.url);
     const body = JSON.stringify({ query: '{ tools(first: 2) { edges { node { name } } } }' });
     const half = Math.floor(body.length / 2);
@@ -142,7 +132,7 @@ describe('the registry process', () => {
     const first = await spawnRegistry(process.execPath, [MAIN], env);
     const clientId = /client_id: +(\S+)/.exec(first.output())![1]!;
     const clientSecret = /client_secret: +(\S+)/.exec(first.output())![1]!;
-    const token = await tokenFor(first.url, clientId, clientSecret);
+    const token = await clientCredentialsToken(first.url, clientId, clientSecret);
     const seeded = await count(first.url, token);
     first.child.kill('SIGTERM');
     expect(await first.exited).toBe(0);
@@ -158,7 +148,7 @@ describe('the registry process', () => {
 
   it('starts with an empty catalog when REGISTRY_SEED=none', { timeout: 120_000 }, async () => {
     const registry = await spawnRegistry(process.execPath, [MAIN], { REGISTRY_SEED: 'none', ...ADMIN });
-    const token = await tokenFor(registry.url, ADMIN.REGISTRY_BOOTSTRAP_CLIENT_ID, ADMIN.REGISTRY_BOOTSTRAP_CLIENT_SECRET);
+    const token = await clientCredentialsToken(registry.url, ADMIN.REGISTRY_BOOTSTRAP_CLIENT_ID, ADMIN.REGISTRY_BOOTSTRAP_CLIENT_SECRET);
     expect((await graphql<{ tools: { totalCount: number } }>(registry.url, '{ tools { totalCount } }', token)).tools.totalCount).toBe(0);
     registry.child.kill('SIGTERM');
     expect(await registry.exited).toBe(0);
