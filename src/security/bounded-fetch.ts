@@ -21,7 +21,7 @@ import {
   urlHost,
 } from './egress-policy.js';
 import { type RequestSigner } from './request-signing.js';
-import { assertSocketPinned, tlsPinFailureOf, tlsPinsOf } from './tls-pins.js';
+import { assertSocketPinned, pinnedPoliciesOf, tlsPinFailureOf, tlsPinsOf } from './tls-pins.js';
 import { injectTraceContext } from '../observability/tracing.js';
 
 /** Redirects followed before giving up. */
@@ -85,6 +85,8 @@ export function egressAgent(policy: EgressPolicy, lookup: EgressLookup = dnsLook
 
 /** Closes every pooled connection made under `policy` (on shutdown, once in-flight calls are drained). */
 export async function closeEgressAgents(policy: EgressPolicy): Promise<void> {
+  // The pools of providers' pinned policies derived from this one go with it.
+  await Promise.all(pinnedPoliciesOf(policy).map((pinned) => closeEgressAgents(pinned)));
   const agents = pools.get(policy);
   pools.delete(policy);
   await Promise.all([...(agents?.values() ?? [])].map((agent) => agent.destroy().catch(() => {})));

@@ -64,6 +64,11 @@ export function pinnedPolicy(policy: EgressPolicy, pins: readonly string[] | nul
   return pinned;
 }
 
+/** The pinned policies derived from `policy` so far (their pools are closed with its own). */
+export function pinnedPoliciesOf(policy: EgressPolicy): PinnedEgressPolicy[] {
+  return [...(derived.get(policy)?.values() ?? [])];
+}
+
 /** The pins `policy` requires, if any. */
 export function tlsPinsOf(policy: EgressPolicy): readonly string[] | undefined {
   const pins = (policy as Partial<PinnedEgressPolicy>).tlsPins;
