@@ -12,10 +12,11 @@ export interface AlertCounters {
   addNew(key: string, members: readonly string[]): Promise<string[]>;
   /**
    * The hour-of-day histogram (24 counts) under `key` of the {@link BASELINE_DAYS} days before `day`
-   * (days since the epoch, UTC), after adding `add` (hour → calls) to `day`'s: today's calls become
+   * (days since the epoch, UTC), after adding `add` (`day:hour` of the calls → calls, each call under
+   * the day it was made, which may be before `day` when it is evaluated late): today's calls become
    * part of the baseline only tomorrow, so a burst at an unusual hour does not make it usual at once.
    */
-  hours(key: string, day: number, add: ReadonlyMap<number, number>): Promise<number[]>;
+  hours(key: string, day: number, add: ReadonlyMap<string, number>): Promise<number[]>;
 }
 
 /** Days of calls the usual hours are learnt from. */
@@ -60,9 +61,9 @@ export class MemoryAlertCounters implements AlertCounters {
     return added;
   }
 
-  async hours(key: string, day: number, add: ReadonlyMap<number, number>): Promise<number[]> {
+  async hours(key: string, day: number, add: ReadonlyMap<string, number>): Promise<number[]> {
     const fields = this.histograms.get(key) ?? new Map<string, number>();
-    for (const [hour, n] of add) fields.set(`${day}:${hour}`, (fields.get(`${day}:${hour}`) ?? 0) + n);
+    for (const [field, n] of add) fields.set(field, (fields.get(field) ?? 0) + n);
     const { histogram, stale } = histogramBefore(fields, day);
     for (const field of stale) fields.delete(field);
     touch(this.histograms, key, fields);
@@ -101,10 +102,10 @@ export class RedisAlertCounters implements AlertCounters {
     return members.filter((_, i) => Number(results[i]?.[1]) === 1);
   }
 
-  async hours(key: string, day: number, add: ReadonlyMap<number, number>): Promise<number[]> {
+  async hours(key: string, day: number, add: ReadonlyMap<string, number>): Promise<number[]> {
     const name = `${this.prefix}alerts:hours:${key}`;
     const multi = this.redis.multi();
-    for (const [hour, n] of add) multi.hincrby(name, `${day}:${hour}`, n);
+    for (const [field, n] of add) multi.hincrby(name, field, n);
     multi.expire(name, BASELINE_TTL_SECONDS).hgetall(name);
     const results = (await multi.exec()) ?? [];
     const stored = (results.at(-1)?.[1] ?? {}) as Record<string, string>;

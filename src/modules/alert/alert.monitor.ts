@@ -25,6 +25,7 @@ const FLUSH_MS = 200;
 const MAX_QUEUE = 50_000;
 /** Calls a principal must have made on the baseline days before a call at an hour it never calls at counts as unusual. */
 export const OFF_HOURS_MIN_HISTORY = 30;
+const DAY_MS = 86_400_000;
 /** Tool names kept in an alert's details. */
 const SAMPLE = 20;
 /** How often rules are read again while their change announcements cannot be heard. */
@@ -48,7 +49,10 @@ interface PrincipalBatch {
   calls: number;
   denials: number;
   tools: Set<string>;
+  /** Calls by hour of day (UTC). */
   hours: Map<number, number>;
+  /** Calls by `day:hour` they were made at, for the baseline: a batch evaluated after midnight may hold the day before's. */
+  dayHours: Map<string, number>;
   secretCalls: number;
   secretKinds: Set<string>;
   secretTools: Set<string>;
@@ -175,7 +179,7 @@ export class SecurityMonitor {
       }
       let p = principals.get(event.principalId);
       if (!p) {
-        p = { calls: 0, denials: 0, tools: new Set(), hours: new Map(), secretCalls: 0, secretKinds: new Set(), secretTools: new Set() };
+        p = { calls: 0, denials: 0, tools: new Set(), hours: new Map(), dayHours: new Map(), secretCalls: 0, secretKinds: new Set(), secretTools: new Set() };
         principals.set(event.principalId, p);
       }
       if (event.kind === 'denial') {
@@ -186,6 +190,8 @@ export class SecurityMonitor {
       if (event.denied) p.denials += 1;
       const hour = new Date(at).getUTCHours();
       p.hours.set(hour, (p.hours.get(hour) ?? 0) + 1);
+      const dayHour = `${Math.floor(at / DAY_MS)}:${hour}`;
+      p.dayHours.set(dayHour, (p.dayHours.get(dayHour) ?? 0) + 1);
       if (event.tool) p.tools.add(event.tool);
       if (event.args) {
         const kinds = secretKindsInValue(event.args, new Set(secretsBySchema(event.args, event.inputs)));
@@ -214,7 +220,7 @@ export class SecurityMonitor {
       if (fresh.length) await this.count(AlertRuleName.NEW_TOOLS, subject, principalId, fresh.length, now, { tools: fresh.slice(0, SAMPLE) });
     }
     if (p.hours.size) {
-      const history = await counters.hours(`hours:${principalId}`, Math.floor(now / 86_400_000), p.hours);
+      const history = await counters.hours(`hours:${principalId}`, Math.floor(now / DAY_MS), p.dayHours);
       const total = history.reduce((a, b) => a + b, 0);
       if (total >= OFF_HOURS_MIN_HISTORY) {
         // An hour is usual when the principal called at it, or at the hour before or after, on one of the baseline days.
