@@ -179,13 +179,13 @@ describe('registering providers', () => {
     );
     expect(res.errors).toBeUndefined();
     expect(res.data!.providers.edges.filter((e) => e.node.credential).length).toBeGreaterThan(0);
-    // The page of providers and their credentials; the caller's token holder and read policies (which
-    // key the answer in the catalog cache) come from the process's caches, or one read each when
-    // those expired.
+    // The page of providers, and their credentials in one more read (not one per provider). The
+    // caller's token holder and read policies come from the process's caches, or one read each when
+    // those expired; background work (alert rules, checkpoints) may read meanwhile and is not counted.
     const selects = registry.queries.filter((sql) => /^\s*select/i.test(sql));
-    const authorization = selects.filter((sql) => /from "policy"|from "token_family"/i.test(sql));
-    expect(selects.length - authorization.length).toBe(2);
-    expect(authorization.length).toBeLessThanOrEqual(2);
+    expect(selects.filter((sql) => /from "provider"/i.test(sql))).toHaveLength(1);
+    expect(selects.filter((sql) => /from "credential"/i.test(sql))).toHaveLength(1);
+    expect(selects.filter((sql) => /from "policy"|from "token_family"/i.test(sql)).length).toBeLessThanOrEqual(2);
   });
 
   it('refuses bad templates with the JSON path, and stores nothing', async () => {
