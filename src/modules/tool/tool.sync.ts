@@ -1,4 +1,6 @@
+import { randomUUID } from 'node:crypto';
 import { type EntityManager } from '@mikro-orm/postgresql';
+import { sql } from 'kysely';
 import { type Provider } from '../provider/provider.entity.js';
 import { definitionHash, definitionOf, isAdditiveChange, type ToolDefinition } from './tool.definition.js';
 import { ToolVersion, ToolVersionStatus } from './tool-version.entity.js';
@@ -6,6 +8,20 @@ import { Tool, ToolStatus } from './tool.entity.js';
 
 /** New tools (and their first versions) inserted per statement. */
 const INSERT_SLICE = 200;
+const TOOL_COLUMNS = ['id', 'name', 'provider_id', 'description', 'inputs', 'outputs', 'tags', 'average_response_size', 'call_template', 'status', 'definition_hash', 'version'];
+const VERSION_COLUMNS = ['id', 'tool_id', 'version', 'definition_hash', 'definition', 'status', 'decided_at'];
+
+/**
+ * Inserts `rows` (objects keyed by `columns`; the other columns take their defaults) into `table`
+ * in the caller's transaction, as one JSON text sent as a bound parameter: `em.execute` would
+ * inline it into the SQL, escaping it character by character (~700 MB of garbage for an import).
+ */
+async function insertRows(em: EntityManager, table: string, columns: readonly string[], rows: readonly Record<string, unknown>[]): Promise<void> {
+  const list = sql.join(columns.map((c) => sql.ref(c)));
+  await sql`insert into ${sql.table(table)} (${list}) select ${list} from jsonb_populate_recordset(null::${sql.table(table)}, ${JSON.stringify(rows)}::jsonb)`.execute(
+    em.getKysely(),
+  );
+}
 
 /** What a sync changed, by tool name. */
 export interface SyncResult {
@@ -69,10 +85,11 @@ export async function syncTools(
     });
     versions.push(row);
   };
-  // New tools and their first versions skip the unit of work (no change sets or snapshots for a
-  // 1,000-operation import): built unmanaged and inserted in batches after the flush below.
-  const newTools: Tool[] = [];
-  const newVersions: ToolVersion[] = [];
+  // New tools and their first versions skip the ORM (entities, snapshots, SQL with inlined values):
+  // plain rows keyed by column, inserted after the flush below by `insertRows`.
+  const newTools: Record<string, unknown>[] = [];
+  const newVersions: Record<string, unknown>[] = [];
+  const now = new Date();
 
   for (const definition of definitions) {
     const hash = definitionHash(definition);
@@ -81,22 +98,30 @@ export async function syncTools(
     if (!tool) {
       const held = options.quarantineNew === true;
       const status = held ? ToolStatus.QUARANTINED : ToolStatus.ACTIVE;
-      const created = em.create(Tool, { ...definition, provider, definitionHash: hash, version: 1, status }, { persist: false });
-      newTools.push(created);
-      newVersions.push(
-        em.create(
-          ToolVersion,
-          {
-            tool: created,
-            version: 1,
-            definitionHash: hash,
-            definition: { ...definition },
-            status: held ? ToolVersionStatus.PENDING : ToolVersionStatus.APPROVED,
-            decidedAt: held ? null : new Date(),
-          },
-          { persist: false },
-        ),
-      );
+      const id = randomUUID();
+      newTools.push({
+        id,
+        name: definition.name,
+        provider_id: provider.id,
+        description: definition.description,
+        inputs: definition.inputs,
+        outputs: definition.outputs,
+        tags: definition.tags,
+        average_response_size: definition.averageResponseSize,
+        call_template: definition.callTemplate,
+        status,
+        definition_hash: hash,
+        version: 1,
+      });
+      newVersions.push({
+        id: randomUUID(),
+        tool_id: id,
+        version: 1,
+        definition_hash: hash,
+        definition,
+        status: held ? ToolVersionStatus.PENDING : ToolVersionStatus.APPROVED,
+        decided_at: held ? null : now,
+      });
       (held ? result.quarantined : result.created).push(definition.name);
       continue;
     }
@@ -150,10 +175,10 @@ export async function syncTools(
     result.removed.push(vanished.name);
   }
   await em.flush();
-  // In slices, so the ORM's per-row copies (snapshot and JSON text) of only one slice exist at a time.
+  // In slices, so that the JSON text of only one slice's rows exists at a time.
   for (let start = 0; start < newTools.length; start += INSERT_SLICE) {
-    await em.insertMany(newTools.slice(start, start + INSERT_SLICE));
-    await em.insertMany(newVersions.slice(start, start + INSERT_SLICE));
+    await insertRows(em, 'tool', TOOL_COLUMNS, newTools.slice(start, start + INSERT_SLICE));
+    await insertRows(em, 'tool_version', VERSION_COLUMNS, newVersions.slice(start, start + INSERT_SLICE));
   }
   return result;
 }
