@@ -17,6 +17,7 @@ export type DiscoveryFailure =
   | 'not_found'
   | 'process_failed'
   | 'file_not_allowed'
+  | 'too_complex'
   | 'internal';
 
 /** A DISCOVERY_FAILED error; `message` must already be safe to show (no secrets, no full URLs). */

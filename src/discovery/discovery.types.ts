@@ -34,6 +34,8 @@ export interface DiscoveryContext {
   signal: AbortSignal;
   /** Milliseconds left before the deadline, at least 1. */
   remainingMs(): number;
+  /** Runs the registry's own work on what was fetched (parsing, conversion) with the deadline paused. */
+  offTheClock<T>(work: () => Promise<T>): Promise<T>;
 }
 
 /** Discovers the manual behind one call template type. */

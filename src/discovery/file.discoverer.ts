@@ -1,6 +1,7 @@
 import { readConfinedFile } from '../common/confined-file.js';
 import { ErrorCode, RegistryError } from '../errors.js';
-import { discoveryFailed, manualFromDocument, parseJsonOrYaml, requiredString } from './discovery.document.js';
+import { manualFromContent } from './discovery.convert.js';
+import { discoveryFailed, requiredString } from './discovery.document.js';
 import type { Discoverer } from './discovery.types.js';
 
 /**
@@ -35,5 +36,5 @@ export const discoverFile: Discoverer = async (template, context) => {
     }
   });
   const source = `The file ${shown}`;
-  return manualFromDocument(parseJsonOrYaml(content, source), source, { openApi: true, maxOperations: context.options.openApiMaxOperations });
+  return context.offTheClock(() => manualFromContent(content, source, { openApi: true, maxOperations: context.options.openApiMaxOperations }, context.signal));
 };

@@ -1,12 +1,5 @@
-import {
-  fetchDiscoveryDocument,
-  hostOf,
-  manualFromDocument,
-  optionalString,
-  parseJsonOrYaml,
-  requestHeaders,
-  requiredString,
-} from './discovery.document.js';
+import { manualFromContent } from './discovery.convert.js';
+import { fetchDiscoveryDocument, hostOf, optionalString, requestHeaders, requiredString } from './discovery.document.js';
 import type { Discoverer } from './discovery.types.js';
 
 const ACCEPT = 'application/json, application/yaml;q=0.9, text/yaml;q=0.9, */*;q=0.5';
@@ -27,6 +20,6 @@ export const discoverHttp: Discoverer = async (template, context) => {
     redirect: 'follow',
     what: 'The HTTP provider',
   });
-  const document = parseJsonOrYaml(response.body, source);
-  return manualFromDocument(document, source, { openApi: true, sourceUrl: url, maxOperations: context.options.openApiMaxOperations });
+  const options = { openApi: true, sourceUrl: url, maxOperations: context.options.openApiMaxOperations };
+  return context.offTheClock(() => manualFromContent(response.body, source, options, context.signal));
 };

@@ -45,12 +45,16 @@ export async function discoverManual(template: ManualCallTemplate, options: Disc
   if (!(options.timeoutMs > 0) || !(options.maxBytes > 0)) throw new RangeError('discoverManual needs a positive timeoutMs and maxBytes');
   const discoverer = DISCOVERERS[type as keyof typeof DISCOVERERS];
   const controller = new AbortController();
-  const deadline = Date.now() + options.timeoutMs;
+  let deadline = Date.now() + options.timeoutMs;
   const host = typeof template.url === 'string' ? hostOf(template.url) : undefined;
   let timer: NodeJS.Timeout | undefined;
+  let expire!: (error: RegistryError) => void;
   const expired = new Promise<never>((_, reject) => {
+    expire = reject;
+  });
+  const arm = () => {
     timer = setTimeout(() => {
-      reject(
+      expire(
         new RegistryError(
           ErrorCode.UPSTREAM_TIMEOUT,
           `Discovery of the ${type} provider${host ? ` at "${host}"` : ''} did not finish within ${options.timeoutMs} ms`,
@@ -58,10 +62,23 @@ export async function discoverManual(template: ManualCallTemplate, options: Disc
         ),
       );
       controller.abort();
-    }, options.timeoutMs);
-  });
+    }, Math.max(0, deadline - Date.now()));
+  };
+  arm();
+  // The registry's own work on a fetched document (converting a large OpenAPI description takes
+  // seconds) does not count against the provider's deadline, which resumes afterwards.
+  const offTheClock = async <T>(work: () => Promise<T>): Promise<T> => {
+    clearTimeout(timer);
+    const paused = Date.now();
+    try {
+      return await work();
+    } finally {
+      deadline += Date.now() - paused;
+      if (!controller.signal.aborted) arm();
+    }
+  };
   try {
-    const context = { options, signal: controller.signal, remainingMs: () => Math.max(1, deadline - Date.now()) };
+    const context = { options, signal: controller.signal, remainingMs: () => Math.max(1, deadline - Date.now()), offTheClock };
     return await Promise.race([discoverer(template, context), expired]);
   } catch (error) {
     throw safeError(error, type);

@@ -1,5 +1,6 @@
 import { ErrorCode, RegistryError } from '../errors.js';
-import { discoveryFailed, manualFromDocument, parseJsonOrYaml } from './discovery.document.js';
+import { manualFromContent } from './discovery.convert.js';
+import { discoveryFailed } from './discovery.document.js';
 import type { Discoverer } from './discovery.types.js';
 
 /**
@@ -19,5 +20,5 @@ export const discoverText: Discoverer = async (template, context) => {
     });
   }
   const source = "The text call template's content";
-  return manualFromDocument(parseJsonOrYaml(content, source), source, { openApi: true, maxOperations: context.options.openApiMaxOperations });
+  return context.offTheClock(() => manualFromContent(content, source, { openApi: true, maxOperations: context.options.openApiMaxOperations }, context.signal));
 };
