@@ -13,6 +13,7 @@ import { type RegistryContext } from '../context.types.js';
 import { DATABASE_RETRY_AFTER_SECONDS, DATABASE_UNAVAILABLE_MESSAGE, isDatabaseUnavailable } from '../db/unavailable.js';
 import { ErrorCode, RegistryError } from '../errors.js';
 import { executionCallerOf, ExecutionStatus } from '../modules/execution/index.js';
+import { callerOf, PolicyService } from '../modules/policy/index.js';
 import { type CatalogChange, type Tool } from '../modules/tool/index.js';
 import { Scope } from '../security/scopes.js';
 import { type InteropDependencies, requireExecutor } from './bearer.js';
@@ -63,19 +64,31 @@ function callResult(status: ExecutionStatus, result: unknown, error: { code: str
 
 /**
  * The standalone SSE stream of a GET to `/mcp`: `notifications/tools/list_changed` whenever a catalog
- * change committed on any replica (the event bus's catalog topic) names a tool the caller may read.
- * Stateless like the rest of `/mcp`: the stream is a server of its own with no session, and a client
- * re-lists with POSTs to any replica. Each batch re-authenticates the request first: once its token
- * expired or was revoked, the stream ends. Without the event bus the answer is 405, which MCP clients
- * take as "no stream". Throws what the first authentication throws unexpectedly.
+ * change committed on any replica (the event bus's catalog topic) names a tool the caller may read,
+ * and whenever a policy change (the policy topic) changed the rules that decide which tools the
+ * caller may read and execute (read anew from the database, not from the process's cache, which
+ * may not have heard the change yet). Stateless like the rest of `/mcp`: the stream is a server of
+ * its own with no session, and a client re-lists with POSTs to any replica. Each event
+ * re-authenticates the request first: once its token expired or was revoked, the stream ends.
+ * Without the event bus the answer is 405, which MCP clients take as "no stream". Throws what the
+ * first authentication throws unexpectedly.
  */
 async function listChangedStream(request: FastifyRequest, reply: FastifyReply, deps: InteropDependencies, ctx: RegistryContext): Promise<void> {
   const stop = new AbortController();
   let batches: AsyncIterable<CatalogChange[]>;
+  let policyChanges: AsyncIterable<unknown>;
+  let rules: string;
   try {
-    batches = await ctx.catalogEvents.listen(stop.signal);
+    [batches, policyChanges] = await Promise.all([ctx.catalogEvents.listen(stop.signal), ctx.catalogEvents.listenForPolicies(stop.signal)]);
   } catch {
+    stop.abort();
     return methodNotAllowed(reply, 'Notifications are unavailable: the event bus cannot be reached');
+  }
+  try {
+    rules = await rulesOf(ctx);
+  } catch (error) {
+    stop.abort();
+    throw error;
   }
   const server = new Server(SERVER_INFO, CAPABILITIES);
   const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined });
@@ -87,19 +100,43 @@ async function listChangedStream(request: FastifyRequest, reply: FastifyReply, d
   reply.hijack();
   reply.raw.on('close', end);
   await server.connect(transport);
-  void (async () => {
+  /** Whether the request still authenticates; ends the stream when not. */
+  const stillValid = async () => {
+    const still = await requireExecutor(request, deps.authenticate).catch(() => null);
+    if (still && 'viewer' in still) return true;
+    end();
+    return false;
+  };
+  const follow = (work: () => Promise<void>) =>
+    work().catch((error: unknown) => {
+      request.log.warn({ err: { message: (error as Error).message } }, 'MCP list_changed stream ended');
+      end();
+    });
+  void follow(async () => {
     for await (const batch of batches) {
-      const still = await requireExecutor(request, deps.authenticate).catch(() => null);
-      if (!still || !('viewer' in still)) return end();
+      if (!(await stillValid())) return;
       ctx.refresh();
       const readable = await ctx.tools.findReadableByNames(batch.map((change) => change.tool));
       if (readable.length > 0) await server.sendToolListChanged();
     }
-  })().catch((error: unknown) => {
-    request.log.warn({ err: { message: (error as Error).message } }, 'MCP list_changed stream ended');
-    end();
+  });
+  void follow(async () => {
+    for await (const _change of policyChanges) {
+      if (!(await stillValid())) return;
+      const now = await rulesOf(ctx);
+      if (now === rules) continue;
+      rules = now;
+      await server.sendToolListChanged();
+    }
   });
   await transport.handleRequest(request.raw, reply.raw);
+}
+
+/** The rules that decide which tools the caller may read and execute, as text to compare; read from the database. */
+async function rulesOf(ctx: RegistryContext): Promise<string> {
+  const policies = new PolicyService(ctx.em.fork());
+  const caller = callerOf(ctx.viewer!, ctx.sourceIp);
+  return JSON.stringify([await policies.rulesFor(caller, 'read'), await policies.rulesFor(caller, 'execute')]);
 }
 
 function methodNotAllowed(reply: FastifyReply, message: string): FastifyReply {

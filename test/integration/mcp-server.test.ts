@@ -228,6 +228,42 @@ describe('the registry as an MCP server', () => {
     expect(events).toEqual([{ jsonrpc: '2.0', method: 'notifications/tools/list_changed' }]);
   });
 
+  it('sends notifications/tools/list_changed on the GET stream when a policy change changes what the caller may see, not for others', async () => {
+    const caller = await registry.createClient({ roles: ['agent'] });
+    const { access_token } = await registry.tokenFor(caller);
+    const stream = await fetch(`${registry.url}/mcp`, {
+      headers: { authorization: `Bearer ${access_token}`, accept: 'text/event-stream', 'mcp-protocol-version': '2025-06-18' },
+    });
+    expect(stream.status).toBe(200);
+    const events = sseEvents(stream);
+    const as = { authorization: `Bearer ${registry.adminToken}` };
+    const create = async (input: Record<string, unknown>) => {
+      const res = await registry.graphql<{ createPolicy: { policy: { id: string }; userErrors: unknown[] } }>(
+        'mutation($input: PolicyInput!) { createPolicy(input: $input) { policy { id } userErrors { message } } }',
+        { input },
+        as,
+      );
+      expect(res.data!.createPolicy.userErrors).toEqual([]);
+      return res.data!.createPolicy.policy.id;
+    };
+    // Policy changes are heard in order: the first concerns viewers only, the second this agent.
+    const forViewers = await create({ name: 'mcp-viewers-no-greeting', effect: 'DENY', priority: 20, actions: ['READ'], subjects: { roles: ['viewer'] }, resources: { tools: ['mcpout.greeting'] } });
+    const forAgent = await create({ name: 'mcp-agent-no-greeting', effect: 'DENY', priority: 20, actions: ['READ'], subjects: { principals: [caller.principalId] }, resources: { tools: ['mcpout.greeting'] } });
+    expect(await events.next()).toEqual({ jsonrpc: '2.0', method: 'notifications/tools/list_changed' });
+    const client = await connect(access_token);
+    expect((await client.listTools()).tools.map((t) => t.name)).not.toContain('mcpout.greeting');
+    for (const id of [forViewers, forAgent]) {
+      const res = await registry.graphql<{ deletePolicy: { userErrors: unknown[] } }>('mutation($id: ID!) { deletePolicy(input: { id: $id }) { userErrors { message } } }', { id }, as);
+      expect(res.data!.deletePolicy.userErrors).toEqual([]);
+    }
+    // The viewers' policy gone: nothing for this agent; the agent's gone: greeting is back.
+    expect(await events.next()).toEqual({ jsonrpc: '2.0', method: 'notifications/tools/list_changed' });
+    // Revoked, the token ends the stream at the next change: then no event is left unread.
+    await registry.graphql('mutation($id: ID!) { revokeTokens(input: { principalId: $id }) { userErrors { code } } }', { id: caller.principalId }, as);
+    await toggle('mcpout.greeting');
+    expect(await events.rest()).toEqual([]);
+  });
+
   it('answers a GET without text/event-stream, and a DELETE, with an error', async () => {
     const get = await fetch(`${registry.url}/mcp`, { headers: { authorization: `Bearer ${agent}`, accept: 'application/json' } });
     expect(get.status).toBe(406);
@@ -237,6 +273,36 @@ describe('the registry as an MCP server', () => {
     expect(del.headers.get('allow')).toBe('GET, POST');
   });
 });
+
+/** The `data:` events of an SSE response as they arrive: the next one, or all the rest once it ends. */
+function sseEvents(response: Response): { next(): Promise<unknown>; rest(): Promise<unknown[]> } {
+  const reader = response.body!.pipeThrough(new TextDecoderStream()).getReader();
+  const queued: unknown[] = [];
+  let buffer = '';
+  let ended = false;
+  const more = async () => {
+    const { value, done } = await reader.read();
+    if (done) {
+      ended = true;
+      return;
+    }
+    buffer += value;
+    const lines = buffer.split('\n');
+    buffer = lines.pop()!;
+    for (const line of lines) if (line.startsWith('data: ')) queued.push(JSON.parse(line.slice(6)));
+  };
+  return {
+    async next() {
+      while (queued.length === 0 && !ended) await more();
+      if (queued.length === 0) throw new Error('the stream ended without another event');
+      return queued.shift();
+    },
+    async rest() {
+      while (!ended) await more();
+      return queued.splice(0);
+    },
+  };
+}
 
 /** The SDK client with `listChanged` handling: it lists the tools again when told they changed. */
 async function connectListening(token: string, onTools: (tools: { name: string }[]) => void): Promise<Client> {

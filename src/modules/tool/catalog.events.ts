@@ -1,4 +1,5 @@
 import { type EventBus } from '../../common/event-bus.js';
+import { POLICY_TOPIC } from '../policy/policy.cache.js';
 import { type SyncResult } from './tool.sync.js';
 
 /** What happened to a tool, as a catalog subscriber sees it. */
@@ -51,5 +52,13 @@ export class CatalogEvents {
   /** Batches of changes until `signal` aborts; resolves once listening. Throws EVENTS_UNAVAILABLE. */
   listen(signal: AbortSignal): Promise<AsyncIterable<CatalogChange[]>> {
     return this.bus.listen(CATALOG_TOPIC, signal) as Promise<AsyncIterable<CatalogChange[]>>;
+  }
+
+  /**
+   * A message whenever the stored policies changed (on any replica), until `signal` aborts: what a
+   * caller may read or execute may have changed with them. Resolves once listening; throws EVENTS_UNAVAILABLE.
+   */
+  listenForPolicies(signal: AbortSignal): Promise<AsyncIterable<unknown>> {
+    return this.bus.listen(POLICY_TOPIC, signal);
   }
 }
