@@ -4,6 +4,8 @@ import { buildASTSchema, Kind, parse, type GraphQLSchema, type OperationDefiniti
 import { useMemo, type ComponentProps } from 'react';
 import { subscriptionClient } from './api';
 import { ErrorMessage } from './ErrorMessage';
+import type { ConsoleExplorerSchemaQuery, ConsoleExplorerSchemaQueryVariables } from './generated/graphql';
+import explorerSchema from './operations/explorerSchema.graphql?raw';
 import { useLoad, useSession } from './session';
 
 type Fetcher = ComponentProps<typeof GraphiQL>['fetcher'];
@@ -29,12 +31,6 @@ class MemoryStorage {
   }
 }
 
-/**
- * The schema as the registry publishes it to everyone, introspection or not: the federation field
- * `_service { sdl }` (introspection is off in production unless `REGISTRY_INTROSPECTION=true`).
- * The SDL names federation directives it does not define, hence `assumeValidSDL`.
- */
-const SCHEMA_QUERY = 'query ConsoleExplorerSchema { _service { sdl } }';
 
 function isSubscription(params: Params): boolean {
   try {
@@ -89,8 +85,11 @@ const DEFAULT_QUERY = `# Operations here run as you, with your roles and scopes,
 /** GraphiQL, served by the registry, for the signed-in principal. */
 export function Explorer() {
   const { call, session } = useSession();
-  const loaded = useLoad(() => call<{ _service: { sdl: string } }, Record<string, never>>(SCHEMA_QUERY, {}), [call]);
-  const schema = useMemo<GraphQLSchema | null>(() => (loaded.data ? buildASTSchema(parse(loaded.data._service.sdl), { assumeValidSDL: true }) : null), [loaded.data]);
+  // The schema as the registry publishes it to everyone, introspection or not: the federation field
+  // `_service { sdl }` (introspection is off in production unless `REGISTRY_INTROSPECTION=true`).
+  // The SDL uses federation directives it does not define, hence `assumeValidSDL`.
+  const loaded = useLoad(() => call<ConsoleExplorerSchemaQuery, ConsoleExplorerSchemaQueryVariables>(explorerSchema, {}), [call]);
+  const schema = useMemo<GraphQLSchema | null>(() => (loaded.data ? buildASTSchema(parse(loaded.data._service.sdl ?? ''), { assumeValidSDL: true }) : null), [loaded.data]);
   const fetcher = useMemo(() => fetcherFor(session.token), [session.token]);
   const storage = useMemo(() => new MemoryStorage(), []);
   return (
