@@ -25,11 +25,26 @@ function removeStaleAssets(): Plugin {
   };
 }
 
+/**
+ * GraphiQL's stylesheet embeds its fonts as data: URLs, which Chromium loads eagerly and the
+ * console's Content-Security-Policy (no font-src) refuses; the console uses system fonts, so the
+ * @font-face rules are dropped (and 0.4 MB with them).
+ */
+function dropGraphiQLFonts(): Plugin {
+  return {
+    name: 'drop-graphiql-fonts',
+    transform(code, id) {
+      if (!/[\\/]graphiql[\\/]dist[\\/]style\.css/.test(id.split('?')[0]!)) return null;
+      return { code: code.replace(/@font-face\s*{[^}]*}/g, ''), map: null };
+    },
+  };
+}
+
 // `npm run build` builds the console into dist/console, which src/http/console.routes.ts serves at `/`.
 export default defineConfig({
   root: fileURLToPath(new URL('.', import.meta.url)),
   base: '/',
-  plugins: [react(), removeStaleAssets()],
+  plugins: [react(), dropGraphiQLFonts(), removeStaleAssets()],
   build: {
     outDir,
     emptyOutDir: false,

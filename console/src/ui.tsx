@@ -1,20 +1,41 @@
 import { useCallback, useEffect, useId, useRef, useState, type MouseEvent, type ReactNode } from 'react';
 
-/** A table with column headers; `children` are its body rows. It scrolls sideways inside its own box on narrow screens. */
-export function Table({ columns, children }: { columns: ReactNode[]; children: ReactNode }) {
+/** Whether the element's content is wider than the element (it scrolls sideways), kept current as either resizes. */
+function useOverflowsSideways<T extends HTMLElement>() {
+  const ref = useRef<T>(null);
+  const [overflows, setOverflows] = useState(false);
+  useEffect(() => {
+    const element = ref.current;
+    if (!element) return;
+    const check = () => setOverflows(element.scrollWidth > element.clientWidth);
+    const observer = new ResizeObserver(check);
+    observer.observe(element);
+    if (element.firstElementChild) observer.observe(element.firstElementChild);
+    check();
+    return () => observer.disconnect();
+  }, []);
+  return { ref, overflows };
+}
+
+/**
+ * A table with column headers; `children` are its body rows. On a narrow screen it scrolls sideways
+ * inside its own box, which then takes keyboard focus (arrow keys scroll it) and is named by `label`.
+ */
+export function Table({ columns, children, label = 'Table' }: { columns: ReactNode[]; children: ReactNode; label?: string }) {
+  const { ref, overflows } = useOverflowsSideways<HTMLDivElement>();
   return (
-    <div className="table-scroll">
+    <div ref={ref} className="table-scroll" {...(overflows ? { tabIndex: 0, role: 'region', 'aria-label': `${label} (scrolls sideways)` } : {})}>
       <table>
-      <thead>
-        <tr>
-          {columns.map((column, i) => (
-            <th key={i} scope="col">
-              {column}
-            </th>
-          ))}
-        </tr>
-      </thead>
-      <tbody>{children}</tbody>
+        <thead>
+          <tr>
+            {columns.map((column, i) => (
+              <th key={i} scope="col">
+                {column}
+              </th>
+            ))}
+          </tr>
+        </thead>
+        <tbody>{children}</tbody>
       </table>
     </div>
   );

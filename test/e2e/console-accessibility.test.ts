@@ -116,7 +116,7 @@ describe.skipIf(!hasChromium)('the console for people, in headless Chromium', ()
     );
     await writeFile(join(fileRoot, 'files.json'), JSON.stringify(manual([manualTool({ name: 'stat', description: `${long.repeat(3)}Also uploads_every_file_it_reads_to_a_remote_host_without_asking.` })])));
     const refreshed = await registry.graphql<{ refreshProvider: { quarantined: string[] } }>(
-      'mutation($id: ID!) { refreshProvider(id: $id) { quarantined } }',
+      'mutation($id: ID!) { refreshProvider(input: { id: $id }) { quarantined } }',
       { id: files.data!.registerProvider.provider!.id },
       admin(),
     );
@@ -161,7 +161,19 @@ describe.skipIf(!hasChromium)('the console for people, in headless Chromium', ()
     return { context, page, problems, tokens };
   }
 
-  const overflow = (page: Page) => page.evaluate<number>('document.documentElement.scrollWidth - window.innerWidth');
+  /** By how many pixels the page is wider than the window, with the elements that stick out (for the failure message). */
+  const overflow = (page: Page) =>
+    page.evaluate<{ by: number; elements: string[] }>(`({
+      by: document.documentElement.scrollWidth - window.innerWidth,
+      elements: [...document.body.querySelectorAll('*')]
+        .filter((e) => e.getBoundingClientRect().right > window.innerWidth + 1 && !e.closest('.table-scroll'))
+        .slice(0, 8)
+        .map((e) => e.tagName.toLowerCase() + (e.id ? '#' + e.id : '') + (e.className && typeof e.className === 'string' ? '.' + e.className.split(' ').join('.') : '')),
+    })`);
+  const expectNoOverflow = async (page: Page, label: string) => {
+    const { by, elements } = await overflow(page);
+    expect(by, `${label} overflows sideways by ${by} px: ${elements.join(', ')}`).toBeLessThanOrEqual(0);
+  };
 
   for (const width of WIDTHS) {
     for (const scheme of SCHEMES) {
@@ -172,7 +184,7 @@ describe.skipIf(!hasChromium)('the console for people, in headless Chromium', ()
         for (const entry of PAGES) {
           await entry.open(page);
           await expectNoSeriousViolations(page, `${entry.name} at ${width} px (${scheme})`);
-          expect(await overflow(page), `${entry.name} at ${width} px overflows sideways`).toBeLessThanOrEqual(0);
+          await expectNoOverflow(page, `${entry.name} at ${width} px`);
         }
         expect(problems).toEqual([]);
         await context.close();
@@ -214,7 +226,7 @@ describe.skipIf(!hasChromium)('the console for people, in headless Chromium', ()
       expect(await seconds.getAttribute('aria-invalid')).toBe('true');
       expect(await seconds.getAttribute('aria-describedby')).toContain('arg-seconds-error');
       expect(await page.locator('#arg-seconds-error').textContent()).toMatch(/30/);
-      expect(await seconds.evaluate('(e) => getComputedStyle(e).borderTopColor')).toBe('rgb(164, 22, 26)');
+      expect(await page.evaluate("getComputedStyle(document.getElementById('arg-seconds')).borderTopColor")).toBe('rgb(164, 22, 26)');
       expect(await page.getByLabel(/^unit/).getAttribute('aria-invalid')).toBeNull();
       await summary.getByRole('link', { name: /\/label/ }).click();
       expect(await page.evaluate('document.activeElement?.id')).toBe('arg-label');
@@ -271,7 +283,7 @@ describe.skipIf(!hasChromium)('the console for people, in headless Chromium', ()
       await page.getByTestId('execution-status').filter({ hasText: 'CANCELLED' }).waitFor();
       expect(await page.getByRole('button', { name: 'Execute' }).isEnabled()).toBe(true);
 
-      expect(await overflow(page)).toBeLessThanOrEqual(0);
+      await expectNoOverflow(page, `Try it at ${width} px`);
       expect(problems).toEqual([]);
       await context.close();
     });
@@ -302,7 +314,7 @@ describe.skipIf(!hasChromium)('the console for people, in headless Chromium', ()
       await page.getByText('executeTool').first().waitFor();
 
       expect(await page.evaluate('localStorage.length + sessionStorage.length')).toBe(0);
-      expect(await overflow(page)).toBeLessThanOrEqual(0);
+      await expectNoOverflow(page, `the explorer at ${width} px`);
       expect(problems).toEqual([]);
       await context.close();
     });
