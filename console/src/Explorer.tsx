@@ -1,7 +1,7 @@
 import { GraphiQL } from 'graphiql';
 import 'graphiql/style.css';
 import { buildASTSchema, Kind, parse, type GraphQLSchema, type OperationDefinitionNode } from 'graphql';
-import { useMemo, type ComponentProps } from 'react';
+import { useEffect, useMemo, useRef, type ComponentProps } from 'react';
 import { subscriptionClient } from './api';
 import { ErrorMessage } from './ErrorMessage';
 import type { ConsoleExplorerSchemaQuery, ConsoleExplorerSchemaQueryVariables } from './generated/graphql';
@@ -82,6 +82,41 @@ const DEFAULT_QUERY = `# Operations here run as you, with your roles and scopes,
 }
 `;
 
+/** Names for GraphiQL's editors, whose CodeMirror inputs come without one. */
+function labelEditor(textarea: HTMLTextAreaElement) {
+  const tools = textarea.closest('.graphiql-editor-tool');
+  const name = textarea.closest('.graphiql-query-editor')
+    ? 'GraphQL operation'
+    : textarea.closest('.graphiql-response')
+      ? 'Response'
+      : tools
+        ? [...tools.querySelectorAll(':scope > .graphiql-editor')].indexOf(textarea.closest('.graphiql-editor')!) === 0
+          ? 'Variables (JSON)'
+          : 'Request headers (JSON)'
+        : 'Editor';
+  textarea.setAttribute('aria-label', name);
+}
+
+/**
+ * Makes GraphiQL's editors accessible where it leaves them short: each CodeMirror input gets a name,
+ * and each editor's scrolling area can take keyboard focus (so it can be scrolled without a mouse).
+ */
+function useAccessibleEditors(frame: React.RefObject<HTMLDivElement | null>) {
+  useEffect(() => {
+    const root = frame.current;
+    if (!root) return;
+    const fix = () => {
+      for (const textarea of root.querySelectorAll<HTMLTextAreaElement>('.CodeMirror textarea:not([aria-label])')) labelEditor(textarea);
+      // CodeMirror makes them focusable by script only (tabindex -1).
+      for (const scroll of root.querySelectorAll<HTMLElement>('.CodeMirror-scroll:not([tabindex="0"])')) scroll.tabIndex = 0;
+    };
+    fix();
+    const observer = new MutationObserver(fix);
+    observer.observe(root, { childList: true, subtree: true });
+    return () => observer.disconnect();
+  });
+}
+
 /** GraphiQL, served by the registry, for the signed-in principal. */
 export function Explorer() {
   const { call, session } = useSession();
@@ -92,6 +127,8 @@ export function Explorer() {
   const schema = useMemo<GraphQLSchema | null>(() => (loaded.data ? buildASTSchema(parse(loaded.data._service.sdl ?? ''), { assumeValidSDL: true }) : null), [loaded.data]);
   const fetcher = useMemo(() => fetcherFor(session.token), [session.token]);
   const storage = useMemo(() => new MemoryStorage(), []);
+  const frame = useRef<HTMLDivElement>(null);
+  useAccessibleEditors(frame);
   return (
     <section aria-labelledby="explorer-title" className="explorer">
       <h1 id="explorer-title">GraphQL explorer</h1>
@@ -101,8 +138,16 @@ export function Explorer() {
       <ErrorMessage error={loaded.error} />
       {loaded.loading && !schema && <p>Loading the schema…</p>}
       {schema && (
-        <div className="explorer-frame">
-          <GraphiQL fetcher={fetcher} schema={schema} storage={storage} defaultQuery={DEFAULT_QUERY} shouldPersistHeaders={false} showPersistHeadersSettings={false} />
+        <div className="explorer-frame" ref={frame}>
+          <GraphiQL
+            fetcher={fetcher}
+            schema={schema}
+            storage={storage}
+            defaultQuery={DEFAULT_QUERY}
+            shouldPersistHeaders={false}
+            showPersistHeadersSettings={false}
+            forcedTheme="system"
+          />
         </div>
       )}
     </section>
