@@ -316,6 +316,13 @@ describe.skipIf(!hasChromium)('the console for people, in headless Chromium', ()
       await page.getByRole('button', { name: /Show Documentation Explorer/ }).click();
       await page.getByText('executeTool').first().waitFor();
 
+      // Its dialogs open and close without adding inline styles the CSP would refuse.
+      await page.getByRole('button', { name: 'Open settings dialog' }).click();
+      await page.getByRole('dialog').waitFor();
+      expect(await page.evaluate('document.querySelectorAll("style").length')).toBe(0);
+      await page.keyboard.press('Escape');
+      await page.getByRole('dialog').waitFor({ state: 'detached' });
+
       expect(await page.evaluate('localStorage.length + sessionStorage.length')).toBe(0);
       await expectNoOverflow(page, `the explorer at ${width} px`);
       expect(problems).toEqual([]);
