@@ -336,12 +336,10 @@ describe.skipIf(!hasChromium)('the console for people, in headless Chromium', ()
     for (const scheme of SCHEMES) {
       const { context, page } = await signedIn(1280, scheme);
       await openTool(page, 'weather.geocode');
-      await page.getByRole('heading', { name: 'Try it' }).scrollIntoViewIfNeeded();
       await page.getByLabel(/^count/).fill('500');
       await page.getByRole('button', { name: 'Execute' }).click();
       await page.getByRole('alert').filter({ hasText: 'do not match' }).waitFor();
-      await page.getByRole('heading', { name: 'Try it' }).evaluate((e) => e.scrollIntoView({ block: 'start' }));
-      await page.screenshot({ path: `${base}-${scheme}.png` });
+      await page.screenshot({ path: `${base}-${scheme}.png`, fullPage: true });
       await context.close();
     }
   });
