@@ -1,7 +1,7 @@
 import { GraphiQL } from 'graphiql';
 import 'graphiql/style.css';
 import { buildASTSchema, Kind, parse, type GraphQLSchema, type OperationDefinitionNode } from 'graphql';
-import { useEffect, useMemo, useRef, type ComponentProps } from 'react';
+import { useEffect, useMemo, useRef, type ComponentProps, type RefObject } from 'react';
 import { subscriptionClient } from './api';
 import { ErrorMessage } from './ErrorMessage';
 import type { ConsoleExplorerSchemaQuery, ConsoleExplorerSchemaQueryVariables } from './generated/graphql';
@@ -101,7 +101,7 @@ function labelEditor(textarea: HTMLTextAreaElement) {
  * Makes GraphiQL's editors accessible where it leaves them short: each CodeMirror input gets a name,
  * and each editor's scrolling area can take keyboard focus (so it can be scrolled without a mouse).
  */
-function useAccessibleEditors(frame: React.RefObject<HTMLDivElement | null>) {
+function useAccessibleEditors(frame: RefObject<HTMLDivElement | null>, shown: boolean) {
   useEffect(() => {
     const root = frame.current;
     if (!root) return;
@@ -114,7 +114,7 @@ function useAccessibleEditors(frame: React.RefObject<HTMLDivElement | null>) {
     const observer = new MutationObserver(fix);
     observer.observe(root, { childList: true, subtree: true });
     return () => observer.disconnect();
-  });
+  }, [frame, shown]);
 }
 
 /** GraphiQL, served by the registry, for the signed-in principal. */
@@ -124,19 +124,27 @@ export function Explorer() {
   // `_service { sdl }` (introspection is off in production unless `REGISTRY_INTROSPECTION=true`).
   // The SDL uses federation directives it does not define, hence `assumeValidSDL`.
   const loaded = useLoad(() => call<ConsoleExplorerSchemaQuery, ConsoleExplorerSchemaQueryVariables>(explorerSchema, {}), [call]);
-  const schema = useMemo<GraphQLSchema | null>(() => (loaded.data ? buildASTSchema(parse(loaded.data._service.sdl ?? ''), { assumeValidSDL: true }) : null), [loaded.data]);
+  const built = useMemo<{ schema?: GraphQLSchema; error?: unknown }>(() => {
+    if (!loaded.data) return {};
+    try {
+      return { schema: buildASTSchema(parse(loaded.data._service.sdl ?? ''), { assumeValidSDL: true }) };
+    } catch (error) {
+      return { error: new Error(`The registry's schema could not be read: ${(error as Error).message}`) };
+    }
+  }, [loaded.data]);
+  const schema = built.schema;
   const fetcher = useMemo(() => fetcherFor(session.token), [session.token]);
   const storage = useMemo(() => new MemoryStorage(), []);
   const frame = useRef<HTMLDivElement>(null);
-  useAccessibleEditors(frame);
+  useAccessibleEditors(frame, schema !== undefined);
   return (
     <section aria-labelledby="explorer-title" className="explorer">
       <h1 id="explorer-title">GraphQL explorer</h1>
       <p className="hint">
         Write and run GraphQL operations against this registry as <strong>{session.name}</strong>. Queries, tabs and history are kept in this page only.
       </p>
-      <ErrorMessage error={loaded.error} />
-      {loaded.loading && !schema && <p>Loading the schema…</p>}
+      <ErrorMessage error={loaded.error ?? built.error} />
+      {loaded.loading && !schema && <p role="status">Loading the schema…</p>}
       {schema && (
         <div className="explorer-frame" ref={frame}>
           <GraphiQL

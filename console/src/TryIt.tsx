@@ -100,7 +100,12 @@ function parseJson(text: string): { value?: unknown; problem?: SchemaProblem } {
  * limits) or the arguments as raw JSON, checked in the browser, sent (or sent anyway, to see the
  * registry's own verdict), followed live, cancellable, and copyable as curl or GraphQL.
  */
-export function TryIt({ tool, schema, disabled }: { tool: string; schema: unknown; disabled: boolean }) {
+export function TryIt(props: { tool: string; schema: unknown; disabled: boolean }) {
+  // Another tool starts from an empty form.
+  return <TryItPanel key={props.tool} {...props} />;
+}
+
+function TryItPanel({ tool, schema, disabled }: { tool: string; schema: unknown; disabled: boolean }) {
   const { call, session } = useSession();
   const fields = fieldsOf(schema);
   const [mode, setMode] = useState<'form' | 'json'>(fields === null ? 'json' : 'form');
