@@ -1,11 +1,13 @@
-import { useCallback, useState } from 'react';
+import { lazy, Suspense, useCallback, useState } from 'react';
 import { Admin } from './Admin';
 import { Catalog } from './Catalog';
 import { SessionProvider, type Session } from './session';
 import { SignIn } from './SignIn';
 import { ToolDetail } from './ToolDetail';
 
-type View = { name: 'catalog' } | { name: 'tool'; tool: string } | { name: 'admin' };
+const Explorer = lazy(() => import('./Explorer').then((m) => ({ default: m.Explorer })));
+
+type View = { name: 'catalog' } | { name: 'tool'; tool: string } | { name: 'admin' } | { name: 'explorer' };
 
 /** The console: sign in, then the catalog, a tool, or (for admins) the admin pages. The token lives only in this state. */
 export function App() {
@@ -44,7 +46,7 @@ export function App() {
       <header className="bar">
         <span className="brand">Tool Registry</span>
         <nav aria-label="Main">
-          <button type="button" aria-current={view.name !== 'admin' ? 'page' : undefined} onClick={() => setView({ name: 'catalog' })}>
+          <button type="button" aria-current={view.name === 'catalog' || view.name === 'tool' ? 'page' : undefined} onClick={() => setView({ name: 'catalog' })}>
             Catalog
           </button>
           {isAdmin && (
@@ -52,6 +54,9 @@ export function App() {
               Admin
             </button>
           )}
+          <button type="button" aria-current={view.name === 'explorer' ? 'page' : undefined} onClick={() => setView({ name: 'explorer' })}>
+            GraphQL explorer
+          </button>
         </nav>
         <span className="who">
           Signed in as <strong>{session.name}</strong>
@@ -64,6 +69,11 @@ export function App() {
         {view.name === 'catalog' && <Catalog onOpen={(tool) => setView({ name: 'tool', tool })} />}
         {view.name === 'tool' && <ToolDetail name={view.tool} onBack={() => setView({ name: 'catalog' })} />}
         {view.name === 'admin' && isAdmin && <Admin />}
+        {view.name === 'explorer' && (
+          <Suspense fallback={<p>Loading the explorer…</p>}>
+            <Explorer />
+          </Suspense>
+        )}
       </main>
     </SessionProvider>
   );

@@ -16,9 +16,11 @@ export const OTHER = 'other';
 export const CONSOLE_OPERATIONS: readonly string[] = [
   'ConsoleApprove',
   'ConsoleAudit',
+  'ConsoleCancelExecution',
   'ConsoleExecute',
   'ConsoleExecutionUpdated',
   'ConsoleExplainAccess',
+  'ConsoleExplorerSchema',
   'ConsoleMe',
   'ConsolePolicies',
   'ConsoleProviderVariables',

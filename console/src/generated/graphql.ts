@@ -160,6 +160,13 @@ export type ConsoleAuditQueryVariables = Exact<{
 
 export type ConsoleAuditQuery = { auditLog: { totalCount: number, pageInfo: { endCursor: string | null, hasNextPage: boolean }, edges: Array<{ node: { seq: string, at: string, action: string, outcome: AuditOutcome, actorId: string | null, targetType: string, targetId: string | null } }> } };
 
+export type ConsoleCancelExecutionMutationVariables = Exact<{
+  id: string | number;
+}>;
+
+
+export type ConsoleCancelExecutionMutation = { cancelExecution: { id: string, status: ExecutionStatus, result: unknown, durationMs: number | null, outputValid: boolean | null, error: { code: string, message: string, details: unknown } | null } };
+
 export type ConsoleExecuteMutationVariables = Exact<{
   input: ExecuteToolInput;
 }>;
@@ -183,6 +190,11 @@ export type ConsoleExplainAccessQueryVariables = Exact<{
 
 
 export type ConsoleExplainAccessQuery = { explainAccess: { allowed: boolean, reason: string, decidingPolicy: { id: string, name: string } | null, evaluations: Array<{ policyId: string, name: string, matched: boolean, applied: boolean, reasons: Array<string> }> } };
+
+export type ConsoleExplorerSchemaQueryVariables = Exact<{ [key: string]: never; }>;
+
+
+export type ConsoleExplorerSchemaQuery = { _service: { sdl: string | null } };
 
 export type ConsoleMeQueryVariables = Exact<{ [key: string]: never; }>;
 
