@@ -22,6 +22,7 @@ import { type Logger } from '../logger.js';
 import { type RegistrySchema } from '../schema.js';
 import { type Security } from '../security/index.js';
 import { LimitGate } from '../security/limit-gate.js';
+import { budgetHeaders } from '../security/budgets.js';
 import { AuthenticationError, type ExpectedResource } from '../security/authenticate.js';
 import { audienceOf, RESOURCE_METADATA_PATH, resourceOfRoute, type ResourcePath } from '../security/resources.js';
 import { listenOrigin } from '../security/access-tokens.js';
@@ -472,7 +473,7 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
         const cached = await catalogCache?.serve(body, () => fastPathCaller(request));
         if (cached) {
           metrics.graphqlOperation(body.operationName, 'query', 'success', (performance.now() - started) / 1000);
-          return reply.type('application/json; charset=utf-8').send(cached);
+          return reply.headers(budgetHeaders(cached.budget)).type('application/json; charset=utf-8').send(cached.body);
         }
       }
       return apolloHandler.call(this, request as never, reply as never);
