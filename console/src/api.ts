@@ -50,7 +50,7 @@ function readBudget(headers: Headers): void {
 
 /** "14:05 (in 12 min)": a reset time in the reader's clock, and how long until then. */
 export function describeReset(resetAt: Date, now = new Date()): string {
-  const time = resetAt.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
+  const time = resetAt.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit', hourCycle: 'h23' });
   const seconds = Math.max(0, Math.round((resetAt.getTime() - now.getTime()) / 1000));
   const wait = seconds < 60 ? `${seconds} s` : `${Math.ceil(seconds / 60)} min`;
   return `${time} (in ${wait})`;
@@ -125,7 +125,7 @@ export interface SessionToken {
 /** The path of the console's session endpoints, where its HttpOnly refresh cookie is scoped. */
 const SESSION_PATH = '/console/session';
 
-async function sessionRequest(path: string, body?: unknown): Promise<SessionToken> {
+async function sessionRequest(path: string, body?: unknown): Promise<SessionToken | null> {
   let response: Response;
   try {
     response = await fetch(path, {
@@ -138,6 +138,8 @@ async function sessionRequest(path: string, body?: unknown): Promise<SessionToke
   } catch {
     throw new ApiError('The registry cannot be reached.', 'NETWORK_ERROR');
   }
+  // No session cookie: nothing to refresh.
+  if (response.status === 204) return null;
   const answer = (await response.json().catch(() => ({}))) as { access_token?: string; expires_in?: number; error?: string; error_description?: string };
   if (!response.ok || !answer.access_token) {
     throw new ApiError(answer.error_description ?? `Sign-in failed (${response.status})`, answer.error ?? `HTTP_${response.status}`);
@@ -149,19 +151,22 @@ async function sessionRequest(path: string, body?: unknown): Promise<SessionToke
  * Signs in with client credentials: the registry answers a short-lived access token and keeps the
  * refresh token in an HttpOnly cookie this page cannot read.
  */
-export function signIn(clientId: string, clientSecret: string): Promise<SessionToken> {
-  return sessionRequest(SESSION_PATH, { clientId, clientSecret });
+export async function signIn(clientId: string, clientSecret: string): Promise<SessionToken> {
+  const started = await sessionRequest(SESSION_PATH, { clientId, clientSecret });
+  if (!started) throw new ApiError('The registry answered without a session.', 'HTTP_204');
+  return started;
 }
 
 /**
- * A new access token for the session in the refresh cookie (which the registry rotates). Tabs take
+ * A new access token for the session in the refresh cookie (which the registry rotates), or null
+ * when there is no session. Tabs take
  * turns (Web Locks, where the browser has them): the rotated cookie of one is what the next sends,
  * so two tabs never present the same refresh token, which would end the session.
  */
-export function refreshSession(): Promise<SessionToken> {
+export function refreshSession(): Promise<SessionToken | null> {
   const locks = typeof navigator !== 'undefined' ? navigator.locks : undefined;
   const refresh = () => sessionRequest(`${SESSION_PATH}/refresh`);
-  return locks ? (locks.request('registry-console-session', refresh) as unknown as Promise<SessionToken>) : refresh();
+  return locks ? (locks.request('registry-console-session', refresh) as unknown as Promise<SessionToken | null>) : refresh();
 }
 
 /** Ends the session: the registry revokes its tokens and clears the cookie. Never throws. */

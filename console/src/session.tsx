@@ -26,8 +26,10 @@ export async function sessionFor(token: string, expiresAt?: Date): Promise<Sessi
   return { token, expiresAt, name: data.me.principal.name, roles: data.me.principal.roles, scopes: data.me.scopes };
 }
 
-async function refreshed(current?: Session): Promise<Session> {
-  const next: SessionToken = await refreshSession();
+/** The session after a refresh: `current` with a new access token, or who the restored session belongs to; null without one. */
+async function refreshed(current?: Session): Promise<Session | null> {
+  const next: SessionToken | null = await refreshSession();
+  if (!next) return null;
   if (current) return { ...current, token: next.token, expiresAt: next.expiresAt };
   return sessionFor(next.token, next.expiresAt);
 }

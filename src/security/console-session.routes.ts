@@ -58,7 +58,8 @@ function forgeryReason(request: FastifyRequest, origin: string): string | null {
  *   an HttpOnly, SameSite=Strict cookie scoped to {@link CONSOLE_SESSION_PATH} (Secure when the
  *   registry is reached over https);
  * - `POST /console/session/refresh` exchanges the cookie for a new access token and rotates it; a
- *   refresh token presented twice revokes its family (and its access tokens);
+ *   refresh token presented twice revokes its family (and its access tokens); without a cookie it
+ *   answers 204 (no session, nothing to refresh);
  * - `POST /console/session/sign-out` revokes the family and clears the cookie.
  * Each refuses a request without the custom header, from another origin or site, with 403
  * `csrf_refused`; a missing, unknown, expired, reused or revoked cookie is 401 `invalid_grant` (and
@@ -115,7 +116,9 @@ export async function consoleSessionRoutes(app: FastifyInstance, deps: OAuthDepe
 
     scope.post(`${CONSOLE_SESSION_PATH}/refresh`, async (request, reply) => {
       const presented = readCookie(request.headers.cookie, CONSOLE_REFRESH_COOKIE);
-      if (!presented || presented.length > 200) return refuse(clearCookie(request, reply), 401, 'invalid_grant', 'There is no console session: sign in');
+      // No cookie is the ordinary state of a page before sign-in, not an error.
+      if (!presented) return reply.status(204).send();
+      if (presented.length > 200) return refuse(clearCookie(request, reply), 401, 'invalid_grant', 'The console session is invalid: sign in again');
       const em = deps.db.fork();
       const result = await new RefreshTokenService(em, refreshTtl, deps.principalChanges).rotate(presented, { oauthClientId: CONSOLE_CLIENT_ID }, actorOf(request));
       if (!result.ok) return refuse(clearCookie(request, reply), 401, 'invalid_grant', 'The console session is invalid, expired, revoked or was already used: sign in again');
