@@ -304,6 +304,24 @@ describe('query-cost budgets', () => {
     expect(invalid.status).toBe(400);
     expect(invalid.headers.get('x-ratelimit-remaining')).toBe('0');
   });
+
+  it('answers `rateLimit` with the budget after this operation’s charge, as the headers do', async () => {
+    const client = await registry.createClient({ roles: ['viewer'] });
+    await registry.db.fork().nativeUpdate(Principal, { id: client.principalId }, { costBudgetPerHour: 50 });
+    const token = (await registry.tokenFor(client)).access_token;
+    await registry.graphql('{ me { scopes } }', undefined, bearer(token));
+    const res = await registry.graphql<{ rateLimit: { limit: number; cost: number; remaining: number; used: number; resetAt: string } }>(
+      '{ rateLimit { limit cost remaining used resetAt } tools(first: 100) { totalCount } }',
+      undefined,
+      bearer(token),
+    );
+    expect(res.errors).toBeUndefined();
+    expect(res.data!.rateLimit).toMatchObject({ limit: 50, cost: 1, remaining: 48, used: 2 });
+    expect(Math.abs(Date.parse(res.data!.rateLimit.resetAt) / 1000 - Number(res.headers.get('x-ratelimit-reset')))).toBeLessThanOrEqual(1);
+    expect(res.headers.get('x-ratelimit-used')).toBe('2');
+    const anonymous = await registry.graphql('{ rateLimit { limit } }', undefined, { authorization: '' });
+    expect(anonymous.status).toBe(401);
+  });
 });
 
 describe('tokens from an external identity provider', () => {
