@@ -19,6 +19,8 @@ export interface Session {
 
 /** Refresh this long before the access token expires (or at half its life when that is shorter). */
 const REFRESH_MARGIN_MS = 60_000;
+/** How soon to try again when the registry could not be reached for a refresh. */
+const RETRY_MS = 10_000;
 
 /** The session for `token`, with who it belongs to. */
 export async function sessionFor(token: string, expiresAt?: Date): Promise<Session> {
@@ -58,11 +60,35 @@ export function useRestoredSession(): [Session | null, (session: Session | null)
   const expiresAt = session?.expiresAt?.getTime();
   useEffect(() => {
     if (!session || expiresAt === undefined) return;
+    let done = false;
+    let retry: ReturnType<typeof setTimeout> | undefined;
+    const refresh = () => {
+      if (done) return;
+      done = true;
+      refreshed(session).then(setSession, (error: unknown) => {
+        // The registry out of reach is no reason to end the session: try again shortly.
+        if (error instanceof ApiError && error.code === 'NETWORK_ERROR') {
+          done = false;
+          retry = setTimeout(refresh, RETRY_MS);
+        } else {
+          setSession(null);
+        }
+      });
+    };
     const life = expiresAt - Date.now();
-    const timer = setTimeout(() => {
-      refreshed(session).then(setSession, () => setSession(null));
-    }, Math.max(0, Math.min(life - REFRESH_MARGIN_MS, life / 2)));
-    return () => clearTimeout(timer);
+    const timer = setTimeout(refresh, Math.max(0, Math.min(life - REFRESH_MARGIN_MS, life / 2)));
+    // Timers stall while a device sleeps: on waking, refresh at once if the token is (nearly) due.
+    const wake = () => {
+      if (document.visibilityState === 'visible' && Date.now() >= expiresAt - REFRESH_MARGIN_MS) refresh();
+    };
+    document.addEventListener('visibilitychange', wake);
+    window.addEventListener('focus', wake);
+    return () => {
+      clearTimeout(timer);
+      clearTimeout(retry);
+      document.removeEventListener('visibilitychange', wake);
+      window.removeEventListener('focus', wake);
+    };
   }, [session, expiresAt]);
 
   const current = useRef<Session | null>(null);

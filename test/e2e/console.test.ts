@@ -250,4 +250,27 @@ describe.skipIf(!hasChromium)('the console in headless Chromium', () => {
     expect(problems.filter((p) => !p.includes('429'))).toEqual([]);
     await page.context().close();
   });
+
+  it('refreshes the access token before it expires, rotating the cookie, without a reload', { timeout: 90_000 }, async () => {
+    // Tokens of 62 s: the page refreshes when a minute is left, 2 s after each sign-in or refresh.
+    const shortLived = await startRegistry({ seed: true, env: { REGISTRY_ACCESS_TOKEN_TTL_SECONDS: '62' } });
+    try {
+      const viewer = await shortLived.createClient({ roles: ['viewer'], name: 'console refresher' });
+      const context = await browser.newContext({ viewport: { width: 1200, height: 900 } });
+      const page = await context.newPage();
+      await page.goto(`${shortLived.url}/`);
+      await signIn(page, viewer.clientId, viewer.clientSecret);
+      await page.getByText('Signed in as console refresher').waitFor();
+      const [first] = await context.cookies();
+      await expect.poll(async () => (await context.cookies())[0]?.value, { timeout: 30_000, interval: 250 }).not.toBe(first!.value);
+      // Still signed in, and the API answers with the refreshed token.
+      await page.getByLabel('Search tools').fill('forecast');
+      await page.getByRole('button', { name: 'weather.get_forecast' }).click();
+      await page.getByRole('heading', { name: 'weather.get_forecast', level: 1 }).waitFor();
+      expect(await page.getByText('Signed in as console refresher').count()).toBe(1);
+      await context.close();
+    } finally {
+      await shortLived.close();
+    }
+  });
 });
