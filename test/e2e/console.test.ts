@@ -62,7 +62,7 @@ describe.skipIf(!hasChromium)('the console in headless Chromium', () => {
     const agent = await registry.createClient({ roles: ['agent'], name: 'console agent' });
     const { page, problems } = await openConsole();
     await signIn(page, agent.clientId, agent.clientSecret);
-    await expect.poll(() => page.getByText('Signed in as').textContent()).toContain('console agent');
+    await page.getByText('Signed in as console agent').waitFor();
 
     await page.getByRole('heading', { name: 'Catalog' }).waitFor();
     await page.getByRole('button', { name: 'weather.get_forecast' }).waitFor();
