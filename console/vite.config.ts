@@ -61,6 +61,8 @@ export default defineConfig({
     proxy: {
       '/graphql': { target: 'http://127.0.0.1:4000', ws: true },
       '/oauth': 'http://127.0.0.1:4000',
+      // The Host header is forwarded as is, so the registry sees the dev server's origin as its own (the session's Origin check).
+      '/console/session': 'http://127.0.0.1:4000',
     },
   },
 });

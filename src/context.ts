@@ -1,6 +1,7 @@
 import { type EntityManager } from '@mikro-orm/postgresql';
 import { type ContextDependencies, type RegistryContext } from './context.types.js';
 import { ErrorCode, RegistryError } from './errors.js';
+import { budgetExhausted } from './security/budgets.js';
 import { AlertService } from './modules/alert/index.js';
 import { auditActor, AuditOutcome, AuditService } from './modules/audit/index.js';
 import { ExecutionService } from './modules/execution/index.js';
@@ -95,15 +96,15 @@ export function createContext(
         usage.budget = state;
         if (state.allowed) return true;
         await recordDenial('(operation)', ErrorCode.RATE_LIMITED);
-        return new RegistryError(ErrorCode.RATE_LIMITED, `The hourly query budget of ${state.limit} points is spent`, {
-          limit: state.limit,
-          cost,
-          remaining: state.remaining,
-          resetAt: state.resetAt.toISOString(),
-        });
+        return budgetExhausted(state, cost);
       })();
       usage.charging = charge;
       return charge;
+    },
+    async peekBudget() {
+      const { viewer } = request;
+      if (!viewer) return null;
+      return deps.budgets.peek(viewer.principalId, viewer.costBudgetPerHour ?? deps.defaultBudgetPerHour);
     },
   };
   return context;

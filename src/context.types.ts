@@ -73,6 +73,8 @@ export interface RegistryContext {
   securityMonitor: SecurityMonitor;
   /** The operation's cost, set by the query-limits plugin once the operation is known. */
   queryCost?: number;
+  /** The operation's charge to the hourly budget (points), set by the query-limits plugin with `queryCost`. */
+  queryCharge?: number;
   /**
    * State shared by every copy of this context (Apollo copies the context object per operation):
    * the caller's budget after this operation was charged.
@@ -81,6 +83,8 @@ export interface RegistryContext {
   usage: { budget?: BudgetState; charging?: Promise<unknown> };
   /** Charges `cost` to the caller once per request; a RATE_LIMITED error when the budget is spent. */
   chargeBudget(cost: number): Promise<true | RegistryError>;
+  /** The caller's budget as it stands, charging nothing; null without a caller. */
+  peekBudget(): Promise<BudgetState | null>;
   /** Appends one `authorization.denied` audit entry per refused field (own transaction). */
   recordDenial(field: string, code: string): Promise<void>;
   /** `{ principalId, requestId, sourceIp }` for services that audit. */

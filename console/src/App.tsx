@@ -1,7 +1,7 @@
 import { lazy, Suspense, useCallback, useState } from 'react';
 import { Admin } from './Admin';
 import { Catalog } from './Catalog';
-import { SessionProvider, type Session } from './session';
+import { SessionProvider, useRestoredSession } from './session';
 import { SignIn } from './SignIn';
 import { ToolDetail } from './ToolDetail';
 
@@ -9,16 +9,25 @@ const Explorer = lazy(() => import('./Explorer').then((m) => ({ default: m.Explo
 
 type View = { name: 'catalog' } | { name: 'tool'; tool: string } | { name: 'admin' } | { name: 'explorer' };
 
-/** The console: sign in, then the catalog, a tool, or (for admins) the admin pages. The token lives only in this state. */
+/** The console: sign in (or the session restored), then the catalog, a tool, or (for admins) the admin pages. The access token lives only in this state. */
 export function App() {
-  const [session, setSession] = useState<Session | null>(null);
+  const [session, setSession, restoring] = useRestoredSession();
   const [notice, setNotice] = useState<string | null>(null);
   const [view, setView] = useState<View>({ name: 'catalog' });
 
   const expired = useCallback((message: string) => {
     setSession(null);
     setNotice(`Your session has ended (${message}). Sign in again.`);
-  }, []);
+  }, [setSession]);
+
+  if (restoring) {
+    return (
+      <main className="narrow" aria-busy="true">
+        <h1>Tool Registry</h1>
+        <p>Restoring your session…</p>
+      </main>
+    );
+  }
 
   if (!session) {
     return (

@@ -1,11 +1,12 @@
 import { useState, type FormEvent } from 'react';
-import { graphql, signIn } from './api';
+import { signIn } from './api';
 import { ErrorMessage } from './ErrorMessage';
-import type { ConsoleMeQuery, ConsoleMeQueryVariables } from './generated/graphql';
-import me from './operations/me.graphql?raw';
-import type { Session } from './session';
+import { sessionFor, type Session } from './session';
 
-/** Client credentials (exchanged at /oauth/token) or a pasted access token. */
+/**
+ * Client credentials (exchanged at /console/session, which keeps the session in an HttpOnly cookie)
+ * or a pasted access token (kept in memory only).
+ */
 export function SignIn({ onSignedIn }: { onSignedIn: (session: Session) => void }) {
   const [mode, setMode] = useState<'credentials' | 'token'>('credentials');
   const [clientId, setClientId] = useState('');
@@ -19,9 +20,12 @@ export function SignIn({ onSignedIn }: { onSignedIn: (session: Session) => void 
     setBusy(true);
     setError(null);
     try {
-      const token = mode === 'credentials' ? await signIn(clientId.trim(), clientSecret) : pasted.trim().replace(/^Bearer\s+/i, '');
-      const data = await graphql<ConsoleMeQuery, ConsoleMeQueryVariables>(me, {}, token);
-      onSignedIn({ token, name: data.me.principal.name, roles: data.me.principal.roles, scopes: data.me.scopes });
+      if (mode === 'credentials') {
+        const started = await signIn(clientId.trim(), clientSecret);
+        onSignedIn(await sessionFor(started.token, started.expiresAt));
+      } else {
+        onSignedIn(await sessionFor(pasted.trim().replace(/^Bearer\s+/i, '')));
+      }
     } catch (e) {
       setError(e);
     } finally {
@@ -54,7 +58,11 @@ export function SignIn({ onSignedIn }: { onSignedIn: (session: Session) => void 
           <textarea id="token" rows={4} required value={pasted} onChange={(e) => setPasted(e.target.value)} />
         </>
       )}
-      <p className="hint">The token is kept in this page's memory only: reloading the page signs you out.</p>
+      <p className="hint">
+        {mode === 'credentials'
+          ? 'You stay signed in across reloads: the registry keeps the session in a cookie scripts cannot read, and this page holds only a short-lived access token.'
+          : "A pasted token is kept in this page's memory only: reloading the page signs you out."}
+      </p>
       <ErrorMessage error={error} />
       <button type="submit" className="primary" disabled={busy}>
         {busy ? 'Signing in…' : 'Sign in'}

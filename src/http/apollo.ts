@@ -10,6 +10,7 @@ import { ErrorCode, RegistryError } from '../errors.js';
 import { type Logger } from '../logger.js';
 import { type RegistrySchema } from '../schema.js';
 import { AuthenticationError } from '../security/authenticate.js';
+import { budgetHeaders } from '../security/budgets.js';
 import { metrics } from '../observability/metrics.js';
 import { limitParseOptions, limitValidationRules, queryLimitsPlugin } from '../security/limits.js';
 import { publicRootFields } from '../security/rule-tree.js';
@@ -60,7 +61,32 @@ export function formatError(formatted: GraphQLFormattedError, error: unknown): G
   };
 }
 
-/** Tells the caller what the operation cost and what is left of the hourly budget. */
+/**
+ * Charges the operation's budget points (`queryCharge`, set by the query-limits plugin, which runs
+ * first) to an authenticated caller once the operation is known and within the limits, before
+ * anything executes. A spent budget refuses the whole request with RATE_LIMITED, HTTP 429 and
+ * `Retry-After`. The field rules charge through the same once-per-request `chargeBudget`, so the
+ * operation is never charged twice; they remain the charge on paths without this plugin (WebSocket).
+ */
+function budgetCharging(): ApolloServerPlugin<RegistryContext> {
+  return {
+    async requestDidStart() {
+      return {
+        async didResolveOperation({ contextValue, operation }) {
+          if (!contextValue.viewer || !operation) return;
+          const charged = await contextValue.chargeBudget(contextValue.queryCharge ?? 1);
+          if (charged !== true) throw charged;
+        },
+      };
+    },
+  };
+}
+
+/**
+ * Tells the caller what the operation cost and what is left of the hourly budget: the
+ * `x-ratelimit-*` headers on every answer to an authenticated caller (the budget as it stands when
+ * nothing was charged) and `extensions.cost` on a charged one.
+ */
 function costReporting(): ApolloServerPlugin<RegistryContext> {
   return {
     async requestDidStart() {
@@ -69,13 +95,17 @@ function costReporting(): ApolloServerPlugin<RegistryContext> {
           // A field refused early may answer before the charge another field's rule started has settled.
           await contextValue.usage.charging?.catch(() => undefined);
           const { budget } = contextValue.usage;
+          const state = budget ?? (await contextValue.peekBudget().catch(() => null));
+          if (state) for (const [name, value] of Object.entries(budgetHeaders(state))) response.http.headers.set(name, value);
           if (!budget || response.body.kind !== 'single') return;
           response.body.singleResult.extensions = {
             ...response.body.singleResult.extensions,
             cost: {
-              requested: contextValue.queryCost ?? 1,
+              requested: contextValue.queryCharge ?? 1,
+              complexity: contextValue.queryCost,
               limit: budget.limit,
               remaining: budget.remaining,
+              used: budget.used,
               resetAt: budget.resetAt.toISOString(),
             },
           };
@@ -233,6 +263,7 @@ export function createApollo(
       tokenRequired(publicRootFields(schema.schema)),
       queryLimitsPlugin(schema.schema, config.limits),
       errorLogging(logger),
+      budgetCharging(),
       costReporting(),
       ...extraPlugins,
       ...(config.nodeEnv === 'production' ? [ApolloServerPluginLandingPageDisabled()] : []),

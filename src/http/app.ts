@@ -22,10 +22,12 @@ import { type Logger } from '../logger.js';
 import { type RegistrySchema } from '../schema.js';
 import { type Security } from '../security/index.js';
 import { LimitGate } from '../security/limit-gate.js';
+import { budgetHeaders } from '../security/budgets.js';
 import { AuthenticationError, type ExpectedResource } from '../security/authenticate.js';
 import { audienceOf, RESOURCE_METADATA_PATH, resourceOfRoute, type ResourcePath } from '../security/resources.js';
 import { listenOrigin } from '../security/access-tokens.js';
-import { oauthRoutes } from '../security/oauth.routes.js';
+import { type OAuthDependencies, oauthRoutes } from '../security/oauth.routes.js';
+import { consoleSessionRoutes } from '../security/console-session.routes.js';
 import { REQUEST_SIGNING_JWKS_PATH } from '../security/request-signing.js';
 import { connectionTimeouts, limitConnections } from '../security/connection-limits.js';
 import { closeMcpSessions, EXECUTORS } from '../executors/index.js';
@@ -327,7 +329,7 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
     await alertWebhook?.stop();
   });
 
-  await oauthRoutes(app, {
+  const oauthDependencies: OAuthDependencies = {
     onFailure: (failure) => securityMonitor.observe({ kind: 'auth_failure', ...failure }),
     db,
     tokens: security.tokens,
@@ -341,7 +343,9 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
     vault: security.vault,
     registrations: security.oauthRegistrations,
     origin: originOf,
-  });
+  };
+  await oauthRoutes(app, oauthDependencies);
+  if (config.console) await consoleSessionRoutes(app, oauthDependencies);
 
   const runtime = createExecutionRuntime(config, db, security, logger, securityMonitor);
   app.addHook('onReady', async () => {
@@ -472,7 +476,7 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
         const cached = await catalogCache?.serve(body, () => fastPathCaller(request));
         if (cached) {
           metrics.graphqlOperation(body.operationName, 'query', 'success', (performance.now() - started) / 1000);
-          return reply.type('application/json; charset=utf-8').send(cached);
+          return reply.headers(budgetHeaders(cached.budget)).type('application/json; charset=utf-8').send(cached.body);
         }
       }
       return apolloHandler.call(this, request as never, reply as never);

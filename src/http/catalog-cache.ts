@@ -61,8 +61,8 @@ function readsOnlyCatalog(operation: OperationDefinitionNode): boolean {
  * unknown request, no or a bad token, a spent budget — takes the full path, which answers it.
  */
 export class CatalogCache {
-  /** Requests known to be cacheable catalog reads, with their cost. */
-  private readonly requests = new LRUCache<string, { cost: number }>({ max: 10_000 });
+  /** Requests known to be cacheable catalog reads, with their budget charge and complexity. */
+  private readonly requests = new LRUCache<string, { cost: number; complexity: number | undefined }>({ max: 10_000 });
   private readonly answers: LRUCache<string, string>;
   private generation = 0;
   /** Invalidations from every replica (and this one); until they arrive, nothing is cached or served. */
@@ -102,10 +102,10 @@ export class CatalogCache {
   }
 
   /**
-   * The cached answer's body for this request, or null when the full path must answer. `caller`
-   * is asked for only when the request is a known catalog read.
+   * The cached answer's body for this request and the caller's budget after its charge, or null
+   * when the full path must answer. `caller` is asked for only when the request is a known catalog read.
    */
-  async serve(body: GraphQLRequestBody, caller: () => Promise<FastPathCaller | null>): Promise<string | null> {
+  async serve(body: GraphQLRequestBody, caller: () => Promise<FastPathCaller | null>): Promise<{ body: string; budget: BudgetState } | null> {
     if (!this.invalidations.usable()) return null;
     const key = requestKey(body);
     const known = this.requests.get(key);
@@ -118,8 +118,15 @@ export class CatalogCache {
     const budget = await who.charge(known.cost);
     if (!budget.allowed) return null;
     metrics.catalogCache.inc({ result: 'hit' });
-    const cost = { requested: known.cost, limit: budget.limit, remaining: budget.remaining, resetAt: budget.resetAt.toISOString() };
-    return `{"data":${data},"extensions":${JSON.stringify({ cost })}}`;
+    const cost = {
+      requested: known.cost,
+      complexity: known.complexity,
+      limit: budget.limit,
+      remaining: budget.remaining,
+      used: budget.used,
+      resetAt: budget.resetAt.toISOString(),
+    };
+    return { body: `{"data":${data},"extensions":${JSON.stringify({ cost })}}`, budget };
   }
 
   /**
@@ -147,7 +154,7 @@ export class CatalogCache {
             if (typeof request.query !== 'string' || generation !== this.generation) return;
             const body = { query: request.query, operationName: request.operationName, variables: request.variables };
             const key = requestKey(body);
-            this.requests.set(key, { cost: contextValue.queryCost ?? 1 });
+            this.requests.set(key, { cost: contextValue.queryCharge ?? 1, complexity: contextValue.queryCost });
             const audience = audienceKey(viewer, await contextValue.tools.visibility());
             if (generation === this.generation) this.answers.set(`${audience}\u0000${key}`, JSON.stringify(result.data));
           },

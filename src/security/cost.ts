@@ -82,6 +82,37 @@ const registryEstimator: ComplexityEstimator = ({ field, args, childComplexity }
   return 1 + childComplexity;
 };
 
+/** Runs `estimator` over `operation` and its fragments, with the refusals of {@link costOfOperation}. */
+function measure(
+  schema: GraphQLSchema,
+  document: DocumentNode,
+  operation: OperationDefinitionNode,
+  variables: Record<string, unknown>,
+  maxSelections: number,
+  estimator: ComplexityEstimator,
+): number {
+  const selections = selectionCounter(document)(operation);
+  if (Number.isNaN(selections)) {
+    throw new RegistryError(ErrorCode.BAD_USER_INPUT, 'The operation spreads an unknown or cyclic fragment', { http: { status: 400 } });
+  }
+  if (selections > maxSelections) throw selectionsExceeded(selections, maxSelections);
+  // Only this operation and the fragments: graphql-query-complexity otherwise sums every operation.
+  const query: DocumentNode = {
+    kind: Kind.DOCUMENT,
+    definitions: [operation, ...document.definitions.filter((d) => d.kind === Kind.FRAGMENT_DEFINITION)],
+  };
+  try {
+    return getComplexity({ schema, query, variables, estimators: [estimator], maxQueryNodes: maxSelections + 1 });
+  } catch (error) {
+    if (error instanceof RegistryError) throw error;
+    // What remains are variable coercion errors, reported as execution would report them.
+    if (error instanceof GraphQLError) {
+      throw new RegistryError(ErrorCode.BAD_USER_INPUT, error.message, { http: { status: 400 } });
+    }
+    throw error;
+  }
+}
+
 /**
  * The cost of `operation` (one operation of `document`) with `variables` as the client sent them.
  * Throws a RegistryError: BAD_USER_INPUT when the variables do not fit the operation or it spreads
@@ -96,26 +127,101 @@ export function costOfOperation(
   variables: Record<string, unknown>,
   maxSelections: number,
 ): number {
-  const selections = selectionCounter(document)(operation);
-  if (Number.isNaN(selections)) {
-    throw new RegistryError(ErrorCode.BAD_USER_INPUT, 'The operation spreads an unknown or cyclic fragment', { http: { status: 400 } });
-  }
-  if (selections > maxSelections) throw selectionsExceeded(selections, maxSelections);
-  // Only this operation and the fragments: graphql-query-complexity otherwise sums every operation.
-  const query: DocumentNode = {
-    kind: Kind.DOCUMENT,
-    definitions: [operation, ...document.definitions.filter((d) => d.kind === Kind.FRAGMENT_DEFINITION)],
-  };
-  try {
-    return getComplexity({ schema, query, variables, estimators: [registryEstimator], maxQueryNodes: maxSelections + 1 });
-  } catch (error) {
-    if (error instanceof RegistryError) throw error;
-    // What remains are variable coercion errors, reported as execution would report them.
-    if (error instanceof GraphQLError) {
-      throw new RegistryError(ErrorCode.BAD_USER_INPUT, error.message, { http: { status: 400 } });
+  return measure(schema, document, operation, variables, maxSelections, registryEstimator);
+}
+
+/** Requests one budget point stands for (GitHub's divisor). */
+export const REQUESTS_PER_POINT = 100;
+/** Budget points a mutation field costs (GitHub charges its mutations 5 points too). */
+export const MUTATION_POINTS = 5;
+/**
+ * Budget points `executeTool` costs: a call runs a tool upstream, stores an execution and holds a
+ * worker for up to the tool's timeout, and without a policy rate limit this budget is the only
+ * per-principal bound on calls.
+ */
+export const EXECUTE_TOOL_POINTS = 10;
+
+/** Requests a page of `size` items implies when one request answers at most MAX_PAGE_SIZE of them. */
+const pageRequests = (size: number): number => Math.ceil(Math.max(0, size) / MAX_PAGE_SIZE);
+
+/**
+ * GitHub-style request counting, bottom-up: a connection (a field with `first`) of page size n
+ * implies ceil(n / MAX_PAGE_SIZE) requests of its own plus, for each of its n items, the requests
+ * of the connections selected inside them (so nested connections multiply); `_entities` likewise
+ * with its number of representations. A mutation field counts as {@link MUTATION_POINTS} points'
+ * worth of requests ({@link EXECUTE_TOOL_POINTS} for `executeTool`) plus the connections its payload
+ * selects. Any other field implies only what its selection implies.
+ */
+function requestEstimator(mutationType: string | undefined): ComplexityEstimator {
+  return ({ type, field, args, childComplexity }) => {
+    if (type.name === mutationType) {
+      const points = field.name === 'executeTool' ? EXECUTE_TOOL_POINTS : MUTATION_POINTS;
+      return points * REQUESTS_PER_POINT + childComplexity;
     }
-    throw error;
+    if (field.name === '_entities') {
+      const representations: unknown = args.representations;
+      const count = Array.isArray(representations) ? representations.length : 1;
+      return pageRequests(count) + count * childComplexity;
+    }
+    if (field.args.some((arg) => arg.name === 'first')) {
+      const first = typeof args.first === 'number' ? args.first : DEFAULT_PAGE_SIZE;
+      if (first > MAX_PAGE_SIZE) {
+        throw new RegistryError(ErrorCode.PAGE_SIZE_EXCEEDED, `\`first\` may be at most ${MAX_PAGE_SIZE}, got ${first}`, {
+          argument: 'first',
+          maximum: MAX_PAGE_SIZE,
+          http: { status: 400 },
+        });
+      }
+      return pageRequests(first) + Math.max(0, first) * childComplexity;
+    }
+    return childComplexity;
+  };
+}
+
+/** Budget points for `requests` implied requests: divided by REQUESTS_PER_POINT, rounded, at least 1. */
+export const pointsForRequests = (requests: number): number => Math.max(1, Math.round(requests / REQUESTS_PER_POINT));
+
+/**
+ * What `operation` charges to the caller's hourly budget, in points: the requests it implies
+ * (see {@link requestEstimator}) divided by {@link REQUESTS_PER_POINT} and rounded, at least 1.
+ * Throws as {@link costOfOperation} does.
+ */
+export function chargeOfOperation(
+  schema: GraphQLSchema,
+  document: DocumentNode,
+  operation: OperationDefinitionNode,
+  variables: Record<string, unknown>,
+  maxSelections: number,
+): number {
+  const requests = measure(schema, document, operation, variables, maxSelections, requestEstimator(schema.getMutationType()?.name));
+  return pointsForRequests(requests);
+}
+
+/**
+ * The budget charge of one operation of `document` (see {@link chargeOfOperation}); throws as
+ * {@link operationCost} does.
+ */
+export function operationCharge(
+  schema: GraphQLSchema,
+  document: DocumentNode,
+  variables: Record<string, unknown>,
+  operationName?: string | null,
+  maxSelections: number = DEFAULT_MAX_SELECTIONS,
+): number {
+  return chargeOfOperation(schema, document, selectOperation(document, operationName), variables, maxSelections);
+}
+
+/** The operation `operationName` selects; BAD_USER_INPUT when it selects none. */
+function selectOperation(document: DocumentNode, operationName?: string | null): OperationDefinitionNode {
+  const operation = getOperationAST(document, operationName);
+  if (!operation) {
+    throw new RegistryError(
+      ErrorCode.BAD_USER_INPUT,
+      operationName ? `The document has no operation named "${operationName}"` : 'The document must contain exactly one operation or name one',
+      { http: { status: 400 } },
+    );
   }
+  return operation;
 }
 
 /**
@@ -132,15 +238,7 @@ export function operationCost(
   operationName?: string | null,
   maxSelections: number = DEFAULT_MAX_SELECTIONS,
 ): number {
-  const operation = getOperationAST(document, operationName);
-  if (!operation) {
-    throw new RegistryError(
-      ErrorCode.BAD_USER_INPUT,
-      operationName ? `The document has no operation named "${operationName}"` : 'The document must contain exactly one operation or name one',
-      { http: { status: 400 } },
-    );
-  }
-  return costOfOperation(schema, document, operation, variables, maxSelections);
+  return costOfOperation(schema, document, selectOperation(document, operationName), variables, maxSelections);
 }
 
 /** The refusal for an operation whose fragments expand to more selections than allowed. */

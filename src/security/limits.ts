@@ -15,9 +15,9 @@ import {
 } from 'graphql';
 import depthLimit from 'graphql-depth-limit';
 import { ErrorCode, RegistryError } from '../errors.js';
-import { costOfOperation, DEFAULT_MAX_SELECTIONS, selectionCounter, selectionsExceeded } from './cost.js';
+import { chargeOfOperation, costOfOperation, DEFAULT_MAX_SELECTIONS, selectionCounter, selectionsExceeded } from './cost.js';
 
-export { operationCost } from './cost.js';
+export { operationCharge, operationCost } from './cost.js';
 
 /** The per-operation limits every GraphQL request is held to. */
 export interface QueryLimits {
@@ -187,13 +187,14 @@ export function countTokens(source: string, max: number): number {
  *   {@link limitParseOptions} the parse stops at the limit and its error is re-coded here;
  *   without it, an otherwise valid oversized operation is refused once resolved.
  * - cost: computed once the operation is resolved, with the request's variables, and refused over
- *   `maxCost`; otherwise stored on `contextValue.queryCost`.
+ *   `maxCost`; otherwise stored on `contextValue.queryCost`, and the operation's budget charge
+ *   (GitHub-style, see `chargeOfOperation`) on `contextValue.queryCharge`.
  * Refusals are GraphQLErrors coded TOO_MANY_TOKENS, QUERY_TOO_COMPLEX, PAGE_SIZE_EXCEEDED or, for
  * variables that do not fit the operation, BAD_USER_INPUT; a subscription (served over WebSocket
  * only) is BAD_REQUEST; all answer HTTP 400. It also restores the codes of the
  * {@link limitValidationRules} refusals, which Apollo replaces by GRAPHQL_VALIDATION_FAILED.
  */
-export function queryLimitsPlugin(schema: GraphQLSchema, limits: QueryLimits): ApolloServerPlugin<{ queryCost?: number }> {
+export function queryLimitsPlugin(schema: GraphQLSchema, limits: QueryLimits): ApolloServerPlugin<{ queryCost?: number; queryCharge?: number }> {
   const cap = selectionCap(limits);
   return {
     async requestDidStart() {
@@ -214,6 +215,7 @@ export function queryLimitsPlugin(schema: GraphQLSchema, limits: QueryLimits): A
           const cost = costOfOperation(schema, document, operation, request.variables ?? {}, cap);
           if (cost > limits.maxCost) throw tooCostly(limits, cost);
           contextValue.queryCost = cost;
+          contextValue.queryCharge = chargeOfOperation(schema, document, operation, request.variables ?? {}, cap);
         },
         async didEncounterErrors({ errors }) {
           for (const error of errors) {

@@ -50,7 +50,7 @@ export interface OAuthDependencies {
 }
 
 /** Who made a token request, for the audit log. */
-interface Actor {
+export interface Actor {
   requestId: string;
   sourceIp: string;
 }
@@ -73,7 +73,7 @@ interface OAuthErrorAnswer {
   basic?: boolean;
 }
 
-type Audit = (action: string, outcome: AuditOutcome, principalId: string | null, details: Record<string, unknown>) => Promise<unknown>;
+export type Audit = (action: string, outcome: AuditOutcome, principalId: string | null, details: Record<string, unknown>) => Promise<unknown>;
 
 /**
  * The grants of a principal that authenticated with its secret: `client_credentials` starts a family
@@ -224,6 +224,54 @@ function failure(error: Error & { statusCode?: number }, request: FastifyRequest
   return reply.status(500).send({ error: 'server_error', error_description: 'Internal server error' });
 }
 
+/**
+ * Authenticates a confidential client by its secret as the token endpoint does: throttled before
+ * the secret is verified (429 `slow_down`), failures reported to `deps.onFailure` and audited at
+ * the 1st, 2nd, 4th… of the window. Returns the principal, or the reply it sent the refusal on
+ * (401 `invalid_client`).
+ */
+export async function verifyClientSecret(
+  deps: OAuthDependencies,
+  reply: FastifyReply,
+  principals: PrincipalService,
+  client: { clientId: string; clientSecret: string; basic: boolean },
+  actor: Actor,
+  audit: Audit,
+  grantType: string,
+): Promise<Principal | FastifyReply> {
+  // Charged before the secret is verified, so a flood costs no hashing and only a few audit entries.
+  const clientKey = client.clientId.slice(0, 128);
+  const attempt = await deps.throttle.attempt(clientKey, actor.sourceIp);
+  if (!attempt.allowed) {
+    deps.onFailure?.({ sourceIp: actor.sourceIp, clientId: clientKey });
+    if (attempt.auditRefusal) {
+      await audit('token.throttle', AuditOutcome.DENIED, null, { grantType, limit: attempt.limit, refused: attempt.refused, retryAfterSeconds: attempt.retryAfterSeconds });
+    }
+    return throttled(reply, attempt);
+  }
+  const { clientId, clientSecret } = client;
+  let principal: Principal | null | typeof BUSY;
+  try {
+    principal = await attempt.verify(() => principals.authenticateClient(clientId, clientSecret));
+  } catch (error) {
+    attempt.abandoned();
+    throw error;
+  }
+  if (principal === BUSY) {
+    attempt.abandoned();
+    return throttled(reply, { limit: 'busy', retryAfterSeconds: 1 });
+  }
+  if (!principal) {
+    deps.onFailure?.({ sourceIp: actor.sourceIp, clientId: clientKey });
+    // Failures are audited at the 1st, 2nd, 4th… of the window and at the limit, each with the count so far.
+    const { failures, audit: audited } = await attempt.failed();
+    if (audited) await audit('token.issue', AuditOutcome.DENIED, null, { grantType, reason: 'invalid_client', failures });
+    return oauthError(reply, 'invalid_client', 'Unknown client or wrong secret', client.basic);
+  }
+  await attempt.succeeded();
+  return principal;
+}
+
 /** Client credentials from HTTP Basic (RFC 6749 §2.3.1, form-encoded parts) or the body. */
 function clientCredentials(request: FastifyRequest, body: Record<string, unknown>) {
   const header = request.headers.authorization;
@@ -286,36 +334,8 @@ export async function oauthRoutes(app: FastifyInstance, deps: OAuthDependencies)
           deps.onFailure?.({ sourceIp: actor.sourceIp, clientId: client.clientId?.slice(0, 128) ?? null });
           return oauthError(reply, 'invalid_client', 'Client authentication is required', client.basic);
         }
-        // Charged before the secret is verified, so a flood costs no hashing and only a few audit entries.
-        const clientKey = client.clientId.slice(0, 128);
-        const attempt = await deps.throttle.attempt(clientKey, actor.sourceIp);
-        if (!attempt.allowed) {
-          deps.onFailure?.({ sourceIp: actor.sourceIp, clientId: clientKey });
-          if (attempt.auditRefusal) {
-            await audit('token.throttle', AuditOutcome.DENIED, null, { grantType, limit: attempt.limit, refused: attempt.refused, retryAfterSeconds: attempt.retryAfterSeconds });
-          }
-          return throttled(reply, attempt);
-        }
-        const { clientId, clientSecret } = client;
-        let principal: Principal | null | typeof BUSY;
-        try {
-          principal = await attempt.verify(() => principals.authenticateClient(clientId, clientSecret));
-        } catch (error) {
-          attempt.abandoned();
-          throw error;
-        }
-        if (principal === BUSY) {
-          attempt.abandoned();
-          return throttled(reply, { limit: 'busy', retryAfterSeconds: 1 });
-        }
-        if (!principal) {
-          deps.onFailure?.({ sourceIp: actor.sourceIp, clientId: clientKey });
-          // Failures are audited at the 1st, 2nd, 4th… of the window and at the limit, each with the count so far.
-          const { failures, audit: audited } = await attempt.failed();
-          if (audited) await audit('token.issue', AuditOutcome.DENIED, null, { grantType, reason: 'invalid_client', failures });
-          return oauthError(reply, 'invalid_client', 'Unknown client or wrong secret', client.basic);
-        }
-        await attempt.succeeded();
+        const principal = await verifyClientSecret(deps, reply, principals, { clientId: client.clientId, clientSecret: client.clientSecret, basic: client.basic }, actor, audit, grantType);
+        if (!(principal instanceof Principal)) return principal;
         grant = await confidentialGrant(deps, em, refreshTokens, body, grantType, principal, actor, requestedAudience);
       }
       if ('error' in grant) return oauthError(reply, grant.error, grant.description, grant.basic);

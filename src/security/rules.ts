@@ -12,7 +12,7 @@ async function refuse(ctx: RegistryContext, info: GraphQLResolveInfo, error: Reg
 
 /** Charges the operation's cost once per request; RATE_LIMITED when the hourly budget is spent. */
 const withinBudget = rule('budget', { cache: 'contextual' })(async (_p: unknown, _a: unknown, ctx: RegistryContext) =>
-  ctx.chargeBudget(ctx.queryCost ?? 1),
+  ctx.chargeBudget(ctx.queryCharge ?? 1),
 );
 
 const cache = new Map<Scope, ShieldRule>();
@@ -47,7 +47,7 @@ export const authenticated: ShieldRule = chain(
       ctx.viewer ? true : refuse(ctx, info, new RegistryError(ErrorCode.UNAUTHENTICATED, 'Authentication required: send a bearer token')),
   ),
   rule('budget:authenticated', { cache: 'contextual' })(async (_p: unknown, _a: unknown, ctx: RegistryContext) =>
-    ctx.chargeBudget(ctx.queryCost ?? 1),
+    ctx.chargeBudget(ctx.queryCharge ?? 1),
   ),
 );
 

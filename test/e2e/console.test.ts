@@ -5,6 +5,7 @@ import { dirname, join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { manual, manualTool } from '../helpers/factories.js';
+import { Principal } from '../../src/modules/principal/index.js';
 import { BOOTSTRAP, startRegistry, type TestRegistry } from '../helpers/registry.js';
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -61,7 +62,7 @@ describe.skipIf(!hasChromium)('the console in headless Chromium', () => {
     const agent = await registry.createClient({ roles: ['agent'], name: 'console agent' });
     const { page, problems } = await openConsole();
     await signIn(page, agent.clientId, agent.clientSecret);
-    await expect.poll(() => page.getByText('Signed in as').textContent()).toContain('console agent');
+    await page.getByText('Signed in as console agent').waitFor();
 
     await page.getByRole('heading', { name: 'Catalog' }).waitFor();
     await page.getByRole('button', { name: 'weather.get_forecast' }).waitFor();
@@ -84,7 +85,7 @@ describe.skipIf(!hasChromium)('the console in headless Chromium', () => {
     await page.getByTestId('execution-status').filter({ hasText: 'SUCCEEDED' }).waitFor();
     expect(await page.getByTestId('execution-result').textContent()).toContain('hello from the console');
 
-    // The token lived in memory only.
+    // The access token lived in memory only; the refresh cookie is HttpOnly, so scripts see no cookie at all.
     expect(await page.evaluate('localStorage.length + sessionStorage.length + document.cookie.length')).toBe(0);
     expect(problems).toEqual([]);
     await page.context().close();
@@ -192,5 +193,84 @@ describe.skipIf(!hasChromium)('the console in headless Chromium', () => {
     await page.getByRole('heading', { name: 'Sign in' }).waitFor();
     await expect.poll(() => page.getByRole('alert').first().textContent()).toContain('Your session has ended');
     await page.context().close();
+  });
+
+  it('keeps the session across a reload without showing the refresh token to scripts, and a sign-out survives a reload too', async () => {
+    const admin = await registry.createClient({ roles: ['admin'], name: 'console reloader' });
+    const { page, problems } = await openConsole();
+    await signIn(page, admin.clientId, admin.clientSecret);
+    await page.getByText('Signed in as console reloader').waitFor();
+
+    const [cookie] = await page.context().cookies();
+    expect(cookie).toMatchObject({ name: 'registry_console_refresh', path: '/console/session', httpOnly: true, sameSite: 'Strict' });
+    expect(await page.evaluate('document.cookie')).toBe('');
+    expect(await page.evaluate('localStorage.length + sessionStorage.length')).toBe(0);
+
+    await page.reload();
+    await page.getByText('Signed in as console reloader').waitFor();
+    await page.getByRole('button', { name: 'weather.get_forecast' }).waitFor();
+    expect(await page.evaluate('document.cookie')).toBe('');
+    // The restore rotated the refresh token.
+    const [rotated] = await page.context().cookies();
+    expect(rotated!.value).not.toBe(cookie!.value);
+
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.getByRole('heading', { name: 'Sign in' }).waitFor();
+    expect(await page.context().cookies()).toEqual([]);
+    await page.reload();
+    await page.getByRole('heading', { name: 'Sign in' }).waitFor();
+    expect(await page.getByText('Signed in as').count()).toBe(0);
+    // The revoked refresh token is refused should it have been copied before the sign-out.
+    const replay = await fetch(`${registry.url}/console/session/refresh`, {
+      method: 'POST',
+      headers: { 'x-registry-console': '1', origin: registry.url, cookie: `registry_console_refresh=${rotated!.value}` },
+    });
+    expect(replay.status).toBe(401);
+    expect(problems).toEqual([]);
+    await page.context().close();
+  });
+
+  it('says when a spent query budget refills', async () => {
+    const viewer = await registry.createClient({ roles: ['viewer'], name: 'console spender' });
+    await registry.db.fork().nativeUpdate(Principal, { id: viewer.principalId }, { costBudgetPerHour: 20 });
+    const { page, problems } = await openConsole();
+    await signIn(page, viewer.clientId, viewer.clientSecret);
+    await page.getByRole('button', { name: 'weather.get_forecast' }).waitFor();
+    // The same principal spends the rest of its hour elsewhere.
+    const token = (await registry.tokenFor(viewer)).access_token;
+    let spent = false;
+    for (let i = 0; i < 20 && !spent; i += 1) {
+      spent = (await registry.graphql('{ me { scopes } }', undefined, { authorization: `Bearer ${token}` })).status === 429;
+    }
+    expect(spent).toBe(true);
+    await page.getByLabel('Search tools').fill('echo');
+    const alert = page.getByRole('alert').filter({ hasText: 'Budget spent' });
+    await alert.waitFor();
+    expect(await alert.textContent()).toMatch(/^Budget spent; resets at \d{2}:\d{2} \(in \d+ min\)\.$/);
+    expect(problems.filter((p) => !p.includes('429'))).toEqual([]);
+    await page.context().close();
+  });
+
+  it('refreshes the access token before it expires, rotating the cookie, without a reload', { timeout: 90_000 }, async () => {
+    // Tokens of 62 s: the page refreshes when a minute is left, 2 s after each sign-in or refresh.
+    const shortLived = await startRegistry({ seed: true, env: { REGISTRY_ACCESS_TOKEN_TTL_SECONDS: '62' } });
+    try {
+      const viewer = await shortLived.createClient({ roles: ['viewer'], name: 'console refresher' });
+      const context = await browser.newContext({ viewport: { width: 1200, height: 900 } });
+      const page = await context.newPage();
+      await page.goto(`${shortLived.url}/`);
+      await signIn(page, viewer.clientId, viewer.clientSecret);
+      await page.getByText('Signed in as console refresher').waitFor();
+      const [first] = await context.cookies();
+      await expect.poll(async () => (await context.cookies())[0]?.value, { timeout: 30_000, interval: 250 }).not.toBe(first!.value);
+      // Still signed in, and the API answers with the refreshed token.
+      await page.getByLabel('Search tools').fill('forecast');
+      await page.getByRole('button', { name: 'weather.get_forecast' }).click();
+      await page.getByRole('heading', { name: 'weather.get_forecast', level: 1 }).waitFor();
+      expect(await page.getByText('Signed in as console refresher').count()).toBe(1);
+      await context.close();
+    } finally {
+      await shortLived.close();
+    }
   });
 });

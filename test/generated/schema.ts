@@ -806,6 +806,8 @@ export type Query = {
   provider?: Maybe<Provider>;
   /** Providers ordered by name, a page at a time. */
   providers: ProviderConnection;
+  /** The caller's hourly query budget after this operation was charged (the `x-ratelimit-*` headers, as data). */
+  rateLimit: RateLimit;
   /** Security alerts, newest first (audit:read). */
   securityAlerts: SecurityAlertConnection;
   /** The tool with this name (`provider.tool`), if any. */
@@ -906,6 +908,20 @@ export type QueryVerifyAuditLogArgs = {
 export type QuotaPeriod =
   | 'DAY'
   | 'MONTH';
+
+/** The caller's hourly query budget, after this operation was charged. */
+export type RateLimit = {
+  /** Points this operation was charged. */
+  cost: Scalars['Int']['output'];
+  /** Points per hour. */
+  limit: Scalars['Int']['output'];
+  /** Points left in the current hour. */
+  remaining: Scalars['Int']['output'];
+  /** When the current hour ends and the budget is full again. */
+  resetAt: Scalars['DateTimeISO']['output'];
+  /** Points spent in the current hour, this operation included. */
+  used: Scalars['Int']['output'];
+};
 
 /** A UTCP 1.1 manual call template under a new provider name. */
 export type RegisterProviderInput = {

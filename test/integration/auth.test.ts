@@ -270,16 +270,57 @@ describe('the audit log through the API', () => {
 });
 
 describe('query-cost budgets', () => {
-  it('reports the cost of each operation and refuses with RATE_LIMITED once the hour’s budget is spent', async () => {
+  it('reports the charge and the budget on every answer, and refuses with RATE_LIMITED, 429 and Retry-After once the hour’s budget is spent', async () => {
     const client = await registry.createClient({ roles: ['viewer'] });
     await registry.db.fork().nativeUpdate(Principal, { id: client.principalId }, { costBudgetPerHour: 3 });
     const token = (await registry.tokenFor(client)).access_token;
     const first = await registry.graphql('{ me { scopes } }', undefined, bearer(token));
-    expect(first.extensions).toMatchObject({ cost: { limit: 3, requested: expect.any(Number), remaining: expect.any(Number) } });
-    let res = first;
+    expect(first.extensions).toMatchObject({ cost: { limit: 3, requested: 1, remaining: 2, used: 1 } });
+    expect(first.headers.get('x-ratelimit-limit')).toBe('3');
+    expect(first.headers.get('x-ratelimit-remaining')).toBe('2');
+    expect(first.headers.get('x-ratelimit-used')).toBe('1');
+    const reset = Number(first.headers.get('x-ratelimit-reset'));
+    expect(reset * 1000).toBeGreaterThan(Date.now());
+    expect(reset * 1000).toBeLessThanOrEqual(Date.now() + 3600_000 + 1000);
+    // A page of 100 providers with 40 tools each: 1 + 100 requests, one point (complexity 4,301).
+    const nested = await registry.graphql('{ providers(first: 100) { edges { node { tools(first: 40) { totalCount } } } } }', undefined, bearer(token));
+    expect(nested.errors).toBeUndefined();
+    expect(nested.extensions).toMatchObject({ cost: { requested: 1, complexity: 4301, remaining: 1 } });
+    let res = nested;
     for (let i = 0; i < 5 && !code(res); i += 1) res = await registry.graphql('{ me { scopes } }', undefined, bearer(token));
     expect(code(res)).toBe('RATE_LIMITED');
-    expect(res.errors![0]!.extensions).toMatchObject({ limit: 3, resetAt: expect.any(String) });
+    expect(res.status).toBe(429);
+    expect(res.data).toBeUndefined();
+    const refusal = res.errors![0]!.extensions as { limit: number; resetAt: string; retryAfter: number };
+    expect(refusal).toMatchObject({ limit: 3, remaining: 0, resetAt: expect.any(String), retryAfter: expect.any(Number) });
+    expect(Number(res.headers.get('retry-after'))).toBe(refusal.retryAfter);
+    expect(refusal.retryAfter).toBeGreaterThan(0);
+    expect(refusal.retryAfter).toBeLessThanOrEqual(3600);
+    expect(Math.abs(Date.parse(refusal.resetAt) / 1000 - reset)).toBeLessThanOrEqual(2);
+    expect(res.headers.get('x-ratelimit-remaining')).toBe('0');
+    expect(res.headers.get('x-ratelimit-used')).toBe('3');
+    // An answer that charged nothing (refused before the charge) still reports the budget.
+    const invalid = await registry.graphql('{ nope }', undefined, bearer(token));
+    expect(invalid.status).toBe(400);
+    expect(invalid.headers.get('x-ratelimit-remaining')).toBe('0');
+  });
+
+  it('answers `rateLimit` with the budget after this operation’s charge, as the headers do', async () => {
+    const client = await registry.createClient({ roles: ['viewer'] });
+    await registry.db.fork().nativeUpdate(Principal, { id: client.principalId }, { costBudgetPerHour: 50 });
+    const token = (await registry.tokenFor(client)).access_token;
+    await registry.graphql('{ me { scopes } }', undefined, bearer(token));
+    const res = await registry.graphql<{ rateLimit: { limit: number; cost: number; remaining: number; used: number; resetAt: string } }>(
+      '{ rateLimit { limit cost remaining used resetAt } tools(first: 100) { totalCount } }',
+      undefined,
+      bearer(token),
+    );
+    expect(res.errors).toBeUndefined();
+    expect(res.data!.rateLimit).toMatchObject({ limit: 50, cost: 1, remaining: 48, used: 2 });
+    expect(Math.abs(Date.parse(res.data!.rateLimit.resetAt) / 1000 - Number(res.headers.get('x-ratelimit-reset')))).toBeLessThanOrEqual(1);
+    expect(res.headers.get('x-ratelimit-used')).toBe('2');
+    const anonymous = await registry.graphql('{ rateLimit { limit } }', undefined, { authorization: '' });
+    expect(anonymous.status).toBe(401);
   });
 });
 

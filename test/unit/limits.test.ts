@@ -7,6 +7,7 @@ import {
   DEFAULT_QUERY_LIMITS,
   limitParseOptions,
   limitValidationRules,
+  operationCharge,
   operationCost,
   type QueryLimits,
   queryLimitsPlugin,
@@ -126,6 +127,49 @@ describe('query depth', () => {
   it('counts depth through fragments', async () => {
     const outcome = await run(`{ ...Deep } fragment Deep on Query { ${nested(2).slice(2, -2)} }`);
     expectRefusal(outcome, 'QUERY_TOO_DEEP', { actual: 11 });
+  });
+});
+
+describe('budget charge', () => {
+  const charge = (query: string, variables: Record<string, unknown> = {}) => operationCharge(schema, parse(query), variables);
+
+  it('charges one point for a page, whatever its size and fields: it is one request', () => {
+    expect(charge(CATALOG)).toBe(1);
+    expect(charge('{ tools(first: 100) { edges { node { name description tags provider { name status } } } } }')).toBe(1);
+    expect(charge('{ __typename }')).toBe(1);
+    expect(charge('{ me { scopes } }')).toBe(1);
+  });
+
+  it('multiplies nested connections by the pages above them, then divides the requests by 100, rounded', () => {
+    // 1 page of providers + 100 pages of tools (one per provider) = 101 requests → 1 point.
+    expect(charge('{ providers(first: 100) { edges { node { tools(first: 100) { totalCount } } } } }')).toBe(1);
+    // 1 + 100 + 100 × 100 = 10,101 requests → 101 points (far over the complexity limit, which refuses it first).
+    expect(charge('{ providers(first: 100) { edges { node { tools(first: 100) { edges { node { provider { tools(first: 100) { totalCount } } } } } } } } }')).toBe(101);
+    // Two sibling connections under 50 parents: 1 + 50 + 50 = 101 requests.
+    expect(charge('{ providers(first: 50) { edges { node { a: tools(first: 10) { totalCount } b: tools(first: 10) { totalCount } } } } }')).toBe(1);
+    // 1 + 100 × 2 = 201 requests → 2 points; default pages of 20: 1 + 20 = 21 requests → the minimum of 1.
+    expect(charge('{ providers(first: 100) { edges { node { a: tools(first: 1) { totalCount } b: tools(first: 1) { totalCount } } } } }')).toBe(2);
+    expect(charge('{ providers { edges { node { tools { totalCount } } } } }')).toBe(1);
+  });
+
+  it('reads page sizes from variables and refuses pages over the maximum', () => {
+    const query = 'query ($n: Int) { providers(first: $n) { edges { node { a: tools(first: $n) { totalCount } b: tools(first: $n) { totalCount } } } } }';
+    expect(charge(query, { n: 100 })).toBe(2);
+    expect(charge(query, { n: 10 })).toBe(1);
+    expect(() => charge(query, { n: 101 })).toThrow(/at most 100/);
+  });
+
+  it('charges a mutation field 5 points and executeTool 10, plus the connections its payload selects', () => {
+    expect(charge('mutation { setToolEnabled(input: { toolId: "t", enabled: false }) { __typename } }')).toBe(5);
+    expect(charge('mutation { a: setToolEnabled(input: { toolId: "t", enabled: false }) { __typename } b: setToolEnabled(input: { toolId: "u", enabled: true }) { __typename } }')).toBe(10);
+    expect(charge('mutation { executeTool(input: { tool: "x", arguments: {} }) { __typename } }')).toBe(10);
+  });
+
+  it('multiplies connections under `_entities` by the number of representations', () => {
+    const query = 'query ($r: [_Any!]!) { _entities(representations: $r) { ... on Provider { tools(first: 5) { totalCount } } } }';
+    const representations = (n: number) => Array.from({ length: n }, (_, i) => ({ __typename: 'Provider', id: `p${i}` }));
+    expect(charge(query, { r: representations(3) })).toBe(1);
+    expect(charge(query, { r: representations(250) })).toBe(3);
   });
 });
 

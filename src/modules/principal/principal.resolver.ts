@@ -5,6 +5,7 @@ import { ErrorCode, RegistryError } from '../../errors.js';
 import {
   CreatePrincipalInput,
   MeNode,
+  RateLimitNode,
   PrincipalIdInput,
   PrincipalSecretPayload,
   RevokeTokensPayload,
@@ -19,6 +20,14 @@ export class PrincipalResolver {
     const principal = ctx.viewer && (await ctx.principals.findById(ctx.viewer.principalId));
     if (!principal) throw new RegistryError(ErrorCode.UNAUTHENTICATED, 'Authentication required: send a bearer token');
     return { principal, scopes: [...ctx.viewer!.scopes].sort() };
+  }
+
+  @Query(() => RateLimitNode, { description: "The caller's hourly query budget after this operation was charged (the `x-ratelimit-*` headers, as data)." })
+  async rateLimit(@Ctx() ctx: RegistryContext): Promise<RateLimitNode> {
+    await ctx.usage.charging;
+    const budget = ctx.usage.budget ?? (await ctx.peekBudget());
+    if (!budget) throw new RegistryError(ErrorCode.UNAUTHENTICATED, 'Authentication required: send a bearer token');
+    return { limit: budget.limit, cost: ctx.queryCharge ?? 1, remaining: budget.remaining, used: budget.used, resetAt: budget.resetAt };
   }
 
   @Mutation(() => PrincipalSecretPayload, { description: 'Creates a principal with client credentials (admin).' })

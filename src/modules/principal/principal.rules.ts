@@ -2,9 +2,9 @@ import { authenticated, requireScope } from '../../security/rules.js';
 import { Scope } from '../../security/scopes.js';
 import { allow } from '../../security/shield.js';
 
-/** Anyone signed in may ask who they are and revoke their own tokens; the rest is for admins. */
+/** Anyone signed in may ask who they are, what is left of their budget, and revoke their own tokens; the rest is for admins. */
 export const principalRules = {
-  Query: { me: authenticated },
+  Query: { me: authenticated, rateLimit: authenticated },
   Mutation: {
     createPrincipal: requireScope(Scope.ADMIN),
     rotatePrincipalSecret: requireScope(Scope.ADMIN),
@@ -12,6 +12,7 @@ export const principalRules = {
     setPrincipalStatus: requireScope(Scope.ADMIN),
   },
   Me: allow,
+  RateLimit: allow,
   Principal: allow,
   PrincipalSecretPayload: allow,
   RevokeTokensPayload: allow,

@@ -47,6 +47,25 @@ export class MeNode {
   scopes!: string[];
 }
 
+/** The caller's hourly query budget after this operation was charged (GitHub's `rateLimit`). */
+@ObjectType('RateLimit', { description: "The caller's hourly query budget, after this operation was charged." })
+export class RateLimitNode {
+  @Field(() => Int, { description: 'Points per hour.' })
+  limit!: number;
+
+  @Field(() => Int, { description: 'Points this operation was charged.' })
+  cost!: number;
+
+  @Field(() => Int, { description: 'Points left in the current hour.' })
+  remaining!: number;
+
+  @Field(() => Int, { description: 'Points spent in the current hour, this operation included.' })
+  used!: number;
+
+  @Field({ description: 'When the current hour ends and the budget is full again.' })
+  resetAt!: Date;
+}
+
 @InputType()
 export class CreatePrincipalInput {
   @Field()

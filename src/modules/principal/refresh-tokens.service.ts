@@ -75,6 +75,29 @@ export class RefreshTokenService {
     return result.ok ? result : { ok: false, reason: result.reason };
   }
 
+  /**
+   * Revokes the family of `presented` (sign-out) when it belongs to `owner`, with its refresh tokens
+   * and, through `sid`, its access tokens; audited. Returns whether a family was revoked (false for
+   * an unknown token, another owner's, or a family already revoked).
+   */
+  async revoke(presented: string, owner: RefreshOwner, actor: Actor = {}): Promise<boolean> {
+    const stored = await this.em.findOne(RefreshToken, { tokenHash: digest(presented) }, { populate: ['principal'] });
+    const family = stored ? await this.em.findOne(TokenFamily, { id: stored.familyId }) : null;
+    if (!stored || !family || !ownedBy(owner, stored.principal.id, family)) return false;
+    const revoked = await revokeFamily(this.em, stored.familyId, stored.principal.id, this.changes);
+    if (revoked) {
+      await AuditService.appendAlone(this.em, {
+        ...auditActor({ ...actor, principalId: stored.principal.id }),
+        action: 'token.revoke',
+        targetType: 'refresh_token_family',
+        targetId: stored.familyId,
+        outcome: AuditOutcome.SUCCESS,
+        details: { reason: 'sign-out' },
+      });
+    }
+    return revoked;
+  }
+
   private async exchange(presented: string, owner: RefreshOwner, actor: Actor): Promise<RefreshResult | { ok: false; reason: 'reused'; principalId: string }> {
     return this.em.transactional(async (em) => {
       const audit = new AuditService(em);
