@@ -1,10 +1,14 @@
-import { Arg, Ctx, Mutation, Query, Resolver } from 'type-graphql';
+import { Arg, Ctx, Int, Mutation, Query, Resolver } from 'type-graphql';
+import { type Page } from '../../common/pagination.js';
 import { withUserErrors } from '../../common/user-errors.js';
 import { type RegistryContext } from '../../context.types.js';
 import { ErrorCode, RegistryError } from '../../errors.js';
+import { type Principal } from './principal.entity.js';
 import {
   CreatePrincipalInput,
   MeNode,
+  PrincipalConnection,
+  PrincipalFilter,
   PrincipalIdInput,
   PrincipalSecretPayload,
   RevokeTokensPayload,
@@ -19,6 +23,16 @@ export class PrincipalResolver {
     const principal = ctx.viewer && (await ctx.principals.findById(ctx.viewer.principalId));
     if (!principal) throw new RegistryError(ErrorCode.UNAUTHENTICATED, 'Authentication required: send a bearer token');
     return { principal, scopes: [...ctx.viewer!.scopes].sort() };
+  }
+
+  @Query(() => PrincipalConnection, { description: 'Every principal, ordered by name, a page at a time (admin).' })
+  principals(
+    @Arg('first', () => Int, { nullable: true, defaultValue: 20 }) first: number,
+    @Arg('after', () => String, { nullable: true }) after: string | null,
+    @Arg('filter', () => PrincipalFilter, { nullable: true }) filter: PrincipalFilter | null,
+    @Ctx() ctx: RegistryContext,
+  ): Promise<Page<Principal>> {
+    return ctx.principals.list({ first, after, filter });
   }
 
   @Mutation(() => PrincipalSecretPayload, { description: 'Creates a principal with client credentials (admin).' })

@@ -4,7 +4,7 @@ import { allow } from '../../security/shield.js';
 
 /** Anyone signed in may ask who they are and revoke their own tokens; the rest is for admins. */
 export const principalRules = {
-  Query: { me: authenticated },
+  Query: { me: authenticated, principals: requireScope(Scope.ADMIN) },
   Mutation: {
     createPrincipal: requireScope(Scope.ADMIN),
     rotatePrincipalSecret: requireScope(Scope.ADMIN),
@@ -13,6 +13,8 @@ export const principalRules = {
   },
   Me: allow,
   Principal: allow,
+  PrincipalConnection: allow,
+  PrincipalEdge: allow,
   PrincipalSecretPayload: allow,
   RevokeTokensPayload: allow,
   SetPrincipalStatusPayload: allow,
