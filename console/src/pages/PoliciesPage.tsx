@@ -1,6 +1,7 @@
 import type * as G from '../generated/graphql';
 import deletePolicy from '../operations/deletePolicy.graphql?raw';
-import policies from '../operations/policies.graphql?raw';
+import policiesQuery from '../operations/policies.graphql?raw';
+import policyFields from '../operations/policyFields.graphql?raw';
 import updatePolicy from '../operations/updatePolicy.graphql?raw';
 import { ErrorMessage } from '../ErrorMessage';
 import { Link } from '../router';
@@ -11,12 +12,15 @@ import { ExplainAccess } from './ExplainAccess';
 import { usePrincipals } from './PrincipalPicker';
 import { inputOf, type PolicyFields } from './policyInput';
 
+/** The operation with the fragment it spreads. */
+const policiesDocument = `${policiesQuery}\n${policyFields}`;
+
 /** Policies, highest priority first: activate or deactivate, delete (after confirming), open to edit; explainAccess beside them. */
 export function PoliciesPage() {
   const { call } = useSession();
   const pages = useCursorPages();
   const after = pages.after;
-  const list = useLoad(() => call<G.ConsolePoliciesQuery, G.ConsolePoliciesQueryVariables>(policies, { after }), [call, after]);
+  const list = useLoad(() => call<G.ConsolePoliciesQuery, G.ConsolePoliciesQueryVariables>(policiesDocument, { after }), [call, after]);
   const principals = usePrincipals();
   const action = useAction();
 

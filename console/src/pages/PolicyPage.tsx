@@ -3,7 +3,8 @@ import { ErrorMessage } from '../ErrorMessage';
 import type * as G from '../generated/graphql';
 import createPolicy from '../operations/createPolicy.graphql?raw';
 import deletePolicy from '../operations/deletePolicy.graphql?raw';
-import policy from '../operations/policy.graphql?raw';
+import policyQuery from '../operations/policy.graphql?raw';
+import policyFields from '../operations/policyFields.graphql?raw';
 import updatePolicy from '../operations/updatePolicy.graphql?raw';
 import { Link, navigate } from '../router';
 import { useLoad, useSession } from '../session';
@@ -13,6 +14,9 @@ import { usePrincipals, type PrincipalSummary } from './PrincipalPicker';
 import { inputOf, NEW_POLICY, parsePolicyInput } from './policyInput';
 
 const ACTIONS: G.PolicyAction[] = ['READ', 'EXECUTE', 'ADMIN'];
+/** The operation with the fragment it spreads. */
+const policyDocument = `${policyQuery}\n${policyFields}`;
+
 /** Form fields whose server errors are shown next to them; errors about other fields are listed above the form. */
 const FIELDS = ['name', 'description', 'priority', 'actions', 'subjects', 'resources', 'conditions.sourceCidrs', 'conditions.arguments', 'conditions.timeWindows', 'limits'];
 
@@ -20,7 +24,7 @@ const FIELDS = ['name', 'description', 'priority', 'actions', 'subjects', 'resou
 export function PolicyPage({ id }: { id: string | null }) {
   const { call } = useSession();
   const loaded = useLoad(
-    () => (id ? call<G.ConsolePolicyQuery, G.ConsolePolicyQueryVariables>(policy, { id }) : Promise.resolve({ policy: null })),
+    () => (id ? call<G.ConsolePolicyQuery, G.ConsolePolicyQueryVariables>(policyDocument, { id }) : Promise.resolve({ policy: null })),
     [call, id],
   );
   const principals = usePrincipals();
