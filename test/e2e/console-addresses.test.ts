@@ -8,8 +8,9 @@ import { BOOTSTRAP, startRegistry, type TestRegistry } from '../helpers/registry
 
 if (!hasChromium) console.warn(`test/e2e/console-addresses.test.ts skipped: ${CHROMIUM} is missing (apt-get install chromium)`);
 
-/** The text of the focused element's nearest heading, or its tag. */
-const focused = (page: Page) => page.evaluate(() => `${document.activeElement?.tagName}:${document.activeElement?.id || document.activeElement?.textContent}`);
+/** The focused element as `TAG:id` (or `TAG:text` without an id); evaluated in the page, hence a string. */
+const focused = (page: Page) =>
+  page.evaluate<string>('`${document.activeElement?.tagName}:${document.activeElement?.id || document.activeElement?.textContent}`');
 
 describe.skipIf(!hasChromium)('console addresses: every view has a URL that survives reload and Back', () => {
   let registry: TestRegistry;

@@ -71,7 +71,7 @@ export function ProviderPage({ id }: { id: string }) {
             <dt>Request signing</dt>
             <dd>{p.requestSigning.toLowerCase()}</dd>
           </dl>
-          <p>
+          <div className="actions-row">
             <button type="button" onClick={() => void refresh()} disabled={action.busy}>
               Refresh tools
             </button>{' '}
@@ -83,7 +83,7 @@ export function ProviderPage({ id }: { id: string }) {
               question={`Remove ${p.name}? Its ${p.tools.totalCount} tool${p.tools.totalCount === 1 ? ' is' : 's are'} removed and its credentials deleted. This cannot be undone.`}
               onConfirm={() => void remove()}
             />
-          </p>
+          </div>
           <ChangeSummary change={change} />
           <UserErrors errors={userErrors} />
           <Outcome action={action} />
