@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { signInToConsole, submitConsoleSignIn } from '../helpers/console.js';
 import { manual, manualTool } from '../helpers/factories.js';
 import { BOOTSTRAP, startRegistry, type TestRegistry } from '../helpers/registry.js';
 
@@ -50,12 +51,7 @@ describe.skipIf(!hasChromium)('the console in headless Chromium', () => {
     return { page, problems };
   }
 
-  async function signIn(page: Page, clientId: string, clientSecret: string) {
-    await page.getByLabel('Client id').fill(clientId);
-    await page.getByLabel('Client secret').fill(clientSecret);
-    // From the keyboard: Enter in the form submits it.
-    await page.getByLabel('Client secret').press('Enter');
-  }
+  const signIn = (page: Page, clientId: string, clientSecret: string) => signInToConsole(page, registry, clientId, clientSecret);
 
   it('an agent signs in, searches, opens a tool, executes it and sees the result arrive over the subscription', async () => {
     const agent = await registry.createClient({ roles: ['agent'], name: 'console agent' });
@@ -172,7 +168,7 @@ describe.skipIf(!hasChromium)('the console in headless Chromium', () => {
 
   it('shows plain errors: a wrong secret, and an invalid pasted token', async () => {
     const { page } = await openConsole();
-    await signIn(page, BOOTSTRAP.clientId, 'not-the-secret-0123456789');
+    await submitConsoleSignIn(page, registry, BOOTSTRAP.clientId, 'not-the-secret-0123456789');
     await expect.poll(async () => (await page.getByRole('alert').allTextContents()).join(' | ')).toContain('Sign-in failed');
 
     await page.getByLabel('Paste an access token').check();

@@ -57,11 +57,17 @@ export async function openConsole(
  * keyboard as a person would, and waits until the console shows who is signed in. The one place
  * tests sign in: when sign-in changes, only this changes.
  */
-export async function signInToConsole(page: Page, _registry: TestRegistry, clientId: string, clientSecret: string): Promise<void> {
+export async function signInToConsole(page: Page, registry: TestRegistry, clientId: string, clientSecret: string): Promise<void> {
+  await submitConsoleSignIn(page, registry, clientId, clientSecret);
+  await page.getByText('Signed in as').waitFor();
+}
+
+/** Submits the console's sign-in with these credentials without waiting for the outcome (to test a refusal). */
+export async function submitConsoleSignIn(page: Page, _registry: TestRegistry, clientId: string, clientSecret: string): Promise<void> {
   await page.getByLabel('Client id').fill(clientId);
   await page.getByLabel('Client secret').fill(clientSecret);
+  // From the keyboard: Enter in the form submits it.
   await page.getByLabel('Client secret').press('Enter');
-  await page.getByText('Signed in as').waitFor();
 }
 
 /** The path and query of the page's address (`/console/tools/x?q=y`). */

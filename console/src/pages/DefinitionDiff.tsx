@@ -11,8 +11,8 @@ const PARTS: [key: string, label: string][] = [
   ['tags', 'Tags'],
 ];
 
-/** Words (with the spaces after them), so a changed description highlights only what changed. */
-const words = (text: string) => text.match(/\S+\s*|\s+/g) ?? [];
+/** Words and the spaces between them, so a changed description highlights only what changed. */
+const words = (text: string) => text.match(/\s+|\S+/g) ?? [];
 
 function Words({ parts, side }: { parts: DiffPart[]; side: 'removed' | 'added' }) {
   return (
