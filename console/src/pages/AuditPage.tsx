@@ -31,7 +31,7 @@ export function AuditVerificationView() {
       {v && (
         <>
           <p role="status" className={v.valid ? 'ok' : 'error'}>
-            {v.valid ? `Hash chain verified: ${v.checked} entries intact.` : `Hash chain broken${v.firstBrokenSeq ? ` at entry ${v.firstBrokenSeq}` : ''} (${v.checked} checked).`} {v.summary}
+            <strong>{v.valid ? 'Hash chain verified.' : `Hash chain broken${v.firstBrokenSeq ? ` at entry ${v.firstBrokenSeq}` : ''}.`}</strong> {v.summary}
           </p>
           <dl className="facts" data-testid="checkpoint-status">
             <dt>Checkpoint</dt>
@@ -139,7 +139,8 @@ export function AuditPage() {
       <p className="hint" aria-live="polite">
         {page ? `${page.totalCount} entr${page.totalCount === 1 ? 'y' : 'ies'}` : ''}
       </p>
-      <Table columns={['#', 'When', 'Action', 'Outcome', 'Actor', 'Target']}>
+      <div className="table-scroll">
+<Table columns={['#', 'When', 'Action', 'Outcome', 'Actor', 'Target']}>
         {page?.edges.map(({ node: e }) => (
           <tr key={e.seq}>
             <td>
@@ -157,6 +158,7 @@ export function AuditPage() {
           </tr>
         ))}
       </Table>
+</div>
       <Pager label="Audit pages" pages={pages} pageInfo={page?.pageInfo} previousLabel="Newer" nextLabel="Older" />
     </section>
   );

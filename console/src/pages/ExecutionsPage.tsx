@@ -59,7 +59,8 @@ export function ExecutionsPage() {
       <p className="hint" aria-live="polite">
         {page ? `${page.totalCount} execution${page.totalCount === 1 ? '' : 's'}` : ''}
       </p>
-      <Table columns={['Started', 'Tool', 'Status', 'Mode', 'Duration', 'Principal']}>
+      <div className="table-scroll">
+<Table columns={['Started', 'Tool', 'Status', 'Mode', 'Duration', 'Principal']}>
         {page?.edges.map(({ node: e }) => (
           <tr key={e.id}>
             <td>
@@ -75,6 +76,7 @@ export function ExecutionsPage() {
           </tr>
         ))}
       </Table>
+</div>
       <Pager label="Execution pages" pages={pages} pageInfo={page?.pageInfo} previousLabel="Newer" nextLabel="Older" />
     </section>
   );

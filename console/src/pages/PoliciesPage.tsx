@@ -53,7 +53,8 @@ export function PoliciesPage() {
         <div>
           <ErrorMessage error={list.error} />
           <Outcome action={action} />
-          <Table columns={['Priority', 'Name', 'Effect', 'Actions', 'Active', <span className="sr-only">Actions</span>]}>
+          <div className="table-scroll">
+<Table columns={['Priority', 'Name', 'Effect', 'Actions', 'Active', <span className="sr-only">Actions</span>]}>
             {list.data?.policies.edges.map(({ node: p }) => (
               <tr key={p.id}>
                 <td>{p.priority}</td>
@@ -73,6 +74,7 @@ export function PoliciesPage() {
               </tr>
             ))}
           </Table>
+</div>
           <Pager label="Policy pages" pages={pages} pageInfo={list.data?.policies.pageInfo} />
         </div>
         <ExplainAccess principals={principals.list} />

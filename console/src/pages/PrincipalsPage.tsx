@@ -99,7 +99,8 @@ export function PrincipalsPage() {
       </div>
       <Outcome action={action} />
       <ErrorMessage error={list.error} />
-      <Table columns={['Name', 'Kind', 'Client id', 'Roles', 'Status', 'Created', <span className="sr-only">Actions</span>]}>
+      <div className="table-scroll">
+<Table columns={['Name', 'Kind', 'Client id', 'Roles', 'Status', 'Created', <span className="sr-only">Actions</span>]}>
         {list.data?.principals.edges.map(({ node: p }) => (
           <tr key={p.id}>
             <td>{p.name}</td>
@@ -146,6 +147,7 @@ export function PrincipalsPage() {
           </tr>
         ))}
       </Table>
+</div>
       <Pager label="Principal pages" pages={pages} pageInfo={list.data?.principals.pageInfo} />
       <CreatePrincipal
         onCreated={(created) => {

@@ -60,7 +60,8 @@ export function ProviderVariables({ providerId }: { providerId: string }) {
       <p data-testid="missing-variables">
         {provider.missingVariables.length ? `Still needed by its tools: ${provider.missingVariables.join(', ')}` : 'Every variable its tools refer to is set.'}
       </p>
-      <Table columns={['Name', 'Value', 'Updated', <span className="sr-only">Actions</span>]}>
+      <div className="table-scroll">
+<Table columns={['Name', 'Value', 'Updated', <span className="sr-only">Actions</span>]}>
         {provider.variables.map((v) => (
           <tr key={v.name}>
             <td>{v.name}</td>
@@ -74,6 +75,7 @@ export function ProviderVariables({ providerId }: { providerId: string }) {
           </tr>
         ))}
       </Table>
+</div>
       {message && <p role="status">{message}</p>}
       <ErrorMessage error={error} />
       <UserErrors errors={errors.others(['variables.0.name', 'name', 'variables.0.value', 'value'])} />

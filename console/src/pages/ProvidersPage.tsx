@@ -55,7 +55,8 @@ export function ProvidersPage() {
     <section aria-labelledby="providers-title">
       <h1 id="providers-title">Providers</h1>
       <ErrorMessage error={list.error} />
-      <Table columns={['Name', 'Type', 'Status', 'Last discovered', 'Last error', <span className="sr-only">Actions</span>]}>
+      <div className="table-scroll">
+<Table columns={['Name', 'Type', 'Status', 'Last discovered', 'Last error', <span className="sr-only">Actions</span>]}>
         {list.data?.providers.edges.map(({ node: p }) => (
           <tr key={p.id}>
             <td>
@@ -73,6 +74,7 @@ export function ProvidersPage() {
           </tr>
         ))}
       </Table>
+</div>
       <Pager label="Provider pages" pages={pages} pageInfo={list.data?.providers.pageInfo} />
       {change && !change.userErrors.some((e) => ['name', 'callTemplate'].includes(e.field.join('.'))) && <ChangeSummary change={change} />}
       <ErrorMessage error={error} />

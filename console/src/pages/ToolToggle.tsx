@@ -33,7 +33,8 @@ export function ToolToggle({ tools, onChanged }: { tools: ToolRow[]; onChanged: 
   return (
     <>
       <Outcome action={action} />
-      <Table columns={['Tool', ...(withProvider ? ['Provider'] : []), 'Status', 'Version', 'Enabled', <span className="sr-only">Actions</span>]}>
+      <div className="table-scroll">
+<Table columns={['Tool', ...(withProvider ? ['Provider'] : []), 'Status', 'Version', 'Enabled', <span className="sr-only">Actions</span>]}>
         {tools.map((t) => (
           <tr key={t.id}>
             <td>
@@ -54,6 +55,7 @@ export function ToolToggle({ tools, onChanged }: { tools: ToolRow[]; onChanged: 
           </tr>
         ))}
       </Table>
+</div>
     </>
   );
 }
