@@ -4,8 +4,8 @@ import verifyAudit from '../operations/verifyAudit.graphql?raw';
 import { ErrorMessage } from '../ErrorMessage';
 import { Link, navigate, useAddress, withQuery } from '../router';
 import { useLoad, useSession } from '../session';
-import { Pager, Table, useCursorPages } from '../ui';
-import { when } from './common';
+import { Pager, useCursorPages } from '../ui';
+import { ScrollTable, when } from './common';
 import { PrincipalPicker, usePrincipals } from './PrincipalPicker';
 
 const OUTCOMES: G.AuditOutcome[] = ['SUCCESS', 'FAILURE', 'DENIED'];
@@ -139,8 +139,7 @@ export function AuditPage() {
       <p className="hint" aria-live="polite">
         {page ? `${page.totalCount} entr${page.totalCount === 1 ? 'y' : 'ies'}` : ''}
       </p>
-      <div className="table-scroll">
-<Table columns={['#', 'When', 'Action', 'Outcome', 'Actor', 'Target']}>
+      <ScrollTable columns={['#', 'When', 'Action', 'Outcome', 'Actor', 'Target']}>
         {page?.edges.map(({ node: e }) => (
           <tr key={e.seq}>
             <td>
@@ -157,8 +156,7 @@ export function AuditPage() {
             </td>
           </tr>
         ))}
-      </Table>
-</div>
+      </ScrollTable>
       <Pager label="Audit pages" pages={pages} pageInfo={page?.pageInfo} previousLabel="Newer" nextLabel="Older" />
     </section>
   );

@@ -3,8 +3,8 @@ import executions from '../operations/executions.graphql?raw';
 import { ErrorMessage } from '../ErrorMessage';
 import { Link, navigate, useAddress, withQuery } from '../router';
 import { useLoad, useSession } from '../session';
-import { Pager, Table, useCursorPages } from '../ui';
-import { when } from './common';
+import { Pager, useCursorPages } from '../ui';
+import { ScrollTable, when } from './common';
 import { PrincipalPicker, usePrincipals } from './PrincipalPicker';
 
 export const EXECUTION_STATUSES: G.ExecutionStatus[] = ['QUEUED', 'RUNNING', 'SUCCEEDED', 'FAILED', 'DENIED', 'CANCELLED', 'TIMED_OUT'];
@@ -59,8 +59,7 @@ export function ExecutionsPage() {
       <p className="hint" aria-live="polite">
         {page ? `${page.totalCount} execution${page.totalCount === 1 ? '' : 's'}` : ''}
       </p>
-      <div className="table-scroll">
-<Table columns={['Started', 'Tool', 'Status', 'Mode', 'Duration', 'Principal']}>
+      <ScrollTable columns={['Started', 'Tool', 'Status', 'Mode', 'Duration', 'Principal']}>
         {page?.edges.map(({ node: e }) => (
           <tr key={e.id}>
             <td>
@@ -75,8 +74,7 @@ export function ExecutionsPage() {
             <td>{e.principal?.name ?? '—'}</td>
           </tr>
         ))}
-      </Table>
-</div>
+      </ScrollTable>
       <Pager label="Execution pages" pages={pages} pageInfo={page?.pageInfo} previousLabel="Newer" nextLabel="Older" />
     </section>
   );

@@ -6,8 +6,8 @@ import updatePolicy from '../operations/updatePolicy.graphql?raw';
 import { ErrorMessage } from '../ErrorMessage';
 import { Link } from '../router';
 import { useLoad, useSession } from '../session';
-import { Pager, Table, useCursorPages } from '../ui';
-import { Confirm, Outcome, useAction } from './common';
+import { Pager, useCursorPages } from '../ui';
+import { Confirm, Outcome, ScrollTable, useAction } from './common';
 import { ExplainAccess } from './ExplainAccess';
 import { usePrincipals } from './PrincipalPicker';
 import { inputOf, type PolicyFields } from './policyInput';
@@ -53,8 +53,7 @@ export function PoliciesPage() {
         <div>
           <ErrorMessage error={list.error} />
           <Outcome action={action} />
-          <div className="table-scroll">
-<Table columns={['Priority', 'Name', 'Effect', 'Actions', 'Active', <span className="sr-only">Actions</span>]}>
+          <ScrollTable columns={['Priority', 'Name', 'Effect', 'Actions', 'Active', <span className="sr-only">Actions</span>]}>
             {list.data?.policies.edges.map(({ node: p }) => (
               <tr key={p.id}>
                 <td>{p.priority}</td>
@@ -73,8 +72,7 @@ export function PoliciesPage() {
                 </td>
               </tr>
             ))}
-          </Table>
-</div>
+          </ScrollTable>
           <Pager label="Policy pages" pages={pages} pageInfo={list.data?.policies.pageInfo} />
         </div>
         <ExplainAccess principals={principals.list} />

@@ -8,8 +8,8 @@ import rotatePrincipalSecret from '../operations/rotatePrincipalSecret.graphql?r
 import setPrincipalStatus from '../operations/setPrincipalStatus.graphql?raw';
 import { navigate, useAddress, withQuery } from '../router';
 import { useLoad, useSession } from '../session';
-import { Pager, Table, useCursorPages } from '../ui';
-import { Confirm, FieldError, FieldErrors, invalidProps, listOf, Outcome, useAction, UserErrors, when, type UserError } from './common';
+import { Pager, useCursorPages } from '../ui';
+import { Confirm, FieldError, FieldErrors, invalidProps, listOf, Outcome, ScrollTable, useAction, type UserError, UserErrors, when } from './common';
 
 const ROLES = ['viewer', 'agent', 'publisher', 'policy_admin', 'admin'];
 const KINDS: G.PrincipalKind[] = ['USER', 'SERVICE', 'AGENT'];
@@ -99,8 +99,7 @@ export function PrincipalsPage() {
       </div>
       <Outcome action={action} />
       <ErrorMessage error={list.error} />
-      <div className="table-scroll">
-<Table columns={['Name', 'Kind', 'Client id', 'Roles', 'Status', 'Created', <span className="sr-only">Actions</span>]}>
+      <ScrollTable columns={['Name', 'Kind', 'Client id', 'Roles', 'Status', 'Created', <span className="sr-only">Actions</span>]}>
         {list.data?.principals.edges.map(({ node: p }) => (
           <tr key={p.id}>
             <td>{p.name}</td>
@@ -146,8 +145,7 @@ export function PrincipalsPage() {
             </td>
           </tr>
         ))}
-      </Table>
-</div>
+      </ScrollTable>
       <Pager label="Principal pages" pages={pages} pageInfo={list.data?.principals.pageInfo} />
       <CreatePrincipal
         onCreated={(created) => {

@@ -4,8 +4,7 @@ import type * as G from '../generated/graphql';
 import providerVariables from '../operations/providerVariables.graphql?raw';
 import setProviderVariables from '../operations/setProviderVariables.graphql?raw';
 import { useLoad, useSession } from '../session';
-import { Table } from '../ui';
-import { FieldError, FieldErrors, invalidProps, UserErrors, when, type UserError } from './common';
+import { FieldError, FieldErrors, invalidProps, ScrollTable, type UserError, UserErrors, when } from './common';
 
 /**
  * A provider's variables (and the credentials its manual reads from them): which its tools still
@@ -60,8 +59,7 @@ export function ProviderVariables({ providerId }: { providerId: string }) {
       <p data-testid="missing-variables">
         {provider.missingVariables.length ? `Still needed by its tools: ${provider.missingVariables.join(', ')}` : 'Every variable its tools refer to is set.'}
       </p>
-      <div className="table-scroll">
-<Table columns={['Name', 'Value', 'Updated', <span className="sr-only">Actions</span>]}>
+      <ScrollTable columns={['Name', 'Value', 'Updated', <span className="sr-only">Actions</span>]}>
         {provider.variables.map((v) => (
           <tr key={v.name}>
             <td>{v.name}</td>
@@ -74,8 +72,7 @@ export function ProviderVariables({ providerId }: { providerId: string }) {
             </td>
           </tr>
         ))}
-      </Table>
-</div>
+      </ScrollTable>
       {message && <p role="status">{message}</p>}
       <ErrorMessage error={error} />
       <UserErrors errors={errors.others(['variables.0.name', 'name', 'variables.0.value', 'value'])} />

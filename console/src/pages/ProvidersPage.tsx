@@ -6,8 +6,8 @@ import refreshProvider from '../operations/refreshProvider.graphql?raw';
 import registerProvider from '../operations/registerProvider.graphql?raw';
 import { Link } from '../router';
 import { useLoad, useSession } from '../session';
-import { Pager, Table, useCursorPages } from '../ui';
-import { ChangeSummary, FieldError, FieldErrors, invalidProps, when, type Change } from './common';
+import { Pager, useCursorPages } from '../ui';
+import { type Change, ChangeSummary, FieldError, FieldErrors, invalidProps, ScrollTable, when } from './common';
 
 /** Providers: the list (each opens its page), refresh, and registering a new one from a URL or a pasted manual. */
 export function ProvidersPage() {
@@ -55,8 +55,7 @@ export function ProvidersPage() {
     <section aria-labelledby="providers-title">
       <h1 id="providers-title">Providers</h1>
       <ErrorMessage error={list.error} />
-      <div className="table-scroll">
-<Table columns={['Name', 'Type', 'Status', 'Last discovered', 'Last error', <span className="sr-only">Actions</span>]}>
+      <ScrollTable columns={['Name', 'Type', 'Status', 'Last discovered', 'Last error', <span className="sr-only">Actions</span>]}>
         {list.data?.providers.edges.map(({ node: p }) => (
           <tr key={p.id}>
             <td>
@@ -73,8 +72,7 @@ export function ProvidersPage() {
             </td>
           </tr>
         ))}
-      </Table>
-</div>
+      </ScrollTable>
       <Pager label="Provider pages" pages={pages} pageInfo={list.data?.providers.pageInfo} />
       {change && !change.userErrors.some((e) => ['name', 'callTemplate'].includes(e.field.join('.'))) && <ChangeSummary change={change} />}
       <ErrorMessage error={error} />

@@ -2,8 +2,7 @@ import type * as G from '../generated/graphql';
 import setToolEnabled from '../operations/setToolEnabled.graphql?raw';
 import { Link } from '../router';
 import { useSession } from '../session';
-import { Table } from '../ui';
-import { Outcome, useAction } from './common';
+import { Outcome, ScrollTable, useAction } from './common';
 
 interface ToolRow {
   id: string;
@@ -33,8 +32,7 @@ export function ToolToggle({ tools, onChanged }: { tools: ToolRow[]; onChanged: 
   return (
     <>
       <Outcome action={action} />
-      <div className="table-scroll">
-<Table columns={['Tool', ...(withProvider ? ['Provider'] : []), 'Status', 'Version', 'Enabled', <span className="sr-only">Actions</span>]}>
+      <ScrollTable columns={['Tool', ...(withProvider ? ['Provider'] : []), 'Status', 'Version', 'Enabled', <span className="sr-only">Actions</span>]}>
         {tools.map((t) => (
           <tr key={t.id}>
             <td>
@@ -54,8 +52,7 @@ export function ToolToggle({ tools, onChanged }: { tools: ToolRow[]; onChanged: 
             </td>
           </tr>
         ))}
-      </Table>
-</div>
+      </ScrollTable>
     </>
   );
 }

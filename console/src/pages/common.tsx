@@ -1,5 +1,6 @@
 import { useCallback, useState, type ReactNode } from 'react';
 import { ErrorMessage } from '../ErrorMessage';
+import { Table } from '../ui';
 
 /** A mutation's expected failure, as every payload of the API reports it. */
 export interface UserError {
@@ -156,4 +157,13 @@ export function ChangeSummary({ change }: { change: Change | null }) {
     .filter((k) => change[k]?.length)
     .map((k) => `${k}: ${change[k]!.join(', ')}`);
   return <p role="status">{parts.length ? parts.join('; ') : 'No changes.'}</p>;
+}
+
+/** A {@link Table} that scrolls sideways inside its own box when wider than the screen. */
+export function ScrollTable(props: { columns: ReactNode[]; children: ReactNode }) {
+  return (
+    <div className="table-scroll">
+      <Table columns={props.columns}>{props.children}</Table>
+    </div>
+  );
 }
