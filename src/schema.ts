@@ -17,10 +17,10 @@ import { type RegistryContext } from './context.types.js';
 import { unstorableTextPath } from './common/json-values.js';
 import { ErrorCode, RegistryError } from './errors.js';
 import { AlertResolver, SecurityAlertConnectionResolver } from './modules/alert/index.js';
-import { AuditCheckpointConnectionResolver, AuditEntryConnectionResolver, AuditResolver } from './modules/audit/index.js';
+import { AuditCheckpointConnectionResolver, AuditEntryConnectionResolver, AuditEntryResolver, AuditResolver } from './modules/audit/index.js';
 import { ExecutionConnectionResolver, ExecutionResolver } from './modules/execution/index.js';
 import { PolicyConnectionResolver, PolicyResolver } from './modules/policy/index.js';
-import { PrincipalResolver } from './modules/principal/index.js';
+import { PrincipalConnectionResolver, PrincipalResolver } from './modules/principal/index.js';
 import { ProviderConnectionResolver, ProviderResolver } from './modules/provider/index.js';
 import { ToolConnectionResolver, ToolResolver } from './modules/tool/index.js';
 import { ProviderVariableResolver } from './modules/variable/index.js';
@@ -38,11 +38,13 @@ const resolvers = [
   ProviderResolver,
   ProviderConnectionResolver,
   PrincipalResolver,
+  PrincipalConnectionResolver,
   PolicyResolver,
   ExecutionResolver,
   ExecutionConnectionResolver,
   PolicyConnectionResolver,
   AuditResolver,
+  AuditEntryResolver,
   AuditEntryConnectionResolver,
   AuditCheckpointConnectionResolver,
   AlertResolver,

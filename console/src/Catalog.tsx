@@ -2,6 +2,7 @@ import { useEffect, useState } from 'react';
 import { ErrorMessage } from './ErrorMessage';
 import type { CallTemplateType, ConsoleToolsQuery, ConsoleToolsQueryVariables } from './generated/graphql';
 import tools from './operations/tools.graphql?raw';
+import { Link, navigate, withQuery, useAddress } from './router';
 import { useLoad, useSession } from './session';
 import { Pager, useCursorPages } from './ui';
 
@@ -18,13 +19,24 @@ function useDebounced<T>(value: T, ms: number): T {
   return settled;
 }
 
-/** Search as you type, filters by tag, provider and call template type, and cursor paging. */
-export function Catalog({ onOpen }: { onOpen: (name: string) => void }) {
+/**
+ * Search as you type, filters by tag, provider and call template type, and cursor paging. The search
+ * and filters live in the address (`?q=…&tag=…&provider=…&type=…`): typing rewrites the current
+ * history entry, picking a tag or a type adds one, so Back undoes it.
+ */
+export function Catalog() {
   const { call } = useSession();
-  const [search, setSearch] = useState('');
-  const [tag, setTag] = useState('');
-  const [provider, setProvider] = useState('');
-  const [type, setType] = useState<CallTemplateType | ''>('');
+  const { search: query } = useAddress();
+  const search = query.get('q') ?? '';
+  const tag = query.get('tag') ?? '';
+  const provider = query.get('provider') ?? '';
+  const typeParam = query.get('type') ?? '';
+  const type: CallTemplateType | '' = (TYPES as string[]).includes(typeParam) ? (typeParam as CallTemplateType) : '';
+  const set = (values: Record<string, string>, replace: boolean) => navigate(`${location.pathname}${withQuery(query, values)}`, { replace });
+  const setSearch = (q: string) => set({ q }, true);
+  const setTag = (t: string, replace = true) => set({ tag: t }, replace);
+  const setProvider = (p: string) => set({ provider: p }, true);
+  const setType = (t: string) => set({ type: t }, false);
   const filter = useDebounced({ search: search.trim(), tag: tag.trim(), provider: provider.trim(), type }, 200);
   const filterKey = JSON.stringify(filter);
   const pages = useCursorPages(filterKey);
@@ -64,7 +76,7 @@ export function Catalog({ onOpen }: { onOpen: (name: string) => void }) {
         </div>
         <div>
           <label htmlFor="type">Call template type</label>
-          <select id="type" value={type} onChange={(e) => setType(e.target.value as CallTemplateType | '')}>
+          <select id="type" value={type} onChange={(e) => setType(e.target.value)}>
             <option value="">Any</option>
             {TYPES.map((t) => (
               <option key={t} value={t}>
@@ -82,9 +94,7 @@ export function Catalog({ onOpen }: { onOpen: (name: string) => void }) {
         {page?.edges.map(({ node }) => (
           <li key={node.id} className="card">
             <h2>
-              <button type="button" className="link" onClick={() => onOpen(node.name)}>
-                {node.name}
-              </button>
+              <Link to={{ name: 'tool', tool: node.name }}>{node.name}</Link>
             </h2>
             <p>{node.description}</p>
             <p className="meta">
@@ -92,7 +102,7 @@ export function Catalog({ onOpen }: { onOpen: (name: string) => void }) {
               {node.quarantined && <span className="badge warn">quarantined</span>}
               <span className={`badge ${node.provider.status === 'ACTIVE' ? '' : 'warn'}`}>provider {node.provider.status.toLowerCase()}</span>
               {node.tags.map((t) => (
-                <button key={t} type="button" className="tag" onClick={() => setTag(t)} aria-label={`Filter by tag ${t}`}>
+                <button key={t} type="button" className="tag" onClick={() => setTag(t, false)} aria-label={`Filter by tag ${t}`}>
                   #{t}
                 </button>
               ))}

@@ -2,20 +2,22 @@ import { ErrorMessage } from './ErrorMessage';
 import type { ConsoleToolQuery, ConsoleToolQueryVariables } from './generated/graphql';
 import tool from './operations/tool.graphql?raw';
 import { SchemaView } from './SchemaView';
+import { Link } from './router';
 import { Table } from './ui';
 import { useLoad, useSession } from './session';
 import { TryIt } from './TryIt';
 
 /** One tool: description, schemas, versions, quarantine and provider status, and the Try-it form. */
-export function ToolDetail({ name, onBack }: { name: string; onBack: () => void }) {
-  const { call } = useSession();
+export function ToolDetail({ name }: { name: string }) {
+  const { call, session } = useSession();
+  const isAdmin = session.roles.includes('admin');
   const { data, error, loading } = useLoad(() => call<ConsoleToolQuery, ConsoleToolQueryVariables>(tool, { name }), [call, name]);
   const t = data?.tool;
   return (
     <article aria-labelledby="tool-title">
-      <button type="button" onClick={onBack}>
-        ← Back to the catalog
-      </button>
+      <p>
+        <Link to={{ name: 'catalog' }}>← Catalog</Link>
+      </p>
       <h1 id="tool-title">{name}</h1>
       <ErrorMessage error={error} />
       {loading && !t && <p>Loading…</p>}
@@ -36,7 +38,7 @@ export function ToolDetail({ name, onBack }: { name: string; onBack: () => void 
             <dd>{t.callTemplateType.toLowerCase()}</dd>
             <dt>Provider</dt>
             <dd>
-              {t.provider.name} — {t.provider.status.toLowerCase()}
+              {isAdmin ? <Link to={{ name: 'provider', id: t.provider.id }}>{t.provider.name}</Link> : t.provider.name} — {t.provider.status.toLowerCase()}
               {t.provider.lastError && <span className="error-inline"> ({t.provider.lastError})</span>}
             </dd>
             <dt>Tags</dt>

@@ -38,19 +38,24 @@ function securityHeaders(request: FastifyRequest, reply: FastifyReply): void {
     .header('cross-origin-opener-policy', 'same-origin');
 }
 
+/** Where the console's pages live; every address under it is one of its pages. */
+export const CONSOLE_BASE = '/console/';
+
 /**
- * The catalog console (built by Vite into `dist/console`): `index.html` at `/`, hashed assets
- * under `/assets/`. When it was not built, `/` answers 404 with a coded error.
+ * The catalog console (built by Vite into `dist/console`): `index.html` for every GET under
+ * `/console/` (the page reads its address and shows that view, so reload and Back work), hashed
+ * assets under `/assets/`, and `/` and `/console` redirect to `/console/`. When it was not built,
+ * those addresses answer 404 with a coded error.
  */
 export async function consoleRoutes(app: FastifyInstance, options: { dir?: string } = {}): Promise<void> {
   const dir = options.dir ?? defaultConsoleDir();
   await app.register(async (scope) => {
     if (!existsSync(join(dir, 'index.html'))) {
-      scope.get('/', async (request, reply) =>
+      const notBuilt = async (_request: FastifyRequest, reply: FastifyReply) =>
         reply.status(404).send({
           errors: [{ message: 'The console is not built: run `npm run build`', extensions: { code: ErrorCode.NOT_FOUND } }],
-        }),
-      );
+        });
+      for (const path of ['/', '/console', '/console/', '/console/*']) scope.get(path, notBuilt);
       return;
     }
     scope.addHook('onSend', async (request, reply) => {
@@ -64,7 +69,11 @@ export async function consoleRoutes(app: FastifyInstance, options: { dir?: strin
       immutable: true,
       maxAge: '365d',
     });
+    scope.get('/', async (_request, reply) => reply.redirect(CONSOLE_BASE, 302));
+    scope.get('/console', async (_request, reply) => reply.redirect(CONSOLE_BASE, 301));
     // The page names the current assets: always revalidated.
-    scope.get('/', async (request, reply) => reply.header('cache-control', 'no-cache').sendFile('index.html', dir, { cacheControl: false }));
+    const page = async (_request: FastifyRequest, reply: FastifyReply) => reply.header('cache-control', 'no-cache').sendFile('index.html', dir, { cacheControl: false });
+    scope.get('/console/', page);
+    scope.get('/console/*', page);
   });
 }

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { signInToConsole, submitConsoleSignIn } from '../helpers/console.js';
 import { manual, manualTool } from '../helpers/factories.js';
 import { Principal } from '../../src/modules/principal/index.js';
 import { BOOTSTRAP, startRegistry, type TestRegistry } from '../helpers/registry.js';
@@ -47,16 +48,11 @@ describe.skipIf(!hasChromium)('the console in headless Chromium', () => {
     page.on('console', (message) => {
       if (message.type() === 'error') problems.push(message.text());
     });
-    await page.goto(`${registry.url}/`);
+    await page.goto(`${registry.url}/console/`);
     return { page, problems };
   }
 
-  async function signIn(page: Page, clientId: string, clientSecret: string) {
-    await page.getByLabel('Client id').fill(clientId);
-    await page.getByLabel('Client secret').fill(clientSecret);
-    // From the keyboard: Enter in the form submits it.
-    await page.getByLabel('Client secret').press('Enter');
-  }
+  const signIn = (page: Page, clientId: string, clientSecret: string) => signInToConsole(page, registry, clientId, clientSecret);
 
   it('an agent signs in, searches, opens a tool, executes it and sees the result arrive over the subscription', async () => {
     const agent = await registry.createClient({ roles: ['agent'], name: 'console agent' });
@@ -65,14 +61,14 @@ describe.skipIf(!hasChromium)('the console in headless Chromium', () => {
     await page.getByText('Signed in as console agent').waitFor();
 
     await page.getByRole('heading', { name: 'Catalog' }).waitFor();
-    await page.getByRole('button', { name: 'weather.get_forecast' }).waitFor();
+    await page.getByRole('link', { name: 'weather.get_forecast' }).waitFor();
     if (SCREENSHOT) {
       await mkdir(dirname(SCREENSHOT), { recursive: true });
       await page.screenshot({ path: SCREENSHOT, fullPage: false });
     }
 
     await page.getByLabel('Search tools').fill('echo');
-    await page.getByRole('button', { name: 'shell.echo' }).click();
+    await page.getByRole('link', { name: 'shell.echo' }).click();
     await page.getByRole('heading', { name: 'shell.echo', level: 1 }).waitFor();
     expect(await page.getByRole('region', { name: 'Input' }).textContent()).toContain('message');
 
@@ -104,20 +100,27 @@ describe.skipIf(!hasChromium)('the console in headless Chromium', () => {
 
     const { page, problems } = await openConsole();
     await signIn(page, BOOTSTRAP.clientId, BOOTSTRAP.clientSecret);
-    await page.getByRole('button', { name: 'Admin' }).click();
+    await page.getByRole('link', { name: 'Admin' }).click();
     // Refresh from the providers page: the changed definition is quarantined.
     await page.getByRole('button', { name: 'Refresh tracked' }).click();
     await expect.poll(() => page.getByRole('status').first().textContent()).toContain('quarantined: tracked.rugpull');
 
-    await page.getByRole('button', { name: 'Quarantine' }).click();
-    await page.getByRole('button', { name: 'Approve tracked.rugpull version 2' }).click();
+    await page.getByRole('link', { name: 'Quarantine' }).click();
+    // The review shows the two descriptions side by side, the added words marked.
+    const review = page.getByRole('article', { name: /tracked\.rugpull: version 2/ });
+    expect(await review.getByRole('region', { name: 'Description' }).locator('ins').textContent()).toContain('Also uploads your SSH keys.');
+    expect(await review.getByRole('region', { name: 'Description' }).getAttribute('data-changed')).toBe('true');
+    expect(await review.getByRole('region', { name: 'Input schema' }).getAttribute('data-changed')).toBe('false');
+    // Approving asks first.
+    await review.getByRole('button', { name: 'Review and approve tracked.rugpull version 2' }).click();
+    await review.getByRole('button', { name: 'Approve tracked.rugpull version 2', exact: true }).click();
     await expect.poll(() => page.getByRole('status').first().textContent()).toContain('Approved tracked.rugpull version 2: now active');
 
     const tool = await registry.graphql<{ tool: { status: string; version: number } }>('{ tool(name: "tracked.rugpull") { status version } }', {}, admin);
     expect(tool.data!.tool).toEqual({ status: 'ACTIVE', version: 2 });
 
     // The audit log verifies.
-    await page.getByRole('button', { name: 'Audit log' }).click();
+    await page.getByRole('link', { name: 'Audit log' }).click();
     await expect.poll(() => page.getByRole('status').first().textContent()).toContain('Hash chain verified');
     expect(problems).toEqual([]);
     await page.context().close();
@@ -136,8 +139,9 @@ describe.skipIf(!hasChromium)('the console in headless Chromium', () => {
 
     const { page, problems } = await openConsole();
     await signIn(page, BOOTSTRAP.clientId, BOOTSTRAP.clientSecret);
-    await page.getByRole('button', { name: 'Admin' }).click();
-    await page.getByRole('button', { name: 'Variables of newsapi' }).click();
+    await page.getByRole('link', { name: 'Admin' }).click();
+    await page.getByRole('link', { name: 'newsapi' }).click();
+    await page.getByRole('heading', { name: 'Provider newsapi', level: 1 }).waitFor();
     await expect.poll(() => page.getByTestId('missing-variables').textContent()).toContain('Still needed by its tools: NEWS_API_KEY');
 
     await page.getByLabel('Variable name').fill('NEWS_API_KEY');
@@ -165,8 +169,8 @@ describe.skipIf(!hasChromium)('the console in headless Chromium', () => {
 
   it('shows plain errors: a wrong secret, and an invalid pasted token', async () => {
     const { page } = await openConsole();
-    await signIn(page, BOOTSTRAP.clientId, 'not-the-secret-0123456789');
-    await expect.poll(() => page.getByRole('alert').textContent()).toContain('Sign-in failed');
+    await submitConsoleSignIn(page, registry, BOOTSTRAP.clientId, 'not-the-secret-0123456789');
+    await expect.poll(async () => (await page.getByRole('alert').allTextContents()).join(' | ')).toContain('Sign-in failed');
 
     await page.getByLabel('Paste an access token').check();
     await page.getByLabel('Access token', { exact: true }).fill('eyJub3Q.a.token');
@@ -179,7 +183,7 @@ describe.skipIf(!hasChromium)('the console in headless Chromium', () => {
     const viewer = await registry.createClient({ roles: ['viewer'], name: 'console viewer' });
     const { page } = await openConsole();
     await signIn(page, viewer.clientId, viewer.clientSecret);
-    await page.getByRole('button', { name: 'shell.echo' }).click();
+    await page.getByRole('link', { name: 'shell.echo' }).click();
     await page.getByLabel(/^message/).fill('hi');
     await page.getByRole('button', { name: 'Execute' }).click();
     await expect.poll(() => page.getByRole('alert').first().textContent()).toContain('Access denied');
@@ -189,7 +193,7 @@ describe.skipIf(!hasChromium)('the console in headless Chromium', () => {
       authorization: `Bearer ${registry.adminToken}`,
     });
     expect(revoked.errors).toBeUndefined();
-    await page.getByRole('button', { name: '← Back to the catalog' }).click();
+    await page.getByRole('link', { name: '← Catalog' }).click();
     await page.getByRole('heading', { name: 'Sign in' }).waitFor();
     await expect.poll(() => page.getByRole('alert').first().textContent()).toContain('Your session has ended');
     await page.context().close();

@@ -89,6 +89,8 @@ export type AuditEntry = {
   action: Scalars['String']['output'];
   /** Principal id; null for the registry itself. */
   actorId?: Maybe<Scalars['String']['output']>;
+  /** The name of the principal that acted; null for the registry itself or a principal since deleted. */
+  actorName?: Maybe<Scalars['String']['output']>;
   at: Scalars['DateTimeISO']['output'];
   details: Scalars['JSON']['output'];
   hash: Scalars['String']['output'];
@@ -99,6 +101,8 @@ export type AuditEntry = {
   seq: Scalars['ID']['output'];
   sourceIp?: Maybe<Scalars['String']['output']>;
   targetId?: Maybe<Scalars['String']['output']>;
+  /** The name of the target when it is a tool, provider, policy or principal that still exists (a tool call names its tool even after); else null. */
+  targetName?: Maybe<Scalars['String']['output']>;
   targetType: Scalars['String']['output'];
 };
 
@@ -633,6 +637,25 @@ export type Principal = {
   status: PrincipalStatus;
 };
 
+export type PrincipalConnection = {
+  edges: Array<PrincipalEdge>;
+  pageInfo: PageInfo;
+  /** Number of items matching the listing, across all pages. */
+  totalCount: Scalars['Int']['output'];
+};
+
+export type PrincipalEdge = {
+  /** Opaque cursor of this edge, for `after`. */
+  cursor: Scalars['String']['output'];
+  node: Principal;
+};
+
+export type PrincipalFilter = {
+  /** A part of the name or client id, case-insensitive. */
+  search?: InputMaybe<Scalars['String']['input']>;
+  status?: InputMaybe<PrincipalStatus>;
+};
+
 export type PrincipalIdInput = {
   principalId: Scalars['ID']['input'];
 };
@@ -789,6 +812,8 @@ export type Query = {
   alertRules: Array<AlertRule>;
   /** Signed checkpoints of the audit chain, newest first, to export (audit:read). */
   auditCheckpoints: AuditCheckpointConnection;
+  /** The entry with this sequence number (audit:read). */
+  auditEntry?: Maybe<AuditEntry>;
   /** The audit log, newest first (audit:read). */
   auditLog: AuditEntryConnection;
   /** An execution of the caller (any, with audit:read). */
@@ -803,6 +828,8 @@ export type Query = {
   policies: PolicyConnection;
   /** The policy with this id (policies:write). */
   policy?: Maybe<Policy>;
+  /** Every principal, ordered by name, a page at a time (admin). */
+  principals: PrincipalConnection;
   provider?: Maybe<Provider>;
   /** Providers ordered by name, a page at a time. */
   providers: ProviderConnection;
@@ -829,6 +856,11 @@ export type Query_EntitiesArgs = {
 export type QueryAuditCheckpointsArgs = {
   after?: InputMaybe<Scalars['String']['input']>;
   first?: InputMaybe<Scalars['Int']['input']>;
+};
+
+
+export type QueryAuditEntryArgs = {
+  seq: Scalars['ID']['input'];
 };
 
 
@@ -868,6 +900,13 @@ export type QueryPoliciesArgs = {
 
 export type QueryPolicyArgs = {
   id: Scalars['ID']['input'];
+};
+
+
+export type QueryPrincipalsArgs = {
+  after?: InputMaybe<Scalars['String']['input']>;
+  filter?: InputMaybe<PrincipalFilter>;
+  first?: InputMaybe<Scalars['Int']['input']>;
 };
 
 

@@ -1,4 +1,4 @@
-import { Arg, Ctx, Int, Mutation, Query, Resolver } from 'type-graphql';
+import { Arg, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
 import { type Page } from '../../common/pagination.js';
 import { withUserErrors } from '../../common/user-errors.js';
 import { type RegistryContext } from '../../context.types.js';
@@ -8,6 +8,7 @@ import { type AuditVerification } from './audit.service.js';
 import {
   AuditCheckpointConnection,
   AuditEntryConnection,
+  AuditEntryNode,
   AuditLogFilter,
   AuditVerificationNode,
   CreateAuditCheckpointPayload,
@@ -23,6 +24,11 @@ export class AuditResolver {
     @Ctx() ctx: RegistryContext,
   ): Promise<Page<AuditEntry>> {
     return ctx.audit.list({ first, after, filter });
+  }
+
+  @Query(() => AuditEntryNode, { nullable: true, description: 'The entry with this sequence number (audit:read).' })
+  auditEntry(@Arg('seq', () => ID) seq: string, @Ctx() ctx: RegistryContext): Promise<AuditEntry | null> {
+    return ctx.audit.findBySeq(seq);
   }
 
   @Query(() => AuditVerificationNode, {
@@ -48,5 +54,36 @@ export class AuditResolver {
   @Mutation(() => CreateAuditCheckpointPayload, { description: "Signs a checkpoint of the audit chain's head now, stores it and logs it (admin)." })
   createAuditCheckpoint(@Ctx() ctx: RegistryContext) {
     return withUserErrors(() => ctx.audit.createCheckpoint(ctx.actor));
+  }
+}
+
+/** Names for an entry's ids, so people read who did what to what. */
+@Resolver(() => AuditEntryNode)
+export class AuditEntryResolver {
+  @FieldResolver(() => String, { nullable: true, description: 'The name of the principal that acted; null for the registry itself or a principal since deleted.' })
+  async actorName(@Root() entry: AuditEntry, @Ctx() ctx: RegistryContext): Promise<string | null> {
+    return entry.actorId ? ((await ctx.principals.findById(entry.actorId))?.name ?? null) : null;
+  }
+
+  @FieldResolver(() => String, {
+    nullable: true,
+    description: 'The name of the target when it is a tool, provider, policy or principal that still exists (a tool call names its tool even after); else null.',
+  })
+  async targetName(@Root() entry: AuditEntry, @Ctx() ctx: RegistryContext): Promise<string | null> {
+    const id = entry.targetId;
+    const recorded = typeof entry.details?.tool === 'string' ? entry.details.tool : null;
+    if (!id) return null;
+    switch (entry.targetType) {
+      case 'tool':
+        return (await ctx.tools.findById(id))?.name ?? recorded;
+      case 'provider':
+        return (await ctx.providers.load(id))?.name ?? null;
+      case 'policy':
+        return (await ctx.policies.findById(id))?.name ?? null;
+      case 'principal':
+        return (await ctx.principals.findById(id))?.name ?? null;
+      default:
+        return null;
+    }
   }
 }

@@ -4,7 +4,7 @@ import { allow } from '../../security/shield.js';
 
 /** Reading the log and exporting its checkpoints needs `audit:read`; verifying it and taking a checkpoint is an admin's job. */
 export const auditRules = {
-  Query: { auditLog: requireScope(Scope.AUDIT_READ), auditCheckpoints: requireScope(Scope.AUDIT_READ), verifyAuditLog: requireScope(Scope.ADMIN) },
+  Query: { auditLog: requireScope(Scope.AUDIT_READ), auditEntry: requireScope(Scope.AUDIT_READ), auditCheckpoints: requireScope(Scope.AUDIT_READ), verifyAuditLog: requireScope(Scope.ADMIN) },
   Mutation: { createAuditCheckpoint: requireScope(Scope.ADMIN) },
   AuditCheckpoint: allow,
   AuditCheckpointConnection: allow,

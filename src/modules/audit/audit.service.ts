@@ -285,6 +285,11 @@ export class AuditService {
     return toPage(rows, size, args.after, (e) => encodeCursor('audit', [e.at.toISOString(), e.seq]), total);
   }
 
+  /** The entry with this sequence number, or null (also for anything that is not one). */
+  async findBySeq(seq: string): Promise<AuditEntry | null> {
+    return /^[1-9][0-9]{0,17}$/.test(seq) ? this.em.findOne(AuditEntry, { seq }) : null;
+  }
+
   /**
    * The next entries for a SIEM export after `after` (a cursor from an earlier export; from the start
    * without one), at most `limit`. Entries come in the order their transactions started, and only

@@ -15,6 +15,6 @@ export {
   type ExportedEntry,
   MAX_EXPORT_LIMIT,
 } from './audit.service.js';
-export { AuditResolver } from './audit.resolver.js';
+export { AuditEntryResolver, AuditResolver } from './audit.resolver.js';
 export { AuditCheckpointConnectionResolver, AuditEntryConnectionResolver } from './audit.types.js';
 export { auditRules } from './audit.rules.js';

@@ -5,7 +5,7 @@ export { type Viewer } from './viewer.js';
 export { PrincipalService, viewerOf, viewerWithScopes, type CreatePrincipalInput, type PrincipalWithSecret } from './principal.service.js';
 export { RefreshTokenService, revokeFamily, type RefreshOwner, type RefreshResult } from './refresh-tokens.service.js';
 export { PrincipalResolver } from './principal.resolver.js';
-export { PrincipalNode } from './principal.types.js';
+export { PrincipalConnectionResolver, PrincipalNode } from './principal.types.js';
 export { principalRules } from './principal.rules.js';
 export { createAdmin, ensureBootstrapAdmin, hasAdmin } from './bootstrap.js';
 export { type FamilyHolder, type HolderState, type PrincipalChanges, PRINCIPAL_TOPIC, TokenHolderCache } from './token-holders.js';

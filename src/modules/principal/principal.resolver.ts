@@ -1,11 +1,15 @@
-import { Arg, Ctx, Mutation, Query, Resolver } from 'type-graphql';
+import { Arg, Ctx, Int, Mutation, Query, Resolver } from 'type-graphql';
+import { type Page } from '../../common/pagination.js';
 import { withUserErrors } from '../../common/user-errors.js';
 import { type RegistryContext } from '../../context.types.js';
 import { ErrorCode, RegistryError } from '../../errors.js';
+import { type Principal } from './principal.entity.js';
 import {
   CreatePrincipalInput,
   MeNode,
   RateLimitNode,
+  PrincipalConnection,
+  PrincipalFilter,
   PrincipalIdInput,
   PrincipalSecretPayload,
   RevokeTokensPayload,
@@ -28,6 +32,16 @@ export class PrincipalResolver {
     const budget = ctx.usage.budget ?? (await ctx.peekBudget());
     if (!budget) throw new RegistryError(ErrorCode.UNAUTHENTICATED, 'Authentication required: send a bearer token');
     return { limit: budget.limit, cost: ctx.queryCharge ?? 1, remaining: budget.remaining, used: budget.used, resetAt: budget.resetAt };
+  }
+
+  @Query(() => PrincipalConnection, { description: 'Every principal, ordered by name, a page at a time (admin).' })
+  principals(
+    @Arg('first', () => Int, { nullable: true, defaultValue: 20 }) first: number,
+    @Arg('after', () => String, { nullable: true }) after: string | null,
+    @Arg('filter', () => PrincipalFilter, { nullable: true }) filter: PrincipalFilter | null,
+    @Ctx() ctx: RegistryContext,
+  ): Promise<Page<Principal>> {
+    return ctx.principals.list({ first, after, filter });
   }
 
   @Mutation(() => PrincipalSecretPayload, { description: 'Creates a principal with client credentials (admin).' })

@@ -4,7 +4,7 @@ import { allow } from '../../security/shield.js';
 
 /** Anyone signed in may ask who they are, what is left of their budget, and revoke their own tokens; the rest is for admins. */
 export const principalRules = {
-  Query: { me: authenticated, rateLimit: authenticated },
+  Query: { me: authenticated, rateLimit: authenticated, principals: requireScope(Scope.ADMIN) },
   Mutation: {
     createPrincipal: requireScope(Scope.ADMIN),
     rotatePrincipalSecret: requireScope(Scope.ADMIN),
@@ -14,6 +14,8 @@ export const principalRules = {
   Me: allow,
   RateLimit: allow,
   Principal: allow,
+  PrincipalConnection: allow,
+  PrincipalEdge: allow,
   PrincipalSecretPayload: allow,
   RevokeTokensPayload: allow,
   SetPrincipalStatusPayload: allow,

@@ -1,5 +1,7 @@
-import { type EntityManager } from '@mikro-orm/postgresql';
+import { type EntityManager, type FilterQuery } from '@mikro-orm/postgresql';
 import { isUuid } from '../../common/ids.js';
+import { isStorableText } from '../../common/json-values.js';
+import { decodeCursor, encodeCursor, type Page, pageSize, toPage } from '../../common/pagination.js';
 import { ErrorCode, RegistryError } from '../../errors.js';
 import { effectiveScopes, isScope, ROLES, Scope } from '../../security/scopes.js';
 import { type Actor, auditActor, AuditOutcome, AuditService } from '../audit/index.js';
@@ -53,6 +55,33 @@ export class PrincipalService {
     private readonly em: EntityManager,
     private readonly changes?: PrincipalChanges,
   ) {}
+
+  /**
+   * Principals ordered by name (then id), a page at a time; `search` matches a part of the name or
+   * the client id, case-insensitively. Throws PAGE_SIZE_EXCEEDED or INVALID_CURSOR.
+   */
+  async list(args: { first?: number | null; after?: string | null; filter?: { status?: PrincipalStatus | null; search?: string | null } | null }): Promise<Page<Principal>> {
+    const size = pageSize(args.first);
+    const where: FilterQuery<Principal>[] = [];
+    const search = args.filter?.search?.trim();
+    if (search && (search.length > 200 || !isStorableText(search))) {
+      throw new RegistryError(ErrorCode.BAD_USER_INPUT, '`filter.search` is at most 200 characters of text', { argument: 'filter.search', http: { status: 400 } });
+    }
+    if (search) {
+      const like = `%${search.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+      where.push({ $or: [{ name: { $ilike: like } }, { clientId: { $ilike: like } }] });
+    }
+    if (args.filter?.status) where.push({ status: args.filter.status });
+    const filtered: FilterQuery<Principal> = where.length ? { $and: where } : {};
+    const page: FilterQuery<Principal> = args.after
+      ? (() => {
+          const [name, id] = decodeCursor<[string, string]>('principals', args.after, ['string', 'string']);
+          return { $or: [{ name: { $gt: name } }, { name, id: { $gt: id } }] };
+        })()
+      : {};
+    const rows = await this.em.find(Principal, { $and: [filtered, page] }, { orderBy: { name: 'asc', id: 'asc' }, limit: size + 1 });
+    return toPage(rows, size, args.after, (p) => encodeCursor('principals', [p.name, p.id]), () => this.em.count(Principal, filtered));
+  }
 
   async findById(id: string): Promise<Principal | null> {
     return isUuid(id) ? this.em.findOne(Principal, { id }) : null;

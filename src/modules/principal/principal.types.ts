@@ -1,4 +1,5 @@
 import { Directive, Field, ID, InputType, Int, ObjectType, registerEnumType } from 'type-graphql';
+import { connectionTypes } from '../../common/connection.types.js';
 import { UserError } from '../../common/user-error.types.js';
 import { PrincipalKind, PrincipalStatus } from './principal.entity.js';
 
@@ -128,4 +129,15 @@ export class RevokeTokensPayload {
 
   @Field(() => [UserError])
   userErrors!: UserError[];
+}
+
+export const { Edge: PrincipalEdge, Connection: PrincipalConnection, ConnectionResolver: PrincipalConnectionResolver } = connectionTypes(PrincipalNode, 'Principal');
+
+@InputType('PrincipalFilter')
+export class PrincipalFilter {
+  @Field(() => String, { nullable: true, description: 'A part of the name or client id, case-insensitive.' })
+  search?: string | null;
+
+  @Field(() => PrincipalStatus, { nullable: true })
+  status?: PrincipalStatus | null;
 }
