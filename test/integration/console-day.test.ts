@@ -47,6 +47,11 @@ const day: Step[] = [
   { operation: 'providers', variables: () => ({ first: 50 }), times: 40 },
   { operation: 'policies', variables: () => ({}), times: 40 },
   { operation: 'audit', variables: () => ({}), times: 40 },
+  { operation: 'auditEntry', variables: ({ run }) => ({ seq: String(run + 1) }), times: 10 },
+  { operation: 'principals', variables: ({ run }) => ({ first: 20, filter: run % 2 ? { search: 'agent' } : undefined }), times: 20 },
+  { operation: 'executions', variables: () => ({ first: 20 }), times: 20 },
+  { operation: 'adminTools', variables: ({ run }) => ({ first: 20, filter: run % 2 ? { search: 'tool' } : undefined }), times: 20 },
+  { operation: 'provider', variables: ({ providerId }) => ({ id: providerId }), times: 20 },
   { operation: 'verifyAudit', variables: () => ({}), times: 5 },
   { operation: 'quarantined', variables: () => ({}), times: 10 },
   { operation: 'providerVariables', variables: ({ providerId }) => ({ id: providerId }), times: 10 },
@@ -87,8 +92,15 @@ describe('a day of console use by one admin', () => {
     });
     const { access_token: token } = (await signedIn.json()) as { access_token: string };
     const documents = new Map<string, string>();
+    const read = (name: string) => readFile(new URL(`../../console/src/operations/${name}.graphql`, import.meta.url), 'utf8');
+    // As the console sends them: an operation with the fragments it spreads (they live in files of their own).
+    const fragments = new Map([['ConsolePolicyFields', await read('policyFields')]]);
     const documentOf = async (name: string) => {
-      if (!documents.has(name)) documents.set(name, await readFile(new URL(`../../console/src/operations/${name}.graphql`, import.meta.url), 'utf8'));
+      if (!documents.has(name)) {
+        let document = await read(name);
+        for (const [fragment, text] of fragments) if (document.includes(`...${fragment}`)) document += `\n${text}`;
+        documents.set(name, document);
+      }
       return documents.get(name)!;
     };
 
