@@ -212,7 +212,7 @@ describe.skipIf(!hasChromium)('the console in headless Chromium', () => {
 
     await page.reload();
     await page.getByText('Signed in as console reloader').waitFor();
-    await page.getByRole('button', { name: 'weather.get_forecast' }).waitFor();
+    await page.getByRole('link', { name: 'weather.get_forecast' }).waitFor();
     expect(await page.evaluate('document.cookie')).toBe('');
     // The restore rotated the refresh token.
     const [rotated] = await page.context().cookies();
@@ -239,7 +239,7 @@ describe.skipIf(!hasChromium)('the console in headless Chromium', () => {
     await registry.db.fork().nativeUpdate(Principal, { id: viewer.principalId }, { costBudgetPerHour: 20 });
     const { page, problems } = await openConsole();
     await signIn(page, viewer.clientId, viewer.clientSecret);
-    await page.getByRole('button', { name: 'weather.get_forecast' }).waitFor();
+    await page.getByRole('link', { name: 'weather.get_forecast' }).waitFor();
     // The same principal spends the rest of its hour elsewhere.
     const token = (await registry.tokenFor(viewer)).access_token;
     let spent = false;
@@ -269,7 +269,7 @@ describe.skipIf(!hasChromium)('the console in headless Chromium', () => {
       await expect.poll(async () => (await context.cookies())[0]?.value, { timeout: 30_000, interval: 250 }).not.toBe(first!.value);
       // Still signed in, and the API answers with the refreshed token.
       await page.getByLabel('Search tools').fill('forecast');
-      await page.getByRole('button', { name: 'weather.get_forecast' }).click();
+      await page.getByRole('link', { name: 'weather.get_forecast' }).click();
       await page.getByRole('heading', { name: 'weather.get_forecast', level: 1 }).waitFor();
       expect(await page.getByText('Signed in as console refresher').count()).toBe(1);
       await context.close();
