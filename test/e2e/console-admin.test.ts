@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { manual, manualTool } from '../helpers/factories.js';
-import { addressOf, CHROMIUM, hasChromium, launchChromium, openConsole, signInToConsole, VIEWPORTS } from '../helpers/console.js';
+import { addressOf, CHROMIUM, hasChromium, launchChromium, openConsole, signInIfAsked, signInToConsole, VIEWPORTS } from '../helpers/console.js';
 import { BOOTSTRAP, startRegistry, type TestRegistry } from '../helpers/registry.js';
 
 if (!hasChromium) console.warn(`test/e2e/console-admin.test.ts skipped: ${CHROMIUM} is missing (apt-get install chromium)`);
@@ -256,12 +256,12 @@ describe.skipIf(!hasChromium)('the console’s admin pages', () => {
       await page.getByRole('link', { name: /^Execution of shell\.echo/ }).first().waitFor();
       expect(await page.getByRole('table').textContent()).not.toContain(`${slow}.nap`);
       await page.goto(`${registry.url}/console/executions/${done.executeTool.id}`);
-      await signInToConsole(page, registry, BOOTSTRAP.clientId, BOOTSTRAP.clientSecret);
+      await signInIfAsked(page, registry, BOOTSTRAP.clientId, BOOTSTRAP.clientSecret);
       expect(await page.getByRole('region', { name: 'Arguments' }).textContent()).toContain(`listed ${w}`);
       expect(await page.getByRole('button', { name: 'Cancel execution…' }).count()).toBe(0);
 
       await page.goto(`${registry.url}/console/executions/${running.executeTool.id}`);
-      await signInToConsole(page, registry, BOOTSTRAP.clientId, BOOTSTRAP.clientSecret);
+      await signInIfAsked(page, registry, BOOTSTRAP.clientId, BOOTSTRAP.clientSecret);
       await page.getByRole('heading', { name: `Execution of ${slow}.nap`, level: 1 }).waitFor();
       await page.getByRole('button', { name: 'Cancel execution…' }).click();
       await page.getByRole('button', { name: 'Cancel this execution' }).click();
