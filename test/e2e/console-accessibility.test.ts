@@ -1,17 +1,15 @@
 import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, dirname, extname, join } from 'node:path';
 import { promisify } from 'node:util';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { expectNoSeriousViolations } from '../helpers/axe.js';
+import { axeFindings, formatFindings } from '../helpers/axe.js';
+import { CHROMIUM, hasChromium, launchChromium, signInToConsole } from '../helpers/console.js';
 import { manual, manualTool } from '../helpers/factories.js';
 import { BOOTSTRAP, startRegistry, type TestRegistry } from '../helpers/registry.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-const hasChromium = existsSync(CHROMIUM);
 if (!hasChromium) console.warn(`test/e2e/console-accessibility.test.ts skipped: ${CHROMIUM} is missing (apt-get install chromium)`);
 /** Set CONSOLE_SCREENSHOT=docs/console.png to also write docs/console-light.png and docs/console-dark.png. */
 const SCREENSHOT = process.env.CONSOLE_SCREENSHOT;
@@ -37,58 +35,74 @@ const WAIT_TOOL = {
   tool_call_template: { call_template_type: 'cli', commands: [{ command: 'sleep UTCP_ARG_seconds_UTCP_END' }] },
 };
 
+/** Ids of the records the detail pages show, created in `beforeAll`. */
+const ids = { provider: '', execution: '', policy: '', auditSeq: '' };
+
 /**
- * Every page of the console reachable today and how to get there from any page once signed in as
- * an admin; each is scanned with axe-core at every width and colour scheme. Add a row per new page.
+ * Every page of the console and how to reach it once signed in as an admin: its address, the level-1
+ * heading it shows, and what to wait for or do there; each is scanned with axe-core at every width
+ * and colour scheme. Add a row per new page.
  */
-const PAGES: { name: string; open: (page: Page) => Promise<void>; exclude?: string[] }[] = [
-  {
-    name: 'catalog',
-    open: async (page) => {
-      await page.getByRole('navigation', { name: 'Main' }).getByRole('button', { name: 'Catalog' }).click();
-      await page.getByRole('button', { name: 'weather.get_forecast' }).waitFor();
-    },
-  },
-  {
-    name: 'tool detail with Try it',
-    open: async (page) => {
-      await openTool(page, 'weather.get_forecast');
-    },
-  },
+const PAGES: { name: string; path: () => string; heading: string | (() => string); ready?: (page: Page) => Promise<void>; exclude?: string[] }[] = [
+  { name: 'catalog', path: () => '/console/', heading: 'Catalog', ready: (page) => page.getByRole('link', { name: 'weather.get_forecast' }).waitFor() },
+  { name: 'tool detail with Try it', path: () => '/console/tools/weather.get_forecast', heading: 'weather.get_forecast', ready: (page) => page.getByRole('heading', { name: 'Try it' }).waitFor() },
   {
     name: 'Try it with invalid arguments',
-    open: async (page) => {
-      await openTool(page, 'lab.wait');
+    path: () => '/console/tools/lab.wait',
+    heading: 'lab.wait',
+    ready: async (page) => {
       await page.getByLabel(/^seconds/).fill('99');
       await page.getByRole('button', { name: 'Execute' }).click();
       await page.getByRole('alert').filter({ hasText: '/seconds' }).waitFor();
     },
   },
-  ...(['Providers', 'Quarantine', 'Policies', 'Audit log'] as const).map((section) => ({
-    name: `admin: ${section.toLowerCase()}`,
-    open: async (page: Page) => {
-      await page.getByRole('navigation', { name: 'Main' }).getByRole('button', { name: 'Admin' }).click();
-      await page.getByRole('navigation', { name: 'Admin sections' }).getByRole('button', { name: section }).click();
-      await page.getByRole('heading', { level: 2 }).first().waitFor();
-      await page.getByRole('table').first().or(page.getByRole('article').first()).waitFor();
-    },
+  { name: 'provider detail', path: () => `/console/providers/${ids.provider}`, heading: 'Provider lab' },
+  { name: 'execution detail', path: () => `/console/executions/${ids.execution}`, heading: 'Execution of lab.wait', ready: (page) => page.getByRole('region', { name: 'Result' }).waitFor() },
+  { name: 'policy detail', path: () => `/console/policies/${ids.policy}`, heading: 'Policy a11y-policy' },
+  { name: 'new policy', path: () => '/console/policies/new', heading: 'New policy' },
+  { name: 'audit entry', path: () => `/console/audit/${ids.auditSeq}`, heading: () => `Audit entry ${ids.auditSeq}` },
+  ...(
+    [
+      ['providers', 'Providers'],
+      ['tools', 'Tools'],
+      ['quarantine', 'Quarantine'],
+      ['policies', 'Policies'],
+      ['principals', 'Principals'],
+      ['executions', 'Executions'],
+      ['audit', 'Audit log'],
+    ] as const
+  ).map(([section, heading]) => ({
+    name: `admin: ${section}`,
+    path: () => `/console/admin/${section}`,
+    heading,
+    ready: (page: Page) => page.getByRole('table').first().or(page.getByRole('article').first()).waitFor(),
   })),
   {
     name: 'GraphQL explorer',
-    open: async (page) => {
-      await page.getByRole('navigation', { name: 'Main' }).getByRole('button', { name: 'GraphQL explorer' }).click();
-      await page.locator('.graphiql-query-editor .CodeMirror').waitFor();
-    },
+    path: () => '/console/explorer',
+    heading: 'GraphQL explorer',
+    ready: (page) => page.locator('.graphiql-query-editor .CodeMirror').waitFor(),
     // GraphiQL's own tab strip puts its tab's buttons inside the element with role="tab"
     // (axe-core: nested-interactive); the rest of the explorer is scanned.
     exclude: ['.graphiql-tabs'],
   },
+  { name: 'page not found', path: () => '/console/no/such/page', heading: 'Page not found' },
 ];
 
+/** Opens a page of `PAGES` at its address and waits until it shows its content. */
+async function openPage(page: Page, url: string, entry: (typeof PAGES)[number]) {
+  await page.goto(`${url}${entry.path()}`);
+  const heading = typeof entry.heading === 'function' ? entry.heading() : entry.heading;
+  await page.getByRole('heading', { name: heading, level: 1, exact: true }).waitFor();
+  await entry.ready?.(page);
+  await page.waitForLoadState('networkidle');
+}
+
+/** Opens a tool's page by following links from the main navigation, as a person would. */
 async function openTool(page: Page, name: string) {
-  await page.getByRole('navigation', { name: 'Main' }).getByRole('button', { name: 'Catalog' }).click();
+  await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Catalog' }).click();
   await page.getByLabel('Search tools').fill(name);
-  await page.getByRole('button', { name, exact: true }).click();
+  await page.getByRole('link', { name, exact: true }).click();
   await page.getByRole('heading', { name, level: 1 }).waitFor();
   await page.getByRole('heading', { name: 'Try it' }).waitFor();
 }
@@ -109,6 +123,23 @@ describe.skipIf(!hasChromium)('the console for people, in headless Chromium', ()
       admin(),
     );
     expect(lab.data!.registerProvider.provider).not.toBeNull();
+    ids.provider = lab.data!.registerProvider.provider!.id;
+    // An execution, a policy and its audit entry, for their detail pages.
+    const executed = await registry.graphql<{ executeTool: { id: string; status: string } }>(
+      'mutation { executeTool(input: { tool: "lab.wait", arguments: { seconds: 1 } }) { id status } }',
+      {},
+      admin(),
+    );
+    expect(executed.data!.executeTool.status).toBe('SUCCEEDED');
+    ids.execution = executed.data!.executeTool.id;
+    const policy = await registry.graphql<{ createPolicy: { policy: { id: string } | null } }>(
+      'mutation { createPolicy(input: { name: "a11y-policy", effect: ALLOW, actions: [READ], resources: { tools: ["weather.*"] } }) { policy { id } userErrors { message } } }',
+      {},
+      admin(),
+    );
+    ids.policy = policy.data!.createPolicy.policy!.id;
+    const audit = await registry.graphql<{ auditLog: { edges: { node: { seq: string } }[] } }>('{ auditLog(first: 1, filter: { action: "policy.create" }) { edges { node { seq } } } }', {}, admin());
+    ids.auditSeq = audit.data!.auditLog.edges[0]!.node.seq;
     // A quarantined version with a long definition, for the quarantine page's layout.
     const long = 'Reads a file and reports its size, owner, permissions and modification time in a long sentence. ';
     await writeFile(join(fileRoot, 'files.json'), JSON.stringify(manual([manualTool({ name: 'stat', description: long })])));
@@ -124,10 +155,7 @@ describe.skipIf(!hasChromium)('the console for people, in headless Chromium', ()
       admin(),
     );
     expect(refreshed.data!.refreshProvider.quarantined).toEqual(['files.stat']);
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    });
+    browser = await launchChromium();
   });
 
   afterAll(async () => {
@@ -156,11 +184,8 @@ describe.skipIf(!hasChromium)('the console for people, in headless Chromium', ()
     page.on('console', (message) => {
       if (message.type() === 'error') problems.push(message.text());
     });
-    await page.goto(`${registry.url}/`);
-    await page.getByLabel('Client id').fill(BOOTSTRAP.clientId);
-    await page.getByLabel('Client secret').fill(BOOTSTRAP.clientSecret);
-    await page.getByLabel('Client secret').press('Enter');
-    await page.getByText('Signed in as').waitFor();
+    await page.goto(`${registry.url}/console/`);
+    await signInToConsole(page, registry, BOOTSTRAP.clientId, BOOTSTRAP.clientSecret);
     return { context, page, problems, tokens };
   }
 
@@ -180,15 +205,20 @@ describe.skipIf(!hasChromium)('the console for people, in headless Chromium', ()
 
   for (const width of WIDTHS) {
     for (const scheme of SCHEMES) {
-      it(`every page at ${width} px in the ${scheme} scheme has no serious or critical axe-core violation and no horizontal overflow`, { timeout: 240_000 }, async () => {
+      it(`every page at ${width} px in the ${scheme} scheme has no serious or critical axe-core violation and no horizontal overflow`, { timeout: 600_000 }, async () => {
         const { context, page, problems } = await signedIn(width, scheme);
         expect(await page.evaluate("matchMedia('(prefers-color-scheme: dark)').matches")).toBe(scheme === 'dark');
-        await expectNoSeriousViolations(page, `the catalog after sign-in at ${width} px (${scheme})`);
+        // Every page is checked before failing, so one run lists every page that needs work.
+        const failures: string[] = [];
         for (const entry of PAGES) {
-          await entry.open(page);
-          await expectNoSeriousViolations(page, `${entry.name} at ${width} px (${scheme})`, { exclude: entry.exclude });
-          await expectNoOverflow(page, `${entry.name} at ${width} px`);
+          const label = `${entry.name} (${entry.path()}) at ${width} px (${scheme})`;
+          await openPage(page, registry.url, entry);
+          const findings = await axeFindings(page, { exclude: entry.exclude });
+          if (findings.length) failures.push(`axe-core on ${label}:\n${formatFindings(findings)}`);
+          const { by, elements } = await overflow(page);
+          if (by > 0) failures.push(`${label} overflows sideways by ${by} px: ${elements.join(', ')}`);
         }
+        expect(failures.join('\n\n')).toBe('');
         expect(problems).toEqual([]);
         await context.close();
       });
@@ -295,17 +325,18 @@ describe.skipIf(!hasChromium)('the console for people, in headless Chromium', ()
       const { context, page, problems } = await signedIn(width, 'light');
       const csp: string[] = [];
       page.on('response', (response) => {
-        if (response.url() === `${registry.url}/`) csp.push(response.headers()['content-security-policy'] ?? '');
+        if (response.request().resourceType() === 'document') csp.push(response.headers()['content-security-policy'] ?? '');
       });
+      // After a reload the console session is restored: no sign-in form.
       await page.reload();
-      await page.getByLabel('Client id').fill(BOOTSTRAP.clientId);
-      await page.getByLabel('Client secret').fill(BOOTSTRAP.clientSecret);
-      await page.getByLabel('Client secret').press('Enter');
+      await page.getByText('Signed in as').waitFor();
+      expect(await page.getByLabel('Client id').count()).toBe(0);
       expect(csp[0]).toContain("script-src 'self'");
       expect(csp[0]).toContain("style-src 'self'");
 
-      await page.getByRole('navigation', { name: 'Main' }).getByRole('button', { name: 'GraphQL explorer' }).click();
+      await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'GraphQL explorer' }).click();
       await page.getByRole('heading', { name: 'GraphQL explorer', level: 1 }).waitFor();
+      expect(new URL(page.url()).pathname).toBe('/console/explorer');
       const editor = page.locator('.graphiql-query-editor .CodeMirror');
       await editor.waitFor();
       await editor.evaluate((e) => (e as unknown as { CodeMirror: { setValue(v: string): void } }).CodeMirror.setValue('{ me { principal { name } } }'));

@@ -112,7 +112,7 @@ export function PrincipalsPage() {
             <td>{when(p.createdAt)}</td>
             <td className="actions">
               <Confirm
-                label="Rotate secret…"
+                label="Rotate the secret…"
                 ariaLabel={`Rotate the secret of ${p.name}…`}
                 confirmLabel={`Rotate the secret of ${p.name}`}
                 busy={action.busy}
@@ -120,7 +120,7 @@ export function PrincipalsPage() {
                 onConfirm={() => void rotate(p)}
               />{' '}
               <Confirm
-                label="Revoke tokens…"
+                label="Revoke the tokens…"
                 ariaLabel={`Revoke the tokens of ${p.name}…`}
                 confirmLabel={`Revoke the tokens of ${p.name}`}
                 busy={action.busy}

@@ -47,7 +47,7 @@ export function QuarantinePage() {
               </p>
               <DefinitionDiff approved={(approved?.definition as Record<string, unknown> | undefined) ?? null} pending={v.definition as Record<string, unknown>} />
               <Confirm
-                label={`Approve version ${v.version}…`}
+                label="Review and approve…"
                 ariaLabel={`Review and approve ${t.name} version ${v.version}`}
                 confirmLabel={`Approve ${t.name} version ${v.version}`}
                 busy={action.busy}
