@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { signInToConsole, submitConsoleSignIn } from '../helpers/console.js';
+import { signInToConsole, submitConsoleSignIn, VIEWPORTS } from '../helpers/console.js';
 import { manual, manualTool } from '../helpers/factories.js';
 import { Principal } from '../../src/modules/principal/index.js';
 import { BOOTSTRAP, startRegistry, type TestRegistry } from '../helpers/registry.js';
@@ -36,8 +36,8 @@ describe.skipIf(!hasChromium)('the console in headless Chromium', () => {
   });
 
   /** A fresh page that fails the test on any request leaving the registry's origin or any CSP violation. */
-  async function openConsole(): Promise<{ page: Page; problems: string[] }> {
-    const context = await browser.newContext({ viewport: { width: 1200, height: 900 } });
+  async function openConsole(viewport: { width: number; height: number } = { width: 1200, height: 900 }): Promise<{ page: Page; problems: string[] }> {
+    const context = await browser.newContext({ viewport });
     const page = await context.newPage();
     const problems: string[] = [];
     page.on('request', (request) => {
@@ -199,11 +199,12 @@ describe.skipIf(!hasChromium)('the console in headless Chromium', () => {
     await page.context().close();
   });
 
-  it('keeps the session across a reload without showing the refresh token to scripts, and a sign-out survives a reload too', async () => {
-    const admin = await registry.createClient({ roles: ['admin'], name: 'console reloader' });
-    const { page, problems } = await openConsole();
+  it.each(VIEWPORTS)('keeps the session across a reload without showing the refresh token to scripts, and a sign-out survives a reload too ($width px)', async (viewport) => {
+    const name = `console reloader ${viewport.width}`;
+    const admin = await registry.createClient({ roles: ['admin'], name });
+    const { page, problems } = await openConsole(viewport);
     await signIn(page, admin.clientId, admin.clientSecret);
-    await page.getByText('Signed in as console reloader').waitFor();
+    await page.getByText(`Signed in as ${name}`).waitFor();
 
     const [cookie] = await page.context().cookies();
     expect(cookie).toMatchObject({ name: 'registry_console_refresh', path: '/console/session', httpOnly: true, sameSite: 'Strict' });
@@ -211,7 +212,7 @@ describe.skipIf(!hasChromium)('the console in headless Chromium', () => {
     expect(await page.evaluate('localStorage.length + sessionStorage.length')).toBe(0);
 
     await page.reload();
-    await page.getByText('Signed in as console reloader').waitFor();
+    await page.getByText(`Signed in as ${name}`).waitFor();
     await page.getByRole('link', { name: 'weather.get_forecast' }).waitFor();
     expect(await page.evaluate('document.cookie')).toBe('');
     // The restore rotated the refresh token.
@@ -234,10 +235,10 @@ describe.skipIf(!hasChromium)('the console in headless Chromium', () => {
     await page.context().close();
   });
 
-  it('says when a spent query budget refills', async () => {
-    const viewer = await registry.createClient({ roles: ['viewer'], name: 'console spender' });
+  it.each(VIEWPORTS)('says when a spent query budget refills ($width px)', async (viewport) => {
+    const viewer = await registry.createClient({ roles: ['viewer'], name: `console spender ${viewport.width}` });
     await registry.db.fork().nativeUpdate(Principal, { id: viewer.principalId }, { costBudgetPerHour: 20 });
-    const { page, problems } = await openConsole();
+    const { page, problems } = await openConsole(viewport);
     await signIn(page, viewer.clientId, viewer.clientSecret);
     await page.getByRole('link', { name: 'weather.get_forecast' }).waitFor();
     // The same principal spends the rest of its hour elsewhere.
