@@ -62,21 +62,29 @@ export function selectionCounter(document: DocumentNode): (operation: OperationD
  * A page size above MAX_PAGE_SIZE anywhere in the operation is refused with PAGE_SIZE_EXCEEDED
  * (HTTP 400) before anything runs.
  */
+/**
+ * The page size a connection field asks for (its default when absent). Above MAX_PAGE_SIZE it is
+ * refused here, before anything runs, rather than by a resolver that may never be reached.
+ */
+function pageSizeOf(args: Record<string, unknown>): number {
+  const first = typeof args.first === 'number' ? args.first : DEFAULT_PAGE_SIZE;
+  if (first > MAX_PAGE_SIZE) {
+    throw new RegistryError(ErrorCode.PAGE_SIZE_EXCEEDED, `\`first\` may be at most ${MAX_PAGE_SIZE}, got ${first}`, {
+      argument: 'first',
+      maximum: MAX_PAGE_SIZE,
+      http: { status: 400 },
+    });
+  }
+  return first;
+}
+
 const registryEstimator: ComplexityEstimator = ({ field, args, childComplexity }) => {
   if (field.name === '_entities') {
     const representations: unknown = args.representations;
     return 1 + childComplexity * (Array.isArray(representations) ? representations.length : 1);
   }
   if (field.args.some((arg) => arg.name === 'first')) {
-    const first = typeof args.first === 'number' ? args.first : DEFAULT_PAGE_SIZE;
-    // Refused here, before anything runs, rather than by a resolver that may never be reached.
-    if (first > MAX_PAGE_SIZE) {
-      throw new RegistryError(ErrorCode.PAGE_SIZE_EXCEEDED, `\`first\` may be at most ${MAX_PAGE_SIZE}, got ${first}`, {
-        argument: 'first',
-        maximum: MAX_PAGE_SIZE,
-        http: { status: 400 },
-      });
-    }
+    const first = pageSizeOf(args);
     return 1 + childComplexity * Math.max(0, first);
   }
   return 1 + childComplexity;
@@ -164,14 +172,7 @@ function requestEstimator(mutationType: string | undefined): ComplexityEstimator
       return pageRequests(count) + count * childComplexity;
     }
     if (field.args.some((arg) => arg.name === 'first')) {
-      const first = typeof args.first === 'number' ? args.first : DEFAULT_PAGE_SIZE;
-      if (first > MAX_PAGE_SIZE) {
-        throw new RegistryError(ErrorCode.PAGE_SIZE_EXCEEDED, `\`first\` may be at most ${MAX_PAGE_SIZE}, got ${first}`, {
-          argument: 'first',
-          maximum: MAX_PAGE_SIZE,
-          http: { status: 400 },
-        });
-      }
+      const first = pageSizeOf(args);
       return pageRequests(first) + Math.max(0, first) * childComplexity;
     }
     return childComplexity;
