@@ -20,12 +20,13 @@ function useOverflowsSideways<T extends HTMLElement>() {
 /**
  * A table with column headers; `children` are its body rows. On a narrow screen it scrolls sideways
  * inside its own box, which then takes keyboard focus (arrow keys scroll it) and is named by `label`.
+ * `busy` marks it (`aria-busy`) while the rows it shows are being replaced.
  */
-export function Table({ columns, children, label = 'Table' }: { columns: ReactNode[]; children: ReactNode; label?: string }) {
+export function Table({ columns, children, label = 'Table', busy = false }: { columns: ReactNode[]; children: ReactNode; label?: string; busy?: boolean }) {
   const { ref, overflows } = useOverflowsSideways<HTMLDivElement>();
   return (
     <div ref={ref} className="table-scroll" {...(overflows ? { tabIndex: 0, role: 'region', 'aria-label': `${label} (scrolls sideways)` } : {})}>
-      <table>
+      <table aria-busy={busy}>
         <thead>
           <tr>
             {columns.map((column, i) => (

@@ -253,8 +253,14 @@ describe.skipIf(!hasChromium)('the console’s admin pages', () => {
       await expect.poll(() => addressOf(page)).toBe('/console/admin/executions?tool=shell.echo');
       await page.getByLabel('Status').selectOption('SUCCEEDED');
       await expect.poll(() => addressOf(page)).toBe('/console/admin/executions?tool=shell.echo&status=SUCCEEDED');
-      await page.getByRole('link', { name: /^Execution of shell\.echo/ }).first().waitFor();
-      expect(await page.getByRole('table').textContent()).not.toContain(`${slow}.nap`);
+      // The address changes first and the table follows once the filtered page has loaded.
+      const rows = page.getByRole('table').locator('tbody tr');
+      await expect
+        .poll(async () => {
+          const texts = await rows.allTextContents();
+          return texts.length > 0 && texts.every((t) => t.includes('shell.echo') && t.includes('succeeded') && !t.includes(`${slow}.nap`));
+        })
+        .toBe(true);
       await page.goto(`${registry.url}/console/executions/${done.executeTool.id}`);
       await signInIfAsked(page, registry, BOOTSTRAP.clientId, BOOTSTRAP.clientSecret);
       expect(await page.getByRole('region', { name: 'Arguments' }).textContent()).toContain(`listed ${w}`);

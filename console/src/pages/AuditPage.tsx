@@ -139,7 +139,7 @@ export function AuditPage() {
       <p className="hint" aria-live="polite">
         {page ? `${page.totalCount} entr${page.totalCount === 1 ? 'y' : 'ies'}` : ''}
       </p>
-      <ScrollTable columns={['#', 'When', 'Action', 'Outcome', 'Actor', 'Target']}>
+      <ScrollTable busy={list.loading} columns={['#', 'When', 'Action', 'Outcome', 'Actor', 'Target']}>
         {page?.edges.map(({ node: e }) => (
           <tr key={e.seq}>
             <td>

@@ -59,7 +59,7 @@ export function ExecutionsPage() {
       <p className="hint" aria-live="polite">
         {page ? `${page.totalCount} execution${page.totalCount === 1 ? '' : 's'}` : ''}
       </p>
-      <ScrollTable columns={['Started', 'Tool', 'Status', 'Mode', 'Duration', 'Principal']}>
+      <ScrollTable busy={list.loading} columns={['Started', 'Tool', 'Status', 'Mode', 'Duration', 'Principal']}>
         {page?.edges.map(({ node: e }) => (
           <tr key={e.id}>
             <td>

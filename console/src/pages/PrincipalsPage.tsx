@@ -99,7 +99,7 @@ export function PrincipalsPage() {
       </div>
       <Outcome action={action} />
       <ErrorMessage error={list.error} />
-      <ScrollTable columns={['Name', 'Kind', 'Client id', 'Roles', 'Status', 'Created', <span className="sr-only">Actions</span>]}>
+      <ScrollTable busy={list.loading} columns={['Name', 'Kind', 'Client id', 'Roles', 'Status', 'Created', <span className="sr-only">Actions</span>]}>
         {list.data?.principals.edges.map(({ node: p }) => (
           <tr key={p.id}>
             <td>{p.name}</td>

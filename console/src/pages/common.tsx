@@ -160,10 +160,12 @@ export function ChangeSummary({ change }: { change: Change | null }) {
 }
 
 /** A {@link Table} that scrolls sideways inside its own box when wider than the screen. */
-export function ScrollTable(props: { columns: ReactNode[]; children: ReactNode }) {
+export function ScrollTable(props: { columns: ReactNode[]; children: ReactNode; busy?: boolean }) {
   return (
     <div className="table-scroll">
-      <Table columns={props.columns}>{props.children}</Table>
+      <Table columns={props.columns} busy={props.busy}>
+        {props.children}
+      </Table>
     </div>
   );
 }
