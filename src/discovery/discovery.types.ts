@@ -18,10 +18,12 @@ export interface DiscoveryOptions {
   headers?: Record<string, string>;
 }
 
-/** A discovered manual, not yet validated: the caller runs `parseManual` on it. */
+/** A discovered manual: the caller runs `parseManualWithWarnings` on it unless it is `validated`. */
 export interface DiscoveryResult {
   manual: unknown;
   warnings: string[];
+  /** Already through `parseManualWithWarnings` (in the conversion worker), its warnings included. */
+  validated?: boolean;
 }
 
 /** A manual call template as discovery receives it: validated by `parseManual`'s call template schema. */

@@ -6,6 +6,7 @@ import { manualFromContent, WORKER_MIN_BYTES } from '../../src/discovery/discove
 import { manualFromDocument, parseJsonOrYaml } from '../../src/discovery/discovery.document.js';
 import { type DiscoveryOptions, discoverManual } from '../../src/discovery/index.js';
 import { RegistryError } from '../../src/errors.js';
+import { parseManualWithWarnings } from '../../src/utcp/manual.schema.js';
 import { rejectionOf } from '../helpers/errors.js';
 
 /** An OpenAPI 3.0 description of `operations` operations with long descriptions: over a megabyte from ~250 on. */
@@ -35,12 +36,16 @@ const LARGE = JSON.stringify(largeDescription(300));
 const options = { openApi: true, sourceUrl: 'https://items.example.com/openapi.json' };
 
 describe('documents of a megabyte or more are parsed and converted in a worker thread', () => {
-  it('gives the same manual and warnings as the conversion in this thread', async () => {
+  it('gives the same manual and warnings as the conversion and validation in this thread', async () => {
     expect(Buffer.byteLength(LARGE)).toBeGreaterThanOrEqual(WORKER_MIN_BYTES);
     const inWorker = await manualFromContent(Buffer.from(LARGE), 'The document', options);
     const here = await manualFromDocument(parseJsonOrYaml(LARGE, 'The document'), 'The document', options);
+    const validated = parseManualWithWarnings(here.manual);
     expect((inWorker.manual as { tools: unknown[] }).tools).toHaveLength(300);
-    expect(inWorker).toEqual(here);
+    expect(inWorker).toEqual({ manual: validated.manual, warnings: [...here.warnings, ...validated.warnings], validated: true });
+    // A small document is converted here and left for the caller to validate.
+    const small = await manualFromContent(JSON.stringify(largeDescription(2)), 'The document', options);
+    expect(small.validated).toBeUndefined();
   });
 
   it("passes the worker's refusals on with their code, reason and message", async () => {

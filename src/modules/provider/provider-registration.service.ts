@@ -3,7 +3,7 @@ import { isUuid } from '../../common/ids.js';
 import { type DiscoveryOptions, discoverManual } from '../../discovery/index.js';
 import { ErrorCode, RegistryError } from '../../errors.js';
 import { assertTemplateTransportAllowed } from '../../security/egress.js';
-import { parseCallTemplate, parseManualWithWarnings } from '../../utcp/manual.schema.js';
+import { parseCallTemplate, parseManualWithWarnings, type UtcpManual } from '../../utcp/manual.schema.js';
 import { type Actor, auditActor, AuditOutcome, AuditService } from '../audit/index.js';
 import { Credential, CredentialService, type CredentialVault } from '../credential/index.js';
 import { Policy, resourcesName } from '../policy/index.js';
@@ -358,8 +358,9 @@ export class ProviderRegistrationService {
       // In production, plain-text URLs (the template's, its tools', OAuth token URLs) are refused before any call.
       assertTemplateTransportAllowed(template, this.deps.discovery.egress);
       const egress = pinnedPolicy(this.deps.discovery.egress, tlsPins);
-      const { manual, warnings } = await discoverManual(template, { ...this.deps.discovery, egress, headers: discoveryHeaders(auth) });
-      const parsed = parseManualWithWarnings(manual);
+      const discovered = await discoverManual(template, { ...this.deps.discovery, egress, headers: discoveryHeaders(auth) });
+      const { warnings } = discovered;
+      const parsed = discovered.validated ? { manual: discovered.manual as UtcpManual, warnings: [] } : parseManualWithWarnings(discovered.manual);
       const providerName = String(template.name);
       const definitions = parsed.manual.tools.map((tool) => toolDefinition(providerName, tool));
       for (const definition of definitions) assertTemplateTransportAllowed(definition.callTemplate, this.deps.discovery.egress);
