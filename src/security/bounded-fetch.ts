@@ -236,14 +236,24 @@ async function readCapped(response: UndiciResponse, maxBytes: number, host: stri
     throw tooLarge();
   }
   if (!response.body) return Buffer.alloc(0);
+  // With a declared length the body is copied into one buffer as it arrives, so each chunk is
+  // garbage at once (a 13 MB description is held once, not as chunks plus their concatenation).
+  let into = Number.isFinite(declared) && declared > 0 ? Buffer.allocUnsafe(declared) : null;
   const chunks: Uint8Array[] = [];
   let total = 0;
   // Leaving the loop early cancels the stream, which aborts the underlying request.
   for await (const chunk of response.body) {
+    if (total + chunk.byteLength > maxBytes) throw tooLarge();
+    if (into && total + chunk.byteLength > into.byteLength) {
+      // Longer than declared: collect the rest as chunks after what was copied.
+      chunks.push(into.subarray(0, total));
+      into = null;
+    }
+    if (into) into.set(chunk, total);
+    else chunks.push(chunk);
     total += chunk.byteLength;
-    if (total > maxBytes) throw tooLarge();
-    chunks.push(chunk);
   }
+  if (into) return total === into.byteLength ? into : into.subarray(0, total);
   return Buffer.concat(chunks, total);
 }
 

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { gzipSync } from 'node:zlib';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ErrorCode, RegistryError } from '../../src/errors.js';
 import { boundedFetch, type BoundedFetchInit, closeEgressAgents, EgressDeniedError, type EgressLookup, type EgressPolicy } from '../../src/security/egress.js';
@@ -196,6 +197,24 @@ describe('boundedFetch', () => {
     const error = await failure(`${server.origin}/big`, { timeoutMs: 10_000, maxBytes: 1024, policy: LOOPBACK });
     expect(error.code).toBe(ErrorCode.UPSTREAM_TOO_LARGE);
     expect((await outcome!).closed).toBe(true);
+  });
+
+  it('reads a body whole when it arrives as declared and when, decompressed, it is longer than its Content-Length', async () => {
+    const text = 'a manual '.repeat(20_000);
+    const packed = gzipSync(text);
+    const server = await startServer((req, res) => {
+      if (req.url === '/gzip') res.writeHead(200, { 'content-encoding': 'gzip', 'content-length': String(packed.length) }).end(packed);
+      else res.writeHead(200, { 'content-length': String(Buffer.byteLength(text)) }).end(text);
+    });
+    const init = { timeoutMs: 5000, maxBytes: 1024 * 1024, policy: LOOPBACK };
+    const plain = await boundedFetch(`${server.origin}/plain`, init);
+    expect(plain.body.toString('utf8')).toBe(text);
+    // Decompressed, the body is far longer than the length its response declared.
+    expect(packed.length).toBeLessThan(Buffer.byteLength(text) / 10);
+    const decoded = await boundedFetch(`${server.origin}/gzip`, init);
+    expect(decoded.body.toString('utf8')).toBe(text);
+    // The cap applies to what was decompressed, not to the declared length.
+    expect((await failure(`${server.origin}/gzip`, { ...init, maxBytes: 100_000 })).code).toBe(ErrorCode.UPSTREAM_TOO_LARGE);
   });
 
   it('re-checks every redirect, refusing one to an address that is not allow-listed', async () => {
