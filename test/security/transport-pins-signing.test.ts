@@ -400,6 +400,25 @@ describe('TLS pinning and signed tool calls', () => {
     expect(JSON.stringify(entry)).not.toContain(origin);
   });
 
+  it('refuses the discovery of mcp, websocket and graphql providers through a wrong pin the same way, before any byte', async () => {
+    const before = { received: provider.received.length, upgrades: provider.upgrades.length };
+    const templates = {
+      wrong_mcp: { call_template_type: 'mcp', config: { mcpServers: { web: { url: `${origin}/mcp` } } } },
+      wrong_ws: { call_template_type: 'websocket', url: `${origin.replace('https:', 'wss:')}/ws` },
+      wrong_graphql: { call_template_type: 'graphql', url: `${origin}/graphql`, operation_type: 'query' },
+    };
+    for (const [name, callTemplate] of Object.entries(templates)) {
+      const res = await gql<{ registerProvider: { provider: unknown; userErrors: { code: string; message: string }[] } }>(
+        `mutation($input: RegisterProviderInput!) { registerProvider(input: $input) { provider { id } userErrors { code message } } }`,
+        { input: { name, callTemplate, tlsPins: [certB.pin] } },
+      );
+      expect(res.data!.registerProvider, name).toMatchObject({ provider: null, userErrors: [expect.objectContaining({ code: 'TLS_PIN_MISMATCH' })] });
+      expect((await pinAudit())[0], name).toMatchObject({ targetId: null, details: { provider: name, discovery: 'register', host: '127.0.0.1' } });
+    }
+    expect(provider.received.length).toBe(before.received);
+    expect(provider.upgrades.length).toBe(before.upgrades);
+  });
+
   it('refuses a malformed pin with BAD_USER_INPUT', async () => {
     const result = await setPins(['not-a-pin']);
     expect(result.userErrors).toEqual([expect.objectContaining({ code: 'BAD_USER_INPUT' })]);
