@@ -20,8 +20,11 @@ export interface CallDependencies {
   logger: Logger;
   executors: Readonly<Partial<Record<string, Executor>>>;
   egress: EgressPolicy;
-  /** Signs the calls of providers with `requestSigning: sign`. */
-  requestSigner?: RequestSigner;
+  /**
+   * Signs the calls of providers with `requestSigning: sign`. Required: a provider set to sign must
+   * never have its calls go out unsigned because a process was built without a signer.
+   */
+  requestSigner: RequestSigner;
   cliAllow: readonly string[];
   fileRoot?: string;
   maxResponseBytes: number;
@@ -71,7 +74,7 @@ export async function callTool(deps: CallDependencies, request: CallRequest): Pr
       maxBytes: deps.maxResponseBytes,
       // A pinned provider's calls go through a pool of their own that checks its pins on every connection.
       egress: pinnedPolicy(deps.egress, tool.tlsPins),
-      ...(tool.requestSigning === 'sign' && deps.requestSigner ? { signer: deps.requestSigner } : {}),
+      ...(tool.requestSigning === 'sign' ? { signer: deps.requestSigner } : {}),
       cliAllow: deps.cliAllow,
       fileRoot: deps.fileRoot,
       signal: controller.signal,

@@ -39,7 +39,7 @@ export interface ExecutionRuntimeDependencies {
   events: ExecutionEvents;
   executors: Readonly<Partial<Record<string, Executor>>>;
   egress: EgressPolicy;
-  requestSigner?: RequestSigner;
+  requestSigner: RequestSigner;
   cliAllow: readonly string[];
   fileRoot?: string;
   defaultTimeoutMs: number;

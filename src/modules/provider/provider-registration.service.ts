@@ -31,6 +31,7 @@ import {
 } from './provider-auth.js';
 import { type CallTemplateType, Provider, ProviderStatus, RequestSigning } from './provider.entity.js';
 import { normaliseTlsPins, pinnedPolicy } from '../../security/tls-pins.js';
+import { tlsPinMismatchAudit } from './provider-pins.js';
 
 const PROVIDER_NAME = /^[A-Za-z0-9_]{1,128}$/;
 
@@ -112,7 +113,14 @@ export class ProviderRegistrationService {
     claimOf(await this.em.findOne(Provider, { name: input.name }), input.name, actor);
 
     const discovered = await this.discover(template, auth, [], tlsPins);
-    if (discovered instanceof RegistryError) throw discovered;
+    if (discovered instanceof RegistryError) {
+      // Nothing is stored for a failed registration, but a pin refusal is audited all the same.
+      if (discovered.code === ErrorCode.TLS_PIN_MISMATCH) {
+        const failure = { providerId: null, providerName: input.name, host: pinFailureHost(discovered) };
+        await AuditService.appendAlone(this.em, tlsPinMismatchAudit(failure, { discovery: 'register' }, actor));
+      }
+      throw discovered;
+    }
     const registered = await this.em
       .transactional(async (em) => {
         const existing = await em.findOne(Provider, { name: input.name }, { lockMode: LockMode.PESSIMISTIC_WRITE, refresh: true });
@@ -149,7 +157,7 @@ export class ProviderRegistrationService {
           );
         }
         // Again: changed tools wait for approval exactly as on a refresh. Replaced: every tool does.
-        const change = await this.apply(em, provider, discovered, { quarantineChanges: claim !== 'new', quarantineNew: claim === 'replace' });
+        const change = await this.apply(em, provider, discovered, { quarantineChanges: claim !== 'new', quarantineNew: claim === 'replace' }, actor, 'register');
         await this.audit(em, 'provider.register', provider, actor, change, claim === 'replace' ? { replaced: existing!.id } : {});
         return change;
       })
@@ -189,7 +197,7 @@ export class ProviderRegistrationService {
     const refreshed = await this.em.transactional(async (em) => {
       const managed = em.merge(provider);
       managed.lastDiscoveredAt = new Date();
-      const change = await this.apply(em, managed, discovered, { quarantineChanges: true });
+      const change = await this.apply(em, managed, discovered, { quarantineChanges: true }, actor, 'refresh');
       await this.audit(em, 'provider.refresh', managed, actor, change);
       return change;
     });
@@ -376,19 +384,26 @@ export class ProviderRegistrationService {
     }
   }
 
-  /** Stores a discovery's outcome: the tools, or the failure on the provider. */
+  /**
+   * Stores a discovery's outcome: the tools, or the failure on the provider. A pin refusal is also
+   * recorded as a call's is: `tlsPinFailure` set and a `provider.tls_pin_mismatch` entry.
+   */
   private async apply(
     em: EntityManager,
     provider: Provider,
     discovered: Awaited<ReturnType<ProviderRegistrationService['discover']>>,
     options: SyncOptions,
+    actor: Actor,
+    discovery: 'register' | 'refresh',
   ): Promise<ProviderChange> {
     if (discovered instanceof RegistryError) {
       provider.status = ProviderStatus.ERROR;
       provider.lastError = discovered.message;
       if (discovered.code === ErrorCode.TLS_PIN_MISMATCH) {
+        const host = pinFailureHost(discovered);
         provider.tlsPinFailureAt = new Date();
-        provider.tlsPinFailureHost = String(discovered.extensions.host ?? '').slice(0, 255) || null;
+        provider.tlsPinFailureHost = host;
+        await new AuditService(em).append(tlsPinMismatchAudit({ providerId: provider.id, providerName: provider.name, host }, { discovery }, actor));
       }
       await em.flush();
       return { provider, sync: null, warnings: [], discoveryError: discovered };
@@ -425,6 +440,11 @@ export class ProviderRegistrationService {
       },
     });
   }
+}
+
+/** The host a pin refusal names (the error carries nothing else of the connection). */
+function pinFailureHost(error: RegistryError): string {
+  return String(error.extensions.host ?? '').slice(0, 255) || 'unknown';
 }
 
 /**
