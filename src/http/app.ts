@@ -44,7 +44,7 @@ import { utcpRoutes } from '../interop/utcp.routes.js';
 import { consoleRoutes } from './console.routes.js';
 import { auditExportRoutes } from './audit-export.routes.js';
 import { type Viewer } from '../modules/principal/index.js';
-import { graphqlMetrics } from '../observability/graphql-metrics.js';
+import { graphqlMetrics, requestOperationName } from '../observability/graphql-metrics.js';
 import { metrics } from '../observability/metrics.js';
 import { metricsRoute, scrapeSources } from '../observability/metrics.routes.js';
 import { context, propagation, type Span, SpanKind, startTracing, trace, tracer } from '../observability/tracing.js';
@@ -470,12 +470,12 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
         const refused = limitGate.check(body);
         if (refused) {
           metrics.limitRefusals.inc({ limit: 'query_limits' });
-          metrics.graphqlOperation(body.operationName, 'unknown', 'error', (performance.now() - started) / 1000);
+          metrics.graphqlOperation(requestOperationName(body), 'unknown', 'error', (performance.now() - started) / 1000);
           return reply.status(refused.status).type('application/json; charset=utf-8').send(refused.body);
         }
         const cached = await catalogCache?.serve(body, () => fastPathCaller(request));
         if (cached) {
-          metrics.graphqlOperation(body.operationName, 'query', 'success', (performance.now() - started) / 1000);
+          metrics.graphqlOperation(requestOperationName(body), 'query', 'success', (performance.now() - started) / 1000);
           return reply.headers(budgetHeaders(cached.budget)).type('application/json; charset=utf-8').send(cached.body);
         }
       }

@@ -181,14 +181,21 @@ export class RegistryMetrics {
     });
     // Both read the database (two small indexed queries) once per scrape; every worker reads the
     // same log, so the cluster keeps the largest value rather than a sum.
-    let auditRead: { at: number; value: Promise<{ entries: number; newestCheckpoint: Date | null } | null> } | null = null;
+    let auditRead: Promise<{ entries: number; newestCheckpoint: Date | null } | null> | null = null;
     const readAudit = () => {
       const first = [...sources][0];
       if (!first) return Promise.resolve(null);
-      // One read serves both gauges of a scrape.
+      // One read serves both gauges of a scrape (prom-client collects them together) and scrapes that
+      // overlap it; it is not kept once done, so the next scrape sees what changed since.
       // A database out of reach leaves both gauges out of the scrape instead of failing it.
-      if (!auditRead || Date.now() - auditRead.at > 1000) auditRead = { at: Date.now(), value: first.audit().catch(() => null) };
-      return auditRead.value;
+      if (!auditRead) {
+        const read = first.audit().catch(() => null);
+        auditRead = read;
+        void read.finally(() => {
+          if (auditRead === read) auditRead = null;
+        });
+      }
+      return auditRead;
     };
     new Gauge({
       name: 'registry_audit_chain_entries',
@@ -196,9 +203,10 @@ export class RegistryMetrics {
       registers: [this.registry],
       aggregator: 'max',
       async collect() {
-        this.reset();
         const audit = await readAudit();
+        // A gauge without labels reads 0 after a reset: removed instead, it is left out of the scrape.
         if (audit) this.set(audit.entries);
+        else this.remove();
       },
     });
     new Gauge({
@@ -207,9 +215,9 @@ export class RegistryMetrics {
       registers: [this.registry],
       aggregator: 'min',
       async collect() {
-        this.reset();
         const newest = (await readAudit())?.newestCheckpoint;
         if (newest) this.set(Math.max(0, (Date.now() - newest.getTime()) / 1000));
+        else this.remove();
       },
     });
     collectDefaultMetrics({ register: this.registry });

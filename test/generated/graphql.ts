@@ -6,9 +6,9 @@ export type Incremental<T> = T | { [P in keyof T]?: P extends ' $fragmentName' |
 export type AlertRuleName =
   /** Failed authentications per source address and per client id, in a window. */
   | 'AUTH_FAILURES'
-  /** Tool calls of one principal in a window. */
+  /** Tool calls of one principal in a window, against its own usual rate once it has one. */
   | 'CALL_RATE'
-  /** Refusals of one principal (policy denials, limits, missing scopes, unknown tools) in a window. */
+  /** Refusals of one principal (policy denials, limits, missing scopes, unknown tools) in a window, against its own usual rate once it has one. */
   | 'DENIAL_RATE'
   /** Tools one principal called for the first time, in a window. */
   | 'NEW_TOOLS'

@@ -29,9 +29,15 @@ export type AccessExplanation = {
 };
 
 export type AlertRule = {
+  /** Rate rules: the lowest alert level a usual rate can set. */
+  baselineFloor?: Maybe<Scalars['Int']['output']>;
+  /** Rate rules: windows a principal must have been seen in (of the latest 30 kept) before its usual rate replaces `threshold`. */
+  baselineMinWindows?: Maybe<Scalars['Int']['output']>;
+  /** Rate rules: once a principal has a usual rate, the alert is raised at this multiple of it (or at `baselineFloor`, whichever is higher). Null for the other rules. */
+  baselineMultiple?: Maybe<Scalars['Float']['output']>;
   enabled: Scalars['Boolean']['output'];
   name: AlertRuleName;
-  /** Events in one window that raise the alert. */
+  /** Events in one window that raise the alert (for a rate rule: until the principal has a usual rate). */
   threshold: Scalars['Int']['output'];
   updatedAt: Scalars['DateTimeISO']['output'];
   windowSeconds: Scalars['Int']['output'];
@@ -41,9 +47,9 @@ export type AlertRule = {
 export type AlertRuleName =
   /** Failed authentications per source address and per client id, in a window. */
   | 'AUTH_FAILURES'
-  /** Tool calls of one principal in a window. */
+  /** Tool calls of one principal in a window, against its own usual rate once it has one. */
   | 'CALL_RATE'
-  /** Refusals of one principal (policy denials, limits, missing scopes, unknown tools) in a window. */
+  /** Refusals of one principal (policy denials, limits, missing scopes, unknown tools) in a window, against its own usual rate once it has one. */
   | 'DENIAL_RATE'
   /** Tools one principal called for the first time, in a window. */
   | 'NEW_TOOLS'
@@ -1186,9 +1192,16 @@ export type ToolVersionStatus =
 
 /** Changes one alert rule; fields left out keep their value. */
 export type UpdateAlertRuleInput = {
+  /** Rate rules only. */
+  baselineFloor?: InputMaybe<Scalars['Int']['input']>;
+  /** Rate rules only: from 1 to 30. */
+  baselineMinWindows?: InputMaybe<Scalars['Int']['input']>;
+  /** Rate rules only: from 1 to 1000. */
+  baselineMultiple?: InputMaybe<Scalars['Float']['input']>;
   enabled?: InputMaybe<Scalars['Boolean']['input']>;
   name: AlertRuleName;
   threshold?: InputMaybe<Scalars['Int']['input']>;
+  /** A new window restarts the learning of usual rates. */
   windowSeconds?: InputMaybe<Scalars['Int']['input']>;
 };
 

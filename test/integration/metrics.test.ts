@@ -64,6 +64,7 @@ beforeAll(async () => {
       manualTool({ name: 'ok', inputs: { type: 'object' }, outputs: {}, tool_call_template: text('{"fine":true}') }),
       manualTool({ name: 'typed', inputs: { type: 'object', properties: { n: { type: 'integer' } }, required: ['n'] }, outputs: {}, tool_call_template: text('1') }),
       manualTool({ name: 'denied', inputs: { type: 'object' }, outputs: {}, tool_call_template: text('"never"') }),
+      manualTool({ name: 'limited', inputs: { type: 'object' }, outputs: {}, tool_call_template: text('{"once":true}') }),
     ]),
     INLINE_MANUAL,
   );
@@ -74,6 +75,12 @@ beforeAll(async () => {
     as(registry.adminToken),
   );
   expect(created.data!.createPolicy.userErrors).toEqual([]);
+  const limited = await registry.graphql<{ createPolicy: { userErrors: unknown[] } }>(
+    'mutation($input: PolicyInput!) { createPolicy(input: $input) { userErrors { message } } }',
+    { input: { name: 'one-limited-call', effect: 'ALLOW', priority: 10, actions: ['EXECUTE'], resources: { tools: ['m.limited'] }, limits: { rate: { calls: 1, windowSeconds: 3600 } } } },
+    as(registry.adminToken),
+  );
+  expect(limited.data!.createPolicy.userErrors).toEqual([]);
 });
 
 afterAll(async () => {
@@ -148,6 +155,97 @@ describe('/metrics on the main port', () => {
     expect(after.some((s) => Object.values(s.labels).some((v) => v.startsWith('Bogus') || v.includes('/no/such')))).toBe(false);
     expect(total(after, 'registry_graphql_operations_total', { operation: 'other' }) - total(before, 'registry_graphql_operations_total', { operation: 'other' })).toBe(300);
     expect(total(after, 'registry_http_requests_total', { route: 'unmatched' }) - total(before, 'registry_http_requests_total', { route: 'unmatched' })).toBe(50);
+  });
+});
+
+describe('/metrics: limits, the pool, the audit checkpoint and latencies', () => {
+  it('counts refusals by a spent rate limit and by the query limits', async () => {
+    const before = await scrape();
+    expect((await call('m.limited')).status).toBe(200);
+    expect(await call('m.limited')).toMatchObject({ status: 429, body: { error: { code: 'RATE_LIMITED' } } });
+    const aliases = Array.from({ length: 16 }, (_, i) => `a${i}: __typename`).join(' ');
+    const refused = await registry.graphql(`{ ${aliases} }`);
+    expect(refused.errors?.[0]?.extensions?.code).toBe('TOO_MANY_ALIASES');
+    const after = await scrape();
+    const delta = (limit: string) => total(after, 'registry_limit_refusals_total', { limit }) - total(before, 'registry_limit_refusals_total', { limit });
+    expect(delta('rate_limited')).toBe(1);
+    expect(delta('query_limits')).toBe(1);
+    expect(delta('quota_exceeded')).toBe(0);
+  });
+
+  it('gives the age of the newest audit checkpoint, read again at every scrape, and leaves it out before the first', async () => {
+    // The periodic checkpoint (every 300 s by default) has not run yet.
+    const none = await registry.graphql<{ auditCheckpoints: { totalCount: number } }>('{ auditCheckpoints(first: 1) { totalCount } }', {}, as(registry.adminToken));
+    expect(none.data!.auditCheckpoints.totalCount).toBe(0);
+    expect((await scrape()).some((s) => s.name === 'registry_audit_checkpoint_age_seconds')).toBe(false);
+    const res = await registry.graphql<{ createAuditCheckpoint: { checkpoint: { at: string } | null } }>(
+      'mutation { createAuditCheckpoint { checkpoint { at } userErrors { message } } }',
+      {},
+      as(registry.adminToken),
+    );
+    const at = Date.parse(res.data!.createAuditCheckpoint.checkpoint!.at);
+    const samples = await scrape();
+    const ages = samples.filter((s) => s.name === 'registry_audit_checkpoint_age_seconds');
+    expect(ages).toHaveLength(1);
+    // Scraped after the checkpoint was signed: no older than the time since.
+    expect(ages[0]!.value).toBeGreaterThanOrEqual(0);
+    expect(ages[0]!.value).toBeLessThanOrEqual((Date.now() - at) / 1000 + 0.001);
+  });
+
+  it.runIf(process.env.TEST_DATABASE_URL)('reports the PostgreSQL pool: idle and busy connections within its size, and callers waiting', async () => {
+    await registry.graphql('{ tools(first: 1) { totalCount } }', {}, as(registry.viewerToken));
+    const samples = await scrape();
+    const state = (name: string) => {
+      const found = samples.filter((s) => s.name === 'registry_db_pool_connections' && s.labels.state === name);
+      expect(found).toHaveLength(1);
+      return found[0]!.value;
+    };
+    // The pool size of the test database (test/helpers/database.ts).
+    expect(state('max')).toBe(5);
+    expect(state('idle') + state('busy')).toBeGreaterThanOrEqual(1);
+    expect(state('idle') + state('busy')).toBeLessThanOrEqual(5);
+    expect(state('busy')).toBeGreaterThanOrEqual(0);
+    expect(state('waiting')).toBe(0);
+  });
+
+  it.skipIf(process.env.TEST_DATABASE_URL)('reports no pool on the embedded database (one session, no pool)', async () => {
+    expect((await scrape()).some((s) => s.name === 'registry_db_pool_connections')).toBe(false);
+  });
+
+  it('observes GraphQL and HTTP latencies in histograms whose buckets, count and sum grow with the requests', async () => {
+    const histogram = (samples: Sample[], name: string, labels: Record<string, string>) => {
+      const mine = samples.filter((s) => Object.entries(labels).every(([k, v]) => s.labels[k] === v));
+      const buckets = mine.filter((s) => s.name === `${name}_bucket`).map((s) => ({ le: s.labels.le!, value: s.value }));
+      return {
+        buckets,
+        count: mine.find((s) => s.name === `${name}_count`)?.value ?? 0,
+        sum: mine.find((s) => s.name === `${name}_sum`)?.value ?? 0,
+        inf: buckets.find((b) => b.le === '+Inf')?.value ?? 0,
+      };
+    };
+    const operation = { operation: 'KnownDashboardQuery', type: 'query', outcome: 'success' };
+    const route = { route: '/healthz', method: 'GET', status_class: '2xx' };
+    const before = await scrape();
+    // The first read is answered by Apollo, the next ones by the catalog cache: all count under the
+    // operation's name (the client sends no `operationName`; it is read from the document).
+    for (let i = 0; i < 5; i += 1) {
+      expect((await registry.graphql('query KnownDashboardQuery { tools(first: 2) { totalCount } }', {}, as(registry.viewerToken))).errors).toBeUndefined();
+      expect((await fetch(`${registry.url}/healthz`)).status).toBe(200);
+    }
+    const after = await scrape();
+    for (const [name, labels] of [
+      ['registry_graphql_operation_duration_seconds', operation],
+      ['registry_http_request_duration_seconds', route],
+    ] as const) {
+      const was = histogram(before, name, labels);
+      const now = histogram(after, name, labels);
+      expect(now.count - was.count, name).toBe(5);
+      expect(now.inf).toBe(now.count);
+      expect(now.sum).toBeGreaterThan(was.sum);
+      // Cumulative buckets from 5 ms to 60 s: each holds at least the one below it.
+      expect(now.buckets.map((b) => b.le)).toEqual(['0.005', '0.01', '0.025', '0.05', '0.1', '0.25', '0.5', '1', '2.5', '5', '10', '30', '60', '+Inf']);
+      for (let i = 1; i < now.buckets.length; i += 1) expect(now.buckets[i]!.value).toBeGreaterThanOrEqual(now.buckets[i - 1]!.value);
+    }
   });
 });
 

@@ -43,6 +43,21 @@ interface Alert {
   details: Record<string, unknown>;
 }
 
+/** The rate rules' baselines as the registry starts with them. */
+const CALL_RATE_BASELINE = { baselineMultiple: 5, baselineFloor: 120, baselineMinWindows: 10 };
+const DENIAL_RATE_BASELINE = { baselineMultiple: 5, baselineFloor: 10, baselineMinWindows: 10 };
+
+/** Changes a rule as an admin would. */
+async function tune(input: Record<string, unknown>): Promise<void> {
+  const res = await registry.graphql<{ updateAlertRule: { userErrors: unknown[] } }>(
+    `mutation($input: UpdateAlertRuleInput!) { updateAlertRule(input: $input) { userErrors { code } } }`,
+    { input },
+    { authorization: `Bearer ${registry.adminToken}` },
+  );
+  expect(res.errors).toBeUndefined();
+  expect(res.data!.updateAlertRule.userErrors).toEqual([]);
+}
+
 const ALERTS = `query($filter: SecurityAlertFilter, $first: Int) {
   securityAlerts(first: $first, filter: $filter) { totalCount edges { node { id rule subject principalId count threshold windowSeconds details } } }
 }`;
@@ -136,18 +151,19 @@ afterAll(async () => {
 
 describe('security alerts', () => {
   it('starts with the documented rules, which only an admin may tune, within bounds', async () => {
-    const res = await registry.graphql<{ alertRules: { name: string; enabled: boolean; threshold: number; windowSeconds: number }[] }>(
-      '{ alertRules { name enabled threshold windowSeconds } }',
+    const res = await registry.graphql<{ alertRules: Record<string, unknown>[] }>(
+      '{ alertRules { name enabled threshold windowSeconds baselineMultiple baselineFloor baselineMinWindows } }',
       {},
       { authorization: `Bearer ${registry.adminToken}` },
     );
+    const none = { baselineMultiple: null, baselineFloor: null, baselineMinWindows: null };
     expect(res.data!.alertRules).toEqual([
-      { name: 'AUTH_FAILURES', enabled: true, threshold: 20, windowSeconds: 300 },
-      { name: 'CALL_RATE', enabled: true, threshold: 600, windowSeconds: 60 },
-      { name: 'DENIAL_RATE', enabled: true, threshold: 10, windowSeconds: 300 },
-      { name: 'NEW_TOOLS', enabled: true, threshold: 25, windowSeconds: 3600 },
-      { name: 'OFF_HOURS', enabled: true, threshold: 5, windowSeconds: 3600 },
-      { name: 'SECRET_ARGUMENT', enabled: true, threshold: 1, windowSeconds: 3600 },
+      { name: 'AUTH_FAILURES', enabled: true, threshold: 20, windowSeconds: 300, ...none },
+      { name: 'CALL_RATE', enabled: true, threshold: 600, windowSeconds: 60, ...CALL_RATE_BASELINE },
+      { name: 'DENIAL_RATE', enabled: true, threshold: 10, windowSeconds: 300, ...DENIAL_RATE_BASELINE },
+      { name: 'NEW_TOOLS', enabled: true, threshold: 25, windowSeconds: 3600, ...none },
+      { name: 'OFF_HOURS', enabled: true, threshold: 5, windowSeconds: 3600, ...none },
+      { name: 'SECRET_ARGUMENT', enabled: true, threshold: 1, windowSeconds: 3600, ...none },
     ]);
     const update = `mutation($input: UpdateAlertRuleInput!) { updateAlertRule(input: $input) { rule { name threshold } userErrors { field code } } }`;
     const bad = await registry.graphql<{ updateAlertRule: { userErrors: { field: string[]; code: string }[] } }>(
@@ -156,6 +172,20 @@ describe('security alerts', () => {
       { authorization: `Bearer ${registry.adminToken}` },
     );
     expect(bad.data!.updateAlertRule.userErrors).toEqual([{ field: ['threshold'], code: 'BAD_USER_INPUT' }]);
+    for (const [input, field] of [
+      [{ name: 'CALL_RATE', baselineMultiple: 0.5 }, 'baselineMultiple'],
+      [{ name: 'DENIAL_RATE', baselineMinWindows: 31 }, 'baselineMinWindows'],
+      [{ name: 'CALL_RATE', baselineFloor: 0 }, 'baselineFloor'],
+      // Only the rate rules learn a usual rate.
+      [{ name: 'NEW_TOOLS', baselineMultiple: 3 }, 'baselineMultiple'],
+    ] as const) {
+      const refused = await registry.graphql<{ updateAlertRule: { userErrors: { field: string[]; code: string }[] } }>(
+        update,
+        { input },
+        { authorization: `Bearer ${registry.adminToken}` },
+      );
+      expect(refused.data!.updateAlertRule.userErrors).toEqual([{ field: [field], code: 'BAD_USER_INPUT' }]);
+    }
     const forbidden = await registry.graphql(update, { input: { name: 'CALL_RATE', threshold: 1 } }, { authorization: `Bearer ${auditReader}` });
     expect(forbidden.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
   });
@@ -232,7 +262,8 @@ describe('security alerts', () => {
   });
 
   it('raises nothing for a quiet agent: a few usual tools, ordinary arguments, a login, reads', async () => {
-    const { token, principalId } = await agent();
+    const before = new Set((await alerts()).map((a) => a.id));
+    const { token } = await agent();
     for (let round = 0; round < 3; round += 1) {
       for (let t = 0; t < 3; t += 1) {
         await call(token, `fleet.tool_${t}`, { q: ['hello world', 'c0a80101-7d2e-4b8f-9a11-2f6c3b1d0e55', 'sk-short', 'eyJhbGciOi'][(round + t) % 4] });
@@ -243,7 +274,76 @@ describe('security alerts', () => {
     const sentinel = await agent();
     await call(sentinel.token, 'fleet.tool_0', { key: '-----BEGIN RSA PRIVATE KEY-----\nMIIEow==' });
     await alertsWhen({ principal: sentinel.principalId }, (l) => l.length > 0);
-    expect(await alerts({ principal: principalId })).toEqual([]);
+    // No alert of any rule, for anyone, but the sentinel's.
+    const raised = (await alerts()).filter((a) => !before.has(a.id) && a.principalId !== sentinel.principalId);
+    expect(raised).toEqual([]);
+  });
+
+  it("learns each principal's usual call rate: a steady high rate raises nothing, a jump to several times a principal's own rate does, far below the absolute threshold", async () => {
+    // Learnt from 3 windows of history; then raised at 4 × the usual rate, or 10 calls, whichever is more.
+    await tune({ name: 'CALL_RATE', baselineMultiple: 4, baselineFloor: 10, baselineMinWindows: 3 });
+    const steady = await agent();
+    const jumpy = await agent();
+    const start = Date.UTC(2026, 0, 9, 9, 0, 30);
+    try {
+      for (let w = 0; w < 5; w += 1) {
+        fakeNow = start + w * 60_000;
+        for (let i = 0; i < 25; i += 1) await call(steady.token, 'fleet.tool_0', { q: 'steady' });
+        // 5 calls a minute, then 25.
+        if (w < 4) for (let i = 0; i < (w < 3 ? 5 : 25); i += 1) await call(jumpy.token, 'fleet.tool_0', { q: 'jumpy' });
+      }
+      const [alert] = await alertsWhen({ rule: 'CALL_RATE', principal: jumpy.principalId }, (l) => l.length > 0);
+      expect(alert).toMatchObject({ threshold: 20, windowSeconds: 60 });
+      expect(alert!.count).toBeGreaterThanOrEqual(20);
+      expect(alert!.count).toBeLessThan(600);
+      expect(alert!.details).toMatchObject({ usualPerWindow: 5, historyWindows: 3, baselineMultiple: 4, baselineFloor: 10 });
+
+      // The same 25 calls a minute are usual for the steady agent: once a later sentinel is raised, they were judged.
+      const sentinel = await agent();
+      await call(sentinel.token, 'fleet.tool_0', { key: AWS_KEY });
+      await alertsWhen({ principal: sentinel.principalId }, (l) => l.length > 0);
+      expect(await alerts({ principal: steady.principalId })).toEqual([]);
+    } finally {
+      fakeNow = MIDDAY;
+      await tune({ name: 'CALL_RATE', ...CALL_RATE_BASELINE });
+    }
+  });
+
+  it("learns each principal's usual denial rate: routine refusals raise nothing, a jump to several times a principal's own rate does, below the absolute threshold", async () => {
+    await tune({ name: 'DENIAL_RATE', baselineMultiple: 3, baselineFloor: 3, baselineMinWindows: 2 });
+    const steady = await registry.createClient({ roles: ['viewer'] });
+    const jumpy = await registry.createClient({ roles: ['viewer'] });
+    const tokens = new Map([
+      [steady.principalId, (await registry.tokenFor(steady)).access_token],
+      [jumpy.principalId, (await registry.tokenFor(jumpy)).access_token],
+    ]);
+    const refuse = async (principalId: string, times: number) => {
+      for (let i = 0; i < times; i += 1) {
+        const res = await registry.graphql('{ auditLog(first: 1) { totalCount } }', {}, { authorization: `Bearer ${tokens.get(principalId)}` });
+        expect(res.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
+      }
+    };
+    const start = Date.UTC(2026, 0, 9, 14, 0, 30);
+    try {
+      // 9 refusals every 5 minutes (just under the absolute threshold of 10) for one; 2, then 8, for the other.
+      for (let w = 0; w < 4; w += 1) {
+        fakeNow = start + w * 300_000;
+        await refuse(steady.principalId, 9);
+        if (w < 3) await refuse(jumpy.principalId, w < 2 ? 2 : 8);
+      }
+      const [alert] = await alertsWhen({ rule: 'DENIAL_RATE', principal: jumpy.principalId }, (l) => l.length > 0);
+      expect(alert).toMatchObject({ threshold: 6, windowSeconds: 300 });
+      expect(alert!.count).toBeGreaterThanOrEqual(6);
+      expect(alert!.details).toMatchObject({ usualPerWindow: 2, historyWindows: 2 });
+
+      const sentinel = await agent();
+      await call(sentinel.token, 'fleet.tool_0', { key: AWS_KEY });
+      await alertsWhen({ principal: sentinel.principalId }, (l) => l.length > 0);
+      expect(await alerts({ principal: steady.principalId })).toEqual([]);
+    } finally {
+      fakeNow = MIDDAY;
+      await tune({ name: 'DENIAL_RATE', ...DENIAL_RATE_BASELINE });
+    }
   });
 
   it('applies a tuned rule at once: a call-rate threshold lowered to 5 raises on the 5th call, and is restored', async () => {
@@ -309,6 +409,41 @@ describe('security alerts', () => {
       expect(list[0]!.count).toBeGreaterThanOrEqual(10);
     } finally {
       await second.close();
+    }
+  });
+
+  it.runIf(process.env.TEST_DATABASE_URL && process.env.TEST_REDIS_URL)("learns a principal's usual rate from every replica through Redis", async () => {
+    await tune({ name: 'DENIAL_RATE', baselineMultiple: 3, baselineFloor: 3, baselineMinWindows: 2 });
+    const second = await startRegistry({ shareDatabaseWith: registry, alertClock: () => fakeNow, env: registryEnv() });
+    const start = Date.UTC(2026, 0, 9, 16, 0, 30);
+    try {
+      const client = await registry.createClient({ roles: ['viewer'] });
+      const refuse = async (replica: TestRegistry, times: number) => {
+        const token = (await replica.tokenFor(client)).access_token;
+        for (let i = 0; i < times; i += 1) {
+          const res = await replica.graphql('{ auditLog(first: 1) { totalCount } }', {}, { authorization: `Bearer ${token}` });
+          expect(res.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
+        }
+      };
+      // Two windows of 2 refusals on the first replica, then 7 on the second: the second knows the
+      // usual rate only through Redis (without it, 7 is below the absolute threshold of 10).
+      for (let w = 0; w < 2; w += 1) {
+        fakeNow = start + w * 300_000;
+        await refuse(registry, 2);
+      }
+      // Once a later sentinel is raised on the first replica, its refusals were counted.
+      const sentinel = await agent();
+      await call(sentinel.token, 'fleet.tool_0', { key: AWS_KEY });
+      await alertsWhen({ principal: sentinel.principalId }, (l) => l.length > 0);
+      fakeNow = start + 2 * 300_000;
+      await refuse(second, 7);
+      const list = await alertsWhen({ rule: 'DENIAL_RATE', principal: client.principalId }, (l) => l.length > 0);
+      expect(list).toHaveLength(1);
+      expect(list[0]).toMatchObject({ threshold: 6, details: { usualPerWindow: 2, historyWindows: 2 } });
+    } finally {
+      fakeNow = MIDDAY;
+      await second.close();
+      await tune({ name: 'DENIAL_RATE', ...DENIAL_RATE_BASELINE });
     }
   });
 

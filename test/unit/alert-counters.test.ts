@@ -1,6 +1,6 @@
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
-import { type AlertCounters, MemoryAlertCounters, RedisAlertCounters } from '../../src/modules/alert/alert.counters.js';
+import { type AlertCounters, MemoryAlertCounters, RATE_HISTORY, RedisAlertCounters } from '../../src/modules/alert/alert.counters.js';
 
 const DAY = 20_460; // 2026-01-07, days since the epoch
 const redis = process.env.TEST_REDIS_URL ? new Redis(process.env.TEST_REDIS_URL) : null;
@@ -37,5 +37,28 @@ describe.each(stores)('the usual-hours baseline (%s)', (_, make) => {
     await counters.hours('h:c', DAY - 40, new Map([[`${DAY - 40}:3`, 50]]));
     const now = await counters.hours('h:c', DAY, new Map([[`${DAY}:4`, 1]]));
     expect(now[3]).toBe(0);
+  });
+});
+
+describe.each(stores)('the usual-rate baseline (%s)', (_, make) => {
+  it("returns the window's count with the earlier windows' counts, newest first, and never a later window", async () => {
+    const counters = make();
+    expect(await counters.rates('r:a', 100, 4)).toEqual({ count: 4, history: [] });
+    expect(await counters.rates('r:a', 100, 3)).toEqual({ count: 7, history: [] });
+    // A window the principal was seen in without such an event still counts, as 0.
+    await counters.rates('r:a', 103, 0);
+    await counters.rates('r:a', 105, 2);
+    expect(await counters.rates('r:a', 104, 1)).toEqual({ count: 1, history: [0, 7] });
+    expect(await counters.rates('r:a', 106, 9)).toEqual({ count: 9, history: [2, 1, 0, 7] });
+  });
+
+  it(`keeps the latest ${RATE_HISTORY} earlier windows only`, async () => {
+    const counters = make();
+    for (let w = 1; w <= RATE_HISTORY + 5; w += 1) await counters.rates('r:b', w, w);
+    const { count, history } = await counters.rates('r:b', RATE_HISTORY + 6, 1);
+    expect(count).toBe(1);
+    expect(history).toHaveLength(RATE_HISTORY);
+    expect(history[0]).toBe(RATE_HISTORY + 5);
+    expect(history.at(-1)).toBe(6);
   });
 });

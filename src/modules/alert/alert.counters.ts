@@ -17,6 +17,29 @@ export interface AlertCounters {
    * part of the baseline only tomorrow, so a burst at an unusual hour does not make it usual at once.
    */
   hours(key: string, day: number, add: ReadonlyMap<string, number>): Promise<number[]>;
+  /**
+   * The usual-rate baseline under `key`: adds `by` to the count of window number `window` (which may be
+   * 0, to record that the principal was seen in it) and returns that window's count after, with the
+   * counts of the (at most) {@link RATE_HISTORY} latest earlier windows recorded, newest first.
+   * Older windows are forgotten.
+   */
+  rates(key: string, window: number, by: number): Promise<{ count: number; history: number[] }>;
+}
+
+/** Windows a principal was seen in that its usual call and denial rates are learnt from. */
+export const RATE_HISTORY = 30;
+
+/** The count of `window` and the history before it from `window` → count fields; also the fields too old to keep. */
+function ratesOf(fields: Iterable<[string, number]>, window: number): { count: number; history: number[]; stale: string[] } {
+  let count = 0;
+  const earlier: [number, number][] = [];
+  for (const [field, n] of fields) {
+    const w = Number(field);
+    if (w === window) count = n;
+    else if (w < window) earlier.push([w, n]);
+  }
+  earlier.sort((a, b) => b[0] - a[0]);
+  return { count, history: earlier.slice(0, RATE_HISTORY).map(([, n]) => n), stale: earlier.slice(RATE_HISTORY).map(([w]) => String(w)) };
 }
 
 /** Days of calls the usual hours are learnt from. */
@@ -34,7 +57,7 @@ function histogramBefore(fields: Iterable<[string, number]>, day: number): { his
   return { histogram, stale };
 }
 
-/** How long a baseline (known tools, usual hours) is kept after its principal's last call. */
+/** How long a baseline (known tools, usual hours and rates) is kept after its principal's last call. */
 const BASELINE_TTL_SECONDS = 30 * 86_400;
 /** Keys one process keeps in memory; the least recently used go first past it. */
 const MEMORY_KEYS = 100_000;
@@ -44,6 +67,7 @@ export class MemoryAlertCounters implements AlertCounters {
   private readonly windows = new Map<string, { window: number; count: number }>();
   private readonly sets = new Map<string, Set<string>>();
   private readonly histograms = new Map<string, Map<string, number>>();
+  private readonly windowCounts = new Map<string, Map<string, number>>();
 
   async add(key: string, windowMs: number, by: number, now: number): Promise<number> {
     const window = Math.floor(now / windowMs);
@@ -68,6 +92,15 @@ export class MemoryAlertCounters implements AlertCounters {
     for (const field of stale) fields.delete(field);
     touch(this.histograms, key, fields);
     return histogram;
+  }
+
+  async rates(key: string, window: number, by: number): Promise<{ count: number; history: number[] }> {
+    const fields = this.windowCounts.get(key) ?? new Map<string, number>();
+    fields.set(String(window), (fields.get(String(window)) ?? 0) + by);
+    const { count, history, stale } = ratesOf(fields, window);
+    for (const field of stale) fields.delete(field);
+    touch(this.windowCounts, key, fields);
+    return { count, history };
   }
 }
 
@@ -112,5 +145,14 @@ export class RedisAlertCounters implements AlertCounters {
     const { histogram, stale } = histogramBefore(Object.entries(stored).map(([f, n]) => [f, Number(n)]), day);
     if (stale.length) await this.redis.hdel(name, ...stale);
     return histogram;
+  }
+
+  async rates(key: string, window: number, by: number): Promise<{ count: number; history: number[] }> {
+    const name = `${this.prefix}alerts:rates:${key}`;
+    const results = (await this.redis.multi().hincrby(name, String(window), by).expire(name, BASELINE_TTL_SECONDS).hgetall(name).exec()) ?? [];
+    const stored = (results.at(-1)?.[1] ?? {}) as Record<string, string>;
+    const { count, history, stale } = ratesOf(Object.entries(stored).map(([f, n]) => [f, Number(n)]), window);
+    if (stale.length) await this.redis.hdel(name, ...stale);
+    return { count, history };
   }
 }

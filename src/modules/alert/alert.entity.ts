@@ -17,7 +17,13 @@ export enum AlertRuleName {
   SECRET_ARGUMENT = 'secret_argument',
 }
 
-/** One rule: raises an alert when `threshold` events fall in one window of `windowSeconds`. */
+/**
+ * One rule: raises an alert when `threshold` events fall in one window of `windowSeconds`. The rate
+ * rules (call rate, denial rate) also learn each principal's usual count per window: once a principal
+ * has `baselineMinWindows` windows of history, its alert level is
+ * max(`baselineFloor`, `baselineMultiple` × its usual count) instead of `threshold`. The other rules
+ * have no such baseline (the three are null).
+ */
 @Entity({ tableName: 'alert_rule' })
 export class AlertRule {
   @PrimaryKey({ type: 'string', length: 64 })
@@ -31,6 +37,15 @@ export class AlertRule {
 
   @Property({ type: 'integer' })
   windowSeconds!: number;
+
+  @Property({ type: 'double', nullable: true })
+  baselineMultiple?: number | null;
+
+  @Property({ type: 'integer', nullable: true })
+  baselineFloor?: number | null;
+
+  @Property({ type: 'integer', nullable: true })
+  baselineMinWindows?: number | null;
 
   @Property({ type: 'datetime', defaultRaw: 'now()', onUpdate: () => new Date() })
   updatedAt: Opt<Date> = new Date();

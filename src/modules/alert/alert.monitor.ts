@@ -46,8 +46,8 @@ export interface SecurityMonitorDependencies {
 }
 
 interface PrincipalBatch {
-  calls: number;
-  denials: number;
+  /** When each of its events (call or refusal) happened, and whether it was a call and a refusal. */
+  seen: { at: number; call: boolean; denied: boolean }[];
   tools: Set<string>;
   /** Calls by hour of day (UTC). */
   hours: Map<number, number>;
@@ -59,8 +59,8 @@ interface PrincipalBatch {
 }
 
 /**
- * Anomaly detection: keeps per-principal baselines and counts (call rate, denials, tools never
- * called before, usual hours, secret-shaped arguments) and per-address and per-client counts of
+ * Anomaly detection: keeps per-principal baselines and counts (usual call and denial rates, tools
+ * never called before, usual hours, secret-shaped arguments) and per-address and per-client counts of
  * failed authentications in {@link AlertCounters} (memory or Redis), and raises an alert when a rule's
  * threshold is reached in one of its windows: at most one per rule, subject and window. The answer
  * path only queues events ({@link observe}: no I/O); they are evaluated together shortly after,
@@ -179,15 +179,14 @@ export class SecurityMonitor {
       }
       let p = principals.get(event.principalId);
       if (!p) {
-        p = { calls: 0, denials: 0, tools: new Set(), hours: new Map(), dayHours: new Map(), secretCalls: 0, secretKinds: new Set(), secretTools: new Set() };
+        p = { seen: [], tools: new Set(), hours: new Map(), dayHours: new Map(), secretCalls: 0, secretKinds: new Set(), secretTools: new Set() };
         principals.set(event.principalId, p);
       }
       if (event.kind === 'denial') {
-        p.denials += 1;
+        p.seen.push({ at, call: false, denied: true });
         continue;
       }
-      p.calls += 1;
-      if (event.denied) p.denials += 1;
+      p.seen.push({ at, call: true, denied: event.denied });
       const hour = new Date(at).getUTCHours();
       p.hours.set(hour, (p.hours.get(hour) ?? 0) + 1);
       const dayHour = `${Math.floor(at / DAY_MS)}:${hour}`;
@@ -212,9 +211,9 @@ export class SecurityMonitor {
   private async evaluatePrincipal(principalId: string, p: PrincipalBatch, now: number): Promise<void> {
     const subject = `principal:${principalId}`;
     const { counters } = this.deps;
-    if (p.calls) await this.count(AlertRuleName.CALL_RATE, subject, principalId, p.calls, now, {});
-    if (p.denials) await this.count(AlertRuleName.DENIAL_RATE, subject, principalId, p.denials, now, {});
     // Baselines learn whether or not their rule is on.
+    await this.rate(AlertRuleName.CALL_RATE, principalId, p.seen, (e) => e.call);
+    await this.rate(AlertRuleName.DENIAL_RATE, principalId, p.seen, (e) => e.denied);
     if (p.tools.size) {
       const fresh = await counters.addNew(`tools:${principalId}`, [...p.tools]);
       if (fresh.length) await this.count(AlertRuleName.NEW_TOOLS, subject, principalId, fresh.length, now, { tools: fresh.slice(0, SAMPLE) });
@@ -237,6 +236,41 @@ export class SecurityMonitor {
     }
   }
 
+  /**
+   * Counts a principal's events that `counts` selects per window of the rate rule `rule` they happened
+   * in, learning its usual count per window from the windows it was seen in (a window it was seen in
+   * without such an event counts 0), and raises the window's alert once the count reaches the
+   * principal's alert level: `threshold` until it has `baselineMinWindows` windows of history, then
+   * max(`baselineFloor`, `baselineMultiple` × its average count per window).
+   */
+  private async rate(rule: AlertRuleName, principalId: string, seen: PrincipalBatch['seen'], counts: (e: PrincipalBatch['seen'][number]) => boolean): Promise<void> {
+    const settings = this.rules.get(rule);
+    if (!settings) return;
+    const windowMs = settings.windowSeconds * 1000;
+    const windows = new Map<number, number>();
+    for (const e of seen) {
+      const window = Math.floor(e.at / windowMs);
+      windows.set(window, (windows.get(window) ?? 0) + (counts(e) ? 1 : 0));
+    }
+    const subject = `principal:${principalId}`;
+    // The window is part of the key: counts of windows of another length are not comparable.
+    const key = `${rule}:${settings.windowSeconds}:${subject}`;
+    for (const [window, n] of [...windows].sort((a, b) => a[0] - b[0])) {
+      const { count, history } = await this.deps.counters.rates(key, window, n);
+      if (!settings.enabled || n === 0) continue;
+      const { baseline } = settings;
+      if (baseline && history.length >= baseline.minWindows) {
+        const usual = history.reduce((a, b) => a + b, 0) / history.length;
+        const level = Math.max(baseline.floor, Math.ceil(baseline.multiple * usual));
+        if (count < level) continue;
+        const details = { usualPerWindow: Math.round(usual * 100) / 100, historyWindows: history.length, baselineMultiple: baseline.multiple, baselineFloor: baseline.floor };
+        await this.raise(rule, settings, subject, principalId, window * windowMs, count, level, details);
+      } else if (count >= settings.threshold) {
+        await this.raise(rule, settings, subject, principalId, window * windowMs, count, settings.threshold, {});
+      }
+    }
+  }
+
   /** Counts `n` events of `rule` for `subject` in the current window, and raises the window's alert once the threshold is reached. */
   private async count(rule: AlertRuleName, subject: string, principalId: string | null, n: number, now: number, details: Record<string, unknown>): Promise<void> {
     const settings = this.rules.get(rule);
@@ -244,7 +278,21 @@ export class SecurityMonitor {
     const windowMs = settings.windowSeconds * 1000;
     const count = await this.deps.counters.add(`${rule}:${subject}`, windowMs, n, now);
     if (count < settings.threshold) return;
-    const windowStart = Math.floor(now / windowMs) * windowMs;
+    await this.raise(rule, settings, subject, principalId, Math.floor(now / windowMs) * windowMs, count, settings.threshold, details);
+  }
+
+  /** Raises the alert of `rule`, `subject` and the window from `windowStart`, unless it already was. */
+  private async raise(
+    rule: AlertRuleName,
+    settings: RuleSettings,
+    subject: string,
+    principalId: string | null,
+    windowStart: number,
+    count: number,
+    threshold: number,
+    details: Record<string, unknown>,
+  ): Promise<void> {
+    const windowMs = settings.windowSeconds * 1000;
     const key = `${rule}|${subject}|${windowStart}`;
     if (this.raised.has(key)) return;
     const alert: NewAlert = {
@@ -253,7 +301,7 @@ export class SecurityMonitor {
       principalId,
       windowStart: new Date(windowStart),
       count,
-      threshold: settings.threshold,
+      threshold,
       windowSeconds: settings.windowSeconds,
       details,
     };
@@ -267,7 +315,7 @@ export class SecurityMonitor {
     }
     this.raised.set(key, windowStart + windowMs);
     if (!stored) return;
-    this.deps.logger.warn({ alertId: stored.id, rule, subject, count, threshold: settings.threshold, windowSeconds: settings.windowSeconds }, 'security alert raised');
+    this.deps.logger.warn({ alertId: stored.id, rule, subject, count, threshold, windowSeconds: settings.windowSeconds }, 'security alert raised');
     await this.deps.bus.publish(ALERTS_TOPIC, alertJson(stored));
     this.deps.onRaised?.(stored);
   }

@@ -5,6 +5,7 @@ import { isUuid } from '../../common/ids.js';
 import { decodeCursor, encodeCursor, type Page, pageSize, toPage } from '../../common/pagination.js';
 import { ErrorCode, RegistryError } from '../../errors.js';
 import { type Actor, auditActor, AuditOutcome, AuditService } from '../audit/index.js';
+import { RATE_HISTORY } from './alert.counters.js';
 import { AlertRule, AlertRuleName, SecurityAlert } from './alert.entity.js';
 
 /** An alert to raise: the rule, who, the window it counts in, and what was seen. */
@@ -19,12 +20,21 @@ export interface NewAlert {
   details: Record<string, unknown>;
 }
 
+/** How a rate rule judges a principal against its own usual rate (see {@link AlertRule}). */
+export interface RateBaseline {
+  multiple: number;
+  floor: number;
+  minWindows: number;
+}
+
 /** A rule as the monitor applies it. */
 export interface RuleSettings {
   name: AlertRuleName;
   enabled: boolean;
   threshold: number;
   windowSeconds: number;
+  /** Null for the rules that learn no usual rate. */
+  baseline: RateBaseline | null;
 }
 
 /** Criteria of a `securityAlerts` listing; every given one must hold. */
@@ -40,11 +50,57 @@ export interface UpdateAlertRuleInput {
   enabled?: boolean | null;
   threshold?: number | null;
   windowSeconds?: number | null;
+  baselineMultiple?: number | null;
+  baselineFloor?: number | null;
+  baselineMinWindows?: number | null;
 }
 
 export const MAX_THRESHOLD = 1_000_000;
 export const MIN_WINDOW_SECONDS = 1;
 export const MAX_WINDOW_SECONDS = 7 * 86_400;
+export const MIN_BASELINE_MULTIPLE = 1;
+export const MAX_BASELINE_MULTIPLE = 1000;
+
+/** The rules that learn each principal's usual rate. */
+export const RATE_RULES: ReadonlySet<AlertRuleName> = new Set([AlertRuleName.CALL_RATE, AlertRuleName.DENIAL_RATE]);
+
+function badInput(field: string, message: string): RegistryError {
+  return new RegistryError(ErrorCode.BAD_USER_INPUT, message, { field });
+}
+
+/** Throws BAD_USER_INPUT naming the first field of `input` out of range (or given to a rule without a baseline). */
+function checkRuleInput(input: UpdateAlertRuleInput): void {
+  const whole = (n: number, min: number, max: number) => Number.isInteger(n) && n >= min && n <= max;
+  if (input.threshold != null && !whole(input.threshold, 1, MAX_THRESHOLD)) {
+    throw badInput('threshold', `\`threshold\` must be a whole number from 1 to ${MAX_THRESHOLD}`);
+  }
+  if (input.windowSeconds != null && !whole(input.windowSeconds, MIN_WINDOW_SECONDS, MAX_WINDOW_SECONDS)) {
+    throw badInput('windowSeconds', `\`windowSeconds\` must be a whole number from ${MIN_WINDOW_SECONDS} to ${MAX_WINDOW_SECONDS}`);
+  }
+  for (const field of ['baselineMultiple', 'baselineFloor', 'baselineMinWindows'] as const) {
+    if (input[field] != null && !RATE_RULES.has(input.name)) throw badInput(field, `Only the call-rate and denial-rate rules learn a usual rate`);
+  }
+  const multiple = input.baselineMultiple;
+  if (multiple != null && !(Number.isFinite(multiple) && multiple >= MIN_BASELINE_MULTIPLE && multiple <= MAX_BASELINE_MULTIPLE)) {
+    throw badInput('baselineMultiple', `\`baselineMultiple\` must be from ${MIN_BASELINE_MULTIPLE} to ${MAX_BASELINE_MULTIPLE}`);
+  }
+  if (input.baselineFloor != null && !whole(input.baselineFloor, 1, MAX_THRESHOLD)) {
+    throw badInput('baselineFloor', `\`baselineFloor\` must be a whole number from 1 to ${MAX_THRESHOLD}`);
+  }
+  if (input.baselineMinWindows != null && !whole(input.baselineMinWindows, 1, RATE_HISTORY)) {
+    throw badInput('baselineMinWindows', `\`baselineMinWindows\` must be a whole number from 1 to ${RATE_HISTORY}`);
+  }
+}
+
+/** What an audit entry of a rule change records of the rule. */
+function ruleState(rule: AlertRule): Record<string, unknown> {
+  return {
+    enabled: rule.enabled,
+    threshold: rule.threshold,
+    windowSeconds: rule.windowSeconds,
+    ...(RATE_RULES.has(rule.name) ? { baselineMultiple: rule.baselineMultiple, baselineFloor: rule.baselineFloor, baselineMinWindows: rule.baselineMinWindows } : {}),
+  };
+}
 
 /** The JSON a subscriber, the audit log and the webhook see of an alert. */
 export function alertJson(alert: SecurityAlert): Record<string, unknown> {
@@ -143,22 +199,21 @@ export class AlertService {
 
   /**
    * Changes a rule and audits the change in one transaction; returns the rule. Throws BAD_USER_INPUT
-   * (naming the field) for a threshold or window out of range, NOT_FOUND for an unknown rule.
+   * (naming the field) for a value out of range or a baseline setting of a rule that has none,
+   * NOT_FOUND for an unknown rule.
    */
   async updateRule(input: UpdateAlertRuleInput, actor: Actor): Promise<{ rule: AlertRule }> {
-    if (input.threshold != null && (!Number.isInteger(input.threshold) || input.threshold < 1 || input.threshold > MAX_THRESHOLD)) {
-      throw new RegistryError(ErrorCode.BAD_USER_INPUT, `\`threshold\` must be a whole number from 1 to ${MAX_THRESHOLD}`, { field: 'threshold' });
-    }
-    if (input.windowSeconds != null && (!Number.isInteger(input.windowSeconds) || input.windowSeconds < MIN_WINDOW_SECONDS || input.windowSeconds > MAX_WINDOW_SECONDS)) {
-      throw new RegistryError(ErrorCode.BAD_USER_INPUT, `\`windowSeconds\` must be a whole number from ${MIN_WINDOW_SECONDS} to ${MAX_WINDOW_SECONDS}`, { field: 'windowSeconds' });
-    }
+    checkRuleInput(input);
     const rule = await this.em.transactional(async (em) => {
       const found = await em.findOne(AlertRule, { name: input.name });
       if (!found) throw new RegistryError(ErrorCode.NOT_FOUND, `No alert rule named ${input.name}`, { field: 'name' });
-      const before = { enabled: found.enabled, threshold: found.threshold, windowSeconds: found.windowSeconds };
+      const before = ruleState(found);
       if (input.enabled != null) found.enabled = input.enabled;
       if (input.threshold != null) found.threshold = input.threshold;
       if (input.windowSeconds != null) found.windowSeconds = input.windowSeconds;
+      if (input.baselineMultiple != null) found.baselineMultiple = input.baselineMultiple;
+      if (input.baselineFloor != null) found.baselineFloor = input.baselineFloor;
+      if (input.baselineMinWindows != null) found.baselineMinWindows = input.baselineMinWindows;
       await em.flush();
       await new AuditService(em).append({
         ...auditActor(actor),
@@ -166,7 +221,7 @@ export class AlertService {
         targetType: 'alert_rule',
         targetId: found.name,
         outcome: AuditOutcome.SUCCESS,
-        details: { before, after: { enabled: found.enabled, threshold: found.threshold, windowSeconds: found.windowSeconds } },
+        details: { before, after: ruleState(found) },
       });
       return found;
     });
@@ -176,7 +231,16 @@ export class AlertService {
 
 /** The rules as settings, by name. */
 export function settingsOf(rules: readonly AlertRule[]): RuleSettings[] {
-  return rules.map((r) => ({ name: r.name, enabled: r.enabled, threshold: r.threshold, windowSeconds: r.windowSeconds }));
+  return rules.map((r) => ({
+    name: r.name,
+    enabled: r.enabled,
+    threshold: r.threshold,
+    windowSeconds: r.windowSeconds,
+    baseline:
+      RATE_RULES.has(r.name) && r.baselineMultiple != null && r.baselineFloor != null && r.baselineMinWindows != null
+        ? { multiple: r.baselineMultiple, floor: r.baselineFloor, minWindows: r.baselineMinWindows }
+        : null,
+  }));
 }
 
 export { AlertRuleName };

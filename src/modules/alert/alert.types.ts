@@ -1,5 +1,5 @@
 import { GraphQLJSON } from 'graphql-scalars';
-import { Field, ID, InputType, Int, ObjectType, registerEnumType } from 'type-graphql';
+import { Field, Float, ID, InputType, Int, ObjectType, registerEnumType } from 'type-graphql';
 import { connectionTypes } from '../../common/connection.types.js';
 import { UserError } from '../../common/user-error.types.js';
 import { AlertRuleName } from './alert.entity.js';
@@ -8,8 +8,8 @@ registerEnumType(AlertRuleName, {
   name: 'AlertRuleName',
   description: 'A behaviour the registry watches for (see README "Security alerts").',
   valuesConfig: {
-    CALL_RATE: { description: 'Tool calls of one principal in a window.' },
-    DENIAL_RATE: { description: 'Refusals of one principal (policy denials, limits, missing scopes, unknown tools) in a window.' },
+    CALL_RATE: { description: 'Tool calls of one principal in a window, against its own usual rate once it has one.' },
+    DENIAL_RATE: { description: 'Refusals of one principal (policy denials, limits, missing scopes, unknown tools) in a window, against its own usual rate once it has one.' },
     NEW_TOOLS: { description: 'Tools one principal called for the first time, in a window.' },
     OFF_HOURS: { description: 'Calls at an hour of the day (UTC) at which the principal has not been calling, in a window.' },
     AUTH_FAILURES: { description: 'Failed authentications per source address and per client id, in a window.' },
@@ -78,11 +78,26 @@ export class AlertRuleNode {
   @Field()
   enabled!: boolean;
 
-  @Field(() => Int, { description: 'Events in one window that raise the alert.' })
+  @Field(() => Int, { description: 'Events in one window that raise the alert (for a rate rule: until the principal has a usual rate).' })
   threshold!: number;
 
   @Field(() => Int)
   windowSeconds!: number;
+
+  @Field(() => Float, {
+    nullable: true,
+    description: 'Rate rules: once a principal has a usual rate, the alert is raised at this multiple of it (or at `baselineFloor`, whichever is higher). Null for the other rules.',
+  })
+  baselineMultiple?: number | null;
+
+  @Field(() => Int, { nullable: true, description: 'Rate rules: the lowest alert level a usual rate can set.' })
+  baselineFloor?: number | null;
+
+  @Field(() => Int, {
+    nullable: true,
+    description: 'Rate rules: windows a principal must have been seen in (of the latest 30 kept) before its usual rate replaces `threshold`.',
+  })
+  baselineMinWindows?: number | null;
 
   @Field()
   updatedAt!: Date;
@@ -99,8 +114,17 @@ export class UpdateAlertRuleInput {
   @Field(() => Int, { nullable: true })
   threshold?: number | null;
 
-  @Field(() => Int, { nullable: true })
+  @Field(() => Int, { nullable: true, description: 'A new window restarts the learning of usual rates.' })
   windowSeconds?: number | null;
+
+  @Field(() => Float, { nullable: true, description: 'Rate rules only: from 1 to 1000.' })
+  baselineMultiple?: number | null;
+
+  @Field(() => Int, { nullable: true, description: 'Rate rules only.' })
+  baselineFloor?: number | null;
+
+  @Field(() => Int, { nullable: true, description: 'Rate rules only: from 1 to 30.' })
+  baselineMinWindows?: number | null;
 }
 
 @ObjectType('UpdateAlertRulePayload')
