@@ -170,6 +170,35 @@ describe('registering providers', () => {
     expect(await em.count(Credential, { provider: change.provider!.id })).toBe(1);
   });
 
+  it('stores each new tool with an approved first version whose definition is the tool as registered', async () => {
+    const template = { call_template_type: 'http', url: 'https://api.example.com/v1/rates', http_method: 'POST', headers: { 'x-mode': 'fast' } };
+    served = manual([
+      manualTool({ name: 'rates', description: 'Rates “now”.', tags: ['money', 'fx'], average_response_size: 420, outputs: { type: 'array', items: { type: 'number' } }, tool_call_template: template }),
+      manualTool({ name: 'plain', outputs: undefined }),
+    ]);
+    const change = await register('versioned', { call_template_type: 'http', url: `${peerUrl}/manual.json`, http_method: 'GET' });
+    expect(change.userErrors).toEqual([]);
+    type Shown = { description: string; inputs: unknown; outputs: unknown; tags: string[]; averageResponseSize: number | null; version: number; status: string };
+    type Version = { version: number; status: string; decidedAt: string | null; definitionHash: string; definition: Record<string, unknown> };
+    const shown = await registry.graphql<{ rates: Shown & { versions: Version[] }; plain: Shown & { versions: Version[] } }>(`{
+      rates: tool(name: "versioned.rates") { description inputs outputs tags averageResponseSize version status versions { version status decidedAt definitionHash definition } }
+      plain: tool(name: "versioned.plain") { description inputs outputs tags averageResponseSize version status versions { version status decidedAt definitionHash definition } }
+    }`);
+    const { rates, plain } = shown.data!;
+    expect(rates.versions).toEqual([{ version: 1, status: 'APPROVED', decidedAt: expect.any(String), definitionHash: expect.stringMatching(/^[0-9a-f]{64}$/), definition: expect.any(Object) }]);
+    expect(rates.versions[0]!.definition).toEqual({
+      name: 'versioned.rates',
+      description: 'Rates “now”.',
+      inputs: rates.inputs,
+      outputs: { type: 'array', items: { type: 'number' } },
+      tags: ['money', 'fx'],
+      averageResponseSize: 420,
+      callTemplate: expect.objectContaining({ ...template, headers: { 'x-mode': 'fast' } }),
+    });
+    expect(plain.versions[0]!.definition).toMatchObject({ name: 'versioned.plain', outputs: null, averageResponseSize: null, tags: [] });
+    expect([rates.status, plain.status]).toEqual(['ACTIVE', 'ACTIVE']);
+  });
+
   it('loads the credentials of a page of providers in one query', async () => {
     registry.resetQueryLog();
     const res = await registry.graphql<{ providers: { edges: { node: { credential: { hint: string } | null } }[] } }>(

@@ -6,21 +6,32 @@ import { definitionHash, definitionOf, isAdditiveChange, type ToolDefinition } f
 import { ToolVersion, ToolVersionStatus } from './tool-version.entity.js';
 import { Tool, ToolStatus } from './tool.entity.js';
 
-/** New tools (and their first versions) inserted per statement. */
-const INSERT_SLICE = 200;
+/** New tools (with their first versions) inserted per statement: a few hundred kilobytes of JSON each. */
+const INSERT_SLICE = 50;
 const TOOL_COLUMNS = ['id', 'name', 'provider_id', 'description', 'inputs', 'outputs', 'tags', 'average_response_size', 'call_template', 'status', 'definition_hash', 'version'];
-const VERSION_COLUMNS = ['id', 'tool_id', 'version', 'definition_hash', 'definition', 'status', 'decided_at'];
 
 /**
- * Inserts `rows` (objects keyed by `columns`; the other columns take their defaults) into `table`
- * in the caller's transaction, as one JSON text sent as a bound parameter: `em.execute` would
- * inline it into the SQL, escaping it character by character (~700 MB of garbage for an import).
+ * Inserts new tools (objects keyed by TOOL_COLUMNS; the other columns take their defaults) and the
+ * first version of each, with `versionStatus`, in the caller's transaction and in one statement.
+ * The rows are one JSON text sent as a bound parameter (`em.execute` would inline it into the SQL,
+ * escaping it character by character: ~700 MB of garbage for a large import), and each version's
+ * definition is built from its inserted tool row by the database, so the definitions are not sent
+ * (nor serialised) twice.
  */
-async function insertRows(em: EntityManager, table: string, columns: readonly string[], rows: readonly Record<string, unknown>[]): Promise<void> {
-  const list = sql.join(columns.map((c) => sql.ref(c)));
-  await sql`insert into ${sql.table(table)} (${list}) select ${list} from jsonb_populate_recordset(null::${sql.table(table)}, ${JSON.stringify(rows)}::jsonb)`.execute(
-    em.getKysely(),
-  );
+async function insertNewTools(em: EntityManager, rows: readonly Record<string, unknown>[], versionStatus: ToolVersionStatus): Promise<void> {
+  const columns = sql.join(TOOL_COLUMNS.map((c) => sql.ref(c)));
+  const decidedAt = versionStatus === ToolVersionStatus.PENDING ? null : new Date();
+  await sql`
+    with inserted as (
+      insert into tool (${columns}) select ${columns} from jsonb_populate_recordset(null::tool, ${JSON.stringify(rows)}::jsonb)
+      returning id, name, description, inputs, outputs, tags, average_response_size, call_template, definition_hash
+    )
+    insert into tool_version (id, tool_id, version, definition_hash, definition, status, decided_at)
+    select gen_random_uuid(), id, 1, definition_hash,
+      jsonb_build_object('name', name, 'description', description, 'inputs', inputs, 'outputs', outputs, 'tags', to_jsonb(tags),
+        'averageResponseSize', average_response_size, 'callTemplate', call_template),
+      ${versionStatus}, ${decidedAt}::timestamptz
+    from inserted`.execute(em.getKysely());
 }
 
 /** What a sync changed, by tool name. */
@@ -86,10 +97,8 @@ export async function syncTools(
     versions.push(row);
   };
   // New tools and their first versions skip the ORM (entities, snapshots, SQL with inlined values):
-  // plain rows keyed by column, inserted after the flush below by `insertRows`.
+  // plain rows keyed by column, inserted after the flush below by `insertNewTools`.
   const newTools: Record<string, unknown>[] = [];
-  const newVersions: Record<string, unknown>[] = [];
-  const now = new Date();
 
   for (const definition of definitions) {
     const hash = definitionHash(definition);
@@ -112,15 +121,6 @@ export async function syncTools(
         status,
         definition_hash: hash,
         version: 1,
-      });
-      newVersions.push({
-        id: randomUUID(),
-        tool_id: id,
-        version: 1,
-        definition_hash: hash,
-        definition,
-        status: held ? ToolVersionStatus.PENDING : ToolVersionStatus.APPROVED,
-        decided_at: held ? null : now,
       });
       (held ? result.quarantined : result.created).push(definition.name);
       continue;
@@ -176,9 +176,9 @@ export async function syncTools(
   }
   await em.flush();
   // In slices, so that the JSON text of only one slice's rows exists at a time.
+  const versionStatus = options.quarantineNew === true ? ToolVersionStatus.PENDING : ToolVersionStatus.APPROVED;
   for (let start = 0; start < newTools.length; start += INSERT_SLICE) {
-    await insertRows(em, 'tool', TOOL_COLUMNS, newTools.slice(start, start + INSERT_SLICE));
-    await insertRows(em, 'tool_version', VERSION_COLUMNS, newVersions.slice(start, start + INSERT_SLICE));
+    await insertNewTools(em, newTools.slice(start, start + INSERT_SLICE), versionStatus);
   }
   return result;
 }
