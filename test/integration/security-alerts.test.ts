@@ -91,6 +91,17 @@ async function agent(): Promise<{ token: string; principalId: string }> {
   return { token: (await registry.tokenFor(client)).access_token, principalId: client.principalId };
 }
 
+/**
+ * Raises a sentinel alert (a secret-shaped argument) and waits until it is stored: the monitor
+ * evaluates events in order, so every event before it has been judged. Returns the sentinel's principal.
+ */
+async function afterASentinel(): Promise<string> {
+  const sentinel = await agent();
+  await call(sentinel.token, 'fleet.tool_0', { key: AWS_KEY });
+  await alertsWhen({ principal: sentinel.principalId }, (l) => l.length > 0);
+  return sentinel.principalId;
+}
+
 function readBody(request: IncomingMessage): Promise<string> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
@@ -299,9 +310,7 @@ describe('security alerts', () => {
       expect(alert!.details).toMatchObject({ usualPerWindow: 5, historyWindows: 3, baselineMultiple: 4, baselineFloor: 10 });
 
       // The same 25 calls a minute are usual for the steady agent: once a later sentinel is raised, they were judged.
-      const sentinel = await agent();
-      await call(sentinel.token, 'fleet.tool_0', { key: AWS_KEY });
-      await alertsWhen({ principal: sentinel.principalId }, (l) => l.length > 0);
+      await afterASentinel();
       expect(await alerts({ principal: steady.principalId })).toEqual([]);
     } finally {
       fakeNow = MIDDAY;
@@ -336,9 +345,7 @@ describe('security alerts', () => {
       expect(alert!.count).toBeGreaterThanOrEqual(6);
       expect(alert!.details).toMatchObject({ usualPerWindow: 2, historyWindows: 2 });
 
-      const sentinel = await agent();
-      await call(sentinel.token, 'fleet.tool_0', { key: AWS_KEY });
-      await alertsWhen({ principal: sentinel.principalId }, (l) => l.length > 0);
+      await afterASentinel();
       expect(await alerts({ principal: steady.principalId })).toEqual([]);
     } finally {
       fakeNow = MIDDAY;
@@ -432,9 +439,7 @@ describe('security alerts', () => {
         await refuse(registry, 2);
       }
       // Once a later sentinel is raised on the first replica, its refusals were counted.
-      const sentinel = await agent();
-      await call(sentinel.token, 'fleet.tool_0', { key: AWS_KEY });
-      await alertsWhen({ principal: sentinel.principalId }, (l) => l.length > 0);
+      await afterASentinel();
       fakeNow = start + 2 * 300_000;
       await refuse(second, 7);
       const list = await alertsWhen({ rule: 'DENIAL_RATE', principal: client.principalId }, (l) => l.length > 0);
