@@ -1,7 +1,7 @@
 import { useState, type FormEvent } from 'react';
 import { signIn } from './api';
 import { ErrorMessage } from './ErrorMessage';
-import { sessionFor, type Session } from './session';
+import { consoleSession, sessionFor, type Session } from './session';
 
 /**
  * Client credentials (exchanged at /console/session, which keeps the session in an HttpOnly cookie)
@@ -22,7 +22,7 @@ export function SignIn({ onSignedIn }: { onSignedIn: (session: Session) => void 
     try {
       if (mode === 'credentials') {
         const started = await signIn(clientId.trim(), clientSecret);
-        onSignedIn(await sessionFor(started.token, started.expiresAt));
+        onSignedIn(consoleSession(started));
       } else {
         onSignedIn(await sessionFor(pasted.trim().replace(/^Bearer\s+/i, '')));
       }

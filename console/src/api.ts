@@ -120,6 +120,9 @@ export interface SessionToken {
   token: string;
   /** When it expires, by this browser's clock. */
   expiresAt: Date;
+  /** The token's scopes, and whose session it is (the registry says so with the token). */
+  scopes: string[];
+  principal: { name: string; roles: string[] };
 }
 
 /** The path of the console's session endpoints, where its HttpOnly refresh cookie is scoped. */
@@ -140,11 +143,23 @@ async function sessionRequest(path: string, body?: unknown): Promise<SessionToke
   }
   // No session cookie: nothing to refresh.
   if (response.status === 204) return null;
-  const answer = (await response.json().catch(() => ({}))) as { access_token?: string; expires_in?: number; error?: string; error_description?: string };
-  if (!response.ok || !answer.access_token) {
+  const answer = (await response.json().catch(() => ({}))) as {
+    access_token?: string;
+    expires_in?: number;
+    scope?: string;
+    principal?: { name: string; roles: string[] };
+    error?: string;
+    error_description?: string;
+  };
+  if (!response.ok || !answer.access_token || !answer.principal) {
     throw new ApiError(answer.error_description ?? `Sign-in failed (${response.status})`, answer.error ?? `HTTP_${response.status}`);
   }
-  return { token: answer.access_token, expiresAt: new Date(Date.now() + (answer.expires_in ?? 300) * 1000) };
+  return {
+    token: answer.access_token,
+    expiresAt: new Date(Date.now() + (answer.expires_in ?? 300) * 1000),
+    scopes: (answer.scope ?? '').split(' ').filter(Boolean),
+    principal: answer.principal,
+  };
 }
 
 /**

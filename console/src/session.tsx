@@ -22,18 +22,26 @@ const REFRESH_MARGIN_MS = 60_000;
 /** How soon to try again when the registry could not be reached for a refresh. */
 const RETRY_MS = 10_000;
 
-/** The session for `token`, with who it belongs to. */
-export async function sessionFor(token: string, expiresAt?: Date): Promise<Session> {
+/** The session of a pasted `token` (never refreshed), with who it belongs to. */
+export async function sessionFor(token: string): Promise<Session> {
   const data = await graphql<ConsoleMeQuery, ConsoleMeQueryVariables>(me, {}, token);
-  return { token, expiresAt, name: data.me.principal.name, roles: data.me.principal.roles, scopes: data.me.scopes };
+  return { token, name: data.me.principal.name, roles: data.me.principal.roles, scopes: data.me.scopes };
 }
 
-/** The session after a refresh: `current` with a new access token, or who the restored session belongs to; null without one. */
+/**
+ * The session of a token from the registry's session endpoints, which say whose it is: no query is
+ * needed, so a reload while the query budget is spent still finds the session.
+ */
+export function consoleSession(started: SessionToken): Session {
+  return { token: started.token, expiresAt: started.expiresAt, name: started.principal.name, roles: started.principal.roles, scopes: started.scopes };
+}
+
+/** The session after a refresh: `current` with a new access token, or the restored session; null without one. */
 async function refreshed(current?: Session): Promise<Session | null> {
   const next: SessionToken | null = await refreshSession();
   if (!next) return null;
   if (current) return { ...current, token: next.token, expiresAt: next.expiresAt };
-  return sessionFor(next.token, next.expiresAt);
+  return consoleSession(next);
 }
 
 /**

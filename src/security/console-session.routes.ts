@@ -81,7 +81,8 @@ export async function consoleSessionRoutes(app: FastifyInstance, deps: OAuthDepe
     const { token, expiresIn } = await deps.tokens.issue(principal.id, scopes, familyId, [audienceOf(deps.tokens.issuer, '/graphql')]);
     return reply
       .header('set-cookie', cookie(request, refreshToken, refreshTtl))
-      .send({ access_token: token, token_type: 'Bearer', expires_in: expiresIn, scope: scopes.join(' ') });
+      // Who the session is, so that the console needs no query (which a spent budget would refuse) to show it.
+      .send({ access_token: token, token_type: 'Bearer', expires_in: expiresIn, scope: scopes.join(' '), principal: { name: principal.name, roles: principal.roles } });
   };
 
   await app.register(async (scope) => {

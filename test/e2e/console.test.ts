@@ -252,6 +252,11 @@ describe.skipIf(!hasChromium)('the console in headless Chromium', () => {
     const alert = page.getByRole('alert').filter({ hasText: 'Budget spent' });
     await alert.waitFor();
     expect(await alert.textContent()).toMatch(/^Budget spent; resets at \d{2}:\d{2} \(in \d+ min\)\.$/);
+    // A reload keeps the session: the page says the budget is spent, it does not ask to sign in again.
+    await page.reload();
+    await page.getByRole('alert').filter({ hasText: 'Budget spent' }).waitFor();
+    expect(await page.getByText(`Signed in as console spender ${viewport.width}`).count()).toBe(1);
+    expect(await page.getByRole('heading', { name: 'Sign in' }).count()).toBe(0);
     expect(problems.filter((p) => !p.includes('429'))).toEqual([]);
     await page.context().close();
   });

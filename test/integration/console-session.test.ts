@@ -48,11 +48,13 @@ async function me(token: string): Promise<string | undefined> {
 }
 
 describe('the console session endpoints', () => {
-  it('sign in answers only the access token in the body and sets the refresh token as an HttpOnly, SameSite=Strict cookie scoped to /console/session', async () => {
+  it('sign in answers only the access token and whose it is in the body, and sets the refresh token as an HttpOnly, SameSite=Strict cookie scoped to /console/session', async () => {
     const answer = await signIn();
     expect(answer.status).toBe(200);
-    expect(Object.keys(answer.body).sort()).toEqual(['access_token', 'expires_in', 'scope', 'token_type']);
+    expect(Object.keys(answer.body).sort()).toEqual(['access_token', 'expires_in', 'principal', 'scope', 'token_type']);
     expect(answer.body).toMatchObject({ token_type: 'Bearer', expires_in: registry.config.auth.accessTokenTtlSeconds });
+    // Whose session it is, so the console shows it without a query (which a spent budget would refuse).
+    expect(answer.body.principal).toEqual({ name: 'console admin', roles: ['admin'] });
     expect(answer.headers.get('cache-control')).toBe('no-store');
     const setCookie = answer.headers.get('set-cookie')!;
     const attributes = setCookie.split(';').map((a) => a.trim().toLowerCase());
@@ -68,7 +70,8 @@ describe('the console session endpoints', () => {
     const first = await signIn();
     const second = await post('/console/session/refresh', { cookie: first.cookie });
     expect(second.status).toBe(200);
-    expect(Object.keys(second.body).sort()).toEqual(['access_token', 'expires_in', 'scope', 'token_type']);
+    expect(Object.keys(second.body).sort()).toEqual(['access_token', 'expires_in', 'principal', 'scope', 'token_type']);
+    expect(second.body.principal).toEqual({ name: 'console admin', roles: ['admin'] });
     expect(second.cookie).toMatch(/^rt_/);
     expect(second.cookie).not.toBe(first.cookie);
     expect(second.text).not.toContain(second.cookie!);
