@@ -2,7 +2,7 @@ import { useEffect, useState } from 'react';
 import { ErrorMessage } from './ErrorMessage';
 import type { CallTemplateType, ConsoleToolsQuery, ConsoleToolsQueryVariables } from './generated/graphql';
 import tools from './operations/tools.graphql?raw';
-import { Link, navigate, withQuery, useAddress } from './router';
+import { Link, setQuery, useAddress } from './router';
 import { useLoad, useSession } from './session';
 import { Pager, useCursorPages } from './ui';
 
@@ -32,11 +32,10 @@ export function Catalog() {
   const provider = query.get('provider') ?? '';
   const typeParam = query.get('type') ?? '';
   const type: CallTemplateType | '' = (TYPES as string[]).includes(typeParam) ? (typeParam as CallTemplateType) : '';
-  const set = (values: Record<string, string>, replace: boolean) => navigate(`${location.pathname}${withQuery(query, values)}`, { replace });
-  const setSearch = (q: string) => set({ q }, true);
-  const setTag = (t: string, replace = true) => set({ tag: t }, replace);
-  const setProvider = (p: string) => set({ provider: p }, true);
-  const setType = (t: string) => set({ type: t }, false);
+  const setSearch = (q: string) => setQuery({ q }, true);
+  const setTag = (t: string, replace = true) => setQuery({ tag: t }, replace);
+  const setProvider = (p: string) => setQuery({ provider: p }, true);
+  const setType = (t: string) => setQuery({ type: t }, false);
   const filter = useDebounced({ search: search.trim(), tag: tag.trim(), provider: provider.trim(), type }, 200);
   const filterKey = JSON.stringify(filter);
   const pages = useCursorPages(filterKey);

@@ -121,7 +121,7 @@ export function navigate(to: string | Route, options: { replace?: boolean } = {}
 }
 
 /** `search` with `values` set (empty values removed), as `?…` or ''. */
-export function withQuery(search: URLSearchParams, values: Record<string, string | undefined>): string {
+function withQuery(search: URLSearchParams, values: Record<string, string | undefined>): string {
   const next = new URLSearchParams(search);
   for (const [key, value] of Object.entries(values)) {
     if (value) next.set(key, value);
@@ -129,6 +129,11 @@ export function withQuery(search: URLSearchParams, values: Record<string, string
   }
   const text = next.toString();
   return text ? `?${text}` : '';
+}
+
+/** Changes the current address's query (`values` set, an empty one removed); `replace` as for {@link navigate}. */
+export function setQuery(values: Record<string, string | undefined>, replace: boolean): void {
+  navigate(`${location.pathname}${withQuery(new URLSearchParams(location.search), values)}`, { replace });
 }
 
 /** A link to a view: a real `<a href>` (open in a new tab works), followed in place on a plain click. */

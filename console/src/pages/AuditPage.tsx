@@ -2,7 +2,7 @@ import type * as G from '../generated/graphql';
 import audit from '../operations/audit.graphql?raw';
 import verifyAudit from '../operations/verifyAudit.graphql?raw';
 import { ErrorMessage } from '../ErrorMessage';
-import { Link, navigate, useAddress, withQuery } from '../router';
+import { Link, setQuery, useAddress } from '../router';
 import { useLoad, useSession } from '../session';
 import { Pager, useCursorPages } from '../ui';
 import { ScrollTable, when } from './common';
@@ -97,7 +97,6 @@ export function AuditPage() {
     [call, filterKey, after],
   );
   const principals = usePrincipals();
-  const set = (values: Record<string, string>, replace: boolean) => navigate(`${location.pathname}${withQuery(query, values)}`, { replace });
   const page = list.data?.auditLog;
   return (
     <section aria-labelledby="audit-title">
@@ -106,18 +105,18 @@ export function AuditPage() {
       <div className="filters" role="search">
         <div>
           <label htmlFor="audit-action">Action</label>
-          <input id="audit-action" placeholder="policy.update" value={action} onChange={(e) => set({ action: e.target.value }, true)} />
+          <input id="audit-action" placeholder="policy.update" value={action} onChange={(e) => setQuery({ action: e.target.value }, true)} />
         </div>
         <div>
-          <PrincipalPicker id="audit-actor" label="Actor" value={actor} onChange={(id) => set({ actor: id }, false)} emptyLabel="Anyone" principals={principals.list} />
+          <PrincipalPicker id="audit-actor" label="Actor" value={actor} onChange={(id) => setQuery({ actor: id }, false)} emptyLabel="Anyone" principals={principals.list} />
         </div>
         <div>
           <label htmlFor="audit-target-type">Target type</label>
-          <input id="audit-target-type" placeholder="tool" value={targetType} onChange={(e) => set({ targetType: e.target.value }, true)} />
+          <input id="audit-target-type" placeholder="tool" value={targetType} onChange={(e) => setQuery({ targetType: e.target.value }, true)} />
         </div>
         <div>
           <label htmlFor="audit-outcome">Outcome</label>
-          <select id="audit-outcome" value={outcome} onChange={(e) => set({ outcome: e.target.value }, false)}>
+          <select id="audit-outcome" value={outcome} onChange={(e) => setQuery({ outcome: e.target.value }, false)}>
             <option value="">Any</option>
             {OUTCOMES.map((o) => (
               <option key={o} value={o}>
@@ -130,7 +129,7 @@ export function AuditPage() {
       {targetId && (
         <p>
           Only entries about <code>{targetId}</code>.{' '}
-          <button type="button" className="link" onClick={() => set({ targetId: '' }, false)}>
+          <button type="button" className="link" onClick={() => setQuery({ targetId: '' }, false)}>
             Show all targets
           </button>
         </p>

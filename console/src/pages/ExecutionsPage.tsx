@@ -1,7 +1,7 @@
 import type * as G from '../generated/graphql';
 import executions from '../operations/executions.graphql?raw';
 import { ErrorMessage } from '../ErrorMessage';
-import { Link, navigate, useAddress, withQuery } from '../router';
+import { Link, setQuery, useAddress } from '../router';
 import { useLoad, useSession } from '../session';
 import { Pager, useCursorPages } from '../ui';
 import { ScrollTable, when } from './common';
@@ -30,7 +30,6 @@ export function ExecutionsPage() {
     [call, filterKey, after],
   );
   const principals = usePrincipals();
-  const set = (values: Record<string, string>, replace: boolean) => navigate(`${location.pathname}${withQuery(query, values)}`, { replace });
   const page = list.data?.executions;
   return (
     <section aria-labelledby="executions-title">
@@ -38,11 +37,11 @@ export function ExecutionsPage() {
       <div className="filters" role="search">
         <div>
           <label htmlFor="executions-tool">Tool</label>
-          <input id="executions-tool" placeholder="weather.get_forecast" value={tool} onChange={(e) => set({ tool: e.target.value }, true)} />
+          <input id="executions-tool" placeholder="weather.get_forecast" value={tool} onChange={(e) => setQuery({ tool: e.target.value }, true)} />
         </div>
         <div>
           <label htmlFor="executions-status">Status</label>
-          <select id="executions-status" value={status} onChange={(e) => set({ status: e.target.value }, false)}>
+          <select id="executions-status" value={status} onChange={(e) => setQuery({ status: e.target.value }, false)}>
             <option value="">Any</option>
             {EXECUTION_STATUSES.map((s) => (
               <option key={s} value={s}>
@@ -52,7 +51,7 @@ export function ExecutionsPage() {
           </select>
         </div>
         <div>
-          <PrincipalPicker id="executions-principal" label="Principal" value={principal} onChange={(id) => set({ principal: id }, false)} emptyLabel="Anyone" principals={principals.list} />
+          <PrincipalPicker id="executions-principal" label="Principal" value={principal} onChange={(id) => setQuery({ principal: id }, false)} emptyLabel="Anyone" principals={principals.list} />
         </div>
       </div>
       <ErrorMessage error={list.error} />

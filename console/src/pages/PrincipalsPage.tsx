@@ -6,7 +6,7 @@ import principals from '../operations/principals.graphql?raw';
 import revokeTokens from '../operations/revokeTokens.graphql?raw';
 import rotatePrincipalSecret from '../operations/rotatePrincipalSecret.graphql?raw';
 import setPrincipalStatus from '../operations/setPrincipalStatus.graphql?raw';
-import { navigate, useAddress, withQuery } from '../router';
+import { setQuery, useAddress } from '../router';
 import { useLoad, useSession } from '../session';
 import { Pager, useCursorPages } from '../ui';
 import { Confirm, FieldError, FieldErrors, invalidProps, listOf, Outcome, ScrollTable, useAction, type UserError, UserErrors, when } from './common';
@@ -52,7 +52,6 @@ export function PrincipalsPage() {
   );
   const action = useAction();
   const [secret, setSecret] = useState<{ name: string; clientId: string | null; clientSecret: string } | null>(null);
-  const set = (values: Record<string, string>, replace: boolean) => navigate(`${location.pathname}${withQuery(query, values)}`, { replace });
 
   const payloadError = (errors: UserError[]) => {
     if (errors[0]) throw new Error(`${errors[0].message} (${errors[0].code})`);
@@ -86,11 +85,11 @@ export function PrincipalsPage() {
       <div className="filters" role="search">
         <div>
           <label htmlFor="principal-search">Find principals</label>
-          <input id="principal-search" type="search" value={search} onChange={(e) => set({ q: e.target.value }, true)} />
+          <input id="principal-search" type="search" value={search} onChange={(e) => setQuery({ q: e.target.value }, true)} />
         </div>
         <div>
           <label htmlFor="principal-status">Status</label>
-          <select id="principal-status" value={status} onChange={(e) => set({ status: e.target.value }, false)}>
+          <select id="principal-status" value={status} onChange={(e) => setQuery({ status: e.target.value }, false)}>
             <option value="">Any</option>
             <option value="ACTIVE">active</option>
             <option value="DISABLED">disabled</option>

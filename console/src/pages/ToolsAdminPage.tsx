@@ -1,6 +1,6 @@
 import type * as G from '../generated/graphql';
 import adminTools from '../operations/adminTools.graphql?raw';
-import { navigate, useAddress, withQuery } from '../router';
+import { setQuery, useAddress } from '../router';
 import { useLoad, useSession } from '../session';
 import { ErrorMessage } from '../ErrorMessage';
 import { Pager, useCursorPages } from '../ui';
@@ -24,18 +24,17 @@ export function ToolsAdminPage() {
       }),
     [call, filterKey, after],
   );
-  const set = (values: Record<string, string>, replace: boolean) => navigate(`${location.pathname}${withQuery(query, values)}`, { replace });
   return (
     <section aria-labelledby="admin-tools-title">
       <h1 id="admin-tools-title">Tools</h1>
       <div className="filters" role="search">
         <div>
           <label htmlFor="admin-tools-search">Find tools</label>
-          <input id="admin-tools-search" type="search" value={search} onChange={(e) => set({ q: e.target.value }, true)} />
+          <input id="admin-tools-search" type="search" value={search} onChange={(e) => setQuery({ q: e.target.value }, true)} />
         </div>
         <div>
           <label htmlFor="admin-tools-enabled">Enabled</label>
-          <select id="admin-tools-enabled" value={state} onChange={(e) => set({ enabled: e.target.value }, false)}>
+          <select id="admin-tools-enabled" value={state} onChange={(e) => setQuery({ enabled: e.target.value }, false)}>
             <option value="">Any</option>
             <option value="yes">Enabled</option>
             <option value="no">Disabled</option>
