@@ -14,7 +14,6 @@ import { type AddressInfo, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
-import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { buildSchema, graphql } from 'graphql';
 import { createVerifier, httpbis } from 'http-message-signatures';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -24,6 +23,7 @@ import { RequestSigner, WS_SIGNED_MESSAGE_TYPE } from '../../src/security/reques
 import { generateSigningJwk } from '../../src/security/signing-keys.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
 import { manual, manualTool } from '../helpers/factories.js';
+import { answerStatelessMcp } from '../helpers/peers/index.js';
 import { type RegistryProcess, spawnRegistry } from '../helpers/process.js';
 import { createTestCa } from '../helpers/tls.js';
 
@@ -101,13 +101,7 @@ async function serveMcp(req: IncomingMessage, res: ServerResponse, body: string)
   }
   const server = new McpServer({ name: 'search', version: '1.0.0' });
   server.registerTool('search', { description: 'Searches', inputSchema: { query: z.string() } }, async ({ query }) => ({ content: [{ type: 'text', text: query }] }));
-  const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined });
-  res.on('close', () => {
-    void transport.close();
-    void server.close();
-  });
-  await server.connect(transport);
-  await transport.handleRequest(req, res, JSON.parse(body));
+  await answerStatelessMcp(server, req, res, body);
 }
 
 /**

@@ -61,6 +61,20 @@ export async function httpPeer(handler: (req: IncomingMessage, res: ServerRespon
   };
 }
 
+/**
+ * Answers one streamable-HTTP request with `server` (made for this request, its tools registered)
+ * over a stateless transport; both are closed when the response is.
+ */
+export async function answerStatelessMcp(server: McpServer, req: IncomingMessage, res: ServerResponse, body: string): Promise<void> {
+  const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined });
+  res.on('close', () => {
+    void transport.close();
+    void server.close();
+  });
+  await server.connect(transport);
+  await transport.handleRequest(req, res, JSON.parse(body));
+}
+
 export const json = (res: ServerResponse, status: number, value: unknown) =>
   res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(value));
 
@@ -252,13 +266,7 @@ export async function startPeers(): Promise<ProtocolPeers> {
     server.registerTool('fetch_page', { description: 'Fetches a page', inputSchema: { url: z.string() } }, async ({ url }) => ({
       content: [{ type: 'text', text: url }],
     }));
-    const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined });
-    res.on('close', () => {
-      void transport.close();
-      void server.close();
-    });
-    await server.connect(transport);
-    await transport.handleRequest(req, res, JSON.parse(body));
+    await answerStatelessMcp(server, req, res, body);
   });
 
   const wsHeaders: Array<Record<string, unknown>> = [];
