@@ -1,7 +1,9 @@
 import { MikroORM } from '@mikro-orm/core';
 import { type EntityManager } from '@mikro-orm/postgresql';
+import { CompiledQuery, type Kysely } from 'kysely';
 import { type DatabaseConfig } from '../config.js';
 import { createOrmOptions, type OrmHooks } from './orm.config.js';
+import { bindStatement } from './statements.js';
 
 /** What a `pg` pool tells of its connections. */
 interface PgPoolCounts {
@@ -11,12 +13,26 @@ interface PgPoolCounts {
   options: { max: number };
 }
 
+/** What {@link Database.statement} needs of a `pg` pool: a query with a prepared statement's name. */
+interface PgPool extends PgPoolCounts {
+  query<T>(config: { name: string; text: string; values: unknown[] }): Promise<{ rows: T[] }>;
+}
+
 /** An open database: the ORM, with migrations applied. */
 export interface Database {
   orm: MikroORM;
   kind: DatabaseConfig['kind'];
   /** A fresh EntityManager for one unit of work (one request, one job). */
   fork(): EntityManager;
+  /**
+   * Runs ONE autocommit statement (outside any unit of work) and resolves its rows. `sql` is written
+   * with `?` placeholders as for `em.execute`, but the values are bound as parameters instead of
+   * being inlined into the text (see `bindStatement`): on PostgreSQL the statement is prepared under
+   * a name derived from its text, so each connection parses and plans it once and then only binds
+   * values. For the hot paths, whose texts are few and fixed: every distinct text is a prepared
+   * statement on every connection that runs it (until the pool closes that connection).
+   */
+  statement<T extends object>(sql: string, params: readonly unknown[]): Promise<T[]>;
   /** Resolves when the database answers a trivial query in time; rejects otherwise. */
   ping(timeoutMs?: number): Promise<void>;
   /** The PostgreSQL pool's connections now; null for the embedded database (one session). */
@@ -59,8 +75,8 @@ async function alignAuditExportOrder(em: EntityManager): Promise<void> {
  * migrations run in one transaction).
  */
 export async function openDatabase(database: DatabaseConfig, hooks: OrmHooks = {}): Promise<Database> {
-  let pool: PgPoolCounts | null = null;
-  const orm = await MikroORM.init(createOrmOptions(database, { ...hooks, onPool: (created) => (pool = created as unknown as PgPoolCounts) }));
+  let pool: PgPool | null = null;
+  const orm = await MikroORM.init(createOrmOptions(database, { ...hooks, onPool: (created) => (pool = created as unknown as PgPool) }));
   try {
     await migrate(orm, database.kind);
     await alignAuditExportOrder(orm.em.fork() as EntityManager);
@@ -68,10 +84,18 @@ export async function openDatabase(database: DatabaseConfig, hooks: OrmHooks = {
     await orm.close(true);
     throw error;
   }
+  // The embedded database is one session: its statements queue behind the ORM's (and its transactions) in kysely.
+  const kysely = (orm.em.getConnection() as unknown as { getClient(): Kysely<unknown> }).getClient();
   return {
     orm,
     kind: database.kind,
     fork: () => orm.em.fork() as EntityManager,
+    async statement<T extends object>(sql: string, params: readonly unknown[]) {
+      const { name, text, values } = bindStatement(sql, params);
+      hooks.onQuery?.(sql);
+      if (pool) return (await pool.query<T>({ name, text, values })).rows;
+      return (await kysely.executeQuery<T>(CompiledQuery.raw(text, values))).rows as T[];
+    },
     async ping(timeoutMs = 2000) {
       let timer: NodeJS.Timeout | undefined;
       const timeout = new Promise<never>((_, reject) => {

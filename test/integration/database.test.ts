@@ -22,6 +22,25 @@ describe('opening the database', () => {
     }
   });
 
+  it('runs a statement with its values bound, not inlined: quotes, question marks, JSON and lists arrive as sent', async () => {
+    const testDb = await createTestDatabase();
+    const db = await openDatabase(testDb.config);
+    try {
+      const hostile = `o'brien \\ ?; $1 -- drop table tool`;
+      const rows = await db.statement<{ text: string; doc: unknown; listed: boolean; none: null }>(
+        `select ?::text as text, ?::jsonb as doc, ? = any(array[?]::text[]) as listed, ?::text as none`,
+        [hostile, JSON.stringify({ quote: "it's", mark: '?' }), 'b', ['a', 'b'], null],
+      );
+      expect(rows).toEqual([{ text: hostile, doc: { quote: "it's", mark: '?' }, listed: true, none: null }]);
+      // Again (on PostgreSQL, the prepared statement is reused with other values).
+      const again = await db.statement<{ text: string }>(`select ?::text as text, ?::jsonb as doc, ? = any(array[?]::text[]) as listed, ?::text as none`, ['x', 'null', 'c', ['a', 'b'], null]);
+      expect(again).toEqual([{ text: 'x', doc: null, listed: false, none: null }]);
+    } finally {
+      await db.close();
+      await testDb.drop();
+    }
+  });
+
   it.runIf(process.env.TEST_DATABASE_URL)('lets two replicas that start together migrate one database', async () => {
     const testDb = await createTestDatabase();
     try {

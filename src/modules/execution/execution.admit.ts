@@ -1,4 +1,4 @@
-import { type EntityManager } from '@mikro-orm/postgresql';
+import { type Database } from '../../db/database.js';
 import { ErrorCode, RegistryError } from '../../errors.js';
 import { type AppliedLimits } from '../policy/index.js';
 import { ToolStatus } from '../tool/index.js';
@@ -105,6 +105,9 @@ function pgTextArray(value: unknown): string[] {
 /** A JSON column as a value: the embedded database's driver may hand `json` over as text. */
 const json = <T>(value: unknown): T => (typeof value === 'string' ? JSON.parse(value) : value) as T;
 
+/** What reading a callable tool needs of the database: one statement with bound values. */
+type Statements = Pick<Database, 'statement'>;
+
 function callableOf(row: Record<string, unknown>): CallableTool {
   return {
     id: row.id as string,
@@ -130,10 +133,10 @@ function callableOf(row: Record<string, unknown>): CallableTool {
  * `filter` is the caller's read filter, see tool.visibility.ts), with its provider's name, sealed
  * credentials and variables: ONE query. Null when there is none the caller may read.
  */
-export async function findCallable(em: EntityManager, name: string, filter: ReadFilter): Promise<CallableTool | null> {
+export async function findCallable(db: Statements, name: string, filter: ReadFilter): Promise<CallableTool | null> {
   // No tool name holds U+0000, and PostgreSQL refuses it in a query parameter.
   if (name.includes('\0')) return null;
-  const rows = await em.execute<Record<string, unknown>[]>(
+  const rows = await db.statement<Record<string, unknown>>(
     `select ${CALLABLE_COLUMNS} from tool t join provider pr on pr.id = t.provider_id where t.name = ?${filter ? ` and ${filter.sql}` : ''}`,
     [name, ...(filter?.params ?? [])],
   );
@@ -141,8 +144,8 @@ export async function findCallable(em: EntityManager, name: string, filter: Read
 }
 
 /** The tool with this id with everything a call needs, whatever anyone may read (retries of stored calls). */
-export async function findCallableById(em: EntityManager, id: string): Promise<CallableTool | null> {
-  const rows = await em.execute<Record<string, unknown>[]>(`select ${CALLABLE_COLUMNS} from tool t join provider pr on pr.id = t.provider_id where t.id = ?`, [id]);
+export async function findCallableById(db: Statements, id: string): Promise<CallableTool | null> {
+  const rows = await db.statement<Record<string, unknown>>(`select ${CALLABLE_COLUMNS} from tool t join provider pr on pr.id = t.provider_id where t.id = ?`, [id]);
   return rows[0] ? callableOf(rows[0]) : null;
 }
 

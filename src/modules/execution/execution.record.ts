@@ -1,4 +1,3 @@
-import { type EntityManager } from '@mikro-orm/postgresql';
 import { storable } from '../../common/json-values.js';
 import { type Database } from '../../db/database.js';
 import { ErrorCode } from '../../errors.js';
@@ -84,9 +83,9 @@ function executionAudit(actor: Actor, ending: Ending, outcome: Outcome, duration
  * statement; the entry is appended only when the CTE named `guard` returned a row. Resolves whether
  * it did (so a change that matched nothing leaves no entry).
  */
-async function withAudit(em: EntityManager, ctes: string, params: unknown[], record: AuditRecord, guard: string): Promise<boolean> {
+async function withAudit(db: Database, ctes: string, params: unknown[], record: AuditRecord, guard: string): Promise<boolean> {
   const tail = AuditService.appendSql(record, { guard });
-  const rows = await em.execute<unknown[]>(`with ${ctes}${tail.sql}`, [...params, ...tail.params]);
+  const rows = await db.statement(`with ${ctes}${tail.sql}`, [...params, ...tail.params]);
   return rows.length > 0;
 }
 
@@ -111,7 +110,7 @@ export class ExecutionRecords {
    */
   async claim(call: NewCall, decision: Record<string, unknown>): Promise<Execution | null> {
     const at = call.createdAt;
-    const rows = await this.db.fork().execute<{ id: string; created_at: string | Date; attempts: number }[]>(
+    const rows = await this.db.statement<{ id: string; created_at: string | Date; attempts: number }>(
       `insert into execution (id, created_at, updated_at, tool_id, tool_name, principal_id, arguments, status, mode, idempotency_key, request_id, timeout_ms, runner, heartbeat_at, attempts, started_at, decision)
        values (?, ?::timestamptz, ?::timestamptz, ?, ?, ?, ?::jsonb, ?, ?, ?, ?, ?, ?, ?::timestamptz, 1, ?::timestamptz, ?::jsonb)
        on conflict (principal_id, idempotency_key) do update set ${TAKE_OVER}, runner = excluded.runner, heartbeat_at = excluded.heartbeat_at,
@@ -134,7 +133,7 @@ export class ExecutionRecords {
     const record = executionAudit(actor, { id: call.id, toolId: call.toolId, toolName: call.toolName, startedAt: null }, outcome, null);
     const at = call.createdAt;
     const stored = await withAudit(
-      this.db.fork(),
+      this.db,
       `ins as (insert into execution (id, created_at, updated_at, tool_id, tool_name, principal_id, arguments, status, mode, idempotency_key, request_id, timeout_ms, attempts, error, decision, finished_at)
        values (?, ?::timestamptz, ?::timestamptz, ?, ?, ?, ?::jsonb, ?, ?, ?, ?, ?, 0, ?::jsonb, ?::jsonb, ?::timestamptz)
        on conflict (principal_id, idempotency_key) do nothing returning id)`,
@@ -157,7 +156,7 @@ export class ExecutionRecords {
     const record = executionAudit(actor, { id: held.id, toolId: call.toolId, toolName: call.toolName, startedAt: null }, outcome, null);
     const at = call.createdAt;
     const stored = await withAudit(
-      this.db.fork(),
+      this.db,
       `upd as (update execution set tool_id = ?, arguments = ?::jsonb, status = ?, mode = ?, request_id = ?, timeout_ms = ?, error = ?::jsonb, decision = ?::jsonb,
          finished_at = ?::timestamptz, updated_at = ?::timestamptz, runner = null where id = ? and ${NOT_STARTED_SQL} returning id)`,
       [call.toolId, jsonb(call.args), outcome.status, call.mode, call.requestId, call.timeoutMs, jsonb(error), jsonb(decision), iso(at), iso(at), held.id],
@@ -189,7 +188,7 @@ export class ExecutionRecords {
     params.push(ending.id);
     if (options.runner) params.push(options.runner);
     const stored = await withAudit(
-      this.db.fork(),
+      this.db,
       `fin as (update execution set status = ?, result = ?::jsonb, error = ?::jsonb, output_valid = ?, finished_at = ?::timestamptz, duration_ms = ?, runner = null, updated_at = ?::timestamptz${withDecision ? ', decision = ?::jsonb' : ''}${options.unstarted ? ', started_at = null, attempts = 0' : ''}
        where id = ? and status in (${ACTIVE_SQL})${options.runner ? ' and runner = ?' : ''} returning id)`,
       params,

@@ -105,7 +105,7 @@ export class ExecutionLeases {
   private async retry(execution: Execution): Promise<boolean> {
     if (execution.mode !== ExecutionMode.ASYNC || !execution.tool || execution.attempts >= MAX_ATTEMPTS) return false;
     const em = this.deps.db.fork();
-    const tool = await findCallableById(em, execution.tool.id);
+    const tool = await findCallableById(this.deps.db, execution.tool.id);
     if (!tool || !retryable(tool) || tool.status !== ToolStatus.ACTIVE || !tool.enabled) return false;
     const now = new Date();
     // Only if nobody renewed or took it since it was read: one replica restarts it.

@@ -132,7 +132,7 @@ export class ExecutionRuntime {
     const { args, timeoutMs, key, mode } = checkInput(input, this.deps);
     if (this.stopping) throw new RegistryError(ErrorCode.UPSTREAM_UNAVAILABLE, 'The registry is shutting down; try again on another instance');
     const visibility = await caller.tools.visibility();
-    const tool = await dbSpan('tool.read', () => findCallable(this.deps.db.fork(), input.tool, visibility));
+    const tool = await dbSpan('tool.read', () => findCallable(this.deps.db, input.tool, visibility));
     if (!tool) {
       this.deps.onCall?.({ kind: 'call', principalId: caller.viewer.principalId, tool: null, denied: true, args, inputs: null });
       await this.records.auditRefusal(caller.actor, input.tool, ErrorCode.NOT_FOUND);
