@@ -235,6 +235,26 @@ describe('query cost', () => {
     expectRefusal(await run(document, { operationName: 'Expensive' }), 'QUERY_TOO_COMPLEX');
   });
 
+  it('measures a repeated document again for other values of its variables, and not for variables it does not declare', async () => {
+    const server = await startServer();
+    const query = 'query ($n: Int = 5) { tools(first: $n) { edges { node { name } } } }';
+    expect((await run(query, { server, variables: { n: 10 } })).cost).toBe(1 + 10 * 3);
+    expect((await run(query, { server, variables: { n: 10, nonce: 1 } })).cost).toBe(1 + 10 * 3);
+    expect((await run(query, { server, variables: { n: 30 } })).cost).toBe(1 + 30 * 3);
+    // Missing takes the default (5); null overrides it, and a null page size is the default page (20).
+    expect((await run(query, { server, variables: {} })).cost).toBe(1 + 5 * 3);
+    expect((await run(query, { server, variables: { n: null } })).cost).toBe(1 + 20 * 3);
+    expectRefusal(await run(query, { server, variables: { n: 'many' } }), 'BAD_USER_INPUT');
+    expectRefusal(await run(query, { server, variables: { n: 101 } }), 'PAGE_SIZE_EXCEEDED');
+    expect((await run(query, { server, variables: { n: 10 } })).cost).toBe(1 + 10 * 3);
+    // Large values are measured each time rather than kept; the answer is the same.
+    const big = 'query ($r: [_Any!]!) { _entities(representations: $r) { ... on Tool { name } } }';
+    const representations = Array.from({ length: 200 }, (_, i) => ({ __typename: 'Tool', id: `tool-${i}`.padEnd(40, 'x') }));
+    expect((await run(big, { server, variables: { r: representations } })).cost).toBe(1 + 200);
+    expect((await run(big, { server, variables: { r: representations.slice(0, 3) } })).cost).toBe(1 + 3);
+    expect((await run(big, { server, variables: { r: representations } })).cost).toBe(1 + 200);
+  });
+
   it('refuses variables that do not fit the operation with BAD_USER_INPUT before executing', async () => {
     expectRefusal(await run('query ($n: Int!) { tools(first: $n) { totalCount } }'), 'BAD_USER_INPUT');
     expect(() => operationCost(schema, parse('query A { __typename } query B { __typename }'), {})).toThrow(
@@ -308,6 +328,14 @@ describe('tokens', () => {
     expectRefusal(await run(`{ ${typenames(9)} }`, { server }), 'TOO_MANY_TOKENS', { limit: 10 });
     expect((await run(`{ ${typenames(8)} }`, { server })).cost).toBe(8);
     expectRefusal(await run('{ tools(first: ', { server }), 'GRAPHQL_PARSE_FAILED');
+  });
+
+  it('refuses an oversized document every time it is sent, and lets a repeated one through each time', async () => {
+    const server = await startServer({ maxTokens: 10 });
+    for (let i = 0; i < 3; i += 1) {
+      expectRefusal(await run(`{ ${typenames(9)} }`, { server }), 'TOO_MANY_TOKENS', { limit: 10 });
+      expect((await run(`{ ${typenames(8)} }`, { server })).cost).toBe(8);
+    }
   });
 
   it('counts like the parser, ignoring comments and stopping just past the limit', () => {
