@@ -26,7 +26,8 @@ import type { SideSummary } from './lib/rounds.ts';
  * BENCH_REDIS_URL puts budgets and limits in Redis; BENCH_QUICK=1 shortens every run (for trying the
  * harness, not for figures); BENCH_REGISTRY_NODE_ARGS passes Node flags to the registry children.
  * Either writes bench/results/experiment.* instead. BENCH_ONLY=openapi runs only the large OpenAPI
- * import (on a 1,000-tool registry) and prints its figures, writing nothing.
+ * import (on a 1,000-tool registry), BENCH_ONLY=execute only the `executeTool` figures (on a 10,000-tool
+ * registry); both print their figures and write nothing.
  */
 
 const RESULTS = new URL('./results/', import.meta.url);
@@ -111,9 +112,35 @@ async function openApiOnly(): Promise<void> {
   }
 }
 
+/**
+ * BENCH_ONLY=execute: only the `executeTool` figures (added latency, throughput against the peer), on one
+ * 10,000-tool registry; prints, writes nothing.
+ */
+async function executeOnly(): Promise<void> {
+  const logFile = fileURLToPath(new URL('registry.log', RESULTS));
+  const bench = await startBench({ settings, sizes: [10_000], logFile, log });
+  try {
+    const tool = await echoTool(bench.ctx(bench.site(10_000)));
+    try {
+      log('execute overhead, and throughput against the bare Apollo peer');
+      const execute = await measureExecute(bench.ctx(bench.site(10_000)), tool);
+      const { latency, throughput } = execute;
+      process.stdout.write(
+        `\nexecute added p50 +${fmt(latency.addedP50, 2)} ms, p99 +${fmt(latency.addedP99, 2)} ms (registry p50 ${fmt(latency.registry.p50, 2)}, p99 ${fmt(latency.registry.p99, 2)});` +
+          ` ${fmt(throughput.registry.rps, 0)} calls/s, ${fmt(throughput.vsPeer, 3)} × peer (${fmt(throughput.peer.rps, 0)}); records complete: ${execute.recordsComplete}\n`,
+      );
+    } finally {
+      await tool.echo.stop();
+    }
+  } finally {
+    await bench.close();
+  }
+}
+
 async function main(): Promise<void> {
   await mkdir(RESULTS, { recursive: true });
   if (process.env.BENCH_ONLY === 'openapi') return openApiOnly();
+  if (process.env.BENCH_ONLY === 'execute') return executeOnly();
   const logFile = fileURLToPath(new URL('registry.log', RESULTS));
   log('setting up one database and registry per catalog size');
   const bench = await startBench({ settings, sizes: [1_000, 10_000, 100_000], logFile, log });
