@@ -6,7 +6,6 @@ import {
   type GraphQLSchema,
   Kind,
   Lexer,
-  type OperationDefinitionNode,
   OperationTypeNode,
   type ParseOptions,
   Source,
@@ -183,48 +182,8 @@ export function countTokens(source: string, max: number): number {
   return count;
 }
 
-/** Characters of sources and cost keys the limits plugin keeps (about 8 MB of strings). */
-const MEASURED_CHARACTERS = 4_000_000;
-
-/** Above this many characters of variables, an operation's cost is measured afresh rather than kept. */
-const MAX_KEYED_VARIABLES = 2_048;
-
-/**
- * What an operation's cost and charge depend on: the document (by Apollo's hash of its source), the
- * operation, and the values of the variables it declares (variables it does not declare change
- * nothing; a missing value differs from null, which may override a default). Null when the values
- * are too large to be worth keeping.
- */
-function measureKey(queryHash: string, operation: OperationDefinitionNode, variables: Record<string, unknown> | undefined): string | null {
-  const parts = [queryHash, operation.name?.value ?? ''];
-  let budget = MAX_KEYED_VARIABLES;
-  for (const definition of operation.variableDefinitions ?? []) {
-    const value = variables?.[definition.variable.name.value];
-    const json = value === undefined ? '~' : boundedJson(value, budget);
-    if (json === null) return null;
-    budget -= json.length;
-    parts.push(json);
-  }
-  return parts.join('\0');
-}
-
-/** `value` as JSON when that takes at most `budget` characters, else null (without writing out the rest). */
-function boundedJson(value: unknown, budget: number): string | null {
-  if (value === null || typeof value !== 'object') {
-    const json = JSON.stringify(value) ?? 'null';
-    return json.length <= budget ? json : null;
-  }
-  const items = Array.isArray(value) ? value.map((item) => ['', item] as const) : Object.entries(value);
-  let json = '';
-  for (const [name, item] of items) {
-    if (item === undefined && !Array.isArray(value)) continue;
-    const member = boundedJson(item, budget - json.length - name.length - 4);
-    if (member === null) return null;
-    json += `${json ? ',' : ''}${Array.isArray(value) ? '' : `${JSON.stringify(name)}:`}${member}`;
-    if (json.length > budget) return null;
-  }
-  return Array.isArray(value) ? `[${json}]` : `{${json}}`;
-}
+/** Characters of sources the limits plugin keeps as found within the token limit (about 8 MB of strings). */
+const KEPT_SOURCE_CHARACTERS = 4_000_000;
 
 /**
  * Apollo plugin enforcing the limits the validation rules cannot:
@@ -241,10 +200,9 @@ function boundedJson(value: unknown, budget: number): string | null {
  */
 export function queryLimitsPlugin(schema: GraphQLSchema, limits: QueryLimits): ApolloServerPlugin<{ queryCost?: number; queryCharge?: number }> {
   const cap = selectionCap(limits);
-  // Most requests repeat a document an earlier one sent: what was found within the limits is kept,
-  // bounded by the characters it holds (sources and keys).
-  const withinTokenLimit = new LRUCache<string, true>({ maxSize: MEASURED_CHARACTERS, sizeCalculation: (_, source) => source.length || 1 });
-  const measured = new LRUCache<string, { cost: number; charge: number }>({ maxSize: MEASURED_CHARACTERS, sizeCalculation: (_, key) => key.length || 1 });
+  // Most requests repeat a document an earlier one sent: a source found within the token limit is
+  // not lexed again (bounded by the characters kept).
+  const withinTokenLimit = new LRUCache<string, true>({ maxSize: KEPT_SOURCE_CHARACTERS, sizeCalculation: (_, source) => source.length || 1 });
   return {
     async requestDidStart() {
       let overTokenLimit = false;
@@ -254,7 +212,7 @@ export function queryLimitsPlugin(schema: GraphQLSchema, limits: QueryLimits): A
           overTokenLimit = countTokens(source, limits.maxTokens) > limits.maxTokens;
           if (!overTokenLimit) withinTokenLimit.set(source, true);
         },
-        async didResolveOperation({ document, operation, request, contextValue, queryHash }) {
+        async didResolveOperation({ document, operation, request, contextValue }) {
           if (overTokenLimit) throw tooManyTokens(limits);
           // Without an operation Apollo answers OPERATION_RESOLUTION_FAILURE itself.
           if (!operation) return;
@@ -263,16 +221,10 @@ export function queryLimitsPlugin(schema: GraphQLSchema, limits: QueryLimits): A
               http: { status: 400 },
             });
           }
-          const key = measureKey(queryHash, operation, request.variables);
-          let known = key === null ? undefined : measured.get(key);
-          if (!known) {
-            const variables = request.variables ?? {};
-            known = { cost: costOfOperation(schema, document, operation, variables, cap), charge: chargeOfOperation(schema, document, operation, variables, cap) };
-            if (key !== null) measured.set(key, known);
-          }
-          if (known.cost > limits.maxCost) throw tooCostly(limits, known.cost);
-          contextValue.queryCost = known.cost;
-          contextValue.queryCharge = known.charge;
+          const cost = costOfOperation(schema, document, operation, request.variables ?? {}, cap);
+          if (cost > limits.maxCost) throw tooCostly(limits, cost);
+          contextValue.queryCost = cost;
+          contextValue.queryCharge = chargeOfOperation(schema, document, operation, request.variables ?? {}, cap);
         },
         async didEncounterErrors({ errors }) {
           for (const error of errors) {
