@@ -27,7 +27,8 @@ import type { SideSummary } from './lib/rounds.ts';
  * harness, not for figures); BENCH_REGISTRY_NODE_ARGS passes Node flags to the registry children.
  * Either writes bench/results/experiment.* instead. BENCH_ONLY=openapi runs only the large OpenAPI
  * import (on a 1,000-tool registry), BENCH_ONLY=execute only the `executeTool` figures (on a 10,000-tool
- * registry); both print their figures and write nothing.
+ * registry), BENCH_ONLY=search only the search measure (10,000 and 100,000 tools, the labelled set on the
+ * latter); each prints its figures and writes nothing.
  */
 
 const RESULTS = new URL('./results/', import.meta.url);
@@ -137,10 +138,39 @@ async function executeOnly(): Promise<void> {
   }
 }
 
+/**
+ * BENCH_ONLY=search: only the search measure, as the full run does it (the labelled set registered on
+ * the 100,000-tool registry first, then the interleaved rounds) but at 10,000 and 100,000 tools only;
+ * prints p50/p99 per size, the growth and the top-3 rate (with the misses), writes nothing.
+ */
+async function searchOnly(): Promise<void> {
+  const logFile = fileURLToPath(new URL('registry.log', RESULTS));
+  const sizes = [10_000, 100_000];
+  const bench = await startBench({ settings, sizes, logFile, log });
+  try {
+    log('search relevance over the labelled set, on the 100,000-tool registry');
+    const relevance = await measureRelevance(bench.ctx(bench.site(100_000)), 100_000);
+    log('search at 10,000 and 100,000 tools, interleaved');
+    const search = await measureSearch(bench.sites.map((site) => ({ size: site.size, ctx: bench.ctx(site) })));
+    const lines = sizes.map((n) => {
+      const at = search[n]!;
+      return `${n.toLocaleString('en-US').padStart(7)} tools: p50 ${fmt(at.p50, 2)} ms · p99 ${fmt(at.p99, 2)} ms · ${at.samples} searches (${at.empty} empty, ${at.fullPages} full pages)`;
+    });
+    const growth = search[100_000]!.p99 / search[10_000]!.p99;
+    process.stdout.write(
+      `\nSearch, 1 connection, ${search[100_000]!.distinctQueries} distinct queries per size\n${lines.join('\n')}\n` +
+        `growth 10k → 100k (p99): ${fmt(growth, 2)}×\ntop3: ${fmt(relevance.top3, 3)} over ${relevance.queries} labelled queries; misses: ${JSON.stringify(relevance.misses)}\n`,
+    );
+  } finally {
+    await bench.close();
+  }
+}
+
 async function main(): Promise<void> {
   await mkdir(RESULTS, { recursive: true });
   if (process.env.BENCH_ONLY === 'openapi') return openApiOnly();
   if (process.env.BENCH_ONLY === 'execute') return executeOnly();
+  if (process.env.BENCH_ONLY === 'search') return searchOnly();
   const logFile = fileURLToPath(new URL('registry.log', RESULTS));
   log('setting up one database and registry per catalog size');
   const bench = await startBench({ settings, sizes: [1_000, 10_000, 100_000], logFile, log });

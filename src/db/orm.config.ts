@@ -78,10 +78,13 @@ export function createOrmOptions(database: DatabaseConfig, hooks: OrmHooks = {})
     discovery: { warnWhenNoEntities: true },
     forceUtcTimezone: true,
     // Fuzzy name search (`<%`) tolerates a typo in a short word at 0.5; the default 0.6 does not.
+    // Sequential scans start at the table's first block, so a search's candidates (the first matches
+    // in storage order, see tool.search.ts) are the same for every page whichever plan finds them.
     onCreateConnection: async (connection) => {
       await (connection as DatabaseConnection).executeQuery(
         CompiledQuery.raw(`set pg_trgm.word_similarity_threshold = ${WORD_SIMILARITY_THRESHOLD}`),
       );
+      await (connection as DatabaseConnection).executeQuery(CompiledQuery.raw('set synchronize_seqscans = off'));
     },
     allowGlobalContext: false,
     migrations: {

@@ -16,6 +16,7 @@ import { Migration20261207100100_security_alerts as M12 } from './Migration20261
 import { Migration20261207100200_audit_export as M13 } from './Migration20261207100200_audit_export.js';
 import { Migration20261207100500_oauth_authorization as M14 } from './Migration20261207100500_oauth_authorization.js';
 import { Migration20261207100600_alert_rate_baselines as M15 } from './Migration20261207100600_alert_rate_baselines.js';
+import { Migration20261207120000_search_words as M16 } from './Migration20261207120000_search_words.js';
 
 export const migrations: MigrationObject[] = [
   { name: 'Migration20261122101217_init', class: M0 },
@@ -34,4 +35,5 @@ export const migrations: MigrationObject[] = [
   { name: 'Migration20261207100200_audit_export', class: M13 },
   { name: 'Migration20261207100500_oauth_authorization', class: M14 },
   { name: 'Migration20261207100600_alert_rate_baselines', class: M15 },
+  { name: 'Migration20261207120000_search_words', class: M16 },
 ];

@@ -14,17 +14,14 @@ export enum ToolStatus {
 
 /**
  * A tool of a provider, named `provider.tool`. Its `search_vector` column (weighted name, tags,
- * description) is maintained by a database trigger and indexed with GIN; the words of `name` have a
- * trigram index, the search's typo fallback (see Migration20261206200500_search_name_words).
+ * description) is maintained by a database trigger and indexed with GIN; statement-level triggers keep
+ * the catalog's distinct words in `search_word`, the search's typo correction (see
+ * Migration20261207120000_search_words).
  */
 @Entity({ tableName: 'tool' })
 @Index({ properties: ['provider'] })
 @Index({ name: 'tool_tags_index', properties: ['tags'], type: 'gin' })
 @Index({ name: 'tool_search_vector_index', properties: ['searchVector'], type: 'gin' })
-@Index({
-  name: 'tool_name_words_trgm_index',
-  expression: 'create index "tool_name_words_trgm_index" on "tool" using gin (tool_name_words("name") gin_trgm_ops)',
-})
 @Trigger({
   name: 'tool_search_vector',
   timing: 'before',

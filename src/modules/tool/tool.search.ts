@@ -2,13 +2,18 @@ import { decodeCursor, encodeCursor } from '../../common/pagination.js';
 
 /**
  * Tools ranked per stage at most, whatever the catalog's size: a search ranks at most this many
- * full-text matches (the first in name order, so every page of one search sees the same set), or
- * twice this many fallback matches.
+ * full-text matches, or this many fallback matches. They are the first matches in storage order
+ * (bitmap scans of the full-text index and sequential scans both read the table from its first
+ * block: the connections turn `synchronize_seqscans` off), so every page of one search sees the same
+ * set, and no scan reads more than it keeps whatever the planner guessed of the matches.
  */
 export const SEARCH_CANDIDATES = 200;
 
-/** Below this many full-text matches, the search falls back to matching any word, and names by trigram similarity. */
+/** Below this many full-text matches, the search corrects words the catalog lacks, or else falls back to matching any word. */
 export const SEARCH_FALLBACK_BELOW = 10;
+
+/** Catalog words tried for a search word that no tool has: the most similar one. */
+export const SEARCH_ALTERNATIVES = 1;
 
 /** Cursor kind of ranked search pages: `[rank, name]`. */
 const CURSOR_KIND = 'tools.search';
@@ -18,7 +23,7 @@ const CURSOR_KIND = 'tools.search';
 // 32 maps the score into [0, 1), so the stages' ranges below do not overlap.
 const WEIGHTS = `'{0.1, 0.2, 0.4, 1.0}'`;
 const NORMALISATION = 1 | 32;
-/** The name as words: `jira.createIssue` → `jira create Issue` (the index and the trigger use the same function). */
+/** The name as words: `jira.createIssue` → `jira create Issue` (the search-vector trigger uses the same function). */
 const NAME_WORDS = `tool_name_words(t.name)`;
 const NAME_VECTOR = `to_tsvector('english'::regconfig, ${NAME_WORDS})`;
 /** The words of the tool's own name, without its provider's: `jira.createIssue` → `create Issue`. */
@@ -43,33 +48,57 @@ export interface SearchConditions {
 }
 
 /**
+ * A search with its misspelt words corrected: each word of the search (letters and digits, lower
+ * case) with the catalog's words most similar to it, when no tool has the word itself.
+ */
+export interface SearchCorrection {
+  words: { word: string; alternatives: string[] }[];
+}
+
+/** The words of a search as the full text and the correction see them: runs of letters and digits, lower case. */
+function searchWords(search: string): string[] {
+  return [...new Set((search.match(/[\p{L}\p{N}]+/gu) ?? []).map((w) => w.toLowerCase()))];
+}
+
+/**
  * The candidates of a search and their rank, as CTEs ending in `ranked (id, name, rank)`. Bounded candidate
  * sets are taken from indexes first, then only those are ranked:
  * 1. Full text (every word, websearch syntax, GIN index on `search_vector`): up to
- *    {@link SEARCH_CANDIDATES} tools whose name, tags or description have the words, the first in name
- *    order; rank in [1, 2).
- * 2. Only when stage 1 found fewer than {@link SEARCH_FALLBACK_BELOW}: up to SEARCH_CANDIDATES tools
- *    with any of the words, and as many whose name's words are similar to the search (pg_trgm `<%`
- *    on a trigram index of the name's words, for typos); rank in [0, 1), so they follow stage 1.
+ *    {@link SEARCH_CANDIDATES} tools whose name, tags or description have the words; rank in [1, 2).
+ *    With a `correction`, every word may also be its alternative.
+ * 2. Only when stage 1 found fewer than {@link SEARCH_FALLBACK_BELOW}: without a correction, the CTE
+ *    `fixes (word, alternatives)` looks up the search's words that the catalog's dictionary
+ *    (`search_word`) lacks, with the {@link SEARCH_ALTERNATIVES} most similar words of it (pg_trgm `%`
+ *    on the dictionary's trigram index); when some have alternatives, the caller searches again with
+ *    that correction. Otherwise: up to SEARCH_CANDIDATES tools with any of the words (or their
+ *    alternatives), an equal share per word; rank in [0, 1), so they follow stage 1.
  */
-function rankedCandidates(search: string, conditions: SearchConditions): SearchStatement {
+function rankedCandidates(search: string, conditions: SearchConditions, correction?: SearchCorrection): SearchStatement {
   const where = conditions.where.length ? ` and ${conditions.where.map((c) => `(${c})`).join(' and ')}` : '';
   const params: unknown[] = [];
   const filtered = () => {
     params.push(...conditions.params);
     return where;
   };
+  const words = correction ? correction.words.map((w) => w.word) : searchWords(search);
+  // Every word with its alternatives; the ranking's terms count any of them as the word.
+  const variants = correction ? correction.words.map((w) => [w.word, ...w.alternatives]) : words.map((w) => [w]);
+  const rankText = correction ? variants.flat().join(' ') : search;
   // Every query is written out where it is used, a constant the planner folds (a literal regconfig):
-  // it then estimates how many tools match, and walks the name index rather than sorting all matches
-  // when they are many.
+  // it then estimates how many tools match, and reads the table in order until it has the candidates
+  // when they are many, or takes them from the index when they are few. That is why a correction is
+  // a second statement: its words are constants again. Only letters and digits reach to_tsquery.
   const allWords = () => {
+    if (correction) {
+      params.push(variants.map((v) => `(${v.join(' | ')})`).join(' & '));
+      return `to_tsquery('english'::regconfig, ?)`;
+    }
     params.push(search);
     return `websearch_to_tsquery('english'::regconfig, ?)`;
   };
-  // Any of the words, for the fallback: `|` between them (only letters and digits reach to_tsquery).
-  const words = search.match(/[\p{L}\p{N}]+/gu) ?? [];
+  // Any of the words (and their alternatives), for the fallback.
   const anyWord = () => {
-    params.push(words.join(' | '));
+    params.push(variants.flat().join(' | '));
     return `to_tsquery('english'::regconfig, ?)`;
   };
   const closeness = () => {
@@ -86,9 +115,10 @@ function rankedCandidates(search: string, conditions: SearchConditions): SearchS
   // - every word in the name (stemmed), every word in the tags (curated keywords outrank a mention in
   //   the description), and how well the words score (ts_rank);
   // - how close the search is to the name's words as typed (trigrams: `resolutions` prefers
-  //   getResolutions, `my filters` getMyFilters although `my` is a stop word).
+  //   getResolutions, `my filters` getMyFilters although `my` is a stop word; `wether` prefers
+  //   weather over whether among its alternatives).
   const share = (lexemes: string) => {
-    params.push(search);
+    params.push(rankText);
     return (
       `coalesce((select count(*) filter (where w = any(tsvector_to_array(to_tsvector('english'::regconfig, ?))))::float8 / nullif(count(*), 0)` +
       ` from unnest(tsvector_to_array(${lexemes})) w), 0)`
@@ -101,38 +131,44 @@ function rankedCandidates(search: string, conditions: SearchConditions): SearchS
   const sql: string[] = [];
   sql.push(
     `with by_text as materialized (select t.id, t.name, ${strictRank()} as rank from tool t where t.search_vector @@ ${allWords()}${filtered()}` +
-      ` order by t.name limit ${SEARCH_CANDIDATES}),`,
+      ` limit ${SEARCH_CANDIDATES}),`,
   );
   sql.push(`matched as materialized (select id, name, rank from by_text),`);
-  // The fallback runs only when stage 1 found too few (a one-time filter: no scan otherwise). It ranks
-  // by the words a tool has and the same closeness, in [0, 1).
+  // The fallback runs only when stage 1 found too few (a one-time filter: no scan otherwise).
   const fallback = `(select count(*) from matched) < ${SEARCH_FALLBACK_BELOW}`;
+  // Words shorter than three letters are not corrected (their trigrams say little).
+  const unknown = correction ? [] : words.filter((w) => w.length >= 3);
+  let corrected = '';
+  if (unknown.length > 0) {
+    params.push(SEARCH_ALTERNATIVES, unknown);
+    sql.push(
+      `fixes as materialized (select u.w as word, array(select s.word from search_word s where s.word % u.w group by s.word` +
+        ` order by max(similarity(s.word, u.w)) desc, s.word limit ?) as alternatives from unnest(array[?]::text[]) u(w)` +
+        ` where ${fallback} and not exists (select 1 from search_word s where s.word = u.w)),`,
+    );
+    // …with the page, which is then searched again with the correction.
+    corrected = ` and not exists (select 1 from fixes where cardinality(alternatives) > 0)`;
+  }
   if (words.length > 0) {
+    // Up to an equal share of the candidates per word (or its alternatives), each from an index scan
+    // of its own, so a rare word's tools are not crowded out by a common word's. They rank by the
+    // words a tool has and how close the search is to its name, in [0, 1).
+    const perWord = Math.ceil(SEARCH_CANDIDATES / variants.length);
+    const scans = variants.map((variant) => {
+      params.push(variant.join(' | '));
+      const scan = `(select t.id from tool t where ${fallback}${corrected} and t.search_vector @@ to_tsquery('english'::regconfig, ?)${filtered()} limit ${perWord})`;
+      return scan;
+    });
+    sql.push(`any_ids as materialized (${scans.join(' union ')}),`);
     sql.push(
       `any_word as materialized (select t.id, t.name, (0.5 * ts_rank(${WEIGHTS}, t.search_vector, ${anyWord()}, ${NORMALISATION}) + 0.5 * ${closeness()})::float8 as rank` +
-        ` from tool t where ${fallback} and t.search_vector @@ ${anyWord()}${filtered()} order by t.name limit ${SEARCH_CANDIDATES}),`,
+        ` from any_ids a join tool t on t.id = a.id),`,
     );
   } else {
     sql.push(`any_word as (select null::uuid as id, null::text as name, null::float8 as rank where false),`);
   }
-  // Trigram matches come in storage order (bitmap scans of the trigram index): ordering them by name
-  // would recheck every similar name of a large catalog.
-  const anyRank = words.length > 0 ? `0.5 * ts_rank(${WEIGHTS}, t.search_vector, ${anyWord()}, ${NORMALISATION}) + ` : '';
-  sql.push(
-    `similar_name as materialized (select t.id, t.name, (${anyRank}0.5 * ${closeness()})::float8 as rank` +
-      ` from tool t where ${fallback} and ${closenessFilter(params, search)}${filtered()} limit ${SEARCH_CANDIDATES}),`,
-  );
-  sql.push(
-    `ranked as (select id, name, rank from matched union all select id, name, rank from` +
-      ` (select id, name, rank from any_word union select id, name, rank from similar_name) f where f.id not in (select id from matched))`,
-  );
+  sql.push(`ranked as (select id, name, rank from matched union all select id, name, rank from any_word where id not in (select id from matched))`);
   return { sql: sql.join(' '), params };
-}
-
-/** `<%` (word similarity above pg_trgm's threshold) of the search to the name's words: the trigram index's condition. */
-function closenessFilter(params: unknown[], search: string): string {
-  params.push(search);
-  return `? <% ${NAME_WORDS}`;
 }
 
 /**
@@ -140,7 +176,8 @@ function closenessFilter(params: unknown[], search: string): string {
  * rows ordered by rank, then name, after the cursor `after` (of {@link searchCursor}) when given.
  * `conditions` are what every candidate must meet (filters, visibility); `columns` the selected tool
  * and provider columns (as `t."column"`, `p."column"`: each tool's provider is joined); each row also
- * carries its `rank`.
+ * carries its `rank`. Without a `correction`, the rows also carry `fixes` (see {@link correctionOf}),
+ * and there is one row with no tool (a null `rank`) when the page is empty.
  * Throws INVALID_CURSOR for a cursor of another listing.
  */
 export function searchStatement(
@@ -149,8 +186,9 @@ export function searchStatement(
   columns: string,
   limit: number,
   after?: string | null,
+  correction?: SearchCorrection,
 ): SearchStatement {
-  const { sql, params } = rankedCandidates(search, conditions);
+  const { sql, params } = rankedCandidates(search, conditions, correction);
   let keyset = '';
   if (after) {
     const [afterRank, afterName] = decodeCursor<[number, string]>(CURSOR_KIND, after, ['number', 'string']);
@@ -159,18 +197,36 @@ export function searchStatement(
   }
   params.push(limit);
   // Only the page's rows are read in full.
+  const page =
+    `(select r.id, r.name, r.rank from ranked r${keyset} order by r.rank desc, r.name asc limit ?) page` +
+    ` join tool t on t.id = page.id join provider p on p.id = t.provider_id`;
+  if (!sql.includes(' fixes as ')) {
+    return { sql: `${sql} select ${columns}, page.rank as "rank" from ${page} order by page.rank desc, page.name asc`, params };
+  }
+  // The corrections come with the page (or alone, when it is empty).
   return {
     sql:
-      `${sql} select ${columns}, page.rank as "rank" from (select r.id, r.name, r.rank from ranked r${keyset}` +
-      ` order by r.rank desc, r.name asc limit ?) page join tool t on t.id = page.id join provider p on p.id = t.provider_id` +
-      ` order by page.rank desc, page.name asc`,
+      `${sql} select ${columns}, page.rank as "rank", f.fixes as "fixes" from (select (select json_agg(json_build_object('word', word, 'alternatives', alternatives))` +
+      ` from fixes where cardinality(alternatives) > 0) as fixes) f left join (${page}) on true order by page.rank desc, page.name asc`,
     params,
   };
 }
 
+/**
+ * The correction a search page's rows ask for (their `fixes`: the search's words that no tool has,
+ * with similar words of the catalog), or undefined when the page stands as it is.
+ */
+export function correctionOf(search: string, rows: readonly Record<string, unknown>[]): SearchCorrection | undefined {
+  const raw = rows[0]?.fixes;
+  const fixes = (typeof raw === 'string' ? JSON.parse(raw) : raw) as { word: string; alternatives: string[] }[] | null | undefined;
+  if (!fixes?.length) return undefined;
+  const alternatives = new Map(fixes.map((f) => [f.word, f.alternatives]));
+  return { words: searchWords(search).map((word) => ({ word, alternatives: alternatives.get(word) ?? [] })) };
+}
+
 /** Counts the candidates of a search: every row that its pages together show. */
-export function searchCountStatement(search: string, conditions: SearchConditions): SearchStatement {
-  const { sql, params } = rankedCandidates(search, conditions);
+export function searchCountStatement(search: string, conditions: SearchConditions, correction?: SearchCorrection): SearchStatement {
+  const { sql, params } = rankedCandidates(search, conditions, correction);
   return { sql: `${sql} select count(*)::int as count from ranked`, params };
 }
 

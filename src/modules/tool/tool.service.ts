@@ -10,7 +10,7 @@ import { parseManual } from '../../utcp/manual.schema.js';
 import { type Actor, auditActor, AuditOutcome, AuditService } from '../audit/index.js';
 import { type CallTemplateType, Provider } from '../provider/provider.entity.js';
 import { toolDefinition } from './tool.definition.js';
-import { type SearchConditions, searchCountStatement, searchCursor, searchStatement } from './tool.search.js';
+import { correctionOf, type SearchConditions, searchCountStatement, searchCursor, searchStatement } from './tool.search.js';
 import { type SyncResult, syncTools } from './tool.sync.js';
 import { ToolVersion } from './tool-version.entity.js';
 import { Tool, ToolStatus } from './tool.entity.js';
@@ -265,21 +265,28 @@ export class ToolService {
 
   /**
    * One page of a ranked search: top-K candidates from indexes, ranked, in one statement (see
-   * tool.search.ts), plus one more only when the total count is asked for.
+   * tool.search.ts); when the full text finds too few and the search has words no tool has, one
+   * more with those words corrected; plus one more only when the total count is asked for.
    * Throws INVALID_CURSOR for a cursor of another listing.
    */
   private async search(search: string, conditions: SearchConditions, size: number, after?: string | null): Promise<Page<Tool>> {
-    const page = searchStatement(search, conditions, `${this.shape.columns}, ${this.providerShape.columns}`, size + 1, after);
-    const rows = await this.em.execute<Record<string, unknown>[]>(page.sql, page.params);
+    const columns = `${this.shape.columns}, ${this.providerShape.columns}`;
+    const page = searchStatement(search, conditions, columns, size + 1, after);
+    let rows = await this.em.execute<Record<string, unknown>[]>(page.sql, page.params);
+    const correction = correctionOf(search, rows);
+    if (correction) {
+      const corrected = searchStatement(search, conditions, columns, size + 1, after, correction);
+      rows = await this.em.execute<Record<string, unknown>[]>(corrected.sql, corrected.params);
+    }
     const ranks = new Map<Tool, number>();
-    const tools = rows.map(({ rank, ...columns }) => {
+    const tools = rows.filter((row) => row.rank !== null).map(({ rank, fixes: _fixes, ...columns }) => {
       const tool = this.shape.read(columns);
       joinedProviders.set(tool, this.providerShape.read(columns));
       ranks.set(tool, Number(rank));
       return tool;
     });
     const total = async (): Promise<number> => {
-      const count = searchCountStatement(search, conditions);
+      const count = searchCountStatement(search, conditions, correction);
       const [row] = await this.em.execute<{ count: number }[]>(count.sql, count.params);
       return row?.count ?? 0;
     };
