@@ -106,4 +106,26 @@ describe('search typo correction', () => {
     }
     expect(paged).toEqual(all.edges.map((e) => e.node.name));
   });
+
+  it('corrects only towards words of tools the caller may find: a hidden tool neither takes a correction nor blocks one', async () => {
+    const admin = { authorization: `Bearer ${registry.adminToken}` };
+    const denied = await registry.graphql<{ createPolicy: { userErrors: unknown[] } }>(
+      'mutation($input: PolicyInput!) { createPolicy(input: $input) { userErrors { code message } } }',
+      { input: { name: 'classified-hidden', effect: 'DENY', priority: 10, actions: ['READ'], resources: { tags: ['classified'] } } },
+      admin,
+    );
+    expect(denied.errors).toBeUndefined();
+    expect(denied.data!.createPolicy.userErrors).toEqual([]);
+    const hidden = manualTool({ name: 'cipher', description: 'Reads a nebulous transmission.', tags: ['classified'] });
+    await new ToolService(registry.db.fork()).importManual('vault', manual([hidden]), INLINE_MANUAL);
+
+    // `nebulus` is closer to the hidden tool's `nebulous` than to `nebula`, which a readable tool has.
+    nonce += 1;
+    const asAdmin = await registry.graphql<{ tools: { edges: { node: { name: string } }[] } }>(SEARCH, { q: 'nebulus', first: 20, after: null, nonce }, admin);
+    expect(asAdmin.data!.tools.edges.map((e) => e.node.name)).toEqual(['vault.cipher']);
+    // The viewer may not read it: the correction is the closest word it can find, as if the hidden
+    // tool did not exist, and the hidden word itself is corrected like any word the catalog lacks.
+    expect(await names('nebulus')).toEqual(['observatory.spectrum']);
+    expect(await names('nebulous')).toEqual(['observatory.spectrum']);
+  });
 });

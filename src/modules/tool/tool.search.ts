@@ -15,6 +15,9 @@ export const SEARCH_FALLBACK_BELOW = 10;
 /** Catalog words tried for a search word that no tool has: the most similar one. */
 export const SEARCH_ALTERNATIVES = 1;
 
+/** The most similar dictionary words checked, per misspelt word, for a tool the caller may find. */
+const ALTERNATIVES_CHECKED = 5;
+
 /** Cursor kind of ranked search pages: `[rank, name]`. */
 const CURSOR_KIND = 'tools.search';
 
@@ -69,7 +72,8 @@ function searchWords(search: string): string[] {
  * 2. Only when stage 1 found fewer than {@link SEARCH_FALLBACK_BELOW}: without a correction, the CTE
  *    `fixes (word, alternatives)` looks up the search's words that the catalog's dictionary
  *    (`search_word`) lacks, with the {@link SEARCH_ALTERNATIVES} most similar words of it (pg_trgm `%`
- *    on the dictionary's trigram index); when some have alternatives, the caller searches again with
+ *    on the dictionary's trigram index), both as far as tools the caller may find have them (the
+ *    dictionary holds every tool's words); when some have alternatives, the caller searches again with
  *    that correction. Otherwise: up to SEARCH_CANDIDATES tools with any of the words (or their
  *    alternatives), an equal share per word; rank in [0, 1), so they follow stage 1.
  */
@@ -140,12 +144,15 @@ function rankedCandidates(search: string, conditions: SearchConditions, correcti
   const unknown = correction ? [] : words.filter((w) => w.length >= 3);
   let corrected = '';
   if (unknown.length > 0) {
+    // The dictionary holds the words of every tool; a word counts as known, and an alternative as
+    // one, only when a tool the caller may find (`conditions`) has it, so neither the corrections
+    // nor their absence tell anything about tools hidden from the caller.
+    const found = (word: string) => `exists (select 1 from tool t where t.search_vector @@ plainto_tsquery('english'::regconfig, ${word})${filtered()})`;
+    const alternatives =
+      `array(select c.word from (select s.word, max(similarity(s.word, u.w)) as closeness from search_word s where s.word % u.w group by s.word` +
+      ` order by closeness desc, s.word limit ${ALTERNATIVES_CHECKED}) c where ${found('c.word')} order by c.closeness desc, c.word limit ?)`;
     params.push(SEARCH_ALTERNATIVES, unknown);
-    sql.push(
-      `fixes as materialized (select u.w as word, array(select s.word from search_word s where s.word % u.w group by s.word` +
-        ` order by max(similarity(s.word, u.w)) desc, s.word limit ?) as alternatives from unnest(array[?]::text[]) u(w)` +
-        ` where ${fallback} and not exists (select 1 from search_word s where s.word = u.w)),`,
-    );
+    sql.push(`fixes as materialized (select u.w as word, ${alternatives} as alternatives from unnest(array[?]::text[]) u(w) where ${fallback} and not ${found('u.w')}),`);
     // …with the page, which is then searched again with the correction.
     corrected = ` and not exists (select 1 from fixes where cardinality(alternatives) > 0)`;
   }
