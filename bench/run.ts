@@ -26,7 +26,9 @@ import type { SideSummary } from './lib/rounds.ts';
  * BENCH_REDIS_URL puts budgets and limits in Redis; BENCH_QUICK=1 shortens every run (for trying the
  * harness, not for figures); BENCH_REGISTRY_NODE_ARGS passes Node flags to the registry children.
  * Either writes bench/results/experiment.* instead. BENCH_ONLY=openapi runs only the large OpenAPI
- * import (on a 1,000-tool registry) and prints its figures, writing nothing.
+ * import (on a 1,000-tool registry) and prints its figures, writing nothing. BENCH_ONLY=catalog
+ * runs only the catalog comparison at 10,000 tools (hits, misses, the peer and the floor) and prints
+ * its figures, writing nothing.
  */
 
 const RESULTS = new URL('./results/', import.meta.url);
@@ -111,9 +113,31 @@ async function openApiOnly(): Promise<void> {
   }
 }
 
+/** BENCH_ONLY=catalog: only the catalog comparison, on one 10,000-tool registry; prints, writes nothing. */
+async function catalogOnly(): Promise<void> {
+  const logFile = fileURLToPath(new URL('registry.log', RESULTS));
+  const bench = await startBench({ settings, sizes: [10_000], logFile, log });
+  try {
+    log('catalog read at 10,000 tools: cache hits, cache misses, the bare Apollo peer and the node:http floor');
+    const catalog = await measureCatalog(bench.ctx(bench.site(10_000)), 10_000);
+    const rps = (s: SideSummary) => `${fmt(s.rps, 0)} req/s`;
+    process.stdout.write(
+      [
+        `peer ${rps(catalog.peer)}, floor ${rps(catalog.floor)}, hits ${rps(catalog.hit)}, misses ${rps(catalog.miss)}`,
+        `catalogHitVsPeer ${fmt(catalog.hitVsPeer, 3)}, catalogMissVsPeer ${fmt(catalog.missVsPeer, 3)}, catalogRatio ${fmt(catalog.hitVsFloor, 3)}`,
+        JSON.stringify(catalog),
+        '',
+      ].join('\n'),
+    );
+  } finally {
+    await bench.close();
+  }
+}
+
 async function main(): Promise<void> {
   await mkdir(RESULTS, { recursive: true });
   if (process.env.BENCH_ONLY === 'openapi') return openApiOnly();
+  if (process.env.BENCH_ONLY === 'catalog') return catalogOnly();
   const logFile = fileURLToPath(new URL('registry.log', RESULTS));
   log('setting up one database and registry per catalog size');
   const bench = await startBench({ settings, sizes: [1_000, 10_000, 100_000], logFile, log });
