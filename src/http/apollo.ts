@@ -1,6 +1,10 @@
 import { ApolloServer, type ApolloServerPlugin } from '@apollo/server';
 import { unwrapResolverError } from '@apollo/server/errors';
-import { ApolloServerPluginInlineTraceDisabled, ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
+import {
+  ApolloServerPluginCacheControlDisabled,
+  ApolloServerPluginInlineTraceDisabled,
+  ApolloServerPluginLandingPageDisabled,
+} from '@apollo/server/plugin/disabled';
 import { ApolloServerPluginInlineTrace } from '@apollo/server/plugin/inlineTrace';
 import { type FragmentDefinitionNode, type GraphQLFormattedError, Kind, type OperationTypeNode, type SelectionSetNode } from 'graphql';
 import { type Config } from '../config.js';
@@ -234,6 +238,30 @@ function federationTraces(enabled: boolean): ApolloServerPlugin<RegistryContext>
   return [gate, ApolloServerPluginInlineTrace()];
 }
 
+/** A `cache-control` header Apollo's cache-control plugin reads as a cacheable hint (and overrides). */
+const CACHEABLE_HINT = /^max-age=\d+, (public|private)$/;
+
+/**
+ * `cache-control: no-store` on every GraphQL answer, as Apollo's default cache-control plugin sets
+ * it for this schema: it declares no `@cacheControl` hints and no resolver sets one, so with the
+ * default `maxAge` of 0 no answer is ever cacheable. The default plugin is disabled in its favour:
+ * it ran a hook for every resolved field (and Apollo wraps every resolver of the schema as soon as
+ * any plugin has such a hook) to reach that same verdict. Like the default plugin, it leaves a header
+ * it cannot parse as a hint alone.
+ */
+function noStore(): ApolloServerPlugin<RegistryContext> {
+  return {
+    async requestDidStart() {
+      return {
+        async willSendResponse({ response }) {
+          const existing = response.http.headers.get('cache-control');
+          if (!existing || existing === 'no-store' || CACHEABLE_HINT.test(existing)) response.http.headers.set('cache-control', 'no-store');
+        },
+      };
+    },
+  };
+}
+
 /**
  * The Apollo server of the registry: the guarded subgraph schema, the query limits, coded and
  * masked errors, no batching, CSRF prevention. Shutdown belongs to the caller (`stop()`).
@@ -267,6 +295,9 @@ export function createApollo(
       costReporting(),
       ...extraPlugins,
       ...(config.nodeEnv === 'production' ? [ApolloServerPluginLandingPageDisabled()] : []),
+      // Last, where Apollo would have put its default cache-control plugin.
+      ApolloServerPluginCacheControlDisabled(),
+      noStore(),
     ],
   });
 }
