@@ -13,6 +13,7 @@ import { DATABASE_RETRY_AFTER_SECONDS, DATABASE_UNAVAILABLE_MESSAGE, type Databa
 import { ErrorCode, RegistryError } from '../errors.js';
 import { type Logger } from '../logger.js';
 import { type RegistrySchema } from '../schema.js';
+import { compiledExecution } from './compiled-execution.js';
 import { AuthenticationError } from '../security/authenticate.js';
 import { budgetHeaders } from '../security/budgets.js';
 import { metrics } from '../observability/metrics.js';
@@ -272,8 +273,7 @@ export function createApollo(
   logger: Logger,
   extraPlugins: ApolloServerPlugin<RegistryContext>[] = [],
 ): ApolloServer<RegistryContext> {
-  return new ApolloServer<RegistryContext>({
-    schema: schema.schema,
+  const options = {
     introspection: config.introspection,
     hideSchemaDetailsFromClientErrors: true,
     allowBatchedHttpRequests: false,
@@ -299,5 +299,9 @@ export function createApollo(
       ApolloServerPluginCacheControlDisabled(),
       noStore(),
     ],
-  });
+  };
+  // Without the compiled executor, graphql-js executes every operation against the same schema.
+  return config.graphqlJit
+    ? new ApolloServer<RegistryContext>({ ...options, gateway: compiledExecution(schema.schema) })
+    : new ApolloServer<RegistryContext>({ ...options, schema: schema.schema });
 }
