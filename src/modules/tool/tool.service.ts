@@ -95,18 +95,16 @@ interface ColumnRead {
  * which V8 cannot keep fast; a listing reads two objects per row of every page.
  */
 function rowReader(columns: readonly ColumnRead[]): (row: Record<string, unknown>) => Record<string, unknown> {
-  const entries = columns.map(({ property, key, reference, date }, i) => {
+  const entries = columns.map(({ property, key, reference, date }) => {
     const value = `row[${JSON.stringify(key)}]`;
-    const read = reference ? `ref(${value})` : date ? `date(${value})` : value;
-    return `${JSON.stringify(property)}: ${read}${i < columns.length - 1 ? ',' : ''}`;
+    const read = reference
+      ? `(v = ${value}) === null || v === undefined ? null : { id: v }`
+      : date
+        ? `(v = ${value}) === null || v === undefined || v instanceof Date ? v : new Date(v)`
+        : value;
+    return `${JSON.stringify(property)}: ${read}`;
   });
-  const ref = (value: unknown) => (value === null || value === undefined ? null : { id: value });
-  const date = (value: unknown) => (value !== null && value !== undefined && !(value instanceof Date) ? new Date(value as string) : value);
-  const make = new Function('ref', 'date', `return function read(row) { return { ${entries.join(' ')} }; };`) as (
-    r: typeof ref,
-    d: typeof date,
-  ) => (row: Record<string, unknown>) => Record<string, unknown>;
-  return make(ref, date);
+  return new Function('row', `let v; return { ${entries.join(', ')} };`) as (row: Record<string, unknown>) => Record<string, unknown>;
 }
 
 /** How `entity`'s table is read under `alias`, its columns named `prefix` + column in the row (none when ''). */
