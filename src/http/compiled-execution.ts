@@ -1,6 +1,7 @@
 import type { GatewayExecutor, GatewayInterface } from '@apollo/server-gateway-interface';
 import { type DocumentNode, execute, type ExecutionResult, GraphQLError, type GraphQLSchema, OperationTypeNode } from 'graphql';
 import { type CompiledQuery, compileQuery, isCompiledQuery } from 'graphql-jit';
+import { LRUCache } from 'lru-cache';
 import { metrics } from '../observability/metrics.js';
 
 /**
@@ -9,6 +10,12 @@ import { metrics } from '../observability/metrics.js';
  * is executed by graphql-js, through the resolvers Apollo wraps for it.
  */
 const PER_FIELD_HOOKS = 'apolloServerExecutionDispatcherWillResolveField';
+
+/**
+ * Parsed documents whose operations are remembered (seen once, or compiled). A compiled operation is
+ * generated code whose size Apollo's document cache does not count, so their number is bounded here.
+ */
+const MAX_DOCUMENTS = 1000;
 
 /** What is known of one operation of a parsed document. */
 type Known =
@@ -49,11 +56,11 @@ function executeUncompiled(
  * - a document the first time it is seen: it is compiled only when it comes again, so a stream of
  *   distinct documents costs no compilations;
  * - an operation graphql-jit cannot compile, or whose variables it refuses.
- * Compiled operations are kept per parsed document, which Apollo's document cache keeps: when it
- * drops a document, its compilations go with it.
+ * Compiled operations are kept per parsed document (Apollo's document cache hands the same one back
+ * for the same text), for the last {@link MAX_DOCUMENTS} documents.
  */
 export function compiledExecution(schema: GraphQLSchema): GatewayInterface {
-  const known = new WeakMap<DocumentNode, Map<string, Known>>();
+  const known = new LRUCache<DocumentNode, Map<string, Known>>({ max: MAX_DOCUMENTS });
 
   const executor: GatewayExecutor = async ({ document, operation, request, context }) => {
     const { variables, operationName } = request;
