@@ -28,7 +28,8 @@ import type { SideSummary } from './lib/rounds.ts';
  * Either writes bench/results/experiment.* instead. BENCH_ONLY=openapi runs only the large OpenAPI
  * import (on a 1,000-tool registry), BENCH_ONLY=execute only the `executeTool` figures (on a 10,000-tool
  * registry), BENCH_ONLY=search only the search measure (10,000 and 100,000 tools, the labelled set on the
- * latter); each prints its figures and writes nothing.
+ * latter), BENCH_ONLY=catalog only the catalog comparison at 10,000 tools (hits, misses, the peer and
+ * the floor); each prints its figures and writes nothing.
  */
 
 const RESULTS = new URL('./results/', import.meta.url);
@@ -166,11 +167,33 @@ async function searchOnly(): Promise<void> {
   }
 }
 
+/** BENCH_ONLY=catalog: only the catalog comparison, on one 10,000-tool registry; prints, writes nothing. */
+async function catalogOnly(): Promise<void> {
+  const logFile = fileURLToPath(new URL('registry.log', RESULTS));
+  const bench = await startBench({ settings, sizes: [10_000], logFile, log });
+  try {
+    log('catalog read at 10,000 tools: cache hits, cache misses, the bare Apollo peer and the node:http floor');
+    const catalog = await measureCatalog(bench.ctx(bench.site(10_000)), 10_000);
+    const rps = (s: SideSummary) => `${fmt(s.rps, 0)} req/s`;
+    process.stdout.write(
+      [
+        `peer ${rps(catalog.peer)}, floor ${rps(catalog.floor)}, hits ${rps(catalog.hit)}, misses ${rps(catalog.miss)}`,
+        `catalogHitVsPeer ${fmt(catalog.hitVsPeer, 3)}, catalogMissVsPeer ${fmt(catalog.missVsPeer, 3)}, catalogRatio ${fmt(catalog.hitVsFloor, 3)}`,
+        JSON.stringify(catalog),
+        '',
+      ].join('\n'),
+    );
+  } finally {
+    await bench.close();
+  }
+}
+
 async function main(): Promise<void> {
   await mkdir(RESULTS, { recursive: true });
   if (process.env.BENCH_ONLY === 'openapi') return openApiOnly();
   if (process.env.BENCH_ONLY === 'execute') return executeOnly();
   if (process.env.BENCH_ONLY === 'search') return searchOnly();
+  if (process.env.BENCH_ONLY === 'catalog') return catalogOnly();
   const logFile = fileURLToPath(new URL('registry.log', RESULTS));
   log('setting up one database and registry per catalog size');
   const bench = await startBench({ settings, sizes: [1_000, 10_000, 100_000], logFile, log });

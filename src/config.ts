@@ -168,6 +168,8 @@ export interface Config {
   introspection: boolean;
   /** Return federation traces (`ftv1`) to authenticated callers that ask (on by default outside production). */
   federationTraces: boolean;
+  /** Execute repeated query operations compiled by graphql-jit (see src/http/compiled-execution.ts); else graphql-js runs every one. */
+  graphqlJit: boolean;
   /** Serve the catalog console (dist/console) at `/`. */
   console: boolean;
   /** Embedded mode's data directory (database, generated keys); undefined in memory or on PostgreSQL. */
@@ -250,6 +252,7 @@ const EnvSchema = z.object({
   REGISTRY_SUBSCRIPTION_RECHECK_SECONDS: z.coerce.number().int().min(1).max(3600).default(60),
   REGISTRY_INTROSPECTION: boolean.optional(),
   REGISTRY_FEDERATION_TRACES: boolean.optional(),
+  REGISTRY_GRAPHQL_JIT: boolean.default(true),
   REGISTRY_CONSOLE: boolean.default(true),
   REGISTRY_TOKEN_ISSUER: z.string().optional(),
   REGISTRY_ACCESS_TOKEN_TTL_SECONDS: z.coerce.number().int().min(30).max(86_400).default(900),
@@ -438,6 +441,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     catalogCache: { maxBytes: e.REGISTRY_CATALOG_CACHE_MB * 1024 * 1024, ttlMs: e.REGISTRY_CATALOG_CACHE_TTL_SECONDS * 1000 },
     introspection: e.REGISTRY_INTROSPECTION ?? e.NODE_ENV !== 'production',
     federationTraces: e.REGISTRY_FEDERATION_TRACES ?? e.NODE_ENV !== 'production',
+    graphqlJit: e.REGISTRY_GRAPHQL_JIT,
     console: e.REGISTRY_CONSOLE,
     masterKey: e.REGISTRY_MASTER_KEY,
     requestSigningKeys: e.REGISTRY_REQUEST_SIGNING_KEYS,

@@ -1,6 +1,10 @@
 import { ApolloServer, type ApolloServerPlugin } from '@apollo/server';
 import { unwrapResolverError } from '@apollo/server/errors';
-import { ApolloServerPluginInlineTraceDisabled, ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
+import {
+  ApolloServerPluginCacheControlDisabled,
+  ApolloServerPluginInlineTraceDisabled,
+  ApolloServerPluginLandingPageDisabled,
+} from '@apollo/server/plugin/disabled';
 import { ApolloServerPluginInlineTrace } from '@apollo/server/plugin/inlineTrace';
 import { type FragmentDefinitionNode, type GraphQLFormattedError, Kind, type OperationTypeNode, type SelectionSetNode } from 'graphql';
 import { type Config } from '../config.js';
@@ -9,6 +13,7 @@ import { DATABASE_RETRY_AFTER_SECONDS, DATABASE_UNAVAILABLE_MESSAGE, type Databa
 import { ErrorCode, RegistryError } from '../errors.js';
 import { type Logger } from '../logger.js';
 import { type RegistrySchema } from '../schema.js';
+import { compiledExecution } from './compiled-execution.js';
 import { AuthenticationError } from '../security/authenticate.js';
 import { budgetHeaders } from '../security/budgets.js';
 import { metrics } from '../observability/metrics.js';
@@ -234,6 +239,30 @@ function federationTraces(enabled: boolean): ApolloServerPlugin<RegistryContext>
   return [gate, ApolloServerPluginInlineTrace()];
 }
 
+/** A `cache-control` header Apollo's cache-control plugin reads as a cacheable hint (and overrides). */
+const CACHEABLE_HINT = /^max-age=\d+, (public|private)$/;
+
+/**
+ * `cache-control: no-store` on every GraphQL answer, as Apollo's default cache-control plugin sets
+ * it for this schema: it declares no `@cacheControl` hints and no resolver sets one, so with the
+ * default `maxAge` of 0 no answer is ever cacheable. The default plugin is disabled in its favour:
+ * it ran a hook for every resolved field (and Apollo wraps every resolver of the schema as soon as
+ * any plugin has such a hook) to reach that same verdict. Like the default plugin, it leaves a header
+ * it cannot parse as a hint alone.
+ */
+function noStore(): ApolloServerPlugin<RegistryContext> {
+  return {
+    async requestDidStart() {
+      return {
+        async willSendResponse({ response }) {
+          const existing = response.http.headers.get('cache-control');
+          if (!existing || existing === 'no-store' || CACHEABLE_HINT.test(existing)) response.http.headers.set('cache-control', 'no-store');
+        },
+      };
+    },
+  };
+}
+
 /**
  * The Apollo server of the registry: the guarded subgraph schema, the query limits, coded and
  * masked errors, no batching, CSRF prevention. Shutdown belongs to the caller (`stop()`).
@@ -244,8 +273,7 @@ export function createApollo(
   logger: Logger,
   extraPlugins: ApolloServerPlugin<RegistryContext>[] = [],
 ): ApolloServer<RegistryContext> {
-  return new ApolloServer<RegistryContext>({
-    schema: schema.schema,
+  const options = {
     introspection: config.introspection,
     hideSchemaDetailsFromClientErrors: true,
     allowBatchedHttpRequests: false,
@@ -267,6 +295,13 @@ export function createApollo(
       costReporting(),
       ...extraPlugins,
       ...(config.nodeEnv === 'production' ? [ApolloServerPluginLandingPageDisabled()] : []),
+      // Last, where Apollo would have put its default cache-control plugin.
+      ApolloServerPluginCacheControlDisabled(),
+      noStore(),
     ],
-  });
+  };
+  // Without the compiled executor, graphql-js executes every operation against the same schema.
+  return config.graphqlJit
+    ? new ApolloServer<RegistryContext>({ ...options, gateway: compiledExecution(schema.schema) })
+    : new ApolloServer<RegistryContext>({ ...options, schema: schema.schema });
 }

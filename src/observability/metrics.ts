@@ -113,6 +113,16 @@ export class RegistryMetrics {
     buckets: LATENCY_BUCKETS,
     registers: [this.registry],
   });
+  readonly graphqlExecutions = new Counter({
+    name: 'registry_graphql_executions_total',
+    help: 'GraphQL operations executed through the compiled executor, by what ran them: compiled (graphql-jit) or graphql-js',
+    labelNames: ['executor'] as const,
+    registers: [this.registry],
+  });
+  /** {@link graphqlExecutions} of compiled operations (bound once: it counts on every catalog read). */
+  readonly compiledExecutions = this.graphqlExecutions.labels('compiled');
+  /** {@link graphqlExecutions} of operations graphql-js ran. */
+  readonly interpretedExecutions = this.graphqlExecutions.labels('graphql-js');
   readonly executions = new Counter({
     name: 'registry_tool_executions_total',
     help: 'Tool calls that ended, by tool, status and error code (none when it succeeded)',

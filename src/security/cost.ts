@@ -90,8 +90,89 @@ const registryEstimator: ComplexityEstimator = ({ field, args, childComplexity }
   return 1 + childComplexity;
 };
 
-/** Runs `estimator` over `operation` and its fragments, with the refusals of {@link costOfOperation}. */
+/** Longest key of declared variable values under which a measure is remembered. */
+const MAX_MEASURE_KEY = 4096;
+/** Most measures remembered per operation (distinct values of its declared variables); then it starts over. */
+const MAX_MEASURES_PER_OPERATION = 256;
+
+/** Measures by schema, operation node and measure kind + selection cap + declared variable values. */
+const measures = new WeakMap<GraphQLSchema, WeakMap<OperationDefinitionNode, Map<string, number>>>();
+
+/**
+ * What a measure of `operation` depends on besides the document: the values of the variables it
+ * declares (present or absent, as sent; undeclared ones cannot change it), or null when that is too
+ * long to remember.
+ */
+function declaredValuesKey(operation: OperationDefinitionNode, variables: Record<string, unknown>): string | null {
+  let key = '';
+  for (const definition of operation.variableDefinitions ?? []) {
+    const name = definition.variable.name.value;
+    // An absent variable (its default applies) is '', which no JSON text is. A value too long to
+    // remember is not written out whole first (an executeTool call may carry megabytes of arguments).
+    const json = Object.hasOwn(variables, name) ? boundedJson(variables[name], MAX_MEASURE_KEY - key.length) : '';
+    if (json === null) return null;
+    key += `\u0000${json}`;
+    if (key.length > MAX_MEASURE_KEY) return null;
+  }
+  return key;
+}
+
+/** `value` as JSON (undefined as `undefined`) when that takes at most `budget` characters, else null, without writing out the rest. */
+function boundedJson(value: unknown, budget: number): string | null {
+  if (value === null || typeof value !== 'object') {
+    const json = JSON.stringify(value) ?? 'undefined';
+    return json.length <= budget ? json : null;
+  }
+  const list = Array.isArray(value);
+  let json = '';
+  for (const [name, item] of list ? value.map((item) => ['', item] as const) : Object.entries(value)) {
+    if (item === undefined && !list) continue;
+    const member = item === undefined ? 'null' : boundedJson(item, budget - json.length);
+    if (member === null) return null;
+    json += `${json ? ',' : ''}${list ? '' : `${JSON.stringify(name)}:`}${member}`;
+    if (json.length + 2 > budget) return null;
+  }
+  return list ? `[${json}]` : `{${json}}`;
+}
+
+/**
+ * {@link measureUncached}, remembered per operation node (Apollo and the limit gate keep parsed
+ * documents, so a repeated document is the same node) and the values of its declared variables.
+ * Only measures are remembered; a refusal is computed again each time.
+ */
 function measure(
+  schema: GraphQLSchema,
+  document: DocumentNode,
+  operation: OperationDefinitionNode,
+  variables: Record<string, unknown>,
+  maxSelections: number,
+  estimator: ComplexityEstimator,
+  kind: 'cost' | 'charge',
+): number {
+  const values = declaredValuesKey(operation, variables);
+  if (values === null) return measureUncached(schema, document, operation, variables, maxSelections, estimator);
+  let byOperation = measures.get(schema);
+  if (!byOperation) {
+    byOperation = new WeakMap();
+    measures.set(schema, byOperation);
+  }
+  let known = byOperation.get(operation);
+  if (!known) {
+    known = new Map();
+    byOperation.set(operation, known);
+  }
+  const key = `${kind}\u0000${maxSelections}${values}`;
+  let value = known.get(key);
+  if (value === undefined) {
+    value = measureUncached(schema, document, operation, variables, maxSelections, estimator);
+    if (known.size >= MAX_MEASURES_PER_OPERATION) known.clear();
+    known.set(key, value);
+  }
+  return value;
+}
+
+/** Runs `estimator` over `operation` and its fragments, with the refusals of {@link costOfOperation}. */
+function measureUncached(
   schema: GraphQLSchema,
   document: DocumentNode,
   operation: OperationDefinitionNode,
@@ -135,7 +216,7 @@ export function costOfOperation(
   variables: Record<string, unknown>,
   maxSelections: number,
 ): number {
-  return measure(schema, document, operation, variables, maxSelections, registryEstimator);
+  return measure(schema, document, operation, variables, maxSelections, registryEstimator, 'cost');
 }
 
 /** Requests one budget point stands for (GitHub's divisor). */
@@ -194,7 +275,7 @@ export function chargeOfOperation(
   variables: Record<string, unknown>,
   maxSelections: number,
 ): number {
-  const requests = measure(schema, document, operation, variables, maxSelections, requestEstimator(schema.getMutationType()?.name));
+  const requests = measure(schema, document, operation, variables, maxSelections, requestEstimator(schema.getMutationType()?.name), 'charge');
   return pointsForRequests(requests);
 }
 

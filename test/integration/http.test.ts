@@ -34,6 +34,13 @@ describe('the HTTP surface', () => {
     expect(res.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
   });
 
+  it('marks every GraphQL answer uncacheable (cache-control: no-store), refusals and errors included', async () => {
+    for (const query of ['{ __typename }', '{ tools(first: 1) { totalCount } }', '{ tools(first: ', '{ tol { name } }']) {
+      const res = await registry.graphql(query);
+      expect(res.headers.get('cache-control'), query).toBe('no-store');
+    }
+  });
+
   it('answers malformed JSON with a coded 400', async () => {
     const res = await post('{"query": ');
     expect(res.status).toBe(400);

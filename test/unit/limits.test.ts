@@ -205,6 +205,28 @@ describe('query cost', () => {
     expectRefusal(await run(query, { variables: { n: 100 } }), 'QUERY_TOO_COMPLEX', { actual: 30_501 });
   });
 
+  it('measures a document again for every value of the variables it declares, whatever it measured before', async () => {
+    // One parsed document, as Apollo and the limit gate keep it: a remembered measure must never answer other variables.
+    const document = parse('query ($n: Int = 5, $m: Int) { a: tools(first: $n) { edges { node { name } } } b: tools(first: $m) { totalCount } }');
+    const cost = (variables: Record<string, unknown>) => operationCost(schema, document, variables);
+    expect(cost({})).toBe(1 + 5 * 3 + 1 + 20);
+    expect(cost({ n: 10 })).toBe(1 + 10 * 3 + 1 + 20);
+    expect(cost({ n: null })).toBe(1 + 20 * 3 + 1 + 20);
+    expect(cost({ n: 10, m: 2 })).toBe(1 + 10 * 3 + 1 + 2);
+    // Variables the operation does not declare change nothing.
+    expect(cost({ n: 10, nonce: 'x' })).toBe(cost({ n: 10 }));
+    expect(cost({})).toBe(1 + 5 * 3 + 1 + 20);
+    expect(() => cost({ n: 101 })).toThrow(/at most 100/);
+    expect(() => cost({ n: 'ten' })).toThrow(expect.objectContaining({ extensions: expect.objectContaining({ code: 'BAD_USER_INPUT' }) }));
+    expect(operationCharge(schema, document, { n: 100, m: 100 })).toBe(1);
+
+    // The same document text through Apollo: the cost follows the variables of each request.
+    const query = 'query ($n: Int) { tools(first: $n) { edges { node { name provider { tools(first: $n) { edges { node { name } } } } } } } }';
+    expect((await run(query, { variables: { n: 2 } })).cost).toBe(1 + 2 * (1 + 1 + 1 + 1 + (1 + 2 * 3)));
+    expectRefusal(await run(query, { variables: { n: 100 } }), 'QUERY_TOO_COMPLEX', { actual: 30_501 });
+    expect((await run(query, { variables: { n: 2, other: 1 } })).cost).toBe(1 + 2 * (1 + 1 + 1 + 1 + (1 + 2 * 3)));
+  });
+
   it('charges the default page size of 20 when `first` is absent or null', () => {
     const cost = (args: string) => operationCost(schema, parse(`{ tools${args} { edges { node { name } } } }`), {});
     expect(cost('')).toBe(1 + 20 * 3);

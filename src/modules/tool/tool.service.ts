@@ -60,35 +60,67 @@ interface ListingShapes {
 }
 
 const shapes = new WeakMap<object, ListingShapes>();
-/** Providers read with their tools' page, which the `provider` field can answer without a lookup. */
-const joinedProviders = new WeakMap<Tool, Provider>();
+/**
+ * Where a listed tool keeps the provider read with it in the same query. A symbol-keyed own
+ * property rather than a WeakMap beside the tools: a page set 50 entries of a process-wide weak
+ * table per request, which cost more than reading the rows.
+ */
+const JOINED_PROVIDER = Symbol('joinedProvider');
+
+/** Keeps `provider` on `tool` as the one read with it (not enumerable: copies and comparisons ignore it). */
+function joinProvider(tool: Tool, provider: Provider): Tool {
+  return Object.defineProperty(tool, JOINED_PROVIDER, { value: provider });
+}
 
 /** The provider read with `tool` in the same query (tool listings), if any. */
 export function joinedProvider(tool: Tool): Provider | undefined {
-  return joinedProviders.get(tool);
+  return (tool as Tool & { [JOINED_PROVIDER]?: Provider })[JOINED_PROVIDER];
+}
+
+/** How one mapped column becomes a property of the read object. */
+interface ColumnRead {
+  property: string;
+  /** The column's key in the row. */
+  key: string;
+  /** A many-to-one: the row holds the referenced id, read as `{ id }` (or null). */
+  reference: boolean;
+  /** A timestamp, which the embedded database's driver returns as text. */
+  date: boolean;
+}
+
+/**
+ * A function reading a row into a plain object with these columns. It is generated once per shape
+ * from the ORM metadata (names and keys are written as JSON string literals), so that every object
+ * is built by one object literal of a fixed shape rather than by a loop storing ever-different keys,
+ * which V8 cannot keep fast; a listing reads two objects per row of every page.
+ */
+function rowReader(columns: readonly ColumnRead[]): (row: Record<string, unknown>) => Record<string, unknown> {
+  const entries = columns.map(({ property, key, reference, date }) => {
+    const value = `row[${JSON.stringify(key)}]`;
+    const read = reference
+      ? `(v = ${value}) === null || v === undefined ? null : { id: v }`
+      : date
+        ? `(v = ${value}) === null || v === undefined || v instanceof Date ? v : new Date(v)`
+        : value;
+    return `${JSON.stringify(property)}: ${read}`;
+  });
+  return new Function('row', `let v; return { ${entries.join(', ')} };`) as (row: Record<string, unknown>) => Record<string, unknown>;
 }
 
 /** How `entity`'s table is read under `alias`, its columns named `prefix` + column in the row (none when ''). */
 function rowShape<T extends object>(em: EntityManager, entity: new () => T, alias: string, prefix: string): RowShape<T> {
   const props = em.getMetadata().get<T>(entity).props.filter((p) => p.persist !== false && !p.lazy && p.fieldNames?.length);
-  const fields = props.map((p) => ({
-    property: p.name,
-    key: `${prefix}${p.fieldNames[0]!}`,
-    reference: p.kind === ReferenceKind.MANY_TO_ONE,
-    // The embedded database's driver returns timestamps as text.
-    date: p.runtimeType === 'Date',
-  }));
+  const read = rowReader(
+    props.map((p) => ({
+      property: p.name as string,
+      key: `${prefix}${p.fieldNames[0]!}`,
+      reference: p.kind === ReferenceKind.MANY_TO_ONE,
+      date: p.runtimeType === 'Date',
+    })),
+  );
   return {
     columns: props.flatMap((p) => p.fieldNames.map((f) => (prefix ? `${alias}."${f}" as "${prefix}${f}"` : `${alias}."${f}"`))).join(', '),
-    read(row) {
-      const object: Record<string, unknown> = {};
-      for (const { property, key, reference, date } of fields) {
-        const value = row[key];
-        object[property] =
-          reference ? (value === null || value === undefined ? null : { id: value }) : date && value !== null && !(value instanceof Date) ? new Date(value as string) : value;
-      }
-      return object as T;
-    },
+    read: read as (row: Record<string, unknown>) => T,
   };
 }
 
@@ -255,11 +287,7 @@ export class ToolService {
       `order by t.name asc limit ?`,
     ].join(' ');
     const rows = await this.em.execute<Record<string, unknown>[]>(sql, [...pageParams, size + 1]);
-    const tools = rows.map((row) => {
-      const tool = this.shape.read(row);
-      joinedProviders.set(tool, this.providerShape.read(row));
-      return tool;
-    });
+    const tools = rows.map((row) => joinProvider(this.shape.read(row), this.providerShape.read(row)));
     return toPage(tools, size, args.after, (tool: Tool) => encodeCursor('tools', [tool.name]), total);
   }
 
@@ -280,8 +308,7 @@ export class ToolService {
     }
     const ranks = new Map<Tool, number>();
     const tools = rows.filter((row) => row.rank !== null).map(({ rank, fixes: _fixes, ...columns }) => {
-      const tool = this.shape.read(columns);
-      joinedProviders.set(tool, this.providerShape.read(columns));
+      const tool = joinProvider(this.shape.read(columns), this.providerShape.read(columns));
       ranks.set(tool, Number(rank));
       return tool;
     });
