@@ -24,7 +24,8 @@ import type { SideSummary } from './lib/rounds.ts';
  * database of its own (BENCH_DATABASE_URL: a PostgreSQL server it may create and drop `bench_*`
  * databases on; else embedded PGlite), measures, and writes bench/results/latest.json and latest.md.
  * BENCH_REDIS_URL puts budgets and limits in Redis; BENCH_QUICK=1 shortens every run (for trying the
- * harness, not for figures); BENCH_REGISTRY_NODE_ARGS passes Node flags to the registry children.
+ * harness, not for figures); BENCH_REGISTRY_NODE_ARGS passes Node flags to the registry children, and
+ * BENCH_REGISTRY_ENV (a JSON object) more settings to them.
  * Either writes bench/results/experiment.* instead. BENCH_ONLY=openapi runs only the large OpenAPI
  * import (on a 1,000-tool registry), BENCH_ONLY=execute only the `executeTool` figures (on a 10,000-tool
  * registry), BENCH_ONLY=search only the search measure (10,000 and 100,000 tools, the labelled set on the
@@ -429,7 +430,7 @@ async function main(): Promise<void> {
   ].join(' ');
   const markdown = `${header}\n\n${markdownTable(rows, summary)}\nSecondary figures (replaced by the peer comparisons above; not judged):\n\n${markdownTable(secondaryRows, summary)}`;
   // Only a full run with the registry's own settings replaces the tracked results.
-  const experiment = quick || Boolean(process.env.BENCH_REGISTRY_NODE_ARGS);
+  const experiment = quick || Boolean(process.env.BENCH_REGISTRY_NODE_ARGS) || Boolean(process.env.BENCH_REGISTRY_ENV);
   const paths = await writeResults(RESULTS, experiment ? 'experiment' : 'latest', {
     summary,
     targets: targetsOf(summary),

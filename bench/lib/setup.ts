@@ -97,6 +97,8 @@ export async function startBench(options: BenchOptions): Promise<Bench> {
     REGISTRY_ACCESS_TOKEN_TTL_SECONDS: '7200',
     REGISTRY_REFRESH_INTERVAL_SECONDS: '0',
     ...(redisUrl ? { REDIS_URL: redisUrl } : {}),
+    // Experiments: more registry settings as a JSON object (BENCH_REGISTRY_ENV='{"REGISTRY_GRAPHQL_JIT":"false"}').
+    ...(process.env.BENCH_REGISTRY_ENV ? (JSON.parse(process.env.BENCH_REGISTRY_ENV) as Record<string, string>) : {}),
   };
   // BENCH_REGISTRY_NODE_ARGS: extra Node flags for the registry children, for experiments (e.g. --max-old-space-size=256).
   const nodeArgs = [...(process.env.BENCH_REGISTRY_NODE_ARGS?.split(/\s+/).filter(Boolean) ?? []), ...(options.nodeArgs ?? [])];
