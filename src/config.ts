@@ -8,7 +8,13 @@ import { parseEgressAllowList } from './security/egress-policy.js';
 /** Where the registry keeps its data: embedded PGlite, or a PostgreSQL server. */
 export type DatabaseConfig =
   | { kind: 'pglite'; dataDir?: string }
-  | { kind: 'postgresql'; url: string; poolMax: number };
+  | {
+      kind: 'postgresql';
+      url: string;
+      poolMax: number;
+      /** Whether hot-path statements run as named prepared statements (`DATABASE_PREPARED_STATEMENTS`; default true). */
+      preparedStatements?: boolean;
+    };
 
 /** How the registry authenticates callers. */
 export interface AuthConfig {
@@ -235,6 +241,7 @@ const EnvSchema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   DATABASE_URL: postgresUrl.optional(),
   DATABASE_POOL_MAX: z.coerce.number().int().min(1).max(200).default(10),
+  DATABASE_PREPARED_STATEMENTS: boolean.default(true),
   REDIS_URL: redisUrl.optional(),
   REGISTRY_DATA_DIR: z.string().min(1).optional(),
   REGISTRY_SEED: z.enum(['bundled', 'none']).optional(),
@@ -428,7 +435,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     nodeEnv: e.NODE_ENV,
     logLevel: e.LOG_LEVEL,
     database: e.DATABASE_URL
-      ? { kind: 'postgresql', url: e.DATABASE_URL, poolMax: e.DATABASE_POOL_MAX }
+      ? { kind: 'postgresql', url: e.DATABASE_URL, poolMax: e.DATABASE_POOL_MAX, preparedStatements: e.DATABASE_PREPARED_STATEMENTS }
       : { kind: 'pglite', dataDir: e.REGISTRY_DATA_DIR && join(e.REGISTRY_DATA_DIR, 'pglite') },
     dataDir: e.REGISTRY_DATA_DIR,
     redisUrl: e.REDIS_URL,

@@ -15,7 +15,7 @@ interface PgPoolCounts {
 
 /** What {@link Database.statement} needs of a `pg` pool: a query with a prepared statement's name. */
 interface PgPool extends PgPoolCounts {
-  query<T>(config: { name: string; text: string; values: unknown[] }): Promise<{ rows: T[] }>;
+  query<T>(config: { name?: string; text: string; values: unknown[] }): Promise<{ rows: T[] }>;
 }
 
 /** An open database: the ORM, with migrations applied. */
@@ -29,7 +29,7 @@ export interface Database {
    * with `?` placeholders as for `em.execute`, but the values are bound as parameters instead of
    * being inlined into the text (see `bindStatement`): on PostgreSQL the statement is prepared under
    * a name derived from its text, so each connection parses and plans it once and then only binds
-   * values. For the hot paths, whose texts are few and fixed: every distinct text is a prepared
+   * values (unless `DATABASE_PREPARED_STATEMENTS=false`). For the hot paths, whose texts are few and fixed: every distinct text is a prepared
    * statement on every connection that runs it (until the pool closes that connection).
    */
   statement<T extends object>(sql: string, params: readonly unknown[]): Promise<T[]>;
@@ -86,6 +86,8 @@ export async function openDatabase(database: DatabaseConfig, hooks: OrmHooks = {
   }
   // The embedded database is one session: its statements queue behind the ORM's (and its transactions) in kysely.
   const kysely = (orm.em.getConnection() as unknown as { getClient(): Kysely<unknown> }).getClient();
+  // Off for connection poolers that do not keep a session's prepared statements (PgBouncer before 1.21 in transaction mode).
+  const named = database.kind === 'postgresql' && database.preparedStatements !== false;
   return {
     orm,
     kind: database.kind,
@@ -93,7 +95,7 @@ export async function openDatabase(database: DatabaseConfig, hooks: OrmHooks = {
     async statement<T extends object>(sql: string, params: readonly unknown[]) {
       const { name, text, values } = bindStatement(sql, params);
       hooks.onQuery?.(sql);
-      if (pool) return (await pool.query<T>({ name, text, values })).rows;
+      if (pool) return (await pool.query<T>(named ? { name, text, values } : { text, values })).rows;
       return (await kysely.executeQuery<T>(CompiledQuery.raw(text, values))).rows as T[];
     },
     async ping(timeoutMs = 2000) {

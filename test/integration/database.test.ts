@@ -41,6 +41,33 @@ describe('opening the database', () => {
     }
   });
 
+  it.runIf(process.env.TEST_DATABASE_URL)('prepares a statement once per connection under its name, unless DATABASE_PREPARED_STATEMENTS is off', async () => {
+    const testDb = await createTestDatabase();
+    const prepared = (db: Awaited<ReturnType<typeof openDatabase>>) =>
+      db.statement<{ n: number }>(`select count(*)::int as n from pg_prepared_statements where statement like ?`, ['%as probe_value%']);
+    try {
+      if (testDb.config.kind !== 'postgresql') throw new Error('expected PostgreSQL');
+      // Statements one after the other: the pool hands back the connection released last (LIFO), so
+      // each meets the ones before it.
+      const named = await openDatabase(testDb.config);
+      try {
+        for (const value of [1, 2, 3]) expect(await named.statement(`select ?::int as probe_value`, [value])).toEqual([{ probe_value: value }]);
+        expect(await prepared(named)).toEqual([{ n: 1 }]);
+      } finally {
+        await named.close();
+      }
+      const unnamed = await openDatabase({ ...testDb.config, preparedStatements: false });
+      try {
+        expect(await unnamed.statement(`select ?::int as probe_value`, [4])).toEqual([{ probe_value: 4 }]);
+        expect(await prepared(unnamed)).toEqual([{ n: 0 }]);
+      } finally {
+        await unnamed.close();
+      }
+    } finally {
+      await testDb.drop();
+    }
+  });
+
   it.runIf(process.env.TEST_DATABASE_URL)('lets two replicas that start together migrate one database', async () => {
     const testDb = await createTestDatabase();
     try {
