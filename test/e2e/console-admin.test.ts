@@ -285,7 +285,7 @@ describe.skipIf(!hasChromium)('the console’s admin pages', () => {
       const { page, problems } = await adminPage(viewport, '/console/admin/audit');
       const verification = page.getByRole('region', { name: 'Verification' });
       await expect.poll(() => verification.getByRole('status').textContent()).toContain('Hash chain verified');
-      expect(await page.getByTestId('checkpoint-status').textContent()).toMatch(/Checkpointentry \d+ \(\d+ entries\), signed/);
+      await expect.poll(() => page.getByTestId('checkpoint-status').textContent()).toMatch(/Checkpointentry \d+ \(\d+ entries\), signed/);
 
       await page.getByLabel('Action').fill('policy.create');
       await expect.poll(() => addressOf(page)).toBe('/console/admin/audit?action=policy.create');
