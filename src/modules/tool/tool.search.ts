@@ -148,11 +148,22 @@ function rankedCandidates(search: string, conditions: SearchConditions, correcti
     // one, only when a tool the caller may find (`conditions`) has it, so neither the corrections
     // nor their absence tell anything about tools hidden from the caller.
     const found = (word: string) => `exists (select 1 from tool t where t.search_vector @@ plainto_tsquery('english'::regconfig, ${word})${filtered()})`;
-    const alternatives =
-      `array(select c.word from (select s.word, max(similarity(s.word, u.w)) as closeness from search_word s where s.word % u.w group by s.word` +
-      ` order by closeness desc, s.word limit ${ALTERNATIVES_CHECKED}) c where ${found('c.word')} order by c.closeness desc, c.word limit ?)`;
-    params.push(SEARCH_ALTERNATIVES, unknown);
-    sql.push(`fixes as materialized (select u.w as word, ${alternatives} as alternatives from unnest(array[?]::text[]) u(w) where ${fallback} and not ${found('u.w')}),`);
+    // A row per word, the word written out as a constant (like the queries above): the planner then
+    // knows how common it is, and checks a common word by reading the table in order up to its first
+    // tool (a few rows), not by building a bitmap of every tool that has it (milliseconds at 100,000
+    // tools). That check is what every fallback search pays for each of its known words.
+    const rows = unknown.map((word) => {
+      params.push(word, word, word);
+      const checked = found('c.word');
+      params.push(SEARCH_ALTERNATIVES);
+      const alternatives =
+        `array(select c.word from (select s.word, max(similarity(s.word, ?)) as closeness from search_word s where s.word % ? group by s.word` +
+        ` order by closeness desc, s.word limit ${ALTERNATIVES_CHECKED}) c where ${checked} order by c.closeness desc, c.word limit ?)`;
+      params.push(word);
+      const known = found('?');
+      return `select ?::text as word, ${alternatives} as alternatives where ${fallback} and not ${known}`;
+    });
+    sql.push(`fixes as materialized (${rows.join(' union all ')}),`);
     // …with the page, which is then searched again with the correction.
     corrected = ` and not exists (select 1 from fixes where cardinality(alternatives) > 0)`;
   }
