@@ -7,6 +7,7 @@ import {
   Kind,
   type OperationDefinitionNode,
   type SelectionSetNode,
+  type TypeNode,
 } from 'graphql';
 import { type ComplexityEstimator, getComplexity } from 'graphql-query-complexity';
 import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from '../common/pagination.js';
@@ -107,14 +108,25 @@ function declaredValuesKey(operation: OperationDefinitionNode, variables: Record
   let key = '';
   for (const definition of operation.variableDefinitions ?? []) {
     const name = definition.variable.name.value;
+    const value = variables[name];
     // An absent variable (its default applies) is '', which no JSON text is. A value too long to
     // remember is not written out whole first (an executeTool call may carry megabytes of arguments).
-    const json = Object.hasOwn(variables, name) ? boundedJson(variables[name], MAX_MEASURE_KEY - key.length) : '';
+    // A string declared String or ID is only '"': no estimator reads such a value (they read page
+    // sizes, representations and the Boolean of @include/@skip), and a string is a valid value of
+    // either, so every search text shares one measure. Any other value of it (null, a number) is
+    // written out and measured, so what coercion refuses is still refused here.
+    const json = !Object.hasOwn(variables, name) ? '' : typeof value === 'string' && isStringLike(definition.type) ? '"' : boundedJson(value, MAX_MEASURE_KEY - key.length);
     if (json === null) return null;
     key += `\u0000${json}`;
     if (key.length > MAX_MEASURE_KEY) return null;
   }
   return key;
+}
+
+/** Whether a variable's declared type is String or ID (non-null or not, not a list). */
+function isStringLike(type: TypeNode): boolean {
+  const named = type.kind === Kind.NON_NULL_TYPE ? type.type : type;
+  return named.kind === Kind.NAMED_TYPE && (named.name.value === 'String' || named.name.value === 'ID');
 }
 
 /** `value` as JSON (undefined as `undefined`) when that takes at most `budget` characters, else null, without writing out the rest. */

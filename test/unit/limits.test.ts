@@ -227,6 +227,20 @@ describe('query cost', () => {
     expect((await run(query, { variables: { n: 2, other: 1 } })).cost).toBe(1 + 2 * (1 + 1 + 1 + 1 + (1 + 2 * 3)));
   });
 
+  it('measures a search once for every text, and still refuses a value that is not a string', () => {
+    // Every search text shares one measure (no estimator reads a String or ID value); anything else
+    // sent for such a variable is measured, so coercion still refuses it after a string was measured.
+    const document = parse('query ($q: String!, $id: ID, $n: Int) { tools(first: $n, filter: { search: $q }) { edges { node { name } } } }');
+    const cost = (variables: Record<string, unknown>) => operationCost(schema, document, variables);
+    expect(cost({ q: 'weather', id: 'a', n: 4 })).toBe(1 + 4 * 3);
+    expect(cost({ q: 'report storage', id: 'b', n: 4 })).toBe(1 + 4 * 3);
+    expect(cost({ q: 'report storage', n: 7 })).toBe(1 + 7 * 3);
+    expect(() => cost({ q: null, n: 4 })).toThrow(expect.objectContaining({ extensions: expect.objectContaining({ code: 'BAD_USER_INPUT' }) }));
+    expect(() => cost({ q: 42, n: 4 })).toThrow(expect.objectContaining({ extensions: expect.objectContaining({ code: 'BAD_USER_INPUT' }) }));
+    expect(() => cost({ q: 'x', id: { not: 'an id' }, n: 4 })).toThrow(expect.objectContaining({ extensions: expect.objectContaining({ code: 'BAD_USER_INPUT' }) }));
+    expect(cost({ q: 'x', id: 7, n: 4 })).toBe(1 + 4 * 3);
+  });
+
   it('charges the default page size of 20 when `first` is absent or null', () => {
     const cost = (args: string) => operationCost(schema, parse(`{ tools${args} { edges { node { name } } } }`), {});
     expect(cost('')).toBe(1 + 20 * 3);
