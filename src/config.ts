@@ -14,6 +14,8 @@ export type DatabaseConfig =
       poolMax: number;
       /** Whether hot-path statements run as named prepared statements (`DATABASE_PREPARED_STATEMENTS`; default true). */
       preparedStatements?: boolean;
+      /** Seconds an unused pooled connection stays open (`DATABASE_POOL_IDLE_SECONDS`; default 300). */
+      poolIdleSeconds?: number;
     };
 
 /** How the registry authenticates callers. */
@@ -242,6 +244,7 @@ const EnvSchema = z.object({
   DATABASE_URL: postgresUrl.optional(),
   DATABASE_POOL_MAX: z.coerce.number().int().min(1).max(200).default(10),
   DATABASE_PREPARED_STATEMENTS: boolean.default(true),
+  DATABASE_POOL_IDLE_SECONDS: z.coerce.number().int().min(1).max(86_400).default(300),
   REDIS_URL: redisUrl.optional(),
   REGISTRY_DATA_DIR: z.string().min(1).optional(),
   REGISTRY_SEED: z.enum(['bundled', 'none']).optional(),
@@ -435,7 +438,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     nodeEnv: e.NODE_ENV,
     logLevel: e.LOG_LEVEL,
     database: e.DATABASE_URL
-      ? { kind: 'postgresql', url: e.DATABASE_URL, poolMax: e.DATABASE_POOL_MAX, preparedStatements: e.DATABASE_PREPARED_STATEMENTS }
+      ? { kind: 'postgresql', url: e.DATABASE_URL, poolMax: e.DATABASE_POOL_MAX, preparedStatements: e.DATABASE_PREPARED_STATEMENTS, poolIdleSeconds: e.DATABASE_POOL_IDLE_SECONDS }
       : { kind: 'pglite', dataDir: e.REGISTRY_DATA_DIR && join(e.REGISTRY_DATA_DIR, 'pglite') },
     dataDir: e.REGISTRY_DATA_DIR,
     redisUrl: e.REDIS_URL,

@@ -8,6 +8,9 @@ import { PostgreSqlDriver } from '@mikro-orm/postgresql';
 import { CompiledQuery, type DatabaseConnection } from 'kysely';
 import { type DatabaseConfig } from '../config.js';
 import { entities } from './entities.js';
+
+/** Seconds an unused pooled PostgreSQL connection stays open when the configuration does not say. */
+const DEFAULT_POOL_IDLE_SECONDS = 300;
 import { migrations } from './migrations/index.js';
 
 /** How close a search word must be to a word of a tool's name to match it (pg_trgm `<%`). */
@@ -110,7 +113,10 @@ export function createOrmOptions(database: DatabaseConfig, hooks: OrmHooks = {})
       ...common,
       driver: PostgreSqlDriver,
       clientUrl: database.url,
-      pool: { min: 0, max: database.poolMax },
+      // An idle connection is kept for minutes, not pg-pool's 10 s: a new one costs a connect, and its
+      // server process loads its caches (the text search configuration, the plans of named
+      // statements) on first use, about 10 ms more on the first search it serves.
+      pool: { min: 0, max: database.poolMax, idleTimeoutMillis: (database.poolIdleSeconds ?? DEFAULT_POOL_IDLE_SECONDS) * 1000 },
       driverOptions: {
         onPoolCreated: (pool: EventEmitter) => {
           releaseEndedClients(pool);

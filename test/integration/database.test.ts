@@ -68,6 +68,26 @@ describe('opening the database', () => {
     }
   });
 
+  it.runIf(process.env.TEST_DATABASE_URL)('closes a pooled connection after DATABASE_POOL_IDLE_SECONDS unused, and keeps it before', async () => {
+    const testDb = await createTestDatabase();
+    const backend = async (db: Awaited<ReturnType<typeof openDatabase>>) => (await db.statement<{ pid: number }>('select pg_backend_pid() as pid', []))[0]!.pid;
+    try {
+      if (testDb.config.kind !== 'postgresql') throw new Error('expected PostgreSQL');
+      const db = await openDatabase({ ...testDb.config, poolIdleSeconds: 1 });
+      try {
+        const first = await backend(db);
+        expect(await backend(db)).toBe(first);
+        await new Promise((resolve) => setTimeout(resolve, 2000));
+        // The idle connection was closed: the next statement opens a new one (a new server process).
+        expect(await backend(db)).not.toBe(first);
+      } finally {
+        await db.close();
+      }
+    } finally {
+      await testDb.drop();
+    }
+  });
+
   it.runIf(process.env.TEST_DATABASE_URL)('lets two replicas that start together migrate one database', async () => {
     const testDb = await createTestDatabase();
     try {

@@ -19,7 +19,9 @@ describe('loadConfig', () => {
 
   it('uses PostgreSQL when DATABASE_URL is set, and then seeds nothing unless asked', () => {
     const config = loadConfig({ DATABASE_URL: 'postgres://u@db:5432/registry', DATABASE_POOL_MAX: '4', ...SERVER_KEYS });
-    expect(config.database).toEqual({ kind: 'postgresql', url: 'postgres://u@db:5432/registry', poolMax: 4, preparedStatements: true });
+    expect(config.database).toEqual({ kind: 'postgresql', url: 'postgres://u@db:5432/registry', poolMax: 4, preparedStatements: true, poolIdleSeconds: 300 });
+    expect(loadConfig({ DATABASE_URL: 'postgres://u@db/r', DATABASE_POOL_IDLE_SECONDS: '30', ...SERVER_KEYS }).database).toMatchObject({ poolIdleSeconds: 30 });
+    expect(() => loadConfig({ DATABASE_URL: 'postgres://u@db/r', DATABASE_POOL_IDLE_SECONDS: '0', ...SERVER_KEYS })).toThrow(/DATABASE_POOL_IDLE_SECONDS/);
     const unprepared = loadConfig({ DATABASE_URL: 'postgres://u@db/r', DATABASE_PREPARED_STATEMENTS: 'false', ...SERVER_KEYS });
     expect(unprepared.database).toMatchObject({ kind: 'postgresql', preparedStatements: false });
     expect(() => loadConfig({ DATABASE_URL: 'postgres://u@db/r', DATABASE_PREPARED_STATEMENTS: 'sometimes', ...SERVER_KEYS })).toThrow(/DATABASE_PREPARED_STATEMENTS/);
