@@ -18,6 +18,9 @@ export const SEARCH_ALTERNATIVES = 1;
 /** The most similar dictionary words checked, per misspelt word, for a tool the caller may find. */
 const ALTERNATIVES_CHECKED = 5;
 
+/** Tools read in table order to find a common word before the full-text index is asked (see `found` below). */
+const KNOWN_WORD_PROBE = 64;
+
 /** Cursor kind of ranked search pages: `[rank, name]`. */
 const CURSOR_KIND = 'tools.search';
 
@@ -147,23 +150,22 @@ function rankedCandidates(search: string, conditions: SearchConditions, correcti
     // The dictionary holds the words of every tool; a word counts as known, and an alternative as
     // one, only when a tool the caller may find (`conditions`) has it, so neither the corrections
     // nor their absence tell anything about tools hidden from the caller.
-    const found = (word: string) => `exists (select 1 from tool t where t.search_vector @@ plainto_tsquery('english'::regconfig, ${word})${filtered()})`;
-    // A row per word, the word written out as a constant (like the queries above): the planner then
-    // knows how common it is, and checks a common word by reading the table in order up to its first
-    // tool (a few rows), not by building a bitmap of every tool that has it (milliseconds at 100,000
-    // tools). That check is what every fallback search pays for each of its known words.
-    const rows = unknown.map((word) => {
-      params.push(word, word, word);
-      const checked = found('c.word');
-      params.push(SEARCH_ALTERNATIVES);
-      const alternatives =
-        `array(select c.word from (select s.word, max(similarity(s.word, ?)) as closeness from search_word s where s.word % ? group by s.word` +
-        ` order by closeness desc, s.word limit ${ALTERNATIVES_CHECKED}) c where ${checked} order by c.closeness desc, c.word limit ?)`;
-      params.push(word);
-      const known = found('?');
-      return `select ?::text as word, ${alternatives} as alternatives where ${fallback} and not ${known}`;
-    });
-    sql.push(`fixes as materialized (${rows.join(' union all ')}),`);
+    //
+    // A common word is found among the first few tools the caller may find, in table order: a probe
+    // of {@link KNOWN_WORD_PROBE} rows. Only a word it misses is looked up in the full-text index,
+    // whose bitmap of every tool with the word takes milliseconds to build for a common word at
+    // 100,000 tools, and little for a rare one. (The word is not written out as a constant here: with
+    // a constant, the planner takes a word it has no statistics for as fairly common, and may then
+    // look for its first tool by reading the whole table.)
+    const found = (word: string) =>
+      `(exists (select 1 from (select t.search_vector from tool t where true${filtered()} limit ${KNOWN_WORD_PROBE}) probe` +
+      ` where probe.search_vector @@ plainto_tsquery('english'::regconfig, ${word}))` +
+      ` or exists (select 1 from tool t where t.search_vector @@ plainto_tsquery('english'::regconfig, ${word})${filtered()}))`;
+    const alternatives =
+      `array(select c.word from (select s.word, max(similarity(s.word, u.w)) as closeness from search_word s where s.word % u.w group by s.word` +
+      ` order by closeness desc, s.word limit ${ALTERNATIVES_CHECKED}) c where ${found('c.word')} order by c.closeness desc, c.word limit ?)`;
+    params.push(SEARCH_ALTERNATIVES, unknown);
+    sql.push(`fixes as materialized (select u.w as word, ${alternatives} as alternatives from unnest(array[?]::text[]) u(w) where ${fallback} and not ${found('u.w')}),`);
     // …with the page, which is then searched again with the correction.
     corrected = ` and not exists (select 1 from fixes where cardinality(alternatives) > 0)`;
   }
