@@ -20,8 +20,16 @@ const FORBIDDEN: { pattern: RegExp; what: string }[] = [
   { pattern: /\b[A-Z]:\\\\?[\w.-]+\\/, what: 'an absolute Windows path' },
 ];
 
+/**
+ * The benchmark's results folder holds what runs on this machine wrote (profiles, logs, which name
+ * local paths and are ignored by git), except the committed results, which are scanned.
+ */
+const RESULTS = join('bench', 'results');
+const COMMITTED_RESULTS = new Set(['latest.json', 'latest.md']);
+const localOutput = (path: string) => relative(ROOT, dirname(path)).startsWith(RESULTS) && !COMMITTED_RESULTS.has(relative(join(ROOT, RESULTS), path));
+
 async function files(path: string): Promise<string[]> {
-  if (!(await stat(path)).isDirectory()) return [path];
+  if (!(await stat(path)).isDirectory()) return localOutput(path) ? [] : [path];
   const entries = (await readdir(path, { withFileTypes: true })).filter((entry) => !SKIPPED.has(entry.name));
   return (await Promise.all(entries.map((entry) => files(join(path, entry.name))))).flat();
 }
