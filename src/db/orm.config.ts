@@ -8,10 +8,10 @@ import { PostgreSqlDriver } from '@mikro-orm/postgresql';
 import { CompiledQuery, type DatabaseConnection } from 'kysely';
 import { type DatabaseConfig } from '../config.js';
 import { entities } from './entities.js';
+import { migrations } from './migrations/index.js';
 
 /** Seconds an unused pooled PostgreSQL connection stays open when the configuration does not say. */
 const DEFAULT_POOL_IDLE_SECONDS = 300;
-import { migrations } from './migrations/index.js';
 
 /** How close a search word must be to a word of a tool's name to match it (pg_trgm `<%`). */
 export const WORD_SIMILARITY_THRESHOLD = 0.5;
