@@ -18,6 +18,9 @@ export type DatabaseConfig =
       poolIdleSeconds?: number;
     };
 
+/** Seconds an unused pooled PostgreSQL connection stays open unless `DATABASE_POOL_IDLE_SECONDS` says otherwise. */
+export const DEFAULT_POOL_IDLE_SECONDS = 300;
+
 /** How the registry authenticates callers. */
 export interface AuthConfig {
   accessTokenTtlSeconds: number;
@@ -244,7 +247,7 @@ const EnvSchema = z.object({
   DATABASE_URL: postgresUrl.optional(),
   DATABASE_POOL_MAX: z.coerce.number().int().min(1).max(200).default(10),
   DATABASE_PREPARED_STATEMENTS: boolean.default(true),
-  DATABASE_POOL_IDLE_SECONDS: z.coerce.number().int().min(1).max(86_400).default(300),
+  DATABASE_POOL_IDLE_SECONDS: z.coerce.number().int().min(1).max(86_400).default(DEFAULT_POOL_IDLE_SECONDS),
   REDIS_URL: redisUrl.optional(),
   REGISTRY_DATA_DIR: z.string().min(1).optional(),
   REGISTRY_SEED: z.enum(['bundled', 'none']).optional(),

@@ -6,12 +6,9 @@ import { Migrator } from '@mikro-orm/migrations';
 import { PgliteDriver } from '@mikro-orm/pglite';
 import { PostgreSqlDriver } from '@mikro-orm/postgresql';
 import { CompiledQuery, type DatabaseConnection } from 'kysely';
-import { type DatabaseConfig } from '../config.js';
+import { type DatabaseConfig, DEFAULT_POOL_IDLE_SECONDS } from '../config.js';
 import { entities } from './entities.js';
 import { migrations } from './migrations/index.js';
-
-/** Seconds an unused pooled PostgreSQL connection stays open when the configuration does not say. */
-const DEFAULT_POOL_IDLE_SECONDS = 300;
 
 /** How close a search word must be to a word of a tool's name to match it (pg_trgm `<%`). */
 export const WORD_SIMILARITY_THRESHOLD = 0.5;

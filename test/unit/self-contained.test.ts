@@ -26,7 +26,10 @@ const FORBIDDEN: { pattern: RegExp; what: string }[] = [
  */
 const RESULTS = join('bench', 'results');
 const COMMITTED_RESULTS = new Set(['latest.json', 'latest.md']);
-const localOutput = (path: string) => relative(ROOT, dirname(path)).startsWith(RESULTS) && !COMMITTED_RESULTS.has(relative(join(ROOT, RESULTS), path));
+function localOutput(path: string): boolean {
+  const inResults = relative(join(ROOT, RESULTS), path);
+  return !inResults.startsWith('..') && !COMMITTED_RESULTS.has(inResults);
+}
 
 async function files(path: string): Promise<string[]> {
   if (!(await stat(path)).isDirectory()) return localOutput(path) ? [] : [path];
