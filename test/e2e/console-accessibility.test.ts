@@ -225,6 +225,19 @@ describe.skipIf(!hasChromium)('the console for people, in headless Chromium', ()
     }
   }
 
+  it('the scan itself reports what these pages must not have: unreadable contrast, a field without a label, an image without a text', async () => {
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    await page.setContent(
+      '<!doctype html><html lang="en"><title>Broken</title><main><h1>Broken</h1>' +
+        '<p style="color:#bbb;background:#fff">Faint text</p><input type="text"><img src="data:image/gif;base64,R0lGODlhAQABAAAAACw=">' +
+        '</main></html>',
+    );
+    const rules = (await axeFindings(page)).map((f) => f.rule);
+    expect(rules).toEqual(expect.arrayContaining(['color-contrast', 'label', 'image-alt']));
+    await context.close();
+  });
+
   it('colours come from custom properties that change with the colour scheme', async () => {
     const colours = async (scheme: 'light' | 'dark') => {
       const { context, page } = await signedIn(1280, scheme);
