@@ -67,6 +67,15 @@ function releaseEndedClients(pool: EventEmitter): void {
 }
 
 /**
+ * PGlite's options for an in-memory database loaded from a dump. MikroORM copies an options object
+ * member by member, which leaves a Blob without its contents; options returned by a function are
+ * used as they are.
+ */
+function pgliteFromDump(dump: Blob): () => Record<string, unknown> {
+  return () => ({ dataDir: 'memory://', extensions: { pg_trgm }, loadDataDir: dump });
+}
+
+/**
  * The one ORM configuration, shared by the app, the migration CLI and the tests.
  * PGlite (embedded, one session) when no URL is given, PostgreSQL otherwise.
  */
@@ -128,6 +137,6 @@ export function createOrmOptions(database: DatabaseConfig, hooks: OrmHooks = {})
     dbName: 'registry',
     // PGlite is a single session: one connection, so no query waits behind another's transaction.
     pool: { min: 1, max: 1 },
-    driverOptions: { dataDir: database.dataDir ?? 'memory://', extensions: { pg_trgm } },
+    driverOptions: database.initialData ? pgliteFromDump(database.initialData) : { dataDir: database.dataDir ?? 'memory://', extensions: { pg_trgm } },
   };
 }

@@ -1,5 +1,7 @@
 import { randomBytes } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import pg from 'pg';
+import { inject } from 'vitest';
 import { type DatabaseConfig } from '../../src/config.js';
 
 /** A database for one test file, and how to get rid of it. */
@@ -8,12 +10,23 @@ export interface TestDatabase {
   drop(): Promise<void>;
 }
 
+let pgliteTemplate: Promise<Blob> | undefined;
+
+/** The migrated embedded database the global setup dumped, read once per test file's process. */
+function migratedPglite(): Promise<Blob> {
+  const file = inject('pgliteTemplate');
+  if (!file) throw new Error('the global setup made no PGlite template (it does when TEST_DATABASE_URL is unset)');
+  pgliteTemplate ??= readFile(file).then((bytes) => new Blob([bytes]));
+  return pgliteTemplate;
+}
+
 /**
  * With `TEST_DATABASE_URL` (or `serverUrl`), creates a fresh, uniquely named PostgreSQL database on
- * that server (dropped afterwards); otherwise an in-memory PGlite database.
+ * that server (dropped afterwards); otherwise an in-memory PGlite database, started from the
+ * migrated template of the global setup (test/helpers/global-setup.ts).
  */
 export async function createTestDatabase(serverUrl = process.env.TEST_DATABASE_URL): Promise<TestDatabase> {
-  if (!serverUrl) return { config: { kind: 'pglite' }, drop: async () => {} };
+  if (!serverUrl) return { config: { kind: 'pglite', initialData: await migratedPglite() }, drop: async () => {} };
   const name = `registry_test_${randomBytes(6).toString('hex')}`;
   const admin = new pg.Client({ connectionString: serverUrl });
   await admin.connect();
