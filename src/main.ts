@@ -125,7 +125,8 @@ async function serve(config: Config, logger: Logger, worker: { id: number } | nu
     logger.info({ address }, 'worker listening');
     announceReady(address);
   } else {
-    logger.info({ database: config.database.kind }, `Tool Registry ready at ${address}/graphql`);
+    // `embeddedTemplate`: the in-memory database was loaded from the build's migrated template (src/db/embedded-template.ts).
+    logger.info({ database: config.database.kind, ...(db.fromTemplate && { embeddedTemplate: true }) }, `Tool Registry ready at ${address}/graphql`);
   }
 
   let stopping = false;

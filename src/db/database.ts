@@ -2,6 +2,7 @@ import { MikroORM } from '@mikro-orm/core';
 import { type EntityManager } from '@mikro-orm/postgresql';
 import { CompiledQuery, type Kysely } from 'kysely';
 import { type DatabaseConfig } from '../config.js';
+import { readEmbeddedTemplate } from './embedded-template.js';
 import { createOrmOptions, type OrmHooks } from './orm.config.js';
 import { bindStatement } from './statements.js';
 
@@ -22,6 +23,8 @@ interface PgPool extends PgPoolCounts {
 export interface Database {
   orm: MikroORM;
   kind: DatabaseConfig['kind'];
+  /** Whether this in-memory embedded database was loaded from the build's template (embedded-template.ts) rather than created empty. */
+  fromTemplate: boolean;
   /** A fresh EntityManager for one unit of work (one request, one job). */
   fork(): EntityManager;
   /**
@@ -74,7 +77,11 @@ async function alignAuditExportOrder(em: EntityManager): Promise<void> {
  * Rejects when the database cannot be reached or a migration fails (nothing is half-applied:
  * migrations run in one transaction).
  */
-export async function openDatabase(database: DatabaseConfig, hooks: OrmHooks = {}): Promise<Database> {
+export async function openDatabase(configured: DatabaseConfig, hooks: OrmHooks = {}): Promise<Database> {
+  // The in-memory embedded database starts from the build's migrated template, when there is one.
+  const inMemory = configured.kind === 'pglite' && !configured.dataDir && !configured.initialData;
+  const template = inMemory ? await readEmbeddedTemplate() : null;
+  const database: DatabaseConfig = template ? { kind: 'pglite', initialData: template } : configured;
   let pool: PgPool | null = null;
   const orm = await MikroORM.init(createOrmOptions(database, { ...hooks, onPool: (created) => (pool = created as unknown as PgPool) }));
   try {
@@ -91,6 +98,7 @@ export async function openDatabase(database: DatabaseConfig, hooks: OrmHooks = {
   return {
     orm,
     kind: database.kind,
+    fromTemplate: template !== null,
     fork: () => orm.em.fork() as EntityManager,
     async statement<T extends object>(sql: string, params: readonly unknown[]) {
       const { name, text, values } = bindStatement(sql, params);

@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
 import pg from 'pg';
-import { inject } from 'vitest';
 import { type DatabaseConfig } from '../../src/config.js';
+import { readEmbeddedTemplate } from '../../src/db/embedded-template.js';
 
 /** A database for one test file, and how to get rid of it. */
 export interface TestDatabase {
@@ -10,20 +10,21 @@ export interface TestDatabase {
   drop(): Promise<void>;
 }
 
-let pgliteTemplate: Promise<Blob> | undefined;
+let template: Promise<Blob> | undefined;
 
-/** The migrated embedded database the global setup dumped, read once per test file's process. */
+/** The build's migrated embedded database (`npm run build`, run by the global setup), read once per test file's process. */
 function migratedPglite(): Promise<Blob> {
-  const file = inject('pgliteTemplate');
-  if (!file) throw new Error('the global setup made no PGlite template (it does when TEST_DATABASE_URL is unset)');
-  pgliteTemplate ??= readFile(file).then((bytes) => new Blob([bytes]));
-  return pgliteTemplate;
+  template ??= readEmbeddedTemplate(fileURLToPath(new URL('../../dist/embedded-template/', import.meta.url))).then((dump) => {
+    if (!dump) throw new Error('dist/embedded-template has no template for this PGlite: run `npm run build`');
+    return dump;
+  });
+  return template;
 }
 
 /**
  * With `TEST_DATABASE_URL` (or `serverUrl`), creates a fresh, uniquely named PostgreSQL database on
  * that server (dropped afterwards); otherwise an in-memory PGlite database, started from the
- * migrated template of the global setup (test/helpers/global-setup.ts).
+ * build's migrated template, as the registry's own in-memory database starts.
  */
 export async function createTestDatabase(serverUrl = process.env.TEST_DATABASE_URL): Promise<TestDatabase> {
   if (!serverUrl) return { config: { kind: 'pglite', initialData: await migratedPglite() }, drop: async () => {} };

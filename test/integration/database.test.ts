@@ -1,5 +1,10 @@
+import { copyFile, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { openDatabase } from '../../src/db/database.js';
+import { readEmbeddedTemplate, templateFile } from '../../src/db/embedded-template.js';
 import { createLogger } from '../../src/logger.js';
 import { AuditEntry, AuditOutcome, AuditService } from '../../src/modules/audit/index.js';
 import { Provider } from '../../src/modules/provider/index.js';
@@ -19,6 +24,27 @@ describe('opening the database', () => {
     } finally {
       await db.close();
       await testDb.drop();
+    }
+  });
+
+  it("loads the build's template of the in-memory database only for the PGlite that made it", async () => {
+    const built = fileURLToPath(new URL('../../dist/embedded-template/', import.meta.url));
+    const dump = await readEmbeddedTemplate(built);
+    expect(dump).toBeInstanceOf(Blob);
+    const db = await openDatabase({ kind: 'pglite', initialData: dump! });
+    try {
+      expect(await db.orm.migrator.getPending()).toEqual([]);
+      expect(await db.fork().execute(`select count(*)::int as count from tool`)).toEqual([{ count: 0 }]);
+    } finally {
+      await db.close();
+    }
+    const other = await mkdtemp(join(tmpdir(), 'embedded-template-'));
+    try {
+      expect(await readEmbeddedTemplate(other)).toBeNull();
+      await copyFile(templateFile(built), join(other, 'pglite-0.0.1.tar.gz'));
+      expect(await readEmbeddedTemplate(other)).toBeNull();
+    } finally {
+      await rm(other, { recursive: true, force: true });
     }
   });
 

@@ -37,6 +37,8 @@ describe('the registry process', () => {
       const clientId = /client_id: +(\S+)/.exec(registry.output())?.[1];
       const clientSecret = /client_secret: +(\S+)/.exec(registry.output())?.[1];
       expect(clientId).toBeDefined();
+      // The in-memory database was loaded from the build's migrated template, not created and migrated anew.
+      expect(registry.output()).toMatch(/"embeddedTemplate":true[^\n]*Tool Registry ready at/);
       const anonymous = await fetch(`${registry.url}/graphql`, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },

@@ -1,0 +1,36 @@
+import { readFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { gunzip } from 'node:zlib';
+
+/**
+ * Where `npm run build` leaves the embedded database's template (src/db/embedded-template.cli.ts):
+ * `dist/embedded-template/`, beside the compiled code.
+ */
+export const TEMPLATE_DIR = fileURLToPath(new URL('../../embedded-template/', import.meta.url));
+
+/** The installed PGlite's version: a data directory is loaded only by the PGlite that wrote it. */
+function pgliteVersion(): string {
+  const entry = createRequire(import.meta.url).resolve('@electric-sql/pglite');
+  return (JSON.parse(readFileSync(join(dirname(entry), '..', 'package.json'), 'utf8')) as { version: string }).version;
+}
+
+/** The template's file for the installed PGlite. */
+export const templateFile = (dir = TEMPLATE_DIR) => join(dir, `pglite-${pgliteVersion()}.tar.gz`);
+
+/**
+ * The build's template: an empty embedded database with every migration of the build applied, as
+ * PGlite dumps its data directory. Null when there is none for the installed PGlite (not built, or
+ * built by another version). Creating a cluster (PGlite's initdb) takes seconds of CPU; loading
+ * this takes about a third of that.
+ */
+export async function readEmbeddedTemplate(dir = TEMPLATE_DIR): Promise<Blob | null> {
+  const bytes = await readFile(templateFile(dir)).catch((error: NodeJS.ErrnoException) => {
+    if (error.code === 'ENOENT') return null;
+    throw error;
+  });
+  return bytes && new Blob([await promisify(gunzip)(bytes)]);
+}
