@@ -14,8 +14,8 @@ export type DatabaseConfig =
       /**
        * A dump of a PGlite data directory (`dumpDataDir`) to start an in-memory database from
        * (`dataDir` is then ignored) instead of a new, empty cluster: loading one takes a third of
-       * the time of creating a cluster. The tests start each database from one migrated dump
-       * (test/helpers/database.ts).
+       * the time of creating a cluster. `openDatabase` sets it to the build's template for the
+       * in-memory database (db/embedded-template.ts); the tests' databases set it themselves.
        */
       initialData?: Blob;
     }
