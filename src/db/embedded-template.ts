@@ -28,9 +28,11 @@ export const templateFile = (dir = TEMPLATE_DIR) => join(dir, `pglite-${pgliteVe
  * this takes about a third of that.
  */
 export async function readEmbeddedTemplate(dir = TEMPLATE_DIR): Promise<Blob | null> {
-  const bytes = await readFile(templateFile(dir)).catch((error: NodeJS.ErrnoException) => {
-    if (error.code === 'ENOENT') return null;
-    throw error;
-  });
-  return bytes && new Blob([await promisify(gunzip)(bytes)]);
+  const file = templateFile(dir);
+  try {
+    return new Blob([await promisify(gunzip)(await readFile(file))]);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw new Error(`The embedded database's template ${file} cannot be read (${(error as Error).message}): run \`npm run build\` again, or delete it`, { cause: error });
+  }
 }

@@ -1,4 +1,4 @@
-import { copyFile, mkdtemp, rm } from 'node:fs/promises';
+import { copyFile, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -43,6 +43,9 @@ describe('opening the database', () => {
       expect(await readEmbeddedTemplate(other)).toBeNull();
       await copyFile(templateFile(built), join(other, 'pglite-0.0.1.tar.gz'));
       expect(await readEmbeddedTemplate(other)).toBeNull();
+      // A damaged one is named, with what to do, rather than loaded or passed over.
+      await writeFile(templateFile(other), 'not a dump');
+      await expect(readEmbeddedTemplate(other)).rejects.toThrow(`The embedded database's template ${templateFile(other)} cannot be read (incorrect header check): run \`npm run build\` again, or delete it`);
     } finally {
       await rm(other, { recursive: true, force: true });
     }
