@@ -12,10 +12,13 @@ import { gunzip } from 'node:zlib';
  */
 export const TEMPLATE_DIR = fileURLToPath(new URL('../../embedded-template/', import.meta.url));
 
-/** The installed PGlite's version: a data directory is loaded only by the PGlite that wrote it. */
+let installedVersion: string | undefined;
+
+/** The installed PGlite's version (read once): a data directory is loaded only by the PGlite that wrote it. */
 function pgliteVersion(): string {
   const entry = createRequire(import.meta.url).resolve('@electric-sql/pglite');
-  return (JSON.parse(readFileSync(join(dirname(entry), '..', 'package.json'), 'utf8')) as { version: string }).version;
+  installedVersion ??= (JSON.parse(readFileSync(join(dirname(entry), '..', 'package.json'), 'utf8')) as { version: string }).version;
+  return installedVersion;
 }
 
 /** The template's file for the installed PGlite. */

@@ -10,11 +10,14 @@ export interface TestDatabase {
   drop(): Promise<void>;
 }
 
+/** Where this checkout's `npm run build` (run by the global setup) left the embedded database's template. */
+export const BUILT_TEMPLATE_DIR = fileURLToPath(new URL('../../dist/embedded-template/', import.meta.url));
+
 let template: Promise<Blob> | undefined;
 
-/** The build's migrated embedded database (`npm run build`, run by the global setup), read once per test file's process. */
+/** The build's migrated embedded database, read once per test file's process. */
 function migratedPglite(): Promise<Blob> {
-  template ??= readEmbeddedTemplate(fileURLToPath(new URL('../../dist/embedded-template/', import.meta.url))).then((dump) => {
+  template ??= readEmbeddedTemplate(BUILT_TEMPLATE_DIR).then((dump) => {
     if (!dump) throw new Error('dist/embedded-template has no template for this PGlite: run `npm run build`');
     return dump;
   });

@@ -1,7 +1,6 @@
 import { copyFile, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { openDatabase } from '../../src/db/database.js';
 import { readEmbeddedTemplate, templateFile } from '../../src/db/embedded-template.js';
@@ -9,7 +8,7 @@ import { createLogger } from '../../src/logger.js';
 import { AuditEntry, AuditOutcome, AuditService } from '../../src/modules/audit/index.js';
 import { Provider } from '../../src/modules/provider/index.js';
 import { BUNDLED_MANUALS, seedCatalog } from '../../src/seed/seed.js';
-import { createTestDatabase } from '../helpers/database.js';
+import { BUILT_TEMPLATE_DIR, createTestDatabase } from '../helpers/database.js';
 
 describe('opening the database', () => {
   it('applies the migrations once and finds nothing pending when reopened', async () => {
@@ -28,8 +27,7 @@ describe('opening the database', () => {
   });
 
   it("loads the build's template of the in-memory database only for the PGlite that made it", async () => {
-    const built = fileURLToPath(new URL('../../dist/embedded-template/', import.meta.url));
-    const dump = await readEmbeddedTemplate(built);
+    const dump = await readEmbeddedTemplate(BUILT_TEMPLATE_DIR);
     expect(dump).toBeInstanceOf(Blob);
     const db = await openDatabase({ kind: 'pglite', initialData: dump! });
     try {
@@ -41,7 +39,7 @@ describe('opening the database', () => {
     const other = await mkdtemp(join(tmpdir(), 'embedded-template-'));
     try {
       expect(await readEmbeddedTemplate(other)).toBeNull();
-      await copyFile(templateFile(built), join(other, 'pglite-0.0.1.tar.gz'));
+      await copyFile(templateFile(BUILT_TEMPLATE_DIR), join(other, 'pglite-0.0.1.tar.gz'));
       expect(await readEmbeddedTemplate(other)).toBeNull();
       // A damaged one is named, with what to do, rather than loaded or passed over.
       await writeFile(templateFile(other), 'not a dump');
