@@ -1,15 +1,8 @@
 import { lookup as dnsLookup } from 'node:dns/promises';
 import type { LookupFunction } from 'node:net';
+import { Readable } from 'node:stream';
 import { setImmediate as afterIo } from 'node:timers/promises';
-import {
-  Agent,
-  buildConnector,
-  fetch as undiciFetch,
-  Headers as UndiciHeaders,
-  type HeadersInit as UndiciHeadersInit,
-  type RequestInit as UndiciRequestInit,
-  type Response as UndiciResponse,
-} from 'undici';
+import { Agent, buildConnector, type Dispatcher, Headers as UndiciHeaders, type HeadersInit as UndiciHeadersInit, interceptors } from 'undici';
 import { ErrorCode, RegistryError } from '../errors.js';
 import {
   assertEgressAllowed,
@@ -52,6 +45,17 @@ const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
 /** Headers kept on a cross-origin redirect: a tool's credentials may sit in any other header. */
 const CROSS_ORIGIN_SAFE_HEADERS = new Set(['accept', 'accept-encoding', 'accept-language', 'user-agent', 'content-type', 'content-language']);
 const BODY_HEADERS = ['content-type', 'content-length', 'content-encoding', 'content-language', 'content-location'];
+/** Methods fetch refuses to send, and so do we. */
+const FORBIDDEN_METHODS = new Set(['CONNECT', 'TRACE', 'TRACK']);
+/**
+ * Headers sent unless the request names them: what fetch would send (the answer's gzip, deflate
+ * or br encoding is decoded by the pooled agent, see {@link decoding}), and who is asking.
+ */
+const DEFAULT_HEADERS: readonly [string, string][] = [
+  ['accept', '*/*'],
+  ['accept-encoding', 'gzip, deflate, br'],
+  ['user-agent', 'tool-registry'],
+];
 
 /**
  * Keep-alive settings of the pooled agents: one request at a time per connection (no pipelining),
@@ -83,6 +87,14 @@ export function egressAgent(policy: EgressPolicy, lookup: EgressLookup = dnsLook
   return agent;
 }
 
+/** Each pooled agent as boundedFetch uses it: with answers decoded (`content-encoding`) as fetch decodes them, error answers too. */
+const decoders = new WeakMap<Agent, Dispatcher>();
+function decoding(agent: Agent): Dispatcher {
+  let decoder = decoders.get(agent);
+  if (!decoder) decoders.set(agent, (decoder = agent.compose(interceptors.decompress({ skipErrorResponses: false }))));
+  return decoder;
+}
+
 /** Closes every pooled connection made under `policy` (on shutdown, once in-flight calls are drained). */
 export async function closeEgressAgents(policy: EgressPolicy): Promise<void> {
   // The pools of providers' pinned policies derived from this one go with it.
@@ -112,32 +124,34 @@ export async function boundedFetch(url: string, init: BoundedFetchInit): Promise
   try {
     let current: URL | string = url;
     let method = (request.method ?? 'GET').toUpperCase();
-    let body = request.body;
+    if (FORBIDDEN_METHODS.has(method)) throw new RegistryError(ErrorCode.UPSTREAM_UNAVAILABLE, `The ${method} method is not sent to "${host ?? 'the provider'}"`, { host });
     const headers = new UndiciHeaders(request.headers as UndiciHeadersInit | undefined);
+    let body = await sendable(request.body, headers);
+    for (const [name, value] of DEFAULT_HEADERS) if (!headers.has(name)) headers.set(name, value);
     injectTraceContext(headers);
     for (let redirects = 0; ; redirects++) {
       await untilAborted(assertEgressAllowed(current, policy, { lookup }), signal);
       const target: URL = typeof current === 'string' ? new URL(current) : current;
       host = urlHost(target);
       if (sign) await sign.signRequest(method, target, headers as unknown as Headers, typeof body === 'string' ? body : undefined);
-      const response = await undiciFetch(target, {
-        ...(request as UndiciRequestInit),
-        method,
+      const response = await decoding(agent).request({
+        origin: target.origin,
+        path: `${target.pathname}${target.search}`,
+        method: method as Dispatcher.HttpMethod,
         headers,
-        body: body as UndiciRequestInit['body'],
-        redirect: 'manual',
+        body: body ?? null,
         signal,
-        dispatcher: agent,
       });
-      const location = response.headers.get('location');
-      if (redirect === 'manual' || !REDIRECT_STATUSES.has(response.status) || location === null) {
-        const read = await readCapped(response, maxBytes, host);
+      const answered = headersOf(response.headers);
+      const location = answered.get('location');
+      if (redirect === 'manual' || !REDIRECT_STATUSES.has(response.statusCode) || location === null) {
+        const read = await readCapped(response.body, answered, maxBytes, host);
         // undici hands a finished keep-alive connection back to its pool on the next turn of the
         // event loop (setImmediate): waiting for it lets a caller's next request reuse it.
         await afterIo();
-        return { status: response.status, headers: new Headers([...response.headers]), body: read, url: target.href };
+        return { status: response.statusCode, headers: answered, body: read, url: target.href };
       }
-      await response.body?.cancel().catch(() => {});
+      discard(response.body);
       if (redirect === 'error') throw new RegistryError(ErrorCode.UPSTREAM_UNAVAILABLE, `"${host}" answered with a redirect`, { host });
       if (redirects >= MAX_REDIRECTS) {
         throw new RegistryError(ErrorCode.UPSTREAM_UNAVAILABLE, `Too many redirects from "${host}" (more than ${MAX_REDIRECTS})`, { host });
@@ -149,11 +163,11 @@ export async function boundedFetch(url: string, init: BoundedFetchInit): Promise
         throw new RegistryError(ErrorCode.UPSTREAM_UNAVAILABLE, `"${host}" redirected to an invalid URL`, { host });
       }
       // The fetch standard's method rewriting: 303 always, 301/302 for POST, become a bodiless GET.
-      if ((response.status === 303 && method !== 'HEAD') || ((response.status === 301 || response.status === 302) && method === 'POST')) {
+      if ((response.statusCode === 303 && method !== 'HEAD') || ((response.statusCode === 301 || response.statusCode === 302) && method === 'POST')) {
         method = 'GET';
         body = undefined;
         for (const name of BODY_HEADERS) headers.delete(name);
-      } else if (body != null && !isReplayable(body)) {
+      } else if (body instanceof Readable) {
         throw new RegistryError(ErrorCode.UPSTREAM_UNAVAILABLE, `"${host}" redirected a request whose streamed body cannot be sent again`, { host });
       }
       if (next.origin !== target.origin) {
@@ -227,22 +241,21 @@ function guardedLookup(policy: EgressPolicy, lookup: EgressLookup): LookupFuncti
 }
 
 /** Reads the body into memory, refusing (and dropping the connection) once it passes `maxBytes`. */
-async function readCapped(response: UndiciResponse, maxBytes: number, host: string): Promise<Buffer> {
+async function readCapped(body: Readable, headers: Headers, maxBytes: number, host: string): Promise<Buffer> {
   const tooLarge = () =>
     new RegistryError(ErrorCode.UPSTREAM_TOO_LARGE, `Response from "${host}" exceeds ${maxBytes} bytes`, { host, maxBytes });
-  const declared = Number(response.headers.get('content-length') ?? Number.NaN);
+  const declared = Number(headers.get('content-length') ?? Number.NaN);
   if (Number.isFinite(declared) && declared > maxBytes) {
-    await response.body?.cancel().catch(() => {});
+    discard(body);
     throw tooLarge();
   }
-  if (!response.body) return Buffer.alloc(0);
   // With a declared length the body is copied into one buffer as it arrives, so each chunk is
   // garbage at once (a 13 MB description is held once, not as chunks plus their concatenation).
   let into = Number.isFinite(declared) && declared > 0 ? Buffer.allocUnsafe(declared) : null;
   const chunks: Uint8Array[] = [];
   let total = 0;
-  // Leaving the loop early cancels the stream, which aborts the underlying request.
-  for await (const chunk of response.body) {
+  // Leaving the loop early destroys the stream, which aborts the underlying request.
+  for await (const chunk of body as AsyncIterable<Buffer>) {
     if (total + chunk.byteLength > maxBytes) throw tooLarge();
     if (into && total + chunk.byteLength > into.byteLength) {
       // Longer than declared: collect the rest as chunks after what was copied.
@@ -338,15 +351,42 @@ function findCause<T>(error: unknown, match: (cause: unknown) => cause is T, dep
   return undefined;
 }
 
-function isReplayable(body: unknown): boolean {
-  return (
-    typeof body === 'string' ||
-    body instanceof ArrayBuffer ||
-    ArrayBuffer.isView(body) ||
-    body instanceof URLSearchParams ||
-    body instanceof Blob ||
-    body instanceof FormData
-  );
+/**
+ * A request body as undici's request API sends it, encoded as fetch encodes it: a string or bytes as
+ * they are, URLSearchParams, Blob and FormData as fetch would (setting the Content-Type fetch would
+ * set when none is given, a string's too), a ReadableStream streamed (and so not sent again on a redirect).
+ */
+async function sendable(body: RequestInit['body'], headers: UndiciHeaders): Promise<string | Uint8Array | Readable | undefined> {
+  if (body === null || body === undefined) return undefined;
+  if (typeof body === 'string') {
+    if (!headers.has('content-type')) headers.set('content-type', 'text/plain;charset=UTF-8');
+    return body;
+  }
+  if (body instanceof ArrayBuffer) return new Uint8Array(body);
+  if (ArrayBuffer.isView(body)) return new Uint8Array(body.buffer, body.byteOffset, body.byteLength);
+  if (body instanceof ReadableStream) return Readable.fromWeb(body as import('node:stream/web').ReadableStream);
+  const encoded = new Response(body);
+  const type = encoded.headers.get('content-type');
+  if (type !== null && !headers.has('content-type')) headers.set('content-type', type);
+  return new Uint8Array(await encoded.arrayBuffer());
+}
+
+/** Drops a body that will not be read (and its connection with it), its abort not reported as an error. */
+function discard(body: Readable): void {
+  body.on('error', () => {});
+  body.destroy();
+}
+
+/** A response's headers (undici's request API: lower-case names, repeated ones as arrays) as fetch's Headers. */
+function headersOf(raw: Record<string, string | string[] | undefined>): Headers {
+  const headers = new Headers();
+  for (const name in raw) {
+    const value = raw[name];
+    if (value === undefined) continue;
+    if (typeof value === 'string') headers.append(name, value);
+    else for (const each of value) headers.append(name, each);
+  }
+  return headers;
 }
 
 /** Rejects with the signal's reason once it aborts, so a hanging DNS lookup cannot outlive the deadline. */

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { gzipSync } from 'node:zlib';
+import { brotliCompressSync, deflateSync, gzipSync } from 'node:zlib';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ErrorCode, RegistryError } from '../../src/errors.js';
 import { boundedFetch, type BoundedFetchInit, closeEgressAgents, EgressDeniedError, type EgressLookup, type EgressPolicy } from '../../src/security/egress.js';
@@ -215,6 +215,47 @@ describe('boundedFetch', () => {
     expect(decoded.body.toString('utf8')).toBe(text);
     // The cap applies to what was decompressed, not to the declared length.
     expect((await failure(`${server.origin}/gzip`, { ...init, maxBytes: 100_000 })).code).toBe(ErrorCode.UPSTREAM_TOO_LARGE);
+  });
+
+  it('decodes deflate and br answers as fetch does, an error answer too, and asks for them unless told otherwise', async () => {
+    const text = JSON.stringify({ message: 'upstream says no '.repeat(200) });
+    const server = await startServer((req, res) => {
+      if (req.url === '/br') res.writeHead(200, { 'content-encoding': 'br' }).end(brotliCompressSync(text));
+      else if (req.url === '/deflate-error') res.writeHead(502, { 'content-encoding': 'deflate', 'content-type': 'application/json' }).end(deflateSync(text));
+      else res.writeHead(200).end(text);
+    });
+    const init = { timeoutMs: 5000, maxBytes: 1024 * 1024, policy: LOOPBACK };
+    expect((await boundedFetch(`${server.origin}/br`, init)).body.toString('utf8')).toBe(text);
+    const error = await boundedFetch(`${server.origin}/deflate-error`, init);
+    expect([error.status, error.body.toString('utf8')]).toEqual([502, text]);
+    expect(server.requests[0]!.headers).toMatchObject({ accept: '*/*', 'accept-encoding': 'gzip, deflate, br', 'user-agent': 'tool-registry' });
+    // A request's own headers win over the defaults.
+    await boundedFetch(`${server.origin}/plain`, { ...init, headers: { 'Accept-Encoding': 'identity', 'User-Agent': 'my-agent', Accept: 'application/json' } });
+    expect(server.requests[2]!.headers).toMatchObject({ accept: 'application/json', 'accept-encoding': 'identity', 'user-agent': 'my-agent' });
+  });
+
+  it('sends a body typed as fetch types it, and refuses the methods fetch refuses', async () => {
+    const received: { type: string | undefined; length: string | undefined; body: string }[] = [];
+    const server = await startServer(async (req, res) => {
+      const chunks: Buffer[] = [];
+      for await (const chunk of req) chunks.push(chunk as Buffer);
+      received.push({ type: req.headers['content-type'], length: req.headers['content-length'], body: Buffer.concat(chunks).toString('utf8') });
+      res.end('ok');
+    });
+    const init = { timeoutMs: 5000, maxBytes: 1024, policy: LOOPBACK, method: 'POST' };
+    await boundedFetch(server.origin, { ...init, body: 'plain words' });
+    await boundedFetch(server.origin, { ...init, body: '{"a":1}', headers: { 'content-type': 'application/json' } });
+    await boundedFetch(server.origin, { ...init, body: new URLSearchParams({ grant_type: 'client_credentials', scope: 'a b' }) });
+    await boundedFetch(server.origin, { ...init, body: new TextEncoder().encode('bytes') });
+    expect(received).toEqual([
+      { type: 'text/plain;charset=UTF-8', length: '11', body: 'plain words' },
+      { type: 'application/json', length: '7', body: '{"a":1}' },
+      { type: 'application/x-www-form-urlencoded;charset=UTF-8', length: '39', body: 'grant_type=client_credentials&scope=a+b' },
+      { type: undefined, length: '5', body: 'bytes' },
+    ]);
+    const refused = await failure(server.origin, { ...init, method: 'TRACE' });
+    expect([refused.code, refused.message]).toEqual([ErrorCode.UPSTREAM_UNAVAILABLE, 'The TRACE method is not sent to "127.0.0.1"']);
+    expect(received).toHaveLength(4);
   });
 
   it('re-checks every redirect, refusing one to an address that is not allow-listed', async () => {
