@@ -1,5 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ToolService } from '../../src/modules/tool/index.js';
+import { Provider } from '../../src/modules/provider/provider.entity.js';
+import { Tool, ToolService } from '../../src/modules/tool/index.js';
+import { PROVIDER_FIELD_READS, TOOL_FIELD_READS } from '../../src/modules/tool/tool.projection.js';
 import { INLINE_MANUAL, manual, manualTool } from '../helpers/factories.js';
 import { startRegistry, type TestRegistry } from '../helpers/registry.js';
 import type {
@@ -167,5 +169,95 @@ describe('the tool catalog', () => {
     const res = await registry.op<ProvidersQuery, ProvidersQueryVariables>('Providers', { first: 10 });
     expect(res.data!.providers.edges.map((e) => e.node.name)).toEqual(['currency', 'library', 'shell', 'weather']);
     expect(res.data!.providers.totalCount).toBe(4);
+  });
+});
+
+describe('a listing reads only the columns its answer needs', () => {
+  const PROVIDER_FIELDS = Object.keys(PROVIDER_FIELD_READS).filter((field) => field !== '__typename');
+  /** Object fields with a selection of their own. */
+  const SUBSELECTIONS: Record<string, string> = { versions: '{ version status definitionHash }', provider: `{ ${PROVIDER_FIELDS.join(' ')} missingVariables }` };
+
+  /** As the admin: `missingVariables` needs providers:write. */
+  const asAdmin = () => ({ authorization: `Bearer ${registry.adminToken}` });
+
+  type Nodes = { tools: { edges: { node: Record<string, unknown> & { name: string } }[] } };
+
+  /** Every tool of a listing selecting `selection` (beside its name), next to a lookup of that tool by name selecting the same. */
+  async function listedAndLookedUp(selection: string, fragments = ''): Promise<[unknown, unknown][]> {
+    const document = `{ tools(first: 100) { edges { node { name ${selection} } } } } ${fragments}`;
+    const listed = await registry.graphql<Nodes>(document, {}, asAdmin());
+    expect(listed.errors, selection).toBeUndefined();
+    // The second time, the document runs compiled (graphql-jit), with resolve info of its own making.
+    expect((await registry.graphql<Nodes>(document, {}, asAdmin())).data).toEqual(listed.data);
+    expect(listed.data!.tools.edges.length).toBeGreaterThan(5);
+    return Promise.all(
+      listed.data!.tools.edges.map(async ({ node }) => {
+        const single = await registry.graphql<{ tool: unknown }>(`query($name: String!) { tool(name: $name) { name ${selection} } } ${fragments}`, { name: node.name }, asAdmin());
+        expect(single.errors, selection).toBeUndefined();
+        return [node, single.data!.tool] as [unknown, unknown];
+      }),
+    );
+  }
+
+  it('selects the columns of the fields asked for, and every column for a field it does not know', async () => {
+    const listingOf = async (selection: string) => {
+      registry.resetQueryLog();
+      const res = await registry.graphql(`{ tools(first: 5) { edges { node { ${selection} } } } }`, {}, asAdmin());
+      expect(res.errors).toBeUndefined();
+      const listing = registry.queries.filter((sql) => /from tool t join provider p/.test(sql));
+      expect(listing).toHaveLength(1);
+      return listing[0]!;
+    };
+    const lean = await listingOf('name description callTemplateType provider { name }');
+    expect(lean).toMatch(/t\."description"/);
+    expect(lean).toMatch(/t\."call_template"/);
+    expect(lean).toMatch(/p\."name"/);
+    for (const unread of [/t\."inputs"/, /t\."outputs"/, /t\."definition_hash"/, /p\."call_template"/, /p\."owner_id"/]) expect(lean).not.toMatch(unread);
+    // A provider field with a resolver of its own reads the whole provider, the tool still only what it needs.
+    const withResolver = await listingOf('name provider { missingVariables }');
+    expect(withResolver).toMatch(/p\."call_template"/);
+    expect(withResolver).not.toMatch(/t\."inputs"/);
+  });
+
+  it('names real fields and properties only', async () => {
+    const typeFields = async (type: string) =>
+      (await registry.graphql<{ __type: { fields: { name: string }[] } }>(`{ __type(name: "${type}") { fields { name } } }`)).data!.__type.fields.map((f) => f.name);
+    expect(await typeFields('Tool')).toEqual(expect.arrayContaining(Object.keys(TOOL_FIELD_READS).filter((f) => f !== '__typename')));
+    expect(await typeFields('Provider')).toEqual(expect.arrayContaining(PROVIDER_FIELDS));
+    const metadata = registry.db.orm.getMetadata();
+    const properties = (props: readonly { name: unknown }[]) => props.map((p) => p.name as string);
+    expect(properties(metadata.get(Tool).props)).toEqual(expect.arrayContaining(Object.values(TOOL_FIELD_READS).flat()));
+    expect(properties(metadata.get(Provider).props)).toEqual(expect.arrayContaining(Object.values(PROVIDER_FIELD_READS).flat()));
+  });
+
+  it('answers each field of a listed tool as a lookup of the tool, which reads every column, does', async () => {
+    const type = await registry.graphql<{ __type: { fields: { name: string }[] } }>('{ __type(name: "Tool") { fields { name } } }');
+    for (const { name: field } of type.data!.__type.fields) {
+      for (const [listed, lookedUp] of await listedAndLookedUp(`${field} ${SUBSELECTIONS[field] ?? ''}`)) expect(listed, field).toEqual(lookedUp);
+    }
+  });
+
+  it("answers each field of a listed tool's provider as a lookup does, also beside a field the projection does not know", async () => {
+    for (const field of PROVIDER_FIELDS) {
+      for (const selection of [`provider { ${field} }`, `provider { ${field} missingVariables }`]) {
+        for (const [listed, lookedUp] of await listedAndLookedUp(selection)) expect(listed, selection).toEqual(lookedUp);
+      }
+    }
+  });
+
+  it('reads what fragments, aliases and skipped fields select, and the tools of a provider likewise', async () => {
+    const fragments = 'fragment T on Tool { id ... on Tool { about: description provider { ...P } } inputs @skip(if: true) } fragment P on Provider { name status }';
+    for (const [listed, lookedUp] of await listedAndLookedUp('...T kind: callTemplateType', fragments)) expect(listed).toEqual(lookedUp);
+    const res = await registry.graphql<{ providers: { edges: { node: { name: string } & Nodes }[] } }>(
+      '{ providers(first: 10) { edges { node { name tools(first: 10) { edges { node { name inputs callTemplateType } } } } } } }',
+    );
+    expect(res.errors).toBeUndefined();
+    const weather = res.data!.providers.edges.find((e) => e.node.name === 'weather')!.node;
+    expect(weather.tools.edges).toHaveLength(2);
+    for (const { node } of weather.tools.edges) {
+      const single = await registry.graphql<{ tool: unknown }>('query($name: String!) { tool(name: $name) { name inputs callTemplateType } }', { name: node.name });
+      expect(node).toEqual(single.data!.tool);
+      expect(node.inputs).toMatchObject({ type: 'object' });
+    }
   });
 });

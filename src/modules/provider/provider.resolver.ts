@@ -1,9 +1,11 @@
-import { Arg, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
+import { type GraphQLResolveInfo } from 'graphql';
+import { Arg, Ctx, FieldResolver, ID, Info, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
 import { withUserErrors } from '../../common/user-errors.js';
 import { type ProviderChange } from './provider-registration.service.js';
 import { type Page } from '../../common/pagination.js';
 import { type RegistryContext } from '../../context.types.js';
 import { type Tool } from '../tool/tool.entity.js';
+import { projectionOf } from '../tool/tool.projection.js';
 import { ToolConnection, ToolFilter } from '../tool/tool.types.js';
 import { type Provider } from './provider.entity.js';
 import {
@@ -121,8 +123,9 @@ export class ProviderResolver {
     @Arg('after', () => String, { nullable: true }) after: string | null,
     @Arg('filter', () => ToolFilter, { nullable: true }) filter: ToolFilter | null,
     @Ctx() ctx: RegistryContext,
+    @Info() info: GraphQLResolveInfo,
   ): Promise<Page<Tool>> {
-    return ctx.tools.list({ first, after, filter: { ...filter, provider: provider.name } });
+    return ctx.tools.list({ first, after, filter: { ...filter, provider: provider.name }, projection: projectionOf(info) });
   }
 }
 

@@ -1,4 +1,5 @@
-import { Arg, Ctx, FieldResolver, Int, Mutation, Query, Resolver, Root, Subscription, type SubscribeResolverData } from 'type-graphql';
+import { type GraphQLResolveInfo } from 'graphql';
+import { Arg, Ctx, FieldResolver, Info, Int, Mutation, Query, Resolver, Root, Subscription, type SubscribeResolverData } from 'type-graphql';
 import { withUserErrors } from '../../common/user-errors.js';
 import { ErrorCode, RegistryError } from '../../errors.js';
 import { type Page } from '../../common/pagination.js';
@@ -7,6 +8,7 @@ import { ProviderNode } from '../provider/provider.types.js';
 import { CallTemplateType, type Provider } from '../provider/provider.entity.js';
 import { type Tool, ToolStatus } from './tool.entity.js';
 import { type ToolVersion } from './tool-version.entity.js';
+import { projectionOf } from './tool.projection.js';
 import { joinedProvider } from './tool.service.js';
 import {
   ApproveToolVersionInput,
@@ -74,8 +76,9 @@ export class ToolResolver {
     @Arg('after', () => String, { nullable: true }) after: string | null,
     @Arg('filter', () => ToolFilter, { nullable: true }) filter: ToolFilter | null,
     @Ctx() ctx: RegistryContext,
+    @Info() info: GraphQLResolveInfo,
   ): Promise<Page<Tool>> {
-    return ctx.tools.list({ first, after, filter });
+    return ctx.tools.list({ first, after, filter, projection: projectionOf(info) });
   }
 
   @Subscription(() => CatalogChangeNode, {

@@ -1,4 +1,5 @@
 import DataLoader from 'dataloader';
+import { LRUCache } from 'lru-cache';
 import { ReferenceKind } from '@mikro-orm/core';
 import { type EntityManager } from '@mikro-orm/postgresql';
 import { isUuid } from '../../common/ids.js';
@@ -11,6 +12,7 @@ import { type Actor, auditActor, AuditOutcome, AuditService } from '../audit/ind
 import { type CallTemplateType, Provider } from '../provider/provider.entity.js';
 import { toolDefinition } from './tool.definition.js';
 import { correctionOf, type SearchConditions, searchCountStatement, searchCursor, searchStatement } from './tool.search.js';
+import { EVERY_COLUMN, type Projection } from './tool.projection.js';
 import { type SyncResult, syncTools } from './tool.sync.js';
 import { ToolVersion } from './tool-version.entity.js';
 import { Tool, ToolStatus } from './tool.entity.js';
@@ -33,6 +35,8 @@ export interface ToolListArgs {
   filter?: ToolListFilter | null;
   /** A further condition on the tool table (alias `t`), e.g. the tools an `execute` policy allows. */
   where?: SqlFilter | null;
+  /** What the caller reads of the rows (see tool.projection.ts); every column by default. */
+  projection?: Projection;
 }
 
 /** What an import changed, by tool name. */
@@ -52,12 +56,20 @@ interface RowShape<T> {
   read(row: Record<string, unknown>): T;
 }
 
-/** The tool and provider shapes of one ORM metadata. */
-interface ListingShapes {
+/** The tool and provider shapes of a listing. */
+interface Shapes {
   tool: RowShape<Tool>;
   /** Provider columns selected under a prefix (`p."id" as "p.id"`), so they sit beside the tool's. */
   provider: RowShape<Provider>;
 }
+
+/** The shapes of one ORM metadata: every column, and those of projections seen (see tool.projection.ts). */
+interface ListingShapes extends Shapes {
+  projected: LRUCache<string, Shapes>;
+}
+
+/** Projections whose shapes (and generated readers) are kept; a few cover the clients a registry has. */
+const PROJECTIONS_KEPT = 64;
 
 const shapes = new WeakMap<object, ListingShapes>();
 /**
@@ -107,9 +119,15 @@ function rowReader(columns: readonly ColumnRead[]): (row: Record<string, unknown
   return new Function('row', `let v; return { ${entries.join(', ')} };`) as (row: Record<string, unknown>) => Record<string, unknown>;
 }
 
-/** How `entity`'s table is read under `alias`, its columns named `prefix` + column in the row (none when ''). */
-function rowShape<T extends object>(em: EntityManager, entity: new () => T, alias: string, prefix: string): RowShape<T> {
-  const props = em.getMetadata().get<T>(entity).props.filter((p) => p.persist !== false && !p.lazy && p.fieldNames?.length);
+/**
+ * How `entity`'s table is read under `alias`, its columns named `prefix` + column in the row (none
+ * when ''): every mapped column but lazy ones, or only those of the properties in `only`.
+ */
+function rowShape<T extends object>(em: EntityManager, entity: new () => T, alias: string, prefix: string, only: ReadonlySet<string> | null = null): RowShape<T> {
+  const props = em
+    .getMetadata()
+    .get<T>(entity)
+    .props.filter((p) => p.persist !== false && !p.lazy && p.fieldNames?.length && (only === null || only.has(p.name as string)));
   const read = rowReader(
     props.map((p) => ({
       property: p.name as string,
@@ -133,8 +151,24 @@ function listingShapes(em: EntityManager): ListingShapes {
   const metadata = em.getMetadata();
   let found = shapes.get(metadata);
   if (found === undefined) {
-    found = { tool: rowShape<Tool>(em, Tool, 't', ''), provider: rowShape<Provider>(em, Provider, 'p', 'p.') };
+    found = { tool: rowShape<Tool>(em, Tool, 't', ''), provider: rowShape<Provider>(em, Provider, 'p', 'p.'), projected: new LRUCache({ max: PROJECTIONS_KEPT }) };
     shapes.set(metadata, found);
+  }
+  return found;
+}
+
+/** The shapes of a listing that reads what `projection` names (see tool.projection.ts). */
+function projectedShapes(em: EntityManager, projection: Projection): Shapes {
+  const listing = listingShapes(em);
+  if (projection.tool === null && projection.provider === null) return listing;
+  const key = [projection.tool, projection.provider].map((set) => (set ? [...set].sort().join(',') : '*')).join('|');
+  let found = listing.projected.get(key);
+  if (found === undefined) {
+    found = {
+      tool: projection.tool ? rowShape<Tool>(em, Tool, 't', '', projection.tool) : listing.tool,
+      provider: projection.provider ? rowShape<Provider>(em, Provider, 'p', 'p.', projection.provider) : listing.provider,
+    };
+    listing.projected.set(key, found);
   }
   return found;
 }
@@ -142,7 +176,6 @@ function listingShapes(em: EntityManager): ListingShapes {
 /** Reads the catalog and imports UTCP manuals into it. */
 export class ToolService {
   private readonly shape: RowShape<Tool>;
-  private readonly providerShape: RowShape<Provider>;
 
   /**
    * `readFilter` yields which tools the caller may read (their `read` policies, see tool.visibility.ts);
@@ -152,9 +185,7 @@ export class ToolService {
     private readonly em: EntityManager,
     private readonly readFilter: () => Promise<ReadFilter> = async () => null,
   ) {
-    const listing = listingShapes(em);
-    this.shape = listing.tool;
-    this.providerShape = listing.provider;
+    this.shape = listingShapes(em).tool;
   }
 
   private versionLoader?: DataLoader<string, ToolVersion[]>;
@@ -266,7 +297,8 @@ export class ToolService {
       params.push(...extra.params);
     }
 
-    if (search) return this.search(search, { where, params }, size, args.after);
+    const shapes = projectedShapes(this.em, args.projection ?? EVERY_COLUMN);
+    if (search) return this.search(search, { where, params }, size, shapes, args.after);
     const total = async (): Promise<number> => {
       const sql = `select count(*)::int as count from tool t${where.length ? ` where ${where.join(' and ')}` : ''}`;
       const [row] = await this.em.execute<{ count: number }[]>(sql, params);
@@ -281,13 +313,13 @@ export class ToolService {
     }
     // The page's providers come with it (the `provider` field then needs no query of its own).
     const sql = [
-      `select ${this.shape.columns}, ${this.providerShape.columns}`,
+      `select ${shapes.tool.columns}, ${shapes.provider.columns}`,
       `from tool t join provider p on p.id = t.provider_id`,
       pageWhere.length ? `where ${pageWhere.join(' and ')}` : '',
       `order by t.name asc limit ?`,
     ].join(' ');
     const rows = await this.em.execute<Record<string, unknown>[]>(sql, [...pageParams, size + 1]);
-    const tools = rows.map((row) => joinProvider(this.shape.read(row), this.providerShape.read(row)));
+    const tools = rows.map((row) => joinProvider(shapes.tool.read(row), shapes.provider.read(row)));
     return toPage(tools, size, args.after, (tool: Tool) => encodeCursor('tools', [tool.name]), total);
   }
 
@@ -297,8 +329,8 @@ export class ToolService {
    * more with those words corrected; plus one more only when the total count is asked for.
    * Throws INVALID_CURSOR for a cursor of another listing.
    */
-  private async search(search: string, conditions: SearchConditions, size: number, after?: string | null): Promise<Page<Tool>> {
-    const columns = `${this.shape.columns}, ${this.providerShape.columns}`;
+  private async search(search: string, conditions: SearchConditions, size: number, shapes: Shapes, after?: string | null): Promise<Page<Tool>> {
+    const columns = `${shapes.tool.columns}, ${shapes.provider.columns}`;
     const page = searchStatement(search, conditions, columns, size + 1, after);
     let rows = await this.em.execute<Record<string, unknown>[]>(page.sql, page.params);
     const correction = correctionOf(search, rows);
@@ -308,7 +340,7 @@ export class ToolService {
     }
     const ranks = new Map<Tool, number>();
     const tools = rows.filter((row) => row.rank !== null).map(({ rank, fixes: _fixes, ...columns }) => {
-      const tool = joinProvider(this.shape.read(columns), this.providerShape.read(columns));
+      const tool = joinProvider(shapes.tool.read(columns), shapes.provider.read(columns));
       ranks.set(tool, Number(rank));
       return tool;
     });
