@@ -1,8 +1,9 @@
 import { lookup as dnsLookup } from 'node:dns/promises';
 import type { LookupFunction } from 'node:net';
-import { Readable } from 'node:stream';
+import { pipeline, Readable, type Transform } from 'node:stream';
 import { setImmediate as afterIo } from 'node:timers/promises';
-import { Agent, buildConnector, type Dispatcher, Headers as UndiciHeaders, type HeadersInit as UndiciHeadersInit, interceptors } from 'undici';
+import { constants as zlib, createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
+import { Agent, buildConnector, type Dispatcher, Headers as UndiciHeaders, type HeadersInit as UndiciHeadersInit } from 'undici';
 import { ErrorCode, RegistryError } from '../errors.js';
 import {
   assertEgressAllowed,
@@ -49,7 +50,7 @@ const BODY_HEADERS = ['content-type', 'content-length', 'content-encoding', 'con
 const FORBIDDEN_METHODS = new Set(['CONNECT', 'TRACE', 'TRACK']);
 /**
  * Headers sent unless the request names them: what fetch would send (the answer's gzip, deflate
- * or br encoding is decoded by the pooled agent, see {@link decoding}), and who is asking.
+ * or br encoding is decoded, see {@link decoded}), and who is asking.
  */
 const DEFAULT_HEADERS: readonly [string, string][] = [
   ['accept', '*/*'],
@@ -85,14 +86,6 @@ export function egressAgent(policy: EgressPolicy, lookup: EgressLookup = dnsLook
     agents.set(lookup, agent);
   }
   return agent;
-}
-
-/** Each pooled agent as boundedFetch uses it: with answers decoded (`content-encoding`) as fetch decodes them, error answers too. */
-const decoders = new WeakMap<Agent, Dispatcher>();
-function decoding(agent: Agent): Dispatcher {
-  let decoder = decoders.get(agent);
-  if (!decoder) decoders.set(agent, (decoder = agent.compose(interceptors.decompress({ skipErrorResponses: false }))));
-  return decoder;
 }
 
 /** Closes every pooled connection made under `policy` (on shutdown, once in-flight calls are drained). */
@@ -134,7 +127,7 @@ export async function boundedFetch(url: string, init: BoundedFetchInit): Promise
       const target: URL = typeof current === 'string' ? new URL(current) : current;
       host = urlHost(target);
       if (sign) await sign.signRequest(method, target, headers as unknown as Headers, typeof body === 'string' ? body : undefined);
-      const response = await decoding(agent).request({
+      const response = await agent.request({
         origin: target.origin,
         path: `${target.pathname}${target.search}`,
         method: method as Dispatcher.HttpMethod,
@@ -145,7 +138,8 @@ export async function boundedFetch(url: string, init: BoundedFetchInit): Promise
       const answered = headersOf(response.headers);
       const location = answered.get('location');
       if (redirect === 'manual' || !REDIRECT_STATUSES.has(response.statusCode) || location === null) {
-        const read = await readCapped(response.body, answered, maxBytes, host);
+        const body = decoded(response.body, { status: response.statusCode, method, encoding: answered.get('content-encoding') }, host);
+        const read = await readCapped(body, answered, maxBytes, host);
         // undici hands a finished keep-alive connection back to its pool on the next turn of the
         // event loop (setImmediate): waiting for it lets a caller's next request reuse it.
         await afterIo();
@@ -369,6 +363,39 @@ async function sendable(body: RequestInit['body'], headers: UndiciHeaders): Prom
   const type = encoded.headers.get('content-type');
   if (type !== null && !headers.has('content-type')) headers.set('content-type', type);
   return new Uint8Array(await encoded.arrayBuffer());
+}
+
+/**
+ * Decoders of the content codings fetch decodes, as fetch configures them (a body cut short after
+ * its last whole block still yields what it holds). Other codings are left as they came.
+ */
+const DECODERS: Readonly<Record<string, () => Transform>> = {
+  gzip: () => createGunzip({ flush: zlib.Z_SYNC_FLUSH, finishFlush: zlib.Z_SYNC_FLUSH }),
+  'x-gzip': () => createGunzip({ flush: zlib.Z_SYNC_FLUSH, finishFlush: zlib.Z_SYNC_FLUSH }),
+  deflate: () => createInflate({ flush: zlib.Z_SYNC_FLUSH, finishFlush: zlib.Z_SYNC_FLUSH }),
+  br: () => createBrotliDecompress({ flush: zlib.BROTLI_OPERATION_FLUSH, finishFlush: zlib.BROTLI_OPERATION_FLUSH }),
+};
+/** Codings applied one over the other that are decoded at most (more is a decompression bomb's trick). */
+const MAX_CODINGS = 5;
+
+/**
+ * The body with its content codings (`Content-Encoding`, the last applied first) undone, as a
+ * stream read as it arrives, so the size cap counts decoded bytes without holding more than it.
+ * As fetch: a coding it does not know leaves the body as it came, and a bodiless answer (to HEAD,
+ * 204, 304) is not decoded. More than {@link MAX_CODINGS} codings: UPSTREAM_UNAVAILABLE. Destroying
+ * the decoded stream destroys the body, and so the connection.
+ */
+function decoded(body: Readable, response: { status: number; method: string; encoding: string | null }, host: string): Readable {
+  const codings = (response.encoding ?? '').split(',').map((c) => c.trim().toLowerCase()).filter((c) => c !== '' && c !== 'identity');
+  const bodiless = response.method === 'HEAD' || response.status === 204 || response.status === 304;
+  if (codings.length === 0 || bodiless || !codings.every((c) => Object.hasOwn(DECODERS, c))) return body;
+  if (codings.length > MAX_CODINGS) {
+    discard(body);
+    throw new RegistryError(ErrorCode.UPSTREAM_UNAVAILABLE, `"${host}" answered with more than ${MAX_CODINGS} content codings`, { host });
+  }
+  const stages = codings.reverse().map((c) => DECODERS[c]!());
+  // The pipeline destroys every stage (the body included) when one fails or the last is destroyed.
+  return pipeline([body, ...stages], () => {}) as unknown as Readable;
 }
 
 /** Drops a body that will not be read (and its connection with it), its abort not reported as an error. */

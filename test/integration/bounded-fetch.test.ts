@@ -217,11 +217,14 @@ describe('boundedFetch', () => {
     expect((await failure(`${server.origin}/gzip`, { ...init, maxBytes: 100_000 })).code).toBe(ErrorCode.UPSTREAM_TOO_LARGE);
   });
 
-  it('decodes deflate and br answers as fetch does, an error answer too, and asks for them unless told otherwise', async () => {
+  it('decodes deflate, br and stacked answers as fetch does, an error answer too, and asks for them unless told otherwise', async () => {
     const text = JSON.stringify({ message: 'upstream says no '.repeat(200) });
     const server = await startServer((req, res) => {
       if (req.url === '/br') res.writeHead(200, { 'content-encoding': 'br' }).end(brotliCompressSync(text));
       else if (req.url === '/deflate-error') res.writeHead(502, { 'content-encoding': 'deflate', 'content-type': 'application/json' }).end(deflateSync(text));
+      else if (req.url === '/gzip-over-br') res.writeHead(200, { 'content-encoding': 'br, gzip' }).end(gzipSync(brotliCompressSync(text)));
+      else if (req.url === '/no-content') res.writeHead(204, { 'content-encoding': 'gzip' }).end();
+      else if (req.url === '/six') res.writeHead(200, { 'content-encoding': 'gzip, gzip, gzip, gzip, gzip, gzip' }).end(text);
       else res.writeHead(200).end(text);
     });
     const init = { timeoutMs: 5000, maxBytes: 1024 * 1024, policy: LOOPBACK };
@@ -229,9 +232,14 @@ describe('boundedFetch', () => {
     const error = await boundedFetch(`${server.origin}/deflate-error`, init);
     expect([error.status, error.body.toString('utf8')]).toEqual([502, text]);
     expect(server.requests[0]!.headers).toMatchObject({ accept: '*/*', 'accept-encoding': 'gzip, deflate, br', 'user-agent': 'tool-registry' });
+    // Codings applied one over the other are undone last first; a bodiless answer is not decoded; six are refused.
+    expect((await boundedFetch(`${server.origin}/gzip-over-br`, init)).body.toString('utf8')).toBe(text);
+    expect((await boundedFetch(`${server.origin}/no-content`, init)).status).toBe(204);
+    const stacked = await failure(`${server.origin}/six`, init);
+    expect([stacked.code, stacked.message]).toEqual([ErrorCode.UPSTREAM_UNAVAILABLE, '"127.0.0.1" answered with more than 5 content codings']);
     // A request's own headers win over the defaults.
     await boundedFetch(`${server.origin}/plain`, { ...init, headers: { 'Accept-Encoding': 'identity', 'User-Agent': 'my-agent', Accept: 'application/json' } });
-    expect(server.requests[2]!.headers).toMatchObject({ accept: 'application/json', 'accept-encoding': 'identity', 'user-agent': 'my-agent' });
+    expect(server.requests.at(-1)!.headers).toMatchObject({ accept: 'application/json', 'accept-encoding': 'identity', 'user-agent': 'my-agent' });
   });
 
   it('sends a body typed as fetch types it, and refuses the methods fetch refuses', async () => {
