@@ -17,6 +17,7 @@ import { Migration20261207100200_audit_export as M13 } from './Migration20261207
 import { Migration20261207100500_oauth_authorization as M14 } from './Migration20261207100500_oauth_authorization.js';
 import { Migration20261207100600_alert_rate_baselines as M15 } from './Migration20261207100600_alert_rate_baselines.js';
 import { Migration20261207120000_search_words as M16 } from './Migration20261207120000_search_words.js';
+import { Migration20261207160000_search_rank_columns as M17 } from './Migration20261207160000_search_rank_columns.js';
 
 export const migrations: MigrationObject[] = [
   { name: 'Migration20261122101217_init', class: M0 },
@@ -36,4 +37,5 @@ export const migrations: MigrationObject[] = [
   { name: 'Migration20261207100500_oauth_authorization', class: M14 },
   { name: 'Migration20261207100600_alert_rate_baselines', class: M15 },
   { name: 'Migration20261207120000_search_words', class: M16 },
+  { name: 'Migration20261207160000_search_rank_columns', class: M17 },
 ];

@@ -16,7 +16,9 @@ export enum ToolStatus {
  * A tool of a provider, named `provider.tool`. Its `search_vector` column (weighted name, tags,
  * description) is maintained by a database trigger and indexed with GIN; statement-level triggers keep
  * the catalog's distinct words in `search_word`, the search's typo correction (see
- * Migration20261207120000_search_words).
+ * Migration20261207120000_search_words). Generated columns that the application never writes or
+ * reads but through a search's rank (`name_words`, `name_vector`, `own_name_lexemes`, `tags_vector`:
+ * Migration20261207160000_search_rank_columns) are not mapped.
  */
 @Entity({ tableName: 'tool' })
 @Index({ properties: ['provider'] })
