@@ -138,8 +138,8 @@ export async function boundedFetch(url: string, init: BoundedFetchInit): Promise
       const answered = headersOf(response.headers);
       const location = answered.get('location');
       if (redirect === 'manual' || !REDIRECT_STATUSES.has(response.statusCode) || location === null) {
-        const body = decoded(response.body, { status: response.statusCode, method, encoding: answered.get('content-encoding') }, host);
-        const read = await readCapped(body, answered, maxBytes, host);
+        const answer = decoded(response.body, { status: response.statusCode, method, encoding: answered.get('content-encoding') }, host);
+        const read = await readCapped(answer, answered, maxBytes, host);
         // undici hands a finished keep-alive connection back to its pool on the next turn of the
         // event loop (setImmediate): waiting for it lets a caller's next request reuse it.
         await afterIo();
