@@ -50,7 +50,10 @@ function readsOnlyCatalog(operation: OperationDefinitionNode): boolean {
  * Answers to catalog queries (`tools`, `tool`, `providers`, `provider` and nothing else), kept per
  * caller: the key holds the principal, its scopes, its current read filter and the request exactly
  * as sent, so an answer is only ever served to the principal it was computed for, with the
- * visibility it still has. Any committed change — a catalog change, or any successful mutation on
+ * visibility it still has. An answer is kept from the second time its request is seen: one asked
+ * once (a distinct search, a page read once) would only cost its serialisation and push out
+ * answers that are asked for again. Entries count their keys' and answers' characters against
+ * the size limit. Any committed change — a catalog change, or any successful mutation on
  * any replica (through the event bus) — empties it. While the bus is out of reach nothing is cached
  * or served, and what was cached before is dropped when it is back; `ttlMs` bounds staleness
  * should an invalidation be lost all the same.
@@ -61,7 +64,7 @@ function readsOnlyCatalog(operation: OperationDefinitionNode): boolean {
  * unknown request, no or a bad token, a spent budget — takes the full path, which answers it.
  */
 export class CatalogCache {
-  /** Requests known to be cacheable catalog reads, with their budget charge and complexity. */
+  /** Requests seen that are cacheable catalog reads, with their budget charge and complexity (an answer is kept from a request's second time on). */
   private readonly requests = new LRUCache<string, { cost: number; complexity: number | undefined }>({ max: 10_000 });
   private readonly answers: LRUCache<string, string>;
   private generation = 0;
@@ -73,7 +76,7 @@ export class CatalogCache {
     logger: Logger,
     options: CatalogCacheOptions,
   ) {
-    this.answers = new LRUCache<string, string>({ maxSize: options.maxBytes, sizeCalculation: (value) => value.length || 1, ttl: options.ttlMs });
+    this.answers = new LRUCache<string, string>({ maxSize: options.maxBytes, sizeCalculation: (value, key) => value.length + key.length, ttl: options.ttlMs });
     const clear = () => this.clear();
     this.invalidations = new InvalidationListener(bus, [INVALIDATE, CATALOG_TOPIC], { onMessage: clear, onMissed: clear }, logger, 'catalog cache');
   }
@@ -154,7 +157,10 @@ export class CatalogCache {
             if (typeof request.query !== 'string' || generation !== this.generation) return;
             const body = { query: request.query, operationName: request.operationName, variables: request.variables };
             const key = requestKey(body);
+            const seen = this.requests.has(key);
             this.requests.set(key, { cost: contextValue.queryCharge ?? 1, complexity: contextValue.queryCost });
+            // Kept from a request's second time on (see the class's comment).
+            if (!seen) return;
             const audience = audienceKey(viewer, await contextValue.tools.visibility());
             if (generation === this.generation) this.answers.set(`${audience}\u0000${key}`, JSON.stringify(result.data));
           },

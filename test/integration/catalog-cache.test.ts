@@ -38,16 +38,19 @@ beforeAll(async () => {
 afterAll(() => registry?.close());
 
 describe('the catalog cache', () => {
-  it('answers a repeated catalog read from the cache with the same data, charging the budget each time', async () => {
+  it('answers a catalog read asked for again from the cache with the same data, charging the budget each time', async () => {
     const token = await registry.login({ roles: ['agent'] });
     const first = await post(LIST, { first: 10 }, token);
     expect(first.status).toBe(200);
     expect(first.toolQueries).toBeGreaterThan(0);
+    // An answer is kept from its request's second time on: a request seen once is not stored.
     const second = await post(LIST, { first: 10 }, token);
-    expect(second.status).toBe(200);
-    expect(second.body.data).toEqual(first.body.data);
-    expect(second.toolQueries).toBe(0);
-    expect(second.body.extensions!.cost!.remaining).toBeLessThan(first.body.extensions!.cost!.remaining);
+    expect(second.toolQueries).toBeGreaterThan(0);
+    const third = await post(LIST, { first: 10 }, token);
+    expect(third.status).toBe(200);
+    expect(third.body.data).toEqual(first.body.data);
+    expect(third.toolQueries).toBe(0);
+    expect(third.body.extensions!.cost!.remaining).toBeLessThan(second.body.extensions!.cost!.remaining);
     // Other variables are another request.
     expect((await post(LIST, { first: 1 }, token)).toolQueries).toBeGreaterThan(0);
   });
@@ -84,6 +87,7 @@ describe('the catalog cache', () => {
   it('drops cached answers when the catalog changes', async () => {
     const token = await registry.login({ roles: ['agent'] });
     await post(LIST, { first: 10 }, token);
+    await post(LIST, { first: 10 }, token);
     expect((await post(LIST, { first: 10 }, token)).toolQueries).toBe(0);
     const alpha = await registry.graphql<{ tool: { id: string } }>('{ tool(name: "cachecat.alpha") { id } }', {}, as(registry.adminToken));
     const toggled = await registry.graphql<{ setToolEnabled: { userErrors: unknown[] } }>(
@@ -100,6 +104,7 @@ describe('the catalog cache', () => {
   it('refuses a revoked token on a cached request, and serves no form-encoded (CSRF-able) request from the cache', async () => {
     const client = await registry.createClient({ roles: ['agent'] });
     const token = (await registry.tokenFor(client)).access_token;
+    await post(LIST, { first: 10 }, token);
     await post(LIST, { first: 10 }, token);
     expect((await post(LIST, { first: 10 }, token)).toolQueries).toBe(0);
     const form = await post(LIST, { first: 10 }, token, 'application/x-www-form-urlencoded');
@@ -127,6 +132,7 @@ describe('the catalog cache', () => {
         const res = await second.graphql<Listing>(LIST, { first: 10 }, as(token));
         return { data: res.data, toolQueries: second.queries.filter((q) => /\bfrom "?tool"? "?t"?\b/i.test(q)).length };
       };
+      await ask();
       await ask();
       expect((await ask()).toolQueries).toBe(0);
       const beta = await registry.graphql<{ tool: { id: string } }>('{ tool(name: "cachecat.beta") { id } }', {}, as(registry.adminToken));

@@ -89,6 +89,8 @@ describe('authenticated requests of a warm process', () => {
     const first = await fifty(token);
     expect(first.res.errors).toBeUndefined();
     expect(first.res.data!.tools.edges).toHaveLength(50);
+    // The catalog cache keeps the answer from the request's second time on.
+    await fifty(token);
     const again = await fifty(token);
     expect(again.res.data).toEqual(first.res.data);
     expect(again.statements).toEqual([]);
@@ -97,6 +99,7 @@ describe('authenticated requests of a warm process', () => {
   it('refuses the next request once the tokens are revoked', async () => {
     const client = await registry.createClient({ roles: ['viewer'] });
     const token = (await registry.tokenFor(client)).access_token;
+    await fifty(token);
     await fifty(token);
     expect((await fifty(token)).statements).toEqual([]);
     const revoke = await registry.graphql<{ revokeTokens: { userErrors: unknown[] } }>(
@@ -113,6 +116,7 @@ describe('authenticated requests of a warm process', () => {
   it('refuses the next request once the principal is disabled', async () => {
     const client = await registry.createClient({ roles: ['viewer'] });
     const token = (await registry.tokenFor(client)).access_token;
+    await fifty(token);
     await fifty(token);
     expect((await fifty(token)).statements).toEqual([]);
     const disabled = await registry.graphql<{ setPrincipalStatus: { userErrors: unknown[] } }>(
