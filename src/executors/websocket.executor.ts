@@ -150,7 +150,9 @@ function exchange(connection: Connection, message: string, request: ExecutionReq
   const host = hostOf(connection.url.href);
   return new Promise<Reply>((resolve, reject) => {
     const socket = new WebSocket(connection.url, connection.protocol ? [connection.protocol] : [], {
-      headers: Object.fromEntries(connection.headers),
+      // The peer is addressed by its checked URL only: a Host header from the template or an argument
+      // would reach another virtual host behind the allowed address.
+      headers: Object.fromEntries([...connection.headers].filter(([name]) => name !== 'host')),
       handshakeTimeout: connection.timeoutMs,
       maxPayload: request.maxBytes,
       followRedirects: false,

@@ -121,6 +121,9 @@ export async function boundedFetch(url: string, init: BoundedFetchInit): Promise
     const headers = new UndiciHeaders(request.headers as UndiciHeadersInit | undefined);
     let body = await sendable(request.body, headers);
     for (const [name, value] of DEFAULT_HEADERS) if (!headers.has(name)) headers.set(name, value);
+    // The upstream is addressed by its checked URL only: a Host header from a template or an argument
+    // would reach another virtual host behind the allowed address (fetch drops it too).
+    headers.delete('host');
     injectTraceContext(headers);
     for (let redirects = 0; ; redirects++) {
       await untilAborted(assertEgressAllowed(current, policy, { lookup }), signal);

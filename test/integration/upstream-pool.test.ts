@@ -1,6 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { WebSocketServer } from 'ws';
 import { ToolService } from '../../src/modules/tool/index.js';
 import { INLINE_MANUAL, manual, manualTool } from '../helpers/factories.js';
 import { startRegistry, type TestRegistry } from '../helpers/registry.js';
@@ -28,9 +29,17 @@ beforeAll(async () => {
       res.end('data: {"tick": 1}\n\ndata: {"tick": 2}\n\n');
       return;
     }
+    if (req.url?.startsWith('/host')) {
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ host: req.headers.host, forwarded: req.headers['x-forwarded-host'] ?? null }));
+      return;
+    }
     res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ path: req.url }));
   });
   server.on('connection', () => upstream.connections++);
+  // A WebSocket peer on the same server answers each message with the Host its handshake carried.
+  new WebSocketServer({ server }).on('connection', (socket, req) => {
+    socket.on('message', () => socket.send(JSON.stringify({ host: req.headers.host })));
+  });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 
@@ -45,6 +54,18 @@ beforeAll(async () => {
         tool_call_template: { call_template_type: 'http', url: `${origin}/items/{id}`, http_method: 'GET' },
       }),
       manualTool({ name: 'feed', inputs: { type: 'object' }, outputs: { type: 'array' }, tool_call_template: { call_template_type: 'sse', url: `${origin}/events` } }),
+      manualTool({
+        name: 'vhost',
+        inputs: { type: 'object', properties: { Host: { type: 'string' } } },
+        outputs: {},
+        tool_call_template: { call_template_type: 'http', url: `${origin}/host`, http_method: 'GET', headers: { Host: 'admin.internal', 'X-Forwarded-Host': 'kept.example' }, header_fields: ['Host'] },
+      }),
+      manualTool({
+        name: 'wshost',
+        inputs: { type: 'object', properties: { Host: { type: 'string' } } },
+        outputs: {},
+        tool_call_template: { call_template_type: 'websocket', url: `${origin.replace('http:', 'ws:')}/ws`, headers: { Host: 'admin.internal' }, header_fields: ['Host'] },
+      }),
     ]),
     INLINE_MANUAL,
   );
@@ -81,5 +102,21 @@ describe('upstream connections are kept alive between tool calls', () => {
     expect(third.result).toEqual({ path: '/items/c' });
     expect(upstream.requests).toEqual(['/items/a', '/items/b', '/events', '/items/c']);
     expect(upstream.connections).toBe(1);
+  });
+});
+
+describe('the upstream is addressed by its URL only', () => {
+  it("sends the URL's host whatever Host header a tool's template or a caller's argument names (no virtual host behind an allowed address)", async () => {
+    const fromTemplate = await execute('pool.vhost', {});
+    expect(fromTemplate.status).toBe('SUCCEEDED');
+    expect(fromTemplate.result).toEqual({ host: new URL(origin).host, forwarded: 'kept.example' });
+    const fromArgument = await execute('pool.vhost', { Host: 'metadata.internal' });
+    expect(fromArgument.result).toEqual({ host: new URL(origin).host, forwarded: 'kept.example' });
+    // The same on a WebSocket handshake.
+    for (const args of [{}, { Host: 'metadata.internal' }]) {
+      const ws = await execute('pool.wshost', args);
+      expect([ws.status, ws.error]).toEqual(['SUCCEEDED', null]);
+      expect(ws.result).toEqual({ host: new URL(origin).host });
+    }
   });
 });
