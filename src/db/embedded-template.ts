@@ -16,8 +16,10 @@ let installedVersion: string | undefined;
 
 /** The installed PGlite's version (read once): a data directory is loaded only by the PGlite that wrote it. */
 function pgliteVersion(): string {
-  const entry = createRequire(import.meta.url).resolve('@electric-sql/pglite');
-  installedVersion ??= (JSON.parse(readFileSync(join(dirname(entry), '..', 'package.json'), 'utf8')) as { version: string }).version;
+  if (installedVersion === undefined) {
+    const entry = createRequire(import.meta.url).resolve('@electric-sql/pglite');
+    installedVersion = (JSON.parse(readFileSync(join(dirname(entry), '..', 'package.json'), 'utf8')) as { version: string }).version;
+  }
   return installedVersion;
 }
 

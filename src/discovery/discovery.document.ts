@@ -62,8 +62,9 @@ export function stringRecord(value: unknown, what: string): Record<string, strin
 
 /**
  * The headers a request to the provider carries: the template's static `headers`, then the
- * resolved auth headers of the options (which win), never a `Host`. Header names or values with
- * CR/LF are refused by name, without echoing the value.
+ * resolved auth headers of the options (which win). Header names or values with CR/LF are refused
+ * by name, without echoing the value. (No `Host` reaches a provider: boundedFetch and
+ * guardedWebSocket drop it.)
  */
 export function requestHeaders(headers: unknown, options: DiscoveryOptions, defaults: Record<string, string> = {}): Record<string, string> {
   const merged: Record<string, string> = { ...defaults };
@@ -76,9 +77,6 @@ export function requestHeaders(headers: unknown, options: DiscoveryOptions, defa
   };
   for (const [name, value] of Object.entries(stringRecord(headers, 'A header'))) set(name, value);
   for (const [name, value] of Object.entries(options.headers ?? {})) set(name, value);
-  // The provider is addressed by its checked URL only: a Host header would reach another virtual host
-  // behind the allowed address (HTTP discovery drops it in boundedFetch too, WebSocket discovery here).
-  for (const name of Object.keys(merged)) if (name.toLowerCase() === 'host') delete merged[name];
   return merged;
 }
 

@@ -1,16 +1,12 @@
-import type { LookupAddress, LookupOptions } from 'node:dns';
-import { isIP } from 'node:net';
 import WebSocket from 'ws';
 import { ErrorCode, RegistryError } from '../errors.js';
 import { assertEgressAllowed, connectionFailure } from '../security/egress.js';
-import { webSocketTlsOptions } from '../security/tls-pins.js';
+import { guardedWebSocket } from '../security/websocket-connect.js';
 import { discoveryFailed, hostOf, isObject, manualFromDocument, optionalString, requestHeaders, requiredString } from './discovery.document.js';
 import type { Discoverer } from './discovery.types.js';
 
 /** The discovery request of the reference WebSocket protocol. */
 const DISCOVERY_MESSAGE = JSON.stringify({ type: 'utcp' });
-
-type LookupCallback = (error: NodeJS.ErrnoException | null, address: string | LookupAddress[], family?: number) => void;
 
 /**
  * `websocket`: as the reference, connects to `url` (ws/wss, with the template's `headers`, the
@@ -33,14 +29,13 @@ export const discoverWebSocket: Discoverer = async (template, context) => {
   const source = `The WebSocket provider at "${host}"`;
 
   const document = await new Promise<Record<string, unknown>>((resolve, reject) => {
-    const socket = new WebSocket(url, protocol ? [protocol] : [], {
-      headers: requestHeaders(template.headers, context.options),
-      handshakeTimeout: context.remainingMs(),
-      maxPayload: maxBytes,
-      followRedirects: false,
-      perMessageDeflate: false,
-      lookup: pinnedLookup(addresses),
-      ...webSocketTlsOptions(context.options.egress),
+    const socket = guardedWebSocket(url, {
+      protocol,
+      headers: Object.entries(requestHeaders(template.headers, context.options)),
+      addresses,
+      timeoutMs: context.remainingMs(),
+      maxBytes,
+      egress: context.options.egress,
     });
     let received = 0;
     let settled = false;
@@ -102,21 +97,4 @@ function translateSocketError(error: NodeJS.ErrnoException, source: string, host
     return connectionFailure(host ?? 'the provider', error);
   }
   return discoveryFailed('protocol_error', `${source} broke the WebSocket protocol`, { host });
-}
-
-/** A `lookup` that answers only with the addresses the egress guard already approved. */
-function pinnedLookup(addresses: string[]) {
-  const entries: LookupAddress[] = addresses.map((address) => ({ address, family: isIP(address) === 6 ? 6 : 4 }));
-  return (_hostname: string, options: LookupOptions | number | LookupCallback, callback?: LookupCallback): void => {
-    const done = (typeof options === 'function' ? options : callback)!;
-    const wanted = typeof options === 'object' ? options : {};
-    const family = typeof options === 'number' ? options : wanted.family === 'IPv4' ? 4 : wanted.family === 'IPv6' ? 6 : Number(wanted.family ?? 0);
-    const candidates = family ? entries.filter((entry) => entry.family === family) : entries;
-    if (candidates.length === 0) {
-      done(Object.assign(new Error('no approved address for this family'), { code: 'ENOTFOUND' }), '');
-      return;
-    }
-    if (wanted.all) done(null, candidates);
-    else done(null, candidates[0]!.address, candidates[0]!.family);
-  };
 }

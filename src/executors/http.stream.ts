@@ -1,5 +1,3 @@
-import type { LookupFunction } from 'node:net';
-import { isIP } from 'node:net';
 import { setImmediate as afterIo } from 'node:timers/promises';
 import { fetch as undiciFetch } from 'undici';
 import { ErrorCode, RegistryError } from '../errors.js';
@@ -167,19 +165,4 @@ export function abortable<T>(promise: Promise<T>, signal: AbortSignal): Promise<
     signal.addEventListener('abort', onAbort, { once: true });
   });
   return Promise.race([promise, aborted]).finally(() => signal.removeEventListener('abort', onAbort));
-}
-
-/**
- * A `net.connect` lookup that answers only with `addresses` (those the egress guard approved),
- * whatever the host name now resolves to.
- */
-export function pinnedLookup(addresses: readonly string[]): LookupFunction {
-  return (_hostname, options, callback) => {
-    const wanted = options.family === 'IPv4' ? 4 : options.family === 'IPv6' ? 6 : Number(options.family ?? 0);
-    const approved = addresses.map((address) => ({ address, family: isIP(address) })).filter((entry) => !wanted || entry.family === wanted);
-    const [first] = approved;
-    if (!first) callback(Object.assign(new Error('no approved address of the requested family'), { code: 'ENOTFOUND' }), '');
-    else if (options.all) callback(null, approved);
-    else callback(null, first.address, first.family);
-  };
 }

@@ -15,8 +15,8 @@ import {
   templateHeaders,
   templateProblem,
 } from './http.request.js';
-import { webSocketTlsOptions } from '../security/tls-pins.js';
-import { abortable, pinnedLookup } from './http.stream.js';
+import { guardedWebSocket } from '../security/websocket-connect.js';
+import { abortable } from './http.stream.js';
 
 /** `UTCP_ARG_<name>_UTCP_END`, and `UTCP_ARG_<name>_UTCP_ARG` as python-utcp's WebSocket protocol spells it. */
 const PLACEHOLDER = /UTCP_ARG_([A-Za-z0-9_]+?)_UTCP_(?:END|ARG)/g;
@@ -149,16 +149,13 @@ function argument(args: Record<string, unknown>, name: string, toolName: string)
 function exchange(connection: Connection, message: string, request: ExecutionRequest, signal: AbortSignal): Promise<Reply> {
   const host = hostOf(connection.url.href);
   return new Promise<Reply>((resolve, reject) => {
-    const socket = new WebSocket(connection.url, connection.protocol ? [connection.protocol] : [], {
-      // The peer is addressed by its checked URL only: a Host header from the template or an argument
-      // would reach another virtual host behind the allowed address.
-      headers: Object.fromEntries([...connection.headers].filter(([name]) => name !== 'host')),
-      handshakeTimeout: connection.timeoutMs,
-      maxPayload: request.maxBytes,
-      followRedirects: false,
-      perMessageDeflate: false,
-      lookup: pinnedLookup(connection.addresses),
-      ...webSocketTlsOptions(request.egress),
+    const socket = guardedWebSocket(connection.url, {
+      protocol: connection.protocol,
+      headers: connection.headers,
+      addresses: connection.addresses,
+      timeoutMs: connection.timeoutMs,
+      maxBytes: request.maxBytes,
+      egress: request.egress,
     });
     let settled = false;
     const finish = (error: unknown, reply?: Reply) => {
