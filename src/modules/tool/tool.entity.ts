@@ -18,7 +18,9 @@ export enum ToolStatus {
  * the catalog's distinct words in `search_word`, the search's typo correction (see
  * Migration20261207120000_search_words). Generated columns that the application never writes or
  * reads but through a search's rank (`name_words`, `name_vector`, `own_name_lexemes`, `tags_vector`:
- * Migration20261207160000_search_rank_columns) are not mapped.
+ * Migration20261207160000_search_rank_columns) are not mapped. They are stored: a migration that
+ * redefines `tool_name_words` must recompute them (`update tool set name = name`), as it must the
+ * search vectors.
  */
 @Entity({ tableName: 'tool' })
 @Index({ properties: ['provider'] })
