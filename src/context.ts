@@ -59,7 +59,7 @@ export function createContext(
     const readable = (): Promise<ReadFilter> => (readFilter ??= catalogVisibility(policies, request.viewer, request.sourceIp));
     return {
       em,
-      tools: new ToolService(em, readable),
+      tools: new ToolService(em, readable, deps.db),
       policies,
       providers: new ProviderService(em),
       executions: new ExecutionService(em),

@@ -19,6 +19,18 @@ interface PgPool extends PgPoolCounts {
   query<T>(config: { name?: string; text: string; values: unknown[] }): Promise<{ rows: T[] }>;
 }
 
+/** How {@link Database.statement} runs a statement. */
+export interface StatementOptions {
+  /** The text is built per request, so it may take any of many forms: see {@link VARYING_TEXTS_PREPARED}. */
+  textVaries?: boolean;
+}
+
+/**
+ * How many distinct texts marked `textVaries` a database prepares; later ones run unnamed. This
+ * bounds what each pooled PostgreSQL connection keeps prepared for them, whatever callers send.
+ */
+export const VARYING_TEXTS_PREPARED = 64;
+
 /** An open database: the ORM, with migrations applied. */
 export interface Database {
   orm: MikroORM;
@@ -32,10 +44,13 @@ export interface Database {
    * with `?` placeholders as for `em.execute`, but the values are bound as parameters instead of
    * being inlined into the text (see `bindStatement`): on PostgreSQL the statement is prepared under
    * a name derived from its text, so each connection parses and plans it once and then only binds
-   * values (unless `DATABASE_PREPARED_STATEMENTS=false`). For the hot paths, whose texts are few and fixed: every distinct text is a prepared
-   * statement on every connection that runs it (until the pool closes that connection).
+   * values (unless `DATABASE_PREPARED_STATEMENTS=false`). Every distinct text is a prepared
+   * statement on every connection that runs it (until the pool closes that connection), so a text
+   * built per request (its columns from the selection, its conditions from filters and policies) says
+   * `{ textVaries: true }`: only the first {@link VARYING_TEXTS_PREPARED} such texts this database sees
+   * are prepared, the rest run unnamed (parsed and planned each time, as `em.execute` does).
    */
-  statement<T extends object>(sql: string, params: readonly unknown[]): Promise<T[]>;
+  statement<T extends object>(sql: string, params: readonly unknown[], options?: StatementOptions): Promise<T[]>;
   /** Resolves when the database answers a trivial query in time; rejects otherwise. */
   ping(timeoutMs?: number): Promise<void>;
   /** The PostgreSQL pool's connections now; null for the embedded database (one session). */
@@ -95,15 +110,24 @@ export async function openDatabase(configured: DatabaseConfig, hooks: OrmHooks =
   const kysely = (orm.em.getConnection() as unknown as { getClient(): Kysely<unknown> }).getClient();
   // Off for connection poolers that do not keep a session's prepared statements (PgBouncer before 1.21 in transaction mode).
   const named = database.kind === 'postgresql' && database.preparedStatements !== false;
+  const varyingNames = new Set<string>();
+  /** Whether a statement of this name is run prepared. */
+  const prepares = (name: string, options?: StatementOptions): boolean => {
+    if (!named) return false;
+    if (!options?.textVaries || varyingNames.has(name)) return true;
+    if (varyingNames.size >= VARYING_TEXTS_PREPARED) return false;
+    varyingNames.add(name);
+    return true;
+  };
   return {
     orm,
     kind: database.kind,
     fromTemplate: template !== null,
     fork: () => orm.em.fork() as EntityManager,
-    async statement<T extends object>(sql: string, params: readonly unknown[]) {
+    async statement<T extends object>(sql: string, params: readonly unknown[], options?: StatementOptions) {
       const { name, text, values } = bindStatement(sql, params);
       hooks.onQuery?.(sql);
-      if (pool) return (await pool.query<T>(named ? { name, text, values } : { text, values })).rows;
+      if (pool) return (await pool.query<T>(prepares(name, options) ? { name, text, values } : { text, values })).rows;
       return (await kysely.executeQuery<T>(CompiledQuery.raw(text, values))).rows as T[];
     },
     async ping(timeoutMs = 2000) {

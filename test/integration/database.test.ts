@@ -2,7 +2,7 @@ import { copyFile, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { openDatabase } from '../../src/db/database.js';
+import { openDatabase, VARYING_TEXTS_PREPARED } from '../../src/db/database.js';
 import { readEmbeddedTemplate, templateFile } from '../../src/db/embedded-template.js';
 import { createLogger } from '../../src/logger.js';
 import { AuditEntry, AuditOutcome, AuditService } from '../../src/modules/audit/index.js';
@@ -91,6 +91,30 @@ describe('opening the database', () => {
         await unnamed.close();
       }
     } finally {
+      await testDb.drop();
+    }
+  });
+
+  it.runIf(process.env.TEST_DATABASE_URL)('prepares only the first VARYING_TEXTS_PREPARED texts built per request, and runs the rest unnamed', async () => {
+    const testDb = await createTestDatabase();
+    const db = await openDatabase(testDb.config);
+    const prepared = async (pattern: string) =>
+      (await db.statement<{ n: number }>(`select count(*)::int as n from pg_prepared_statements where statement like ?`, [pattern]))[0]!.n;
+    try {
+      // One after the other, so each statement meets the ones before it on the connection released last.
+      const texts = Array.from({ length: VARYING_TEXTS_PREPARED + 6 }, (_, i) => `select ?::int as varying_probe_${i}`);
+      for (const [i, text] of texts.entries()) expect(await db.statement(text, [i], { textVaries: true })).toEqual([{ [`varying_probe_${i}`]: i }]);
+      expect(await prepared('%as varying_probe_%')).toBe(VARYING_TEXTS_PREPARED);
+      // Texts admitted before stay prepared; one seen after the bound still answers, unprepared.
+      expect(await db.statement(texts[0]!, [7], { textVaries: true })).toEqual([{ varying_probe_0: 7 }]);
+      const late = texts.at(-1)!;
+      expect(await db.statement(late, [8], { textVaries: true })).toEqual([{ [`varying_probe_${texts.length - 1}`]: 8 }]);
+      expect(await prepared(`%${late.slice(-20)}`)).toBe(0);
+      // Fixed texts are not counted against the bound.
+      expect(await db.statement(`select ?::int as fixed_probe`, [1])).toEqual([{ fixed_probe: 1 }]);
+      expect(await prepared('%as fixed_probe%')).toBe(1);
+    } finally {
+      await db.close();
       await testDb.drop();
     }
   });

@@ -3,6 +3,7 @@ import { LRUCache } from 'lru-cache';
 import { ReferenceKind } from '@mikro-orm/core';
 import { type EntityManager } from '@mikro-orm/postgresql';
 import { isUuid } from '../../common/ids.js';
+import { type Database } from '../../db/database.js';
 import { Scope } from '../../security/scopes.js';
 import { type Viewer } from '../principal/viewer.js';
 import { decodeCursor, encodeCursor, type Page, pageSize, toPage } from '../../common/pagination.js';
@@ -179,13 +180,21 @@ export class ToolService {
 
   /**
    * `readFilter` yields which tools the caller may read (their `read` policies, see tool.visibility.ts);
-   * without it the service sees every tool (seeding, imports, internal lookups).
+   * without it the service sees every tool (seeding, imports, internal lookups). `reads`: where the
+   * catalog's reads (listings, lookups) run as statements with bound values, prepared while their
+   * texts are few (see {@link Database.statement}); without it they run through `em`.
    */
   constructor(
     private readonly em: EntityManager,
     private readonly readFilter: () => Promise<ReadFilter> = async () => null,
+    private readonly reads?: Pick<Database, 'statement'>,
   ) {
     this.shape = listingShapes(em).tool;
+  }
+
+  /** Runs one read of the catalog; its text varies with the request (columns, filters, policies). */
+  private read<T extends object>(sql: string, params: readonly unknown[]): Promise<T[]> {
+    return this.reads ? this.reads.statement<T>(sql, params, { textVaries: true }) : this.em.execute<T[]>(sql, [...params]);
   }
 
   private versionLoader?: DataLoader<string, ToolVersion[]>;
@@ -231,7 +240,7 @@ export class ToolService {
   /** Those of the named tools the caller may read, in any state (removed ones included). */
   async findReadableByNames(names: readonly string[]): Promise<Tool[]> {
     if (names.length === 0) return [];
-    // The ORM expands an array parameter into a list.
+    // An array parameter is expanded into a list.
     return this.findAllReadable('t.name in (?)', [...names]);
   }
 
@@ -242,10 +251,10 @@ export class ToolService {
 
   private async findAllReadable(condition: string, value: unknown): Promise<Tool[]> {
     const filter = await this.readFilter();
-    const rows = await this.em.execute<Record<string, unknown>[]>(
-      `select ${this.shape.columns} from tool t where ${condition}${filter ? ` and ${filter.sql}` : ''}`,
-      [value, ...(filter?.params ?? [])],
-    );
+    const rows = await this.read<Record<string, unknown>>(`select ${this.shape.columns} from tool t where ${condition}${filter ? ` and ${filter.sql}` : ''}`, [
+      value,
+      ...(filter?.params ?? []),
+    ]);
     return rows.map((row) => this.shape.read(row));
   }
 
@@ -301,7 +310,7 @@ export class ToolService {
     if (search) return this.search(search, { where, params }, size, shapes, args.after);
     const total = async (): Promise<number> => {
       const sql = `select count(*)::int as count from tool t${where.length ? ` where ${where.join(' and ')}` : ''}`;
-      const [row] = await this.em.execute<{ count: number }[]>(sql, params);
+      const [row] = await this.read<{ count: number }>(sql, params);
       return row?.count ?? 0;
     };
     const pageWhere = [...where];
@@ -318,7 +327,7 @@ export class ToolService {
       pageWhere.length ? `where ${pageWhere.join(' and ')}` : '',
       `order by t.name asc limit ?`,
     ].join(' ');
-    const rows = await this.em.execute<Record<string, unknown>[]>(sql, [...pageParams, size + 1]);
+    const rows = await this.read<Record<string, unknown>>(sql, [...pageParams, size + 1]);
     const tools = rows.map((row) => joinProvider(shapes.tool.read(row), shapes.provider.read(row)));
     return toPage(tools, size, args.after, (tool: Tool) => encodeCursor('tools', [tool.name]), total);
   }
