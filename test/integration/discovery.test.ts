@@ -191,6 +191,21 @@ describe('discovering a websocket provider', () => {
   });
 });
 
+describe('discovery addresses a provider by its URL only', () => {
+  it("sends the URL's host whatever Host header the template or the resolved credentials name (no virtual host behind an allowed address)", async () => {
+    const hostile = { headers: { Host: 'metadata.internal' } };
+    const seen = async (template: Record<string, unknown> & { call_template_type: string }, last: () => unknown) => {
+      await discoverValid({ ...template, headers: { Host: 'admin.internal' } }, options(hostile));
+      return last();
+    };
+    const lastHost = (peer: Peer) => () => peer.requests.at(-1)!.headers.host;
+    expect(await seen({ call_template_type: 'http', url: `${http.url}/utcp`, http_method: 'GET' }, lastHost(http))).toBe(new URL(http.url).host);
+    expect(await seen({ call_template_type: 'sse', url: `${sse.url}/manual.json` }, lastHost(sse))).toBe(new URL(sse.url).host);
+    expect(await seen({ call_template_type: 'streamable_http', url: `${stream.url}/utcp` }, lastHost(stream))).toBe(new URL(stream.url).host);
+    expect(await seen({ call_template_type: 'websocket', url: `${ws.url}/utcp` }, () => ws.headers.at(-1)!.host)).toBe(new URL(ws.url).host);
+  });
+});
+
 describe('discovering a graphql provider', () => {
   it('offers every Query and Mutation field as a tool with its arguments as JSON Schema', async () => {
     const { names, manual } = await discoverValid({ call_template_type: 'graphql', url: `${graphqlPeer.url}/graphql` });
