@@ -49,6 +49,17 @@ describe('opening the database', () => {
     }
   });
 
+  it('finds the entities and the migrations in agreement, so `migration create` proposes nothing (it never drops what migrations keep beside the entities)', async () => {
+    const testDb = await createTestDatabase();
+    const db = await openDatabase(testDb.config);
+    try {
+      expect(await db.orm.schema.getUpdateSchemaSQL({ wrap: false })).toBe('');
+    } finally {
+      await db.close();
+      await testDb.drop();
+    }
+  });
+
   it('runs a statement with its values bound, not inlined: quotes, question marks, JSON and lists arrive as sent', async () => {
     const testDb = await createTestDatabase();
     const db = await openDatabase(testDb.config);

@@ -56,7 +56,7 @@ export class AlertRule {
  * `subject` is `principal:<id>`, `address:<ip>` or `client:<client id>`.
  */
 @Entity({ tableName: 'security_alert' })
-@Unique({ properties: ['rule', 'subject', 'windowStart'] })
+@Unique({ name: 'security_alert_rule_subject_window_unique', properties: ['rule', 'subject', 'windowStart'] })
 @Index({ properties: ['raisedAt', 'id'] })
 export class SecurityAlert {
   @PrimaryKey({ type: 'uuid' })

@@ -20,10 +20,17 @@ export enum AuditOutcome {
 })
 @Index({ properties: ['actorId', 'at'] })
 @Index({ properties: ['targetType', 'targetId'] })
+// The audit log's listing order (Migration20261206190000_audit_chains) and the export's (Migration20261207100200).
+@Index({ name: 'audit_entry_at_seq_index', properties: ['at', 'seq'] })
+@Index({ name: 'audit_entry_txid_seq_index', properties: ['txid', 'seq'] })
 export class AuditEntry {
   /** Monotonic sequence: the chain's order. */
   @PrimaryKey({ type: new BigIntType('string'), autoincrement: true })
   seq!: Opt<string>;
+
+  /** The export's order: the writing transaction's id, shifted (Migration20261207100200); set by its default, never by the application. */
+  @Property({ type: new BigIntType('string'), defaultRaw: 'audit_txid()', lazy: true, hidden: true })
+  txid?: Opt<string>;
 
   @Property({ type: 'datetime', defaultRaw: 'now()' })
   at: Opt<Date> = new Date();

@@ -16,11 +16,11 @@ export enum ToolStatus {
  * A tool of a provider, named `provider.tool`. Its `search_vector` column (weighted name, tags,
  * description) is maintained by a database trigger and indexed with GIN; statement-level triggers keep
  * the catalog's distinct words in `search_word`, the search's typo correction (see
- * Migration20261207120000_search_words). Generated columns that the application never writes or
+ * Migration20261207120000_search_words). The generated columns that the application never writes or
  * reads but through a search's rank (`name_words`, `name_vector`, `own_name_lexemes`, `tags_vector`:
- * Migration20261207160000_search_rank_columns) are not mapped. They are stored: a migration that
- * redefines `tool_name_words` must recompute them (`update tool set name = name`), as it must the
- * search vectors.
+ * Migration20261207160000_search_rank_columns) are declared lazy and hidden, for the schema diff only.
+ * They are stored: a migration that redefines `tool_name_words` must recompute them
+ * (`update tool set name = name`), as it must the search vectors.
  */
 @Entity({ tableName: 'tool' })
 @Index({ properties: ['provider'] })
@@ -79,4 +79,26 @@ export class Tool extends BaseEntity {
   /** Maintained by the `tool_search_vector` trigger; never written by the application. */
   @Property({ columnType: 'tsvector', type: 'unknown', nullable: true, lazy: true, hidden: true, persist: true })
   searchVector?: unknown;
+
+  // The search rank's stored inputs (Migration20261207160000_search_rank_columns), declared so that
+  // `migration create` keeps them; never read or written through the ORM.
+  @Property({ columnType: 'text', type: 'unknown', nullable: true, lazy: true, hidden: true, generated: '(tool_name_words((name)::text)) stored', ignoreSchemaChanges: ['type', 'extra'] })
+  nameWords?: unknown;
+
+  @Property({ columnType: 'tsvector', type: 'unknown', nullable: true, lazy: true, hidden: true, generated: "(to_tsvector('english'::regconfig, tool_name_words((name)::text))) stored", ignoreSchemaChanges: ['type', 'extra'] })
+  nameVector?: unknown;
+
+  @Property({
+    columnType: 'text[]',
+    type: 'unknown',
+    nullable: true,
+    lazy: true,
+    hidden: true,
+    generated: "(tsvector_to_array(to_tsvector('english'::regconfig, tool_name_words(substr((name)::text, (strpos((name)::text, '.'::text) + 1)))))) stored",
+    ignoreSchemaChanges: ['type', 'extra'],
+  })
+  ownNameLexemes?: unknown;
+
+  @Property({ columnType: 'tsvector', type: 'unknown', nullable: true, lazy: true, hidden: true, generated: "(to_tsvector('english'::regconfig, tool_tags_text(tags))) stored", ignoreSchemaChanges: ['type', 'extra'] })
+  tagsVector?: unknown;
 }
