@@ -240,8 +240,8 @@ export class ToolService {
   /** Those of the named tools the caller may read, in any state (removed ones included). */
   async findReadableByNames(names: readonly string[]): Promise<Tool[]> {
     if (names.length === 0) return [];
-    // An array parameter is expanded into a list.
-    return this.findAllReadable('t.name in (?)', [...names]);
+    // One JSON parameter rather than a list, so that every number of names is the same statement.
+    return this.findAllReadable('t.name in (select jsonb_array_elements_text(?::jsonb))', JSON.stringify(names));
   }
 
   private async findReadable(condition: string, value: string): Promise<Tool | null> {
