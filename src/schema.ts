@@ -12,7 +12,7 @@ import {
   lexicographicSortSchema,
   parse,
 } from 'graphql';
-import { buildSchema, createResolversMap, getMetadataStorage } from 'type-graphql';
+import { buildSchema, createResolversMap } from 'type-graphql';
 import { type RegistryContext } from './context.types.js';
 import { unstorableTextPath } from './common/json-values.js';
 import { ErrorCode, RegistryError } from './errors.js';
@@ -26,6 +26,7 @@ import { ToolConnectionResolver, ToolResolver } from './modules/tool/index.js';
 import { ProviderVariableResolver } from './modules/variable/index.js';
 import { UtcpManualResolver } from './interop/utcp.resolver.js';
 import { applyRuleTree } from './security/rule-tree.js';
+import { fieldResolversCalledDirectly, plainFieldsReadDirectly } from './schema.resolvers.js';
 
 /** The Federation 2 features the subgraph uses. */
 const FEDERATION_LINK =
@@ -175,20 +176,6 @@ function refuseUnstorableText(schema: GraphQLSchema): void {
 }
 
 /**
- * Lets graphql-js read plain `@Field` properties itself. By default type-graphql gives every field
- * without a `@FieldResolver` a resolver of its own that runs the field's middlewares and reads the
- * property; the API declares no middlewares, roles or renamed fields, so that resolver only cost an
- * allocation and a call for every field of every object in every answer. A field that has roles,
- * middlewares or a schema name other than its property keeps it.
- */
-function plainFieldsReadDirectly(): void {
-  for (const field of getMetadataStorage().fields) {
-    if (field.simple !== undefined || field.schemaName !== field.name || field.roles?.length || field.middlewares?.length) continue;
-    field.simple = true;
-  }
-}
-
-/**
  * Builds the API: type-graphql classes → SDL with directives → Apollo subgraph schema.
  * Throws if the resolver classes do not form a valid schema.
  */
@@ -201,6 +188,7 @@ export async function buildRegistrySchema(): Promise<RegistrySchema> {
     pubSub: noTopicPubSub,
     emitSchemaFile: false,
   });
+  fieldResolversCalledDirectly(typeSchema);
   const typeDefs = parse(`${FEDERATION_LINK}\n\n${printSchemaWithDirectives(typeSchema)}`);
   const map = createResolversMap(typeSchema) as GraphQLResolverMap<RegistryContext>;
   for (const [typeName, resolver] of Object.entries(referenceResolvers)) {
