@@ -19,6 +19,8 @@ import type {
 } from '../generated/graphql.js';
 
 let registry: TestRegistry;
+/** Tags that PostgreSQL's array literal quotes or escapes, in the order a manual gives them. */
+const AWKWARD_TAGS = ['a,b', 'say "hi"', '{braces}', 'back\\slash', 'NULL', 'two words', 'ünïcode ✓'];
 
 async function names(filter: ToolFilter, first = 100): Promise<string[]> {
   const res = await registry.op<ToolsQuery, ToolsQueryVariables>('Tools', { first, filter });
@@ -35,6 +37,7 @@ beforeAll(async () => {
       manualTool({ name: 'by_tag', description: 'Finds records in the archive.', tags: ['telescope'] }),
       manualTool({ name: 'by_text', description: 'Points the telescope at a star and reads the catalog.', tags: ['astronomy'] }),
       manualTool({ name: 'unrelated', description: 'Sorts books.', tags: ['books'] }),
+      manualTool({ name: 'odd_tags', description: 'Tags an array literal would quote.', tags: AWKWARD_TAGS }),
     ]),
     INLINE_MANUAL,
   );
@@ -69,7 +72,7 @@ describe('the tool catalog', () => {
     expect(seen).toHaveLength(total);
     expect(new Set(seen).size).toBe(total);
     expect(seen).toEqual([...seen].sort());
-    expect(total).toBe(9);
+    expect(total).toBe(10);
   });
 
   it('refuses more than 100 tools per page with a coded error, also through variables', async () => {
@@ -228,6 +231,16 @@ describe('a listing reads only the columns its answer needs', () => {
     const properties = (props: readonly { name: unknown }[]) => props.map((p) => p.name as string);
     expect(properties(metadata.get(Tool).props)).toEqual(expect.arrayContaining(Object.values(TOOL_FIELD_READS).flat()));
     expect(properties(metadata.get(Provider).props)).toEqual(expect.arrayContaining(Object.values(PROVIDER_FIELD_READS).flat()));
+  });
+
+  it('lists tags as they were imported and as the ORM reads them, whatever characters they hold', async () => {
+    const res = await registry.graphql<{ tools: { edges: { node: { tags: string[] } }[] } }>(
+      '{ tools(first: 1, filter: { search: "odd_tags" }) { edges { node { tags } } } }',
+    );
+    expect(res.errors).toBeUndefined();
+    const stored = await registry.db.fork().findOneOrFail(Tool, { name: 'library.odd_tags' });
+    expect(stored.tags).toEqual(AWKWARD_TAGS);
+    expect(res.data!.tools.edges.map((e) => e.node.tags)).toEqual([AWKWARD_TAGS]);
   });
 
   it('answers each field of a listed tool as a lookup of the tool, which reads every column, does', async () => {

@@ -137,8 +137,13 @@ function rowShape<T extends object>(em: EntityManager, entity: new () => T, alia
       date: p.runtimeType === 'Date',
     })),
   );
+  // An array column (tags, pins) is sent as JSON: the driver parses it with JSON.parse instead of its
+  // array-literal parser, which built each string a character at a time (a tenth of the bytes a
+  // catalog miss allocated).
+  const column = (p: (typeof props)[number], f: string) =>
+    p.columnTypes?.[0]?.endsWith('[]') ? `to_json(${alias}."${f}") as "${prefix}${f}"` : prefix ? `${alias}."${f}" as "${prefix}${f}"` : `${alias}."${f}"`;
   return {
-    columns: props.flatMap((p) => p.fieldNames.map((f) => (prefix ? `${alias}."${f}" as "${prefix}${f}"` : `${alias}."${f}"`))).join(', '),
+    columns: props.flatMap((p) => p.fieldNames.map((f) => column(p, f))).join(', '),
     read: read as (row: Record<string, unknown>) => T,
   };
 }
