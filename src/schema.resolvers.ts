@@ -42,13 +42,14 @@ interface FieldResolverMetadata {
   getObjectType?: () => unknown;
 }
 
-type Pick = (root: unknown, ctx: Record<string, unknown>, info: unknown) => unknown;
+/** Takes one parameter's value from a resolver call. */
+type Take = (root: unknown, ctx: Record<string, unknown>, info: unknown) => unknown;
 
 /**
  * How a parameter is taken from a resolver call, or null when type-graphql would do more than take
  * it: arguments (converted and validated), a root converted to a class, custom decorators.
  */
-function pickOf(param: ParamMetadata): Pick | null {
+function takeOf(param: ParamMetadata): Take | null {
   if (param.kind === 'root') {
     // Without a class to convert to (a type-only import is reflected as Object), type-graphql passes the root as it is.
     const type = param.getType?.();
@@ -79,13 +80,13 @@ export function fieldResolversCalledDirectly(schema: GraphQLSchema): void {
     const type = typeName ? schema.getType(typeName) : undefined;
     const field = isObjectType(type) ? type.getFields()[resolver.schemaName] : undefined;
     if (!field) continue;
-    const picks = [...resolver.params].sort((a, b) => a.index - b.index).map(pickOf);
-    if (picks.length > 3 || picks.some((pick) => pick === null)) continue;
+    const takes = [...resolver.params].sort((a, b) => a.index - b.index).map(takeOf);
+    if (takes.length > 3 || takes.some((take) => take === null)) continue;
     let instance = instances.get(resolver.target);
     if (!instance) instances.set(resolver.target, (instance = new resolver.target()));
     const method = instance[resolver.methodName] as (...args: unknown[]) => unknown;
     const self = instance;
-    const [a, b, c] = picks as Pick[];
+    const [a, b, c] = takes as Take[];
     field.resolve = (
       c
         ? (root, _args, ctx, info) => method.call(self, a!(root, ctx, info), b!(root, ctx, info), c(root, ctx, info))
