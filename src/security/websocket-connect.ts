@@ -7,7 +7,7 @@ import { webSocketTlsOptions } from './tls-pins.js';
  * A `net.connect` lookup that answers only with `addresses` (those the egress guard approved),
  * whatever the host name now resolves to.
  */
-export function pinnedLookup(addresses: readonly string[]): LookupFunction {
+function pinnedLookup(addresses: readonly string[]): LookupFunction {
   return (_hostname, options, callback) => {
     const wanted = options.family === 'IPv4' ? 4 : options.family === 'IPv6' ? 6 : Number(options.family ?? 0);
     const approved = addresses.map((address) => ({ address, family: isIP(address) })).filter((entry) => !wanted || entry.family === wanted);
