@@ -17,7 +17,7 @@ const sorted = (set: ReadonlySet<string> | null) => (set ? [...set].sort() : nul
 describe('projectionOf: what a tool listing reads of its rows', () => {
   it('reads the properties the selected fields read, plus the id, the name and the provider reference', () => {
     const projection = projectionOf(infoOf('{ tools { totalCount edges { cursor node { description callTemplateType quarantined } } pageInfo { endCursor } } }'));
-    expect(sorted(projection.tool)).toEqual(['callTemplate', 'description', 'id', 'name', 'provider', 'status']);
+    expect(sorted(projection.tool)).toEqual(['callTemplateType', 'description', 'id', 'name', 'provider', 'status']);
     expect(sorted(projection.provider)).toEqual(['id']);
   });
 

@@ -34,11 +34,17 @@ export const TOOL_FIELD_READS: Readonly<Record<string, readonly string[]>> = {
   definitionHash: ['definitionHash'],
   createdAt: ['createdAt'],
   updatedAt: ['updatedAt'],
-  callTemplateType: ['callTemplate'],
+  callTemplateType: ['callTemplateType'],
   quarantined: ['status'],
   versions: ['id'],
   provider: ['provider'],
 };
+
+/**
+ * Properties of {@link TOOL_FIELD_READS} that are not columns: the listing selects them computed from
+ * one (tool.service.ts), so that a page asking for a call template's type reads no call template.
+ */
+export const TOOL_DERIVED_READS = ['callTemplateType'] as const;
 
 /** The same for the GraphQL `Provider` type's plain fields; its field resolvers (credential, tools, …) read every column. */
 export const PROVIDER_FIELD_READS: Readonly<Record<string, readonly string[]>> = {

@@ -9,7 +9,7 @@ import { CallTemplateType, type Provider } from '../provider/provider.entity.js'
 import { type Tool, ToolStatus } from './tool.entity.js';
 import { type ToolVersion } from './tool-version.entity.js';
 import { projectionOf } from './tool.projection.js';
-import { joinedProvider } from './tool.service.js';
+import { callTemplateTypeOf, joinedProvider } from './tool.service.js';
 import {
   ApproveToolVersionInput,
   CatalogChangeNode,
@@ -91,7 +91,7 @@ export class ToolResolver {
 
   @FieldResolver(() => CallTemplateType, { description: 'The protocol the registry uses to call this tool.' })
   callTemplateType(@Root() tool: Tool): CallTemplateType {
-    return tool.callTemplate.call_template_type as CallTemplateType;
+    return callTemplateTypeOf(tool);
   }
 
   @FieldResolver(() => Boolean, { description: 'A changed definition awaits approval; the tool may not be called.' })

@@ -13,7 +13,7 @@ import { type Actor, auditActor, AuditOutcome, AuditService } from '../audit/ind
 import { type CallTemplateType, Provider } from '../provider/provider.entity.js';
 import { toolDefinition } from './tool.definition.js';
 import { correctionOf, type SearchConditions, searchCountStatement, searchCursor, searchStatement } from './tool.search.js';
-import { EVERY_COLUMN, type Projection } from './tool.projection.js';
+import { EVERY_COLUMN, type Projection, type TOOL_DERIVED_READS } from './tool.projection.js';
 import { type SyncResult, syncTools } from './tool.sync.js';
 import { ToolVersion } from './tool-version.entity.js';
 import { Tool, ToolStatus } from './tool.entity.js';
@@ -124,28 +124,54 @@ function rowReader(columns: readonly ColumnRead[]): (row: Record<string, unknown
  * How `entity`'s table is read under `alias`, its columns named `prefix` + column in the row (none
  * when ''): every mapped column but lazy ones, or only those of the properties in `only`.
  */
-function rowShape<T extends object>(em: EntityManager, entity: new () => T, alias: string, prefix: string, only: ReadonlySet<string> | null = null): RowShape<T> {
+function rowShape<T extends object>(
+  em: EntityManager,
+  entity: new () => T,
+  alias: string,
+  prefix: string,
+  only: ReadonlySet<string> | null = null,
+  derived: Readonly<Record<string, (alias: string) => string>> = {},
+): RowShape<T> {
   const props = em
     .getMetadata()
     .get<T>(entity)
     .props.filter((p) => p.persist !== false && !p.lazy && p.fieldNames?.length && (only === null || only.has(p.name as string)));
-  const read = rowReader(
-    props.map((p) => ({
+  const computed = Object.keys(derived).filter((property) => only?.has(property));
+  const read = rowReader([
+    ...props.map((p) => ({
       property: p.name as string,
       key: `${prefix}${p.fieldNames[0]!}`,
       reference: p.kind === ReferenceKind.MANY_TO_ONE,
       date: p.runtimeType === 'Date',
     })),
-  );
+    ...computed.map((property) => ({ property, key: `${prefix}${property}`, reference: false, date: false })),
+  ]);
   // An array column (tags, pins) is sent as JSON: the driver parses it with JSON.parse instead of its
   // array-literal parser, which built each string a character at a time (a tenth of the bytes a
   // catalog miss allocated).
   const column = (p: (typeof props)[number], f: string) =>
     p.columnTypes?.[0]?.endsWith('[]') ? `to_json(${alias}."${f}") as "${prefix}${f}"` : prefix ? `${alias}."${f}" as "${prefix}${f}"` : `${alias}."${f}"`;
   return {
-    columns: props.flatMap((p) => p.fieldNames.map((f) => column(p, f))).join(', '),
+    columns: [...props.flatMap((p) => p.fieldNames.map((f) => column(p, f))), ...computed.map((property) => `${derived[property]!(alias)} as "${prefix}${property}"`)].join(', '),
     read: read as (row: Record<string, unknown>) => T,
   };
+}
+
+/**
+ * Values a tool listing may read computed by the database instead of a whole column (see
+ * {@link TOOL_DERIVED_READS}): the call template's type, rather than every call template of the page
+ * sent as text and parsed.
+ */
+const TOOL_DERIVED: Readonly<Record<(typeof TOOL_DERIVED_READS)[number], (alias: string) => string>> = {
+  callTemplateType: (alias) => `${alias}."call_template"->>'call_template_type'`,
+};
+
+/** A listed tool as read with what its listing derived (absent on tools the ORM loads). */
+type ListedTool = Tool & { readonly [K in (typeof TOOL_DERIVED_READS)[number]]?: string };
+
+/** The type of `tool`'s call template: derived by its listing when it read only that, else from the template. */
+export function callTemplateTypeOf(tool: Tool): CallTemplateType {
+  return ('callTemplateType' in tool ? (tool as ListedTool).callTemplateType : tool.callTemplate.call_template_type) as CallTemplateType;
 }
 
 /**
@@ -171,7 +197,7 @@ function projectedShapes(em: EntityManager, projection: Projection): Shapes {
   let found = listing.projected.get(key);
   if (found === undefined) {
     found = {
-      tool: projection.tool ? rowShape<Tool>(em, Tool, 't', '', projection.tool) : listing.tool,
+      tool: projection.tool ? rowShape<Tool>(em, Tool, 't', '', projection.tool, TOOL_DERIVED) : listing.tool,
       provider: projection.provider ? rowShape<Provider>(em, Provider, 'p', 'p.', projection.provider) : listing.provider,
     };
     listing.projected.set(key, found);
