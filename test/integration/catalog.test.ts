@@ -224,6 +224,27 @@ describe('a listing reads only the columns its answer needs', () => {
     expect(withResolver).not.toMatch(/t\."inputs"/);
   });
 
+  it('writes the limit into the statement only when no condition has a value, so that its plan holds for every page', async () => {
+    const listingOf = async (args: string) => {
+      registry.resetQueryLog();
+      const res = await registry.graphql(`{ tools(${args}) { edges { node { name } } } }`, {}, asAdmin());
+      expect(res.errors).toBeUndefined();
+      return registry.queries.filter((sql) => /from tool t join provider p/.test(sql));
+    };
+    const first = await registry.graphql<{ tools: { pageInfo: { endCursor: string } } }>('{ tools(first: 2) { pageInfo { endCursor } } }', {}, asAdmin());
+    const after = first.data!.tools.pageInfo.endCursor;
+    expect(await listingOf('first: 5')).toEqual([expect.stringMatching(/ order by t\.name asc limit 6$/)]);
+    expect(await listingOf(`first: 5, after: "${after}"`)).toEqual([expect.stringMatching(/t\.name > \? order by t\.name asc limit 6$/)]);
+    for (const conditions of ['filter: { tags: ["astronomy"] }', 'filter: { enabled: true }', 'filter: { status: [ACTIVE] }']) {
+      expect(await listingOf(`first: 5, ${conditions}`), conditions).toEqual([expect.stringMatching(/ order by t\.name asc limit \?$/)]);
+    }
+    // A caller whose read policies name tools: their patterns are values too.
+    registry.resetQueryLog();
+    const readable = new ToolService(registry.db.fork(), async () => ({ sql: `t.name like ? escape '\\'`, params: ['library.%'] }), registry.db);
+    expect((await readable.list({ first: 5 })).edges.map((e) => e.node.name)).toEqual(expect.arrayContaining(['library.by_tag']));
+    expect(registry.queries.filter((sql) => /from tool t join provider p/.test(sql))).toEqual([expect.stringMatching(/t\.name like \? .* limit \?$/)]);
+  });
+
   it('names real fields and properties only', async () => {
     const typeFields = async (type: string) =>
       (await registry.graphql<{ __type: { fields: { name: string }[] } }>(`{ __type(name: "${type}") { fields { name } } }`)).data!.__type.fields.map((f) => f.name);

@@ -352,13 +352,19 @@ export class ToolService {
       pageParams.push(afterName);
     }
     // The page's providers come with it (the `provider` field then needs no query of its own).
+    // Without filters or policy conditions, the limit is written into the text: the prepared
+    // statement's plan is then the same for every execution, and PostgreSQL reuses it instead of
+    // planning each miss anew (with `limit $n` its generic plan is costed for a tenth of the table,
+    // so it never is). With conditions on values, which plan is best depends on them: the limit
+    // stays a parameter, and every execution is planned for its values.
+    const fixedPlan = params.length === 0;
     const sql = [
       `select ${shapes.tool.columns}, ${shapes.provider.columns}`,
       `from tool t join provider p on p.id = t.provider_id`,
       pageWhere.length ? `where ${pageWhere.join(' and ')}` : '',
-      `order by t.name asc limit ?`,
+      `order by t.name asc limit ${fixedPlan ? String(size + 1) : '?'}`,
     ].join(' ');
-    const rows = await this.read<Record<string, unknown>>(sql, [...pageParams, size + 1]);
+    const rows = await this.read<Record<string, unknown>>(sql, fixedPlan ? pageParams : [...pageParams, size + 1]);
     const tools = rows.map((row) => joinProvider(shapes.tool.read(row), shapes.provider.read(row)));
     return toPage(tools, size, args.after, (tool: Tool) => encodeCursor('tools', [tool.name]), total);
   }
