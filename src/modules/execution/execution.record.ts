@@ -110,13 +110,14 @@ export class ExecutionRecords {
    */
   async claim(call: NewCall, decision: Record<string, unknown>): Promise<Execution | null> {
     const at = call.createdAt;
+    const stamp = iso(at);
     const rows = await this.db.statement<{ id: string; created_at: string | Date; attempts: number }>(
       `insert into execution (id, created_at, updated_at, tool_id, tool_name, principal_id, arguments, status, mode, idempotency_key, request_id, timeout_ms, runner, heartbeat_at, attempts, started_at, decision)
        values (?, ?::timestamptz, ?::timestamptz, ?, ?, ?, ?::jsonb, ?, ?, ?, ?, ?, ?, ?::timestamptz, 1, ?::timestamptz, ?::jsonb)
        on conflict (principal_id, idempotency_key) do update set ${TAKE_OVER}, runner = excluded.runner, heartbeat_at = excluded.heartbeat_at,
          started_at = excluded.started_at, attempts = execution.attempts + 1, error = null, finished_at = null
        where ${NOT_STARTED_SQL} and execution.tool_name = excluded.tool_name returning id, created_at, attempts`,
-      [call.id, iso(at), iso(at), call.toolId, call.toolName, call.principalId, jsonb(call.args), ExecutionStatus.RUNNING, call.mode, call.key, call.requestId, call.timeoutMs, this.runner, iso(at), iso(at), jsonb(decision)],
+      [call.id, stamp, stamp, call.toolId, call.toolName, call.principalId, jsonb(call.args), ExecutionStatus.RUNNING, call.mode, call.key, call.requestId, call.timeoutMs, this.runner, stamp, stamp, jsonb(decision)],
     );
     const row = rows[0];
     if (!row) return null;
@@ -131,18 +132,18 @@ export class ExecutionRecords {
     const error = storable(outcome.error ?? null);
     const decision = outcome.decision ?? null;
     const record = executionAudit(actor, { id: call.id, toolId: call.toolId, toolName: call.toolName, startedAt: null }, outcome, null);
-    const at = call.createdAt;
+    const stamp = iso(call.createdAt);
     const stored = await withAudit(
       this.db,
       `ins as (insert into execution (id, created_at, updated_at, tool_id, tool_name, principal_id, arguments, status, mode, idempotency_key, request_id, timeout_ms, attempts, error, decision, finished_at)
        values (?, ?::timestamptz, ?::timestamptz, ?, ?, ?, ?::jsonb, ?, ?, ?, ?, ?, 0, ?::jsonb, ?::jsonb, ?::timestamptz)
        on conflict (principal_id, idempotency_key) do nothing returning id)`,
-      [call.id, iso(at), iso(at), call.toolId, call.toolName, call.principalId, jsonb(call.args), outcome.status, call.mode, call.key, call.requestId, call.timeoutMs, jsonb(error), jsonb(decision), iso(at)],
+      [call.id, stamp, stamp, call.toolId, call.toolName, call.principalId, jsonb(call.args), outcome.status, call.mode, call.key, call.requestId, call.timeoutMs, jsonb(error), jsonb(decision), stamp],
       record,
       'ins',
     );
     if (!stored) return null;
-    return executionOf(call, { status: outcome.status, error: jsonClone(error), decision, finishedAt: at, durationMs: null, attempts: 0 });
+    return executionOf(call, { status: outcome.status, error: jsonClone(error), decision, finishedAt: call.createdAt, durationMs: null, attempts: 0 });
   }
 
   /**
@@ -154,17 +155,17 @@ export class ExecutionRecords {
     const error = storable(outcome.error ?? null);
     const decision = outcome.decision ?? null;
     const record = executionAudit(actor, { id: held.id, toolId: call.toolId, toolName: call.toolName, startedAt: null }, outcome, null);
-    const at = call.createdAt;
+    const stamp = iso(call.createdAt);
     const stored = await withAudit(
       this.db,
       `upd as (update execution set tool_id = ?, arguments = ?::jsonb, status = ?, mode = ?, request_id = ?, timeout_ms = ?, error = ?::jsonb, decision = ?::jsonb,
          finished_at = ?::timestamptz, updated_at = ?::timestamptz, runner = null where id = ? and ${NOT_STARTED_SQL} returning id)`,
-      [call.toolId, jsonb(call.args), outcome.status, call.mode, call.requestId, call.timeoutMs, jsonb(error), jsonb(decision), iso(at), iso(at), held.id],
+      [call.toolId, jsonb(call.args), outcome.status, call.mode, call.requestId, call.timeoutMs, jsonb(error), jsonb(decision), stamp, stamp, held.id],
       record,
       'upd',
     );
     if (!stored) return null;
-    return executionOf(call, { id: held.id, createdAt: held.createdAt, status: outcome.status, error: jsonClone(error), decision, finishedAt: at, durationMs: null, attempts: held.attempts });
+    return executionOf(call, { id: held.id, createdAt: held.createdAt, status: outcome.status, error: jsonClone(error), decision, finishedAt: call.createdAt, durationMs: null, attempts: held.attempts });
   }
 
   /**
@@ -183,7 +184,8 @@ export class ExecutionRecords {
     const error = storable(outcome.error ?? null);
     const outputValid = outcome.outputValid ?? null;
     const withDecision = outcome.decision !== undefined;
-    const params: unknown[] = [outcome.status, jsonb(result), jsonb(error), outputValid, iso(finishedAt), durationMs, iso(finishedAt)];
+    const finished = iso(finishedAt);
+    const params: unknown[] = [outcome.status, jsonb(result), jsonb(error), outputValid, finished, durationMs, finished];
     if (withDecision) params.push(jsonb(outcome.decision));
     params.push(ending.id);
     if (options.runner) params.push(options.runner);
