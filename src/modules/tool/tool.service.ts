@@ -122,7 +122,8 @@ function rowReader(columns: readonly ColumnRead[]): (row: Record<string, unknown
 
 /**
  * How `entity`'s table is read under `alias`, its columns named `prefix` + column in the row (none
- * when ''): every mapped column but lazy ones, or only those of the properties in `only`.
+ * when ''): every mapped column but lazy ones, or only those of the properties in `only`, plus the
+ * values of `derived` (SQL over `alias`, named `prefix` + property) that `only` names.
  */
 function rowShape<T extends object>(
   em: EntityManager,
