@@ -7,6 +7,7 @@ import { readEmbeddedTemplate, templateFile } from '../../src/db/embedded-templa
 import { createLogger } from '../../src/logger.js';
 import { AuditEntry, AuditOutcome, AuditService } from '../../src/modules/audit/index.js';
 import { Provider } from '../../src/modules/provider/index.js';
+import { ToolService } from '../../src/modules/tool/index.js';
 import { BUNDLED_MANUALS, seedCatalog } from '../../src/seed/seed.js';
 import { BUILT_TEMPLATE_DIR, createTestDatabase } from '../helpers/database.js';
 
@@ -124,6 +125,33 @@ describe('opening the database', () => {
       // Fixed texts are not counted against the bound.
       expect(await db.statement(`select ?::int as fixed_probe`, [1])).toEqual([{ fixed_probe: 1 }]);
       expect(await prepared('%as fixed_probe%')).toBe(1);
+    } finally {
+      await db.close();
+      await testDb.drop();
+    }
+  });
+
+  it.runIf(process.env.TEST_DATABASE_URL)('plans a catalog page without valued conditions once per connection, and one with them for its values', async () => {
+    const testDb = await createTestDatabase();
+    const db = await openDatabase(testDb.config);
+    const plans = async (pattern: string) =>
+      (
+        await db.statement<{ generic: number; custom: number }>(
+          `select coalesce(sum(generic_plans), 0)::int as generic, coalesce(sum(custom_plans), 0)::int as custom from pg_prepared_statements where statement like ?`,
+          [pattern],
+        )
+      )[0]!;
+    try {
+      await seedCatalog(db, createLogger('silent'));
+      // One after the other, so each listing meets the ones before it on the connection released last.
+      const tools = new ToolService(db.fork(), async () => null, db);
+      for (let i = 0; i < 8; i++) expect((await tools.list({ first: 3 })).edges).toHaveLength(3);
+      // No parameter: PostgreSQL plans it once, then reuses that plan (a `limit $n` was planned for every page).
+      expect(await plans('%from tool t join provider p%limit 4')).toEqual({ generic: 8, custom: 0 });
+      // With a value in its conditions the limit is a parameter too: PostgreSQL plans the first five
+      // executions for their values, and then keeps doing so unless a generic plan costs no more.
+      for (let i = 0; i < 8; i++) await tools.list({ first: 3, filter: { tags: ['time'] } });
+      expect((await plans('%t.tags @> %limit $%')).custom).toBeGreaterThanOrEqual(5);
     } finally {
       await db.close();
       await testDb.drop();
