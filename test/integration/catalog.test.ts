@@ -202,12 +202,23 @@ describe('a listing reads only the columns its answer needs', () => {
     );
   }
 
+  /** The listing statements (SQL as built, `?` for values) that `run` sends. */
+  async function listingsOf(run: () => Promise<unknown>): Promise<string[]> {
+    registry.resetQueryLog();
+    await run();
+    return registry.queries.filter((sql) => /from tool t join provider p/.test(sql));
+  }
+
+  /** The listing statements of `tools(args) { edges { node { selection } } }`, as the admin. */
+  const listingsOfQuery = (args: string, selection: string) =>
+    listingsOf(async () => {
+      const res = await registry.graphql(`{ tools(${args}) { edges { node { ${selection} } } } }`, {}, asAdmin());
+      expect(res.errors).toBeUndefined();
+    });
+
   it('selects the columns of the fields asked for, and every column for a field it does not know', async () => {
     const listingOf = async (selection: string) => {
-      registry.resetQueryLog();
-      const res = await registry.graphql(`{ tools(first: 5) { edges { node { ${selection} } } } }`, {}, asAdmin());
-      expect(res.errors).toBeUndefined();
-      const listing = registry.queries.filter((sql) => /from tool t join provider p/.test(sql));
+      const listing = await listingsOfQuery('first: 5', selection);
       expect(listing).toHaveLength(1);
       return listing[0]!;
     };
@@ -225,12 +236,7 @@ describe('a listing reads only the columns its answer needs', () => {
   });
 
   it('writes the limit into the statement only when no condition has a value, so that its plan holds for every page', async () => {
-    const listingOf = async (args: string) => {
-      registry.resetQueryLog();
-      const res = await registry.graphql(`{ tools(${args}) { edges { node { name } } } }`, {}, asAdmin());
-      expect(res.errors).toBeUndefined();
-      return registry.queries.filter((sql) => /from tool t join provider p/.test(sql));
-    };
+    const listingOf = (args: string) => listingsOfQuery(args, 'name');
     const first = await registry.graphql<{ tools: { pageInfo: { endCursor: string } } }>('{ tools(first: 2) { pageInfo { endCursor } } }', {}, asAdmin());
     const after = first.data!.tools.pageInfo.endCursor;
     expect(await listingOf('first: 5')).toEqual([expect.stringMatching(/ order by t\.name asc limit 6$/)]);
@@ -239,10 +245,11 @@ describe('a listing reads only the columns its answer needs', () => {
       expect(await listingOf(`first: 5, ${conditions}`), conditions).toEqual([expect.stringMatching(/ order by t\.name asc limit \?$/)]);
     }
     // A caller whose read policies name tools: their patterns are values too.
-    registry.resetQueryLog();
     const readable = new ToolService(registry.db.fork(), async () => ({ sql: `t.name like ? escape '\\'`, params: ['library.%'] }), registry.db);
-    expect((await readable.list({ first: 5 })).edges.map((e) => e.node.name)).toEqual(expect.arrayContaining(['library.by_tag']));
-    expect(registry.queries.filter((sql) => /from tool t join provider p/.test(sql))).toEqual([expect.stringMatching(/t\.name like \? .* limit \?$/)]);
+    const policed = await listingsOf(async () => {
+      expect((await readable.list({ first: 5 })).edges.map((e) => e.node.name)).toEqual(expect.arrayContaining(['library.by_tag']));
+    });
+    expect(policed).toEqual([expect.stringMatching(/t\.name like \? .* limit \?$/)]);
   });
 
   it('names real fields and properties only', async () => {
