@@ -123,6 +123,14 @@ export class RegistryMetrics {
   readonly compiledExecutions = this.graphqlExecutions.labels('compiled');
   /** {@link graphqlExecutions} of operations graphql-js ran. */
   readonly interpretedExecutions = this.graphqlExecutions.labels('graphql-js');
+  readonly callableTools = new Counter({
+    name: 'registry_callable_tool_reads_total',
+    help: 'How executeTool found the tool it calls: hit (remembered, and unchanged when the call was stored), stale (remembered but changed since: read again) or read (from the database)',
+    labelNames: ['result'] as const,
+    registers: [this.registry],
+  });
+  /** {@link callableTools}, bound once per result (counted on every call). */
+  private readonly callableToolResults = { hit: this.callableTools.labels('hit'), stale: this.callableTools.labels('stale'), read: this.callableTools.labels('read') };
   readonly executions = new Counter({
     name: 'registry_tool_executions_total',
     help: 'Tool calls that ended, by tool, status and error code (none when it succeeded)',
@@ -270,6 +278,11 @@ export class RegistryMetrics {
     const tool = this.toolLabel(toolName);
     this.executions.inc({ tool, status, code: code ? codeLabel(code) : 'none' });
     if (seconds !== null) this.executionDuration.observe({ tool, status }, seconds);
+  }
+
+  /** Counts how a call found its tool (see {@link callableTools}). */
+  callableTool(result: 'hit' | 'stale' | 'read'): void {
+    this.callableToolResults[result].inc();
   }
 
   /** Counts a refusal by a limit store's error code (RATE_LIMITED, QUOTA_EXCEEDED, LIMITER_UNAVAILABLE). */

@@ -174,6 +174,8 @@ describe('executing a tool', () => {
     const tools = [
       manualTool({ name: 'echo', tool_call_template: { call_template_type: 'text', content } }),
       manualTool({ name: 'forbidden', tool_call_template: { call_template_type: 'text', content } }),
+      manualTool({ name: 'unread', tool_call_template: { call_template_type: 'text', content } }),
+      manualTool({ name: 'keyed', tool_call_template: { call_template_type: 'text', content } }),
     ];
     await new ToolService(registry.db.fork()).importManual('counted', manual(tools), INLINE_MANUAL);
     const policyAdmin = await registry.login({ roles: ['policy_admin'] });
@@ -207,27 +209,43 @@ describe('executing a tool', () => {
     return { execution: res.data!.executeTool, statements };
   }
 
-  it('runs a successful synchronous call in at most 4 statements', async () => {
-    const { execution, statements } = await executeCounted({ tool: 'counted.echo', arguments: {} });
+  /** The first words of each statement. */
+  const heads = (statements: string[]) => statements.map((sql) => sql.trim().split(/\s+/).slice(0, 3).join(' '));
+
+  it('runs a successful synchronous call of a tool it has not read yet in 3 statements', async () => {
+    const { execution, statements } = await executeCounted({ tool: 'counted.unread', arguments: {} });
     expect(execution).toMatchObject({ status: 'SUCCEEDED', result: { ok: true }, attempts: 1 });
-    expect(statements.length, statements.join('\n')).toBeLessThanOrEqual(4);
     // The tool with its provider, credentials and variables; the claim (stored running); the finish with its audit entry.
-    expect(statements.map((sql) => sql.trim().split(/\s+/).slice(0, 3).join(' '))).toEqual(['select t.id, t.name,', 'insert into execution', 'with fin as']);
+    expect(statements.length, statements.join('\n')).toBe(3);
+    expect(statements[0]).toMatch(/^select [\s\S]+ from tool t join provider pr/);
+    expect(heads(statements.slice(1))).toEqual(['insert into execution', 'with fin as']);
   });
 
-  it('stores a denial in one statement after the tool read', async () => {
-    const { execution, statements } = await executeCounted({ tool: 'counted.forbidden', arguments: {} });
-    expect(execution).toMatchObject({ status: 'DENIED', error: { code: 'POLICY_DENIED' } });
+  it('runs a successful synchronous call of a tool it remembers in 2 statements', async () => {
+    // The warm-up call read counted.echo: the claim checks that it is unchanged instead of reading it.
+    const { execution, statements } = await executeCounted({ tool: 'counted.echo', arguments: {} });
+    expect(execution).toMatchObject({ status: 'SUCCEEDED', result: { ok: true }, attempts: 1 });
+    expect(heads(statements), statements.join('\n')).toEqual(['insert into execution', 'with fin as']);
+    expect(statements[0]).toContain('where exists (select 1 from tool t join provider pr');
+  });
+
+  it('stores a denial in one statement after the tool read, and in one alone once the tool is remembered', async () => {
+    const first = await executeCounted({ tool: 'counted.forbidden', arguments: {} });
+    expect(first.execution).toMatchObject({ status: 'DENIED', error: { code: 'POLICY_DENIED' } });
     // The tool read, then the refusal stored with its audit entry.
-    expect(statements.length, statements.join('\n')).toBe(2);
+    expect(first.statements.length, first.statements.join('\n')).toBe(2);
+    const again = await executeCounted({ tool: 'counted.forbidden', arguments: {} });
+    expect(again.execution).toMatchObject({ status: 'DENIED', error: { code: 'POLICY_DENIED' } });
+    expect(again.statements.length, again.statements.join('\n')).toBe(1);
   });
 
   it('answers an idempotent replay with the first call in a bounded number of statements', async () => {
-    const first = await executeCounted({ tool: 'counted.echo', arguments: {}, idempotencyKey: 'counted-1' });
+    const first = await executeCounted({ tool: 'counted.keyed', arguments: {}, idempotencyKey: 'counted-1' });
     expect(first.statements.length, first.statements.join('\n')).toBeLessThanOrEqual(4);
-    const replay = await executeCounted({ tool: 'counted.echo', arguments: {}, idempotencyKey: 'counted-1' });
+    const replay = await executeCounted({ tool: 'counted.keyed', arguments: {}, idempotencyKey: 'counted-1' });
     expect(replay.execution).toEqual(first.execution);
-    // The tool read, the claim that finds the key taken, and the read of the call it repeats.
+    // A call with a key reads its tool every time (it may be a replay): the tool read, the claim that
+    // finds the key taken, and the read of the call it repeats.
     expect(replay.statements.length, replay.statements.join('\n')).toBeLessThanOrEqual(3);
   });
 });

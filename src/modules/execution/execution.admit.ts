@@ -47,6 +47,8 @@ export interface CallableTool {
   tlsPins: string[];
   /** Whether the provider's calls are signed (RFC 9421). */
   requestSigning: 'off' | 'sign';
+  /** Which versions of the rows above it was read from: see {@link callableGuard}. */
+  version: string;
 }
 
 /** The stored policy decision of a call. */
@@ -88,7 +90,27 @@ export function checkInput(input: ExecuteInput, limits: { defaultTimeoutMs: numb
   return { args: input.arguments, timeoutMs, key, mode: input.mode ?? ExecutionMode.SYNC };
 }
 
-const CALLABLE_COLUMNS = `t.id, t.name, t.provider_id, t.inputs, t.outputs, t.tags, t.call_template, t.enabled, t.status, t.definition_hash,
+/**
+ * The versions of the rows a callable tool is read from (`t`, the tool; `pr`, its provider): the
+ * tool's, the provider's, and those of its credentials and variables in id order. A row's `xmin` is
+ * the transaction that wrote that version of it, so any committed insert, update or delete of one of
+ * these rows changes the text (a transaction id could come round again only after 2^32 more).
+ */
+const CALLABLE_VERSION = `t.xmin::text || ';' || pr.xmin::text
+  || ';' || coalesce((select string_agg(c.xmin::text, ',' order by c.id) from credential c where c.provider_id = t.provider_id), '')
+  || ';' || coalesce((select string_agg(v.xmin::text, ',' order by v.id) from provider_variable v where v.provider_id = t.provider_id), '')`;
+
+/**
+ * A condition that holds only while `tool` is stored as it was read: its row, its provider's, and
+ * its provider's credentials and variables unchanged ({@link CallableTool.version}). A statement that
+ * stores a call of a remembered tool includes it, so the call is stored only when what it was
+ * decided on is still current in that statement's snapshot.
+ */
+export function callableGuard(tool: Pick<CallableTool, 'id' | 'version'>): { sql: string; params: unknown[] } {
+  return { sql: `exists (select 1 from tool t join provider pr on pr.id = t.provider_id where t.id = ? and ${CALLABLE_VERSION} = ?)`, params: [tool.id, tool.version] };
+}
+
+const CALLABLE_COLUMNS = `${CALLABLE_VERSION} as version, t.id, t.name, t.provider_id, t.inputs, t.outputs, t.tags, t.call_template, t.enabled, t.status, t.definition_hash,
   pr.name as provider_name, pr.tls_pins, pr.request_signing,
   (select coalesce(json_agg(json_build_object('reference', c.reference, 'authType', c.auth_type, 'settings', c.settings, 'ciphertext', c.ciphertext, 'keyId', c.key_id) order by c.reference), '[]'::json)
      from credential c where c.provider_id = t.provider_id) as credentials,
@@ -125,6 +147,7 @@ function callableOf(row: Record<string, unknown>): CallableTool {
     variables: json<StoredVariable[]>(row.variables),
     tlsPins: pgTextArray(row.tls_pins),
     requestSigning: row.request_signing === 'sign' ? 'sign' : 'off',
+    version: row.version as string,
   };
 }
 

@@ -28,6 +28,22 @@ export interface Ending {
   startedAt: Date | null;
 }
 
+/** The columns a claim writes. */
+const CLAIM_COLUMNS = 'id, created_at, updated_at, tool_id, tool_name, principal_id, arguments, status, mode, idempotency_key, request_id, timeout_ms, runner, heartbeat_at, attempts, started_at, decision';
+/** The columns a refusal writes. */
+const REFUSAL_COLUMNS = 'id, created_at, updated_at, tool_id, tool_name, principal_id, arguments, status, mode, idempotency_key, request_id, timeout_ms, attempts, error, decision, finished_at';
+
+/**
+ * A condition (`callableGuard`) under which a keyless call's first statement writes, for a call
+ * decided on a remembered tool: without it the statement stores nothing. Its values are typed in the
+ * text (`insert … select` does not take them from the columns). With a guard the statement has no
+ * conflict clause: a call without an idempotency key cannot meet one.
+ */
+export interface Guard {
+  sql: string;
+  params: unknown[];
+}
+
 const ACTIVE_SQL = ACTIVE.map((s) => `'${s}'`).join(', ');
 
 /**
@@ -106,18 +122,23 @@ export class ExecutionRecords {
    * statement; an idempotency key is claimed by the same insert). A key held by a call of the same
    * tool that was never started ({@link NOT_STARTED_SQL}) is taken over: that execution is claimed
    * again as its next attempt, under its own id. Returns the execution, or null when the key was
-   * already claimed otherwise (read that one with {@link existing}).
+   * already claimed otherwise (read that one with {@link existing}) or `guard` did not hold.
    */
-  async claim(call: NewCall, decision: Record<string, unknown>): Promise<Execution | null> {
+  async claim(call: NewCall, decision: Record<string, unknown>, guard?: Guard): Promise<Execution | null> {
     const at = call.createdAt;
     const stamp = iso(at);
+    const values = [call.id, stamp, stamp, call.toolId, call.toolName, call.principalId, jsonb(call.args), ExecutionStatus.RUNNING, call.mode, call.key, call.requestId, call.timeoutMs, this.runner, stamp, stamp, jsonb(decision)];
     const rows = await this.db.statement<{ id: string; created_at: string | Date; attempts: number }>(
-      `insert into execution (id, created_at, updated_at, tool_id, tool_name, principal_id, arguments, status, mode, idempotency_key, request_id, timeout_ms, runner, heartbeat_at, attempts, started_at, decision)
+      guard
+        ? `insert into execution (${CLAIM_COLUMNS})
+           select ?::uuid, ?::timestamptz, ?::timestamptz, ?::uuid, ?::text, ?::uuid, ?::jsonb, ?::text, ?::text, ?::text, ?::text, ?::int, ?::text, ?::timestamptz, 1, ?::timestamptz, ?::jsonb
+           where ${guard.sql} returning id, created_at, attempts`
+        : `insert into execution (${CLAIM_COLUMNS})
        values (?, ?::timestamptz, ?::timestamptz, ?, ?, ?, ?::jsonb, ?, ?, ?, ?, ?, ?, ?::timestamptz, 1, ?::timestamptz, ?::jsonb)
        on conflict (principal_id, idempotency_key) do update set ${TAKE_OVER}, runner = excluded.runner, heartbeat_at = excluded.heartbeat_at,
          started_at = excluded.started_at, attempts = execution.attempts + 1, error = null, finished_at = null
        where ${NOT_STARTED_SQL} and execution.tool_name = excluded.tool_name returning id, created_at, attempts`,
-      [call.id, stamp, stamp, call.toolId, call.toolName, call.principalId, jsonb(call.args), ExecutionStatus.RUNNING, call.mode, call.key, call.requestId, call.timeoutMs, this.runner, stamp, stamp, jsonb(decision)],
+      guard ? [...values, ...guard.params] : values,
     );
     const row = rows[0];
     if (!row) return null;
@@ -126,19 +147,25 @@ export class ExecutionRecords {
 
   /**
    * Stores a call refused before it ran (tool state, policy, arguments, limits) with its audit entry,
-   * in one statement. Returns the execution, or null when its idempotency key was already claimed.
+   * in one statement. Returns the execution, or null when its idempotency key was already claimed
+   * or `guard` did not hold.
    */
-  async refuse(call: NewCall, outcome: Outcome, actor: Actor): Promise<Execution | null> {
+  async refuse(call: NewCall, outcome: Outcome, actor: Actor, guard?: Guard): Promise<Execution | null> {
     const error = storable(outcome.error ?? null);
     const decision = outcome.decision ?? null;
     const record = executionAudit(actor, { id: call.id, toolId: call.toolId, toolName: call.toolName, startedAt: null }, outcome, null);
     const stamp = iso(call.createdAt);
+    const values = [call.id, stamp, stamp, call.toolId, call.toolName, call.principalId, jsonb(call.args), outcome.status, call.mode, call.key, call.requestId, call.timeoutMs, jsonb(error), jsonb(decision), stamp];
     const stored = await withAudit(
       this.db,
-      `ins as (insert into execution (id, created_at, updated_at, tool_id, tool_name, principal_id, arguments, status, mode, idempotency_key, request_id, timeout_ms, attempts, error, decision, finished_at)
+      guard
+        ? `ins as (insert into execution (${REFUSAL_COLUMNS})
+           select ?::uuid, ?::timestamptz, ?::timestamptz, ?::uuid, ?::text, ?::uuid, ?::jsonb, ?::text, ?::text, ?::text, ?::text, ?::int, 0, ?::jsonb, ?::jsonb, ?::timestamptz
+           where ${guard.sql} returning id)`
+        : `ins as (insert into execution (${REFUSAL_COLUMNS})
        values (?, ?::timestamptz, ?::timestamptz, ?, ?, ?, ?::jsonb, ?, ?, ?, ?, ?, 0, ?::jsonb, ?::jsonb, ?::timestamptz)
        on conflict (principal_id, idempotency_key) do nothing returning id)`,
-      [call.id, stamp, stamp, call.toolId, call.toolName, call.principalId, jsonb(call.args), outcome.status, call.mode, call.key, call.requestId, call.timeoutMs, jsonb(error), jsonb(decision), stamp],
+      guard ? [...values, ...guard.params] : values,
       record,
       'ins',
     );

@@ -12,7 +12,8 @@ import { type Actor } from '../audit/index.js';
 import { type CredentialVault } from '../credential/index.js';
 import { type Viewer } from '../principal/viewer.js';
 import { type AppliedLimits } from '../policy/index.js';
-import { admit, type CallableTool, charge, checkInput, findCallable, type StoredDecision } from './execution.admit.js';
+import { admit, callableGuard, type CallableTool, charge, type CheckedInput, checkInput, findCallable, type StoredDecision } from './execution.admit.js';
+import { CallableTools } from './execution.callables.js';
 import { callTool } from './execution.call.js';
 import { recordTlsPinFailure } from '../provider/provider-pins.js';
 import { Execution, ExecutionMode, ExecutionStatus } from './execution.entity.js';
@@ -20,7 +21,7 @@ import { type ExecutionEvents } from './execution.events.js';
 import { type ExecutionLimiter } from './execution.limits.js';
 import { type AbortReason, type ExecuteInput, type ExecutionCaller, type Outcome, TERMINAL } from './execution.model.js';
 import { ExecutionLeases } from './execution.recover.js';
-import { type Ending, ExecutionRecords, type NewCall, notStarted } from './execution.record.js';
+import { type Ending, ExecutionRecords, type Guard, type NewCall, notStarted } from './execution.record.js';
 import { redactBySchema } from './execution.redaction.js';
 import { metrics } from '../../observability/metrics.js';
 import { inSpan } from '../../observability/tracing.js';
@@ -80,11 +81,13 @@ interface Running {
 
 /**
  * Runs tool calls: one pipeline for every caller, composed of its stages. Admission
- * (execution.admit.ts) reads the tool with everything a call needs in one query and decides the call
- * in memory; the record (execution.record.ts) stores it in one statement, refused with its audit
- * entry or claimed `running` under this process's lease; the call (execution.call.ts) runs with no
- * transaction open; its outcome and audit entry are written by one more statement. Leases
- * (execution.recover.ts) let any replica end the calls of a dead process as `failed: interrupted`.
+ * (execution.admit.ts) reads the tool with everything a call needs in one query (a keyless call
+ * takes it as this process last read it, execution.callables.ts) and decides the call in memory;
+ * the record (execution.record.ts) stores it in one statement, refused with its audit entry or
+ * claimed `running` under this process's lease (for a remembered tool, only while it is unchanged);
+ * the call (execution.call.ts) runs with no transaction open; its outcome and audit entry are
+ * written by one more statement. Leases (execution.recover.ts) let any replica end the calls of a
+ * dead process as `failed: interrupted`.
  */
 export class ExecutionRuntime {
   readonly instanceId = randomUUID();
@@ -98,6 +101,8 @@ export class ExecutionRuntime {
   private readonly unstarted = new Map<string, Ending>();
   private readonly records: ExecutionRecords;
   private readonly leases: ExecutionLeases;
+  /** Tools as calls last read them, for keyless calls' first statements to check and use. */
+  private readonly callables = new CallableTools();
   private stopping = false;
 
   constructor(private readonly deps: ExecutionRuntimeDependencies) {
@@ -126,18 +131,48 @@ export class ExecutionRuntime {
    * entry, for input that names no call: BAD_USER_INPUT (arguments not an object, bad timeout or key),
    * NOT_FOUND (no tool of that name the caller may read); CONFLICT when the idempotency key was used
    * for another tool. Every other outcome is an execution. A SYNC call that succeeds costs three
-   * statements: the tool read, the claim, the finish (with its audit entry).
+   * statements: the tool read, the claim, the finish (with its audit entry); two when it has no
+   * idempotency key and this process remembers the tool unchanged (see {@link CallableTools}).
    */
   async execute(caller: ExecutionCaller, input: ExecuteInput): Promise<Execution> {
-    const { args, timeoutMs, key, mode } = checkInput(input, this.deps);
+    const checked = checkInput(input, this.deps);
     if (this.stopping) throw new RegistryError(ErrorCode.UPSTREAM_UNAVAILABLE, 'The registry is shutting down; try again on another instance');
     const visibility = await caller.tools.visibility();
+    // A keyless call starts from the tool as this process last read it, when it did: its first
+    // statement stores it only while nothing the tool was read from has changed (execution.callables.ts).
+    const remembered = checked.key === null ? this.callables.get(input.tool, visibility) : undefined;
+    let charged = false;
+    if (remembered) {
+      const decided = await this.decide(caller, checked, remembered, { guard: callableGuard(remembered) });
+      metrics.callableTool(decided.execution ? 'hit' : 'stale');
+      if (decided.execution) return decided.execution;
+      this.callables.forget(input.tool, visibility);
+      charged = decided.charged;
+    } else {
+      metrics.callableTool('read');
+    }
     const tool = await dbSpan('tool.read', () => findCallable(this.deps.db, input.tool, visibility));
     if (!tool) {
-      this.deps.onCall?.({ kind: 'call', principalId: caller.viewer.principalId, tool: null, denied: true, args, inputs: null });
+      this.deps.onCall?.({ kind: 'call', principalId: caller.viewer.principalId, tool: null, denied: true, args: checked.args, inputs: null });
       await this.records.auditRefusal(caller.actor, input.tool, ErrorCode.NOT_FOUND);
       throw new RegistryError(ErrorCode.NOT_FOUND, `No tool named ${input.tool}`, { argument: 'input.tool' });
     }
+    this.callables.remember(input.tool, visibility, tool);
+    return (await this.decide(caller, checked, tool, { charged })).execution!;
+  }
+
+  /**
+   * Decides a call of `tool` and stores it: refused, or claimed and run (SYNC) or started (ASYNC).
+   * With `guard` (a keyless call of a remembered tool), the first statement stores nothing when the
+   * tool changed since it was read: then `execution` is null, and `charged` tells whether the call's
+   * limits were charged already (a second decision does not charge them again).
+   */
+  private async decide(
+    caller: ExecutionCaller,
+    { args, timeoutMs, key, mode }: CheckedInput,
+    tool: CallableTool,
+    options: { guard?: Guard; charged?: boolean },
+  ): Promise<{ execution: Execution | null; charged: boolean }> {
     const call: NewCall = {
       id: randomUUID(),
       createdAt: new Date(),
@@ -153,31 +188,39 @@ export class ExecutionRuntime {
     const admission = await admit(tool, caller, args);
     // Without a key the claim cannot turn out to be a replay, so the limits are charged first and a
     // refusal is stored in one statement; with one, only the call that wins the key is charged.
-    const limited = 'decision' in admission && key === null ? await charge(this.deps.limiter, caller.viewer.principalId, tool.id, admission.limits, admission.decision) : null;
+    const chargeFirst = 'decision' in admission && key === null && !options.charged;
+    const limited = chargeFirst ? await charge(this.deps.limiter, caller.viewer.principalId, tool.id, admission.limits, admission.decision) : null;
+    const charged = options.charged === true || (chargeFirst && limited === null);
     const refusal = 'refusal' in admission ? admission.refusal : limited;
-    this.deps.onCall?.({ kind: 'call', principalId: caller.viewer.principalId, tool: tool.name, denied: refusal?.status === ExecutionStatus.DENIED, args, inputs: tool.inputs });
+    // The security monitor hears of a call once its first statement stored it (or found its key taken).
+    const observe = () =>
+      this.deps.onCall?.({ kind: 'call', principalId: caller.viewer.principalId, tool: tool.name, denied: refusal?.status === ExecutionStatus.DENIED, args, inputs: tool.inputs });
     if (refusal) {
-      const refused = await dbSpan('execution.refuse', () => this.records.refuse(call, refusal, caller.actor));
+      const refused = await dbSpan('execution.refuse', () => this.records.refuse(call, refusal, caller.actor, options.guard));
+      if (!refused && options.guard) return { execution: null, charged };
+      observe();
       if (refused) {
         metrics.execution(call.toolName, refusal.status, refusal.error?.code, null);
         this.deps.events.publish({ executionId: refused.id, status: refused.status });
-        return refused;
+        return { execution: refused, charged };
       }
       const held = await this.held(call);
-      if (!notStarted(held)) return held;
+      if (!notStarted(held)) return { execution: held, charged };
       // The key's call never started: this refusal is its next attempt.
       const again = await dbSpan('execution.refuse', () => this.records.refuseHeld(held, call, refusal, caller.actor));
       if (again) metrics.execution(call.toolName, refusal.status, refusal.error?.code, null);
       if (again) this.deps.events.publish({ executionId: again.id, status: again.status });
-      return again ?? this.records.load(held.id);
+      return { execution: again ?? (await this.records.load(held.id)), charged };
     }
     const { decision, limits } = admission as Exclude<typeof admission, { refusal: unknown }>;
     // A key whose call was never started is claimed again (once) as that call's next attempt.
     for (let round = 0; ; round++) {
-      const claimed = await this.claim(call, decision);
-      if (claimed) return this.begin(claimed, caller, tool, args, limits, decision);
+      const claimed = await this.claim(call, decision, options.guard);
+      if (!claimed && options.guard) return { execution: null, charged };
+      if (round === 0) observe();
+      if (claimed) return { execution: await this.begin(claimed, caller, tool, args, limits, decision), charged };
       const held = await this.held(call);
-      if (round > 0 || !notStarted(held)) return held;
+      if (round > 0 || !notStarted(held)) return { execution: held, charged };
     }
   }
 
@@ -185,9 +228,9 @@ export class ExecutionRuntime {
    * Claims `call`. When the database goes away during the claim, the insert may have committed
    * without this process knowing: the call is then recorded as never started once it is back.
    */
-  private async claim(call: NewCall, decision: Record<string, unknown>): Promise<Execution | null> {
+  private async claim(call: NewCall, decision: Record<string, unknown>, guard?: Guard): Promise<Execution | null> {
     try {
-      return await dbSpan('execution.claim', () => this.records.claim(call, decision));
+      return await dbSpan('execution.claim', () => this.records.claim(call, decision, guard));
     } catch (error) {
       if (isDatabaseUnavailable(error)) this.notStarted({ id: call.id, toolId: call.toolId, toolName: call.toolName, startedAt: null });
       throw error;
