@@ -143,7 +143,7 @@ export class ExecutionRuntime {
     const remembered = checked.key === null ? this.callables.get(input.tool, visibility) : undefined;
     let charged = false;
     if (remembered) {
-      const decided = await this.decide(caller, checked, remembered, { guard: callableGuard(remembered) });
+      const decided = await this.decide(caller, checked, remembered, { guard: callableGuard(remembered), observed: false });
       metrics.callableTool(decided.execution ? 'hit' : 'stale');
       if (decided.execution) return decided.execution;
       this.callables.forget(input.tool, visibility);
@@ -152,26 +152,29 @@ export class ExecutionRuntime {
       metrics.callableTool('read');
     }
     const tool = await dbSpan('tool.read', () => findCallable(this.deps.db, input.tool, visibility));
+    // The security monitor heard of the call already when it was first decided on a remembered tool.
+    const observed = remembered !== undefined;
     if (!tool) {
-      this.deps.onCall?.({ kind: 'call', principalId: caller.viewer.principalId, tool: null, denied: true, args: checked.args, inputs: null });
+      if (!observed) this.deps.onCall?.({ kind: 'call', principalId: caller.viewer.principalId, tool: null, denied: true, args: checked.args, inputs: null });
       await this.records.auditRefusal(caller.actor, input.tool, ErrorCode.NOT_FOUND);
       throw new RegistryError(ErrorCode.NOT_FOUND, `No tool named ${input.tool}`, { argument: 'input.tool' });
     }
     this.callables.remember(input.tool, visibility, tool);
-    return (await this.decide(caller, checked, tool, { charged })).execution!;
+    return (await this.decide(caller, checked, tool, { charged, observed })).execution!;
   }
 
   /**
    * Decides a call of `tool` and stores it: refused, or claimed and run (SYNC) or started (ASYNC).
    * With `guard` (a keyless call of a remembered tool), the first statement stores nothing when the
    * tool changed since it was read: then `execution` is null, and `charged` tells whether the call's
-   * limits were charged already (a second decision does not charge them again).
+   * limits were charged already (a second decision does not charge them again). `observed`: the
+   * security monitor was told of this call already (by its first decision).
    */
   private async decide(
     caller: ExecutionCaller,
     { args, timeoutMs, key, mode }: CheckedInput,
     tool: CallableTool,
-    options: { guard?: Guard; charged?: boolean },
+    options: { guard?: Guard; charged?: boolean; observed: boolean },
   ): Promise<{ execution: Execution | null; charged: boolean }> {
     const call: NewCall = {
       id: randomUUID(),
@@ -192,13 +195,12 @@ export class ExecutionRuntime {
     const limited = chargeFirst ? await charge(this.deps.limiter, caller.viewer.principalId, tool.id, admission.limits, admission.decision) : null;
     const charged = options.charged === true || (chargeFirst && limited === null);
     const refusal = 'refusal' in admission ? admission.refusal : limited;
-    // The security monitor hears of a call once its first statement stored it (or found its key taken).
-    const observe = () =>
+    if (!options.observed) {
       this.deps.onCall?.({ kind: 'call', principalId: caller.viewer.principalId, tool: tool.name, denied: refusal?.status === ExecutionStatus.DENIED, args, inputs: tool.inputs });
+    }
     if (refusal) {
       const refused = await dbSpan('execution.refuse', () => this.records.refuse(call, refusal, caller.actor, options.guard));
       if (!refused && options.guard) return { execution: null, charged };
-      observe();
       if (refused) {
         metrics.execution(call.toolName, refusal.status, refusal.error?.code, null);
         this.deps.events.publish({ executionId: refused.id, status: refused.status });
@@ -217,7 +219,6 @@ export class ExecutionRuntime {
     for (let round = 0; ; round++) {
       const claimed = await this.claim(call, decision, options.guard);
       if (!claimed && options.guard) return { execution: null, charged };
-      if (round === 0) observe();
       if (claimed) return { execution: await this.begin(claimed, caller, tool, args, limits, decision), charged };
       const held = await this.held(call);
       if (round > 0 || !notStarted(held)) return { execution: held, charged };
