@@ -159,7 +159,9 @@ export class ExecutionRuntime {
       await this.records.auditRefusal(caller.actor, input.tool, ErrorCode.NOT_FOUND);
       throw new RegistryError(ErrorCode.NOT_FOUND, `No tool named ${input.tool}`, { argument: 'input.tool' });
     }
-    this.callables.remember(input.tool, visibility, tool);
+    // Only a keyless call can use it: a keyed one reads its tool every time, and would pay for
+    // sizing and freezing the tool on every call for nothing.
+    if (checked.key === null) this.callables.remember(input.tool, visibility, tool);
     return (await this.decide(caller, checked, tool, { charged, observed })).execution!;
   }
 
