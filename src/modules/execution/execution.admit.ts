@@ -2,7 +2,7 @@ import { type Database } from '../../db/database.js';
 import { ErrorCode, RegistryError } from '../../errors.js';
 import { type AppliedLimits } from '../policy/index.js';
 import { ToolStatus } from '../tool/index.js';
-import { type ReadFilter } from '../tool/tool.visibility.js';
+import { type ReadFilter, type SqlFilter } from '../tool/tool.visibility.js';
 import { ExecutionMode, ExecutionStatus } from './execution.entity.js';
 import { type ExecutionLimiter } from './execution.limits.js';
 import { schemaHasSecrets } from './execution.redaction.js';
@@ -106,7 +106,7 @@ const CALLABLE_VERSION = `t.xmin::text || ';' || pr.xmin::text
  * stores a call of a remembered tool includes it, so the call is stored only when what it was
  * decided on is still current in that statement's snapshot.
  */
-export function callableGuard(tool: Pick<CallableTool, 'id' | 'version'>): { sql: string; params: unknown[] } {
+export function callableGuard(tool: Pick<CallableTool, 'id' | 'version'>): SqlFilter {
   return { sql: `exists (select 1 from tool t join provider pr on pr.id = t.provider_id where t.id = ? and ${CALLABLE_VERSION} = ?)`, params: [tool.id, tool.version] };
 }
 

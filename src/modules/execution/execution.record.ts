@@ -2,6 +2,7 @@ import { storable } from '../../common/json-values.js';
 import { type Database } from '../../db/database.js';
 import { ErrorCode } from '../../errors.js';
 import { type Actor, auditActor, AuditOutcome, type AuditRecord, AuditService } from '../audit/index.js';
+import { type SqlFilter } from '../tool/tool.visibility.js';
 import { Execution, type ExecutionMode, ExecutionStatus } from './execution.entity.js';
 import { ACTIVE, type Outcome } from './execution.model.js';
 
@@ -39,10 +40,7 @@ const REFUSAL_COLUMNS = 'id, created_at, updated_at, tool_id, tool_name, princip
  * text (`insert … select` does not take them from the columns). With a guard the statement has no
  * conflict clause: a call without an idempotency key cannot meet one.
  */
-export interface Guard {
-  sql: string;
-  params: unknown[];
-}
+export type Guard = SqlFilter;
 
 const ACTIVE_SQL = ACTIVE.map((s) => `'${s}'`).join(', ');
 
